@@ -1,0 +1,10 @@
+export { LinkBuffer, type LinkBufferOptions, type Delimiter } from './linkbuffer.js';
+export { BlockPool, Block, defaultPool, type BlockPoolOptions, type BlockPoolStats } from './pool.js';
+export {
+  LinkBufferError,
+  ShortBufferError,
+  BufferClosedError,
+  InvalidSizeError,
+  MallocAckError,
+  BlockReleasedError,
+} from './errors.js';

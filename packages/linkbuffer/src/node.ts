@@ -1,0 +1,44 @@
+// A node of a LinkBuffer: a window on one memory region. Offsets are absolute within `buf`:
+// [off, end) is readable, [end, malloc) is written but not yet flushed, [malloc, buf.length)
+// is free capacity (usable only when `writable`).
+import type { Block } from './pool.js';
+
+export const EMPTY: Buffer = Buffer.alloc(0);
+
+export class LinkNode {
+  buf: Buffer = EMPTY;
+  /** The pooled block behind `buf`, or null for memory we only reference (socket chunks, user buffers). */
+  block: Block | null = null;
+  off = 0;
+  end = 0;
+  malloc = 0;
+  /** Free capacity may be malloc'd: false for referenced memory and for nodes that share a block. */
+  writable = false;
+  next: LinkNode | null = null;
+}
+
+// Node objects are recycled: a busy connection links and drops one per socket chunk.
+const spare: LinkNode[] = [];
+const MAX_SPARE = 4096;
+
+export function takeNode(): LinkNode {
+  return spare.pop() ?? new LinkNode();
+}
+
+/** Drops the node's reference to its block and recycles the node object. */
+export function dropNode(node: LinkNode): void {
+  if (node.block !== null) {
+    node.block.pool.release(node.block);
+    node.block = null;
+  }
+  node.buf = EMPTY;
+  node.off = node.end = node.malloc = 0;
+  node.writable = false;
+  node.next = null;
+  if (spare.length < MAX_SPARE) spare.push(node);
+}
+
+/** A Buffer view of any Uint8Array, without copying. */
+export function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
