@@ -71,6 +71,12 @@ export class LinkBuffer {
     return this.#mallocSize;
   }
 
+  /** Contiguous bytes the next malloc() can return from the current tail node without adding a node. */
+  get mallocCapacity(): number {
+    const t = this.#tail;
+    return t !== null && t.writable ? t.buf.length - t.malloc : 0;
+  }
+
   get isEmpty(): boolean {
     return this.#length === 0;
   }
@@ -158,8 +164,8 @@ export class LinkBuffer {
 
   /** Position of the first `delim` at or after `from` (relative to the read position), or -1. Copies nothing. */
   indexOf(delim: Delimiter, from = 0): number {
+    checkSize(from, 'from'); // argument checks come before the closed check, as in every method
     this.#open();
-    checkSize(from, 'from');
     const needle = typeof delim === 'number' ? checkByte(delim) : delimiterBytes(delim);
     const m = typeof needle === 'number' ? 1 : needle.length;
     if (m === 0) return from <= this.#length ? from : -1;
@@ -289,6 +295,9 @@ export class LinkBuffer {
     }
     if (node !== null) this.#read = node;
     out.#length = n;
+    // Every slice node is fully flushed: the flush cursor belongs at the tail. Left at the first
+    // node, mallocAck() would cut readable nodes and release() would leave it dangling.
+    out.#flush = out.#tail;
     this.#consumed(n);
     this.release();
     return out;
@@ -368,6 +377,11 @@ export class LinkBuffer {
   /** Makes everything written so far readable. */
   flush(): void {
     this.#open();
+    this.#publish();
+  }
+
+  /** The flush of the buffer itself; internal callers use this so a subclass may override flush() (a socket writer sends). */
+  #publish(): void {
     if (this.#mallocSize === 0) return;
     const tail = this.#tail!;
     let node = this.#flush!;
@@ -454,7 +468,8 @@ export class LinkBuffer {
   append(other: LinkBuffer): void {
     this.#open();
     if (other === this) throw new TypeError('cannot append a LinkBuffer to itself');
-    other.flush();
+    other.#open();
+    other.#publish();
     other.release();
     const first = other.#read;
     const moved = other.#length;
@@ -483,9 +498,10 @@ export class LinkBuffer {
   /** Links `chunk` as a readable node without copying (implies flush()). Do not mutate it afterwards. */
   link(chunk: Uint8Array): void {
     this.#open();
+    // Flush first, even for an empty chunk: link() implies flush() unconditionally.
+    if (this.#mallocSize !== 0) this.#publish();
     const n = chunk.length;
     if (n === 0) return;
-    if (this.#mallocSize !== 0) this.flush();
     const node = takeNode();
     node.buf = asBuffer(chunk);
     node.end = node.malloc = n;
@@ -527,21 +543,22 @@ export class LinkBuffer {
     this.close();
   }
 
-  // Integer writes: each reserves the bytes at the tail like malloc().
-  writeUint8(v: number): void { const o = this.#reserve(1); this.#tb.writeUInt8(v, o); }
-  writeInt8(v: number): void { const o = this.#reserve(1); this.#tb.writeInt8(v, o); }
-  writeUint16BE(v: number): void { const o = this.#reserve(2); this.#tb.writeUInt16BE(v, o); }
-  writeUint16LE(v: number): void { const o = this.#reserve(2); this.#tb.writeUInt16LE(v, o); }
-  writeInt16BE(v: number): void { const o = this.#reserve(2); this.#tb.writeInt16BE(v, o); }
-  writeInt16LE(v: number): void { const o = this.#reserve(2); this.#tb.writeInt16LE(v, o); }
-  writeUint32BE(v: number): void { const o = this.#reserve(4); this.#tb.writeUInt32BE(v, o); }
-  writeUint32LE(v: number): void { const o = this.#reserve(4); this.#tb.writeUInt32LE(v, o); }
-  writeInt32BE(v: number): void { const o = this.#reserve(4); this.#tb.writeInt32BE(v, o); }
-  writeInt32LE(v: number): void { const o = this.#reserve(4); this.#tb.writeInt32LE(v, o); }
-  writeBigUint64BE(v: bigint): void { const o = this.#reserve(8); this.#tb.writeBigUInt64BE(v, o); }
-  writeBigUint64LE(v: bigint): void { const o = this.#reserve(8); this.#tb.writeBigUInt64LE(v, o); }
-  writeBigInt64BE(v: bigint): void { const o = this.#reserve(8); this.#tb.writeBigInt64BE(v, o); }
-  writeBigInt64LE(v: bigint): void { const o = this.#reserve(8); this.#tb.writeBigInt64LE(v, o); }
+  // Integer writes: Buffer's writer validates the value before the bytes count as written, so a
+  // RangeError leaves no reserved garbage behind.
+  writeUint8(v: number): void { const o = this.#room(1); this.#tb.writeUInt8(v, o); this.#commit(1); }
+  writeInt8(v: number): void { const o = this.#room(1); this.#tb.writeInt8(v, o); this.#commit(1); }
+  writeUint16BE(v: number): void { const o = this.#room(2); this.#tb.writeUInt16BE(v, o); this.#commit(2); }
+  writeUint16LE(v: number): void { const o = this.#room(2); this.#tb.writeUInt16LE(v, o); this.#commit(2); }
+  writeInt16BE(v: number): void { const o = this.#room(2); this.#tb.writeInt16BE(v, o); this.#commit(2); }
+  writeInt16LE(v: number): void { const o = this.#room(2); this.#tb.writeInt16LE(v, o); this.#commit(2); }
+  writeUint32BE(v: number): void { const o = this.#room(4); this.#tb.writeUInt32BE(v, o); this.#commit(4); }
+  writeUint32LE(v: number): void { const o = this.#room(4); this.#tb.writeUInt32LE(v, o); this.#commit(4); }
+  writeInt32BE(v: number): void { const o = this.#room(4); this.#tb.writeInt32BE(v, o); this.#commit(4); }
+  writeInt32LE(v: number): void { const o = this.#room(4); this.#tb.writeInt32LE(v, o); this.#commit(4); }
+  writeBigUint64BE(v: bigint): void { const o = this.#room(8); this.#tb.writeBigUInt64BE(v, o); this.#commit(8); }
+  writeBigUint64LE(v: bigint): void { const o = this.#room(8); this.#tb.writeBigUInt64LE(v, o); this.#commit(8); }
+  writeBigInt64BE(v: bigint): void { const o = this.#room(8); this.#tb.writeBigInt64BE(v, o); this.#commit(8); }
+  writeBigInt64LE(v: bigint): void { const o = this.#room(8); this.#tb.writeBigInt64LE(v, o); this.#commit(8); }
 
   // ---- internals ----
 
@@ -675,6 +692,20 @@ export class LinkBuffer {
     this.#linkNode(node);
     if (this.#flush === null) this.#flush = node;
     return node;
+  }
+
+  /** Room for `n` bytes at the tail, not yet counted as written: their offset into this.#tb. */
+  #room(n: number): number {
+    this.#open();
+    const t = this.#writableTail(n);
+    this.#tb = t.buf;
+    return t.malloc;
+  }
+
+  /** Counts the `n` bytes just written at #room()'s offset. */
+  #commit(n: number): void {
+    this.#tail!.malloc += n;
+    this.#mallocSize += n;
   }
 
   /** Malloc's `n` bytes at the tail: returns their offset into this.#tb. */

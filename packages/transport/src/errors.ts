@@ -1,0 +1,106 @@
+// Coded errors of @nocopy/transport. The `code` strings are stable API, like Node's own ERR_* codes.
+
+export class TransportError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+TransportError.prototype.name = 'TransportError';
+
+/** The connection is closed (or closing): no more reads can arrive or writes be sent. `cause` holds why, if known. */
+export class ConnClosedError extends TransportError {
+  constructor(message = 'connection closed', options?: ErrorOptions) {
+    super(message, 'ERR_CONN_CLOSED', options);
+  }
+}
+ConnClosedError.prototype.name = 'ConnClosedError';
+
+/** A read wait (waitFor / waitUntil) saw no sufficient input within the read timeout. The connection stays open. */
+export class ReadTimeoutError extends TransportError {
+  constructor(ms: number) {
+    super(`no sufficient input within the read timeout of ${ms} ms`, 'ERR_READ_TIMEOUT');
+  }
+}
+ReadTimeoutError.prototype.name = 'ReadTimeoutError';
+
+/** flush() waited under backpressure longer than the write timeout; the connection is closed. */
+export class WriteTimeoutError extends TransportError {
+  constructor(ms: number) {
+    super(`the peer did not take our output within the write timeout of ${ms} ms`, 'ERR_WRITE_TIMEOUT');
+  }
+}
+WriteTimeoutError.prototype.name = 'WriteTimeoutError';
+
+/** The connection saw no reads and no writes for the idle timeout and was closed. */
+export class IdleTimeoutError extends TransportError {
+  constructor(ms: number) {
+    super(`connection idle for ${ms} ms`, 'ERR_IDLE_TIMEOUT');
+  }
+}
+IdleTimeoutError.prototype.name = 'IdleTimeoutError';
+
+/** A dial did not connect (and finish the TLS handshake) within its timeout. */
+export class DialTimeoutError extends TransportError {
+  constructor(address: string, ms: number) {
+    super(`dial ${address} timed out after ${ms} ms`, 'ERR_DIAL_TIMEOUT');
+  }
+}
+DialTimeoutError.prototype.name = 'DialTimeoutError';
+
+/** A dial failed; `cause` is the socket error (ECONNREFUSED, ENOENT, a TLS verification error, ...). */
+export class DialError extends TransportError {
+  constructor(address: string, cause: unknown) {
+    super(`dial ${address} failed: ${(cause as Error)?.message ?? String(cause)}`, 'ERR_DIAL_FAILED', { cause });
+  }
+}
+DialError.prototype.name = 'DialError';
+
+/**
+ * Unconsumed input reached maxInboundBytes and the handler could make no progress (it waits for a
+ * message larger than the limit), or a read wait asked for more than the limit: the connection is closed.
+ */
+export class InboundLimitError extends TransportError {
+  constructor(limit: number, requested?: number) {
+    super(
+      requested === undefined
+        ? `unconsumed input reached the inbound limit of ${limit} bytes and the handler consumed nothing`
+        : `a read wait for ${requested} bytes exceeds the inbound limit of ${limit} bytes`,
+      'ERR_INBOUND_LIMIT',
+    );
+  }
+}
+InboundLimitError.prototype.name = 'InboundLimitError';
+
+/** A second read wait was started while one is pending on the same connection. */
+export class ConcurrentReadError extends TransportError {
+  constructor() {
+    super('a read wait is already pending on this connection', 'ERR_CONCURRENT_READ');
+  }
+}
+ConcurrentReadError.prototype.name = 'ConcurrentReadError';
+
+/** The operation was aborted through its AbortSignal; `cause` is the signal's reason. Same code as Node's AbortError. */
+export class AbortError extends TransportError {
+  constructor(reason?: unknown) {
+    super('the operation was aborted', 'ABORT_ERR', { cause: reason });
+  }
+}
+AbortError.prototype.name = 'AbortError';
+
+/** The EventLoop is shutting down or shut down. */
+export class ShutdownError extends TransportError {
+  constructor(message = 'the event loop is shut down') {
+    super(message, 'ERR_SHUTDOWN');
+  }
+}
+ShutdownError.prototype.name = 'ShutdownError';
+
+/** An option has a wrong type or range. */
+export class InvalidOptionError extends TransportError {
+  constructor(name: string, value: unknown, expected: string) {
+    super(`option ${name} must be ${expected}, got ${String(value)}`, 'ERR_INVALID_OPTION');
+  }
+}
+InvalidOptionError.prototype.name = 'InvalidOptionError';

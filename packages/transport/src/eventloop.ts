@@ -1,0 +1,234 @@
+// EventLoop: the server side. It serves net/tls servers (its own or given ones), wraps each accepted
+// socket in a Connection, runs the hooks in the order of DESIGN section 4, enforces maxConnections,
+// and shuts down gracefully (DESIGN section 6).
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { Connection } from './connection.js';
+import { InvalidOptionError, ShutdownError } from './errors.js';
+import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, checkFunction, checkMs, resolveConnectionOptions } from './options.js';
+import { kDestroy, kDrain, kReport, kStart } from './symbols.js';
+
+export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {
+  /** Accepted, before any data is read: set options or close; returns the connection's ctx. */
+  onPrepare?: (conn: Connection<C>) => C;
+  /** After onPrepare; may be async, may read and write. onRequest waits for it. A returned value replaces ctx. */
+  onConnect?: (ctx: C, conn: Connection<C>) => C | void | Promise<C | void>;
+  /** Live connections at most; the next one is closed at once and counted in stats().refused. Default Infinity. */
+  maxConnections?: number;
+}
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+  /** A Unix socket path instead of a TCP port. */
+  path?: string;
+  backlog?: number;
+  /** Serve TLS with these options (key, cert, ...) instead of plain TCP. */
+  tls?: tls.TlsOptions;
+}
+
+export interface ShutdownOptions {
+  /** Deadline for running handlers and output to finish, in ms; then what is left is destroyed. Default 30000. */
+  timeout?: number;
+  /** Aborting it ends the grace period at once, like the timeout. */
+  signal?: AbortSignal;
+}
+
+export interface EventLoopStats {
+  /** Live connections. */
+  connections: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  /** Connections refused because of maxConnections or shutdown. */
+  refused: number;
+  /** Connections closed. */
+  closed: number;
+}
+
+type ServerWithLoop = Server & { [kLoop]?: EventLoop<any> };
+const kLoop = Symbol('nocopy.eventLoop');
+const kRawSockets = Symbol('nocopy.rawSockets');
+type RawSocket = Socket & { [kRawSockets]?: Set<Socket> };
+
+export class EventLoop<C = unknown> {
+  readonly #onRequest: OnRequest<C>;
+  readonly #opts: ResolvedConnectionOptions<C>;
+  readonly #onPrepare: ((conn: Connection<C>) => C) | undefined;
+  readonly #onConnect: EventLoopOptions<C>['onConnect'];
+  readonly #maxConnections: number;
+  readonly #conns = new Set<Connection<C>>();
+  readonly #servers = new Set<Server>();
+  readonly #ownServers = new Set<Server>();
+  /** The TCP sockets under TLS servers, so that shutdown can end handshakes still in progress. */
+  readonly [kRawSockets] = new Set<Socket>();
+  #accepted = 0;
+  #refused = 0;
+  #closedCount = 0;
+  #shutdown: Promise<void> | null = null;
+  #allClosed: (() => void) | null = null;
+  readonly #onFinish = (conn: Connection<C>): void => {
+    this.#conns.delete(conn);
+    this.#closedCount++;
+    if (this.#conns.size === 0) this.#allClosed?.();
+  };
+
+  constructor(onRequest: OnRequest<C>, options: EventLoopOptions<C> = {}) {
+    if (typeof onRequest !== 'function') throw new InvalidOptionError('onRequest', onRequest, 'a function');
+    checkFunction('onPrepare', options.onPrepare);
+    checkFunction('onConnect', options.onConnect);
+    const max = options.maxConnections ?? Infinity;
+    if (!(max === Infinity || (Number.isSafeInteger(max) && max > 0))) {
+      throw new InvalidOptionError('maxConnections', max, 'a positive integer or Infinity');
+    }
+    this.#onRequest = onRequest;
+    this.#opts = resolveConnectionOptions(options);
+    this.#onPrepare = options.onPrepare;
+    this.#onConnect = options.onConnect;
+    this.#maxConnections = max;
+  }
+
+  /** Live connections. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  stats(): EventLoopStats {
+    return { connections: this.#conns.size, accepted: this.#accepted, refused: this.#refused, closed: this.#closedCount };
+  }
+
+  /** Serves connections accepted by `server` (a net.Server, or a tls.Server: served after the handshake). */
+  serve(server: Server): this {
+    if (this.#shutdown !== null) throw new ShutdownError();
+    const s = server as ServerWithLoop;
+    if (s[kLoop] !== undefined) throw new InvalidOptionError('server', 'a server', 'not served by another EventLoop');
+    s[kLoop] = this;
+    this.#servers.add(server);
+    if (server instanceof tls.Server) {
+      server.on('secureConnection', onServerConnection);
+      server.on('connection', onTlsRawConnection);
+    } else {
+      server.on('connection', onServerConnection);
+    }
+    return this;
+  }
+
+  /** Creates a server (TCP, TLS with `tls`, or a Unix socket with `path`), serves it and listens. Resolves with its address. */
+  async listen(options: ListenOptions = {}): Promise<AddressInfo | string> {
+    // A TLS server is not created half-open: a client that leaves during the handshake would leave a
+    // half-open socket that nobody ends (server.close() then never completes). accept() makes the
+    // socket half-open once the handshake is done.
+    const server = options.tls ? tls.createServer(options.tls) : net.createServer({ allowHalfOpen: true });
+    this.serve(server);
+    this.#ownServers.add(server);
+    const listening = once(server, 'listening');
+    if (options.path !== undefined) server.listen({ path: options.path, backlog: options.backlog });
+    else server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1', backlog: options.backlog });
+    await Promise.race([listening, once(server, 'error').then(([err]) => Promise.reject(err))]);
+    return server.address()!;
+  }
+
+  /** The address of the first server this loop listens on. */
+  address(): AddressInfo | string | null {
+    for (const s of this.#servers) {
+      const a = s.address();
+      if (a !== null) return a;
+    }
+    return null;
+  }
+
+  /** Called for each accepted socket (shared listener, see onServerConnection). */
+  accept(socket: Socket): void {
+    if (this.#shutdown !== null || this.#conns.size >= this.#maxConnections) {
+      this.#refused++;
+      socket.destroy();
+      return;
+    }
+    this.#accepted++;
+    // The Connection answers what arrived before the peer's FIN and then closes itself (half-close),
+    // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).
+    socket.allowHalfOpen = true;
+    if (this.#opts.noDelay && socket.remoteFamily !== undefined) socket.setNoDelay(true);
+    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish);
+    this.#conns.add(conn);
+    if (this.#onPrepare !== undefined) {
+      try {
+        conn.ctx = this.#onPrepare(conn);
+      } catch (err) {
+        conn[kReport](err); // a throwing onPrepare is a handler error like any other, not a silent close
+        conn.close(err);
+        return;
+      }
+    }
+    conn[kStart](this.#onConnect);
+  }
+
+  /**
+   * Stops accepting, closes idle connections at once, lets running handlers finish and output flush
+   * until the deadline, then destroys what is left. Resolves when every connection is closed.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#shutdown !== null) return this.#shutdown;
+    const timeout = checkMs('timeout', options.timeout, 30_000);
+    this.#shutdown = this.#runShutdown(timeout, options.signal);
+    return this.#shutdown;
+  }
+
+  async #runShutdown(timeout: number, signal: AbortSignal | undefined): Promise<void> {
+    const serversClosed = [...this.#servers].map((s) => new Promise<void>((resolve) => {
+      s.off('connection', onServerConnection);
+      s.off('secureConnection', onServerConnection);
+      s.off('connection', onTlsRawConnection);
+      if (this.#ownServers.has(s) && s.listening) s.close(() => resolve());
+      else resolve();
+    }));
+    if (this.#conns.size > 0) {
+      const allClosed = new Promise<void>((resolve) => (this.#allClosed = resolve));
+      for (const conn of [...this.#conns]) conn[kDrain]();
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeout);
+        if (signal !== undefined) {
+          onAbort = resolve;
+          if (signal.aborted) resolve();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }
+      });
+      await Promise.race([allClosed, deadline]);
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      if (this.#conns.size > 0) {
+        const err = new ShutdownError('the shutdown deadline passed');
+        const left = [...this.#conns];
+        for (const conn of left) conn[kDestroy](err);
+        // Wait for the sockets, not for the connections to finish: a handler that never settles keeps
+        // its close callbacks (and the buffers it may still read) waiting, and must not hold shutdown forever.
+        await Promise.all(left.map((c) => (c.socket.closed ? undefined : once(c.socket, 'close'))));
+      }
+    }
+    // TLS handshakes still in progress would be refused when done; end them, or server.close() waits
+    // for them (up to the TLS handshakeTimeout, 120 s by default). Sockets of served connections are closed by now.
+    for (const raw of this[kRawSockets]) raw.destroy();
+    await Promise.all(serversClosed);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+function onServerConnection(this: ServerWithLoop, socket: Socket): void {
+  this[kLoop]!.accept(socket);
+}
+
+function onTlsRawConnection(this: ServerWithLoop, raw: RawSocket): void {
+  const set = this[kLoop]![kRawSockets];
+  set.add(raw);
+  raw[kRawSockets] = set;
+  raw.once('close', onRawSocketClose);
+}
+
+function onRawSocketClose(this: RawSocket): void {
+  this[kRawSockets]!.delete(this);
+}

@@ -1,0 +1,21 @@
+export { EventLoop, type EventLoopOptions, type ListenOptions, type ShutdownOptions, type EventLoopStats } from './eventloop.js';
+export { Connection } from './connection.js';
+export { ConnectionReader, type WaitOptions } from './reader.js';
+export { ConnectionWriter } from './writer.js';
+export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
+export type { ConnectionOptions, OnRequest, OnDisconnect, OnError, CloseCallback } from './options.js';
+export {
+  TransportError,
+  ConnClosedError,
+  ReadTimeoutError,
+  WriteTimeoutError,
+  IdleTimeoutError,
+  DialTimeoutError,
+  DialError,
+  InboundLimitError,
+  ConcurrentReadError,
+  AbortError,
+  ShutdownError,
+  InvalidOptionError,
+} from './errors.js';
+export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
