@@ -104,3 +104,19 @@ export class InvalidOptionError extends TransportError {
   }
 }
 InvalidOptionError.prototype.name = 'InvalidOptionError';
+
+/** The ConnectionPool is closed: get() is refused and waiting get() calls reject. */
+export class PoolClosedError extends TransportError {
+  constructor() {
+    super('the connection pool is closed', 'ERR_POOL_CLOSED');
+  }
+}
+PoolClosedError.prototype.name = 'PoolClosedError';
+
+/** ConnectionPool.get() found no connection (idle, new or freed) within its timeout. */
+export class PoolTimeoutError extends TransportError {
+  constructor(address: string, ms: number) {
+    super(`no connection to ${address} within ${ms} ms`, 'ERR_POOL_TIMEOUT');
+  }
+}
+PoolTimeoutError.prototype.name = 'PoolTimeoutError';

@@ -3,6 +3,7 @@ export { Connection } from './connection.js';
 export { ConnectionReader, type WaitOptions } from './reader.js';
 export { ConnectionWriter } from './writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
+export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './pool.js';
 export type { ConnectionOptions, OnRequest, OnDisconnect, OnError, CloseCallback } from './options.js';
 export {
   TransportError,
@@ -17,5 +18,7 @@ export {
   AbortError,
   ShutdownError,
   InvalidOptionError,
+  PoolClosedError,
+  PoolTimeoutError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';

@@ -21,6 +21,11 @@ export interface ConnectionOptions<C = unknown> {
   maxOutboundBytes?: number;
   /** TCP_NODELAY (no Nagle delay), as netpoll does. Default true. Ignored for Unix sockets. */
   noDelay?: boolean;
+  /**
+   * After the peer's FIN, keep the connection open for writing until closeWrite() or close()
+   * (a proxy needs this). Default false: once the input the peer sent is handled, the connection closes.
+   */
+  allowHalfOpen?: boolean;
   /** Where the connection's buffers take blocks from. Default: the shared defaultPool. */
   pool?: BlockPool;
   /** Called with errors thrown by handlers, hooks and close callbacks. Default: a process warning, unless a diagnostics subscriber or this hook takes them. */
@@ -36,6 +41,7 @@ export interface ResolvedConnectionOptions<C> {
   maxInboundBytes: number;
   maxOutboundBytes: number;
   noDelay: boolean;
+  allowHalfOpen: boolean;
   pool: BlockPool;
   onError: OnError<C> | undefined;
   onDisconnect: OnDisconnect<C> | undefined;
@@ -74,6 +80,7 @@ export function resolveConnectionOptions<C>(o: ConnectionOptions<C>): ResolvedCo
     maxInboundBytes: checkBytes('maxInboundBytes', o.maxInboundBytes, DEFAULT_MAX_INBOUND),
     maxOutboundBytes: checkBytes('maxOutboundBytes', o.maxOutboundBytes, DEFAULT_MAX_OUTBOUND),
     noDelay: o.noDelay ?? true,
+    allowHalfOpen: o.allowHalfOpen ?? false,
     pool: o.pool ?? defaultPool,
     onError: o.onError,
     onDisconnect: o.onDisconnect,

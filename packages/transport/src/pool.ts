@@ -1,0 +1,362 @@
+// ConnectionPool: client connections kept per address for reuse (DESIGN section 7). Idle connections
+// are a LIFO stack: get() takes the newest one that isActive(), closing dead ones it passes. put()
+// returns a healthy connection with an idle deadline; past the per-address or global idle cap it is
+// closed. One shared timer sweeps expired idle connections. With maxActivePerAddress reached, get()
+// waits in a first-come, first-served queue, bounded by its timeout or signal.
+import type { Connection } from './connection.js';
+import { type DialOptions, type Network, dialConnection } from './dialer.js';
+import { AbortError, InvalidOptionError, PoolClosedError, PoolTimeoutError } from './errors.js';
+import { checkMs } from './options.js';
+
+export interface ConnectionPoolOptions<C = unknown> {
+  /** 'tcp' (addresses "host:port") or 'unix' (socket paths). Default 'tcp'. */
+  network?: Network;
+  /** Options for every dial (timeout, tls, readTimeout, onRequest, ...). */
+  dial?: DialOptions<C>;
+  /** Idle connections kept per address. Default 16. */
+  maxIdlePerAddress?: number;
+  /** Idle connections kept over all addresses. Default 1024. */
+  maxIdleGlobal?: number;
+  /** An idle connection unused this long (ms) is closed by the sweep; 0 = never. Default 60000. */
+  idleTimeout?: number;
+  /** Open connections (idle, in use and dialing) per address at most; more get() calls wait. Default Infinity. */
+  maxActivePerAddress?: number;
+}
+
+export interface GetOptions {
+  /** Bound on the whole get (waiting for a slot and dialing), in ms; 0 = none. Default 0. */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface ConnectionPoolStats {
+  /** Idle connections kept. */
+  idle: number;
+  /** Connections handed out and not yet returned (put or discarded). */
+  active: number;
+  /** Dials started. */
+  dialed: number;
+  /** get() calls served by an idle connection or a put() straight to a waiter. */
+  reused: number;
+  /** Connections the pool closed: dead when found, expired, over an idle cap, or put back unhealthy. */
+  evicted: number;
+  /** get() calls waiting for a slot. */
+  waiting: number;
+}
+
+interface Idle<C> {
+  conn: Connection<C>;
+  deadline: number;
+}
+
+interface Waiter<C> {
+  resolve: (c: Connection<C>) => void;
+  reject: (e: unknown) => void;
+  settled: boolean;
+}
+
+interface Entry<C> {
+  address: string;
+  /** LIFO: the newest idle connection is last. */
+  idle: Idle<C>[];
+  /** Every open connection of this address (idle, in use) plus dials in progress. */
+  open: number;
+  waiters: Waiter<C>[];
+}
+
+const kPoolEntry = Symbol('nocopy.poolEntry');
+type Pooled<C> = Connection<C> & { [kPoolEntry]?: Entry<C> };
+
+function checkCount(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!(v === Infinity || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))) {
+    throw new InvalidOptionError(name, v, 'a non-negative integer or Infinity');
+  }
+  return v as number;
+}
+
+export class ConnectionPool<C = unknown> {
+  readonly #network: Network;
+  readonly #dial: DialOptions<C>;
+  readonly #maxIdlePerAddress: number;
+  readonly #maxIdleGlobal: number;
+  readonly #idleTimeout: number;
+  readonly #maxActive: number;
+  readonly #entries = new Map<string, Entry<C>>();
+  readonly #inUse = new Set<Connection<C>>();
+  #idleCount = 0;
+  #dialed = 0;
+  #reused = 0;
+  #evicted = 0;
+  #waiting = 0;
+  #closed = false;
+  #sweep: NodeJS.Timeout | null = null;
+
+  constructor(options: ConnectionPoolOptions<C> = {}) {
+    const network = options.network ?? 'tcp';
+    if (network !== 'tcp' && network !== 'unix') throw new InvalidOptionError('network', network, '"tcp" or "unix"');
+    this.#network = network;
+    this.#dial = options.dial ?? {};
+    this.#maxIdlePerAddress = checkCount('maxIdlePerAddress', options.maxIdlePerAddress, 16);
+    this.#maxIdleGlobal = checkCount('maxIdleGlobal', options.maxIdleGlobal, 1024);
+    this.#idleTimeout = checkMs('idleTimeout', options.idleTimeout, 60_000);
+    const maxActive = checkCount('maxActivePerAddress', options.maxActivePerAddress, Infinity);
+    if (maxActive === 0) throw new InvalidOptionError('maxActivePerAddress', 0, 'at least 1');
+    this.#maxActive = maxActive;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * A connection to `address`: the newest idle one that is still active, else a new dial, else (at
+   * maxActivePerAddress) the next one freed, in order of arrival. Rejects with PoolTimeoutError
+   * (ERR_POOL_TIMEOUT), AbortError (ABORT_ERR), PoolClosedError (ERR_POOL_CLOSED) or the dial's error.
+   */
+  get(address: string, options: GetOptions = {}): Promise<Connection<C>> {
+    if (this.#closed) return Promise.reject(new PoolClosedError());
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    const timeout = checkMs('timeout', options.timeout, 0);
+    const entry = this.#entry(address);
+    const conn = this.#takeIdle(entry);
+    if (conn !== null) {
+      this.#reused++;
+      this.#inUse.add(conn);
+      return Promise.resolve(conn);
+    }
+    if (entry.open < this.#maxActive && entry.waiters.length === 0) return this.#dialFor(entry, timeout, signal);
+    return this.#wait(entry, timeout, signal);
+  }
+
+  /** Returns a connection for reuse. One that is inactive, errored, or holds unread input is closed instead. */
+  put(conn: Connection<C>): void {
+    const entry = (conn as Pooled<C>)[kPoolEntry];
+    if (entry === undefined || !this.#inUse.delete(conn)) return;
+    if (this.#closed || !conn.isActive() || conn.error !== undefined || conn.reader.length > 0) {
+      this.#evicted++;
+      conn.close();
+      return;
+    }
+    // A waiter gets the connection directly: no idle round trip.
+    const w = this.#nextWaiter(entry);
+    if (w !== null) {
+      this.#reused++;
+      this.#inUse.add(conn);
+      w.resolve(conn);
+      return;
+    }
+    if (entry.idle.length >= this.#maxIdlePerAddress || this.#idleCount >= this.#maxIdleGlobal) {
+      this.#evicted++;
+      conn.close();
+      return;
+    }
+    entry.idle.push({ conn, deadline: this.#idleTimeout > 0 ? Date.now() + this.#idleTimeout : Infinity });
+    this.#idleCount++;
+    this.#armSweep();
+  }
+
+  /** Closes a connection that must not be reused (it saw an error, or its protocol state is unknown). */
+  discard(conn: Connection<C>): void {
+    const entry = (conn as Pooled<C>)[kPoolEntry];
+    if (entry === undefined || !this.#inUse.delete(conn)) return;
+    conn.close();
+  }
+
+  /** Closes every connection, idle and in use, and rejects waiting get() calls with PoolClosedError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#sweep !== null) clearTimeout(this.#sweep);
+    this.#sweep = null;
+    const closing: Promise<void>[] = [];
+    const closeOne = (c: Connection<C>) => {
+      if (!c.closed) closing.push(new Promise<void>((resolve) => c.addCloseCallback(() => resolve())));
+      c.close();
+    };
+    for (const entry of this.#entries.values()) {
+      for (const w of entry.waiters.splice(0)) this.#settle(w, new PoolClosedError());
+      for (const { conn } of entry.idle.splice(0)) closeOne(conn);
+    }
+    this.#idleCount = 0;
+    for (const c of [...this.#inUse]) closeOne(c);
+    this.#inUse.clear();
+    await Promise.all(closing);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  stats(): ConnectionPoolStats {
+    return {
+      idle: this.#idleCount,
+      active: this.#inUse.size,
+      dialed: this.#dialed,
+      reused: this.#reused,
+      evicted: this.#evicted,
+      waiting: this.#waiting,
+    };
+  }
+
+  // ---- internals ----
+
+  #entry(address: string): Entry<C> {
+    let e = this.#entries.get(address);
+    if (e === undefined) {
+      e = { address, idle: [], open: 0, waiters: [] };
+      this.#entries.set(address, e);
+    }
+    return e;
+  }
+
+  /** Pops idle connections, newest first, closing the dead ones passed on the way. */
+  #takeIdle(entry: Entry<C>): Connection<C> | null {
+    const idle = entry.idle;
+    while (idle.length > 0) {
+      const { conn } = idle.pop()!;
+      this.#idleCount--;
+      if (conn.isActive() && conn.reader.length === 0) return conn;
+      this.#evicted++;
+      conn.close();
+    }
+    return null;
+  }
+
+  #dialFor(entry: Entry<C>, timeout: number, signal: AbortSignal | undefined): Promise<Connection<C>> {
+    entry.open++;
+    this.#dialed++;
+    let timer: NodeJS.Timeout | undefined;
+    let abort: AbortController | undefined;
+    let dialSignal = signal;
+    if (timeout > 0) {
+      abort = new AbortController();
+      timer = setTimeout(() => abort!.abort(new PoolTimeoutError(entry.address, timeout)), timeout);
+      dialSignal = signal !== undefined ? AbortSignal.any([signal, abort.signal]) : abort.signal;
+    }
+    const opts: DialOptions<C> = dialSignal !== undefined ? { ...this.#dial, signal: dialSignal } : this.#dial;
+    return dialConnection<C>(this.#network, entry.address, opts).then(
+      (conn) => {
+        clearTimeout(timer);
+        (conn as Pooled<C>)[kPoolEntry] = entry;
+        // When a pooled connection is gone, its slot frees; a dead idle one leaves the stack at once.
+        conn.addCloseCallback(this.#onConnClosed);
+        if (this.#closed) {
+          conn.close();
+          throw new PoolClosedError();
+        }
+        this.#inUse.add(conn);
+        return conn;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        entry.open--;
+        this.#serveWaiters(entry);
+        // A dial our own timer aborted is a pool timeout, not an abort by the caller.
+        if (abort?.signal.aborted && !signal?.aborted) throw abort.signal.reason;
+        throw err;
+      },
+    );
+  }
+
+  readonly #onConnClosed = (conn: Connection<C>): void => {
+    const entry = (conn as Pooled<C>)[kPoolEntry]!;
+    entry.open--;
+    this.#inUse.delete(conn);
+    const i = entry.idle.findIndex((x) => x.conn === conn);
+    if (i >= 0) {
+      entry.idle.splice(i, 1);
+      this.#idleCount--;
+      this.#evicted++;
+    }
+    this.#serveWaiters(entry);
+  };
+
+  #wait(entry: Entry<C>, timeout: number, signal: AbortSignal | undefined): Promise<Connection<C>> {
+    return new Promise<Connection<C>>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => this.#settle(w, new AbortError(signal!.reason));
+      const w: Waiter<C> = {
+        settled: false,
+        resolve: (c) => {
+          cleanup();
+          resolve(c);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const i = entry.waiters.indexOf(w);
+        if (i >= 0) {
+          entry.waiters.splice(i, 1);
+          this.#waiting--;
+        }
+      };
+      entry.waiters.push(w);
+      this.#waiting++;
+      if (timeout > 0) timer = setTimeout(() => this.#settle(w, new PoolTimeoutError(entry.address, timeout)), timeout);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #settle(w: Waiter<C>, err: unknown): void {
+    if (w.settled) return;
+    w.settled = true;
+    w.reject(err);
+  }
+
+  #nextWaiter(entry: Entry<C>): Waiter<C> | null {
+    const w = entry.waiters.shift();
+    if (w === undefined) return null;
+    this.#waiting--;
+    w.settled = true;
+    return w;
+  }
+
+  /** A slot freed: the first waiters get idle connections or new dials, in order. */
+  #serveWaiters(entry: Entry<C>): void {
+    while (!this.#closed && entry.waiters.length > 0) {
+      const conn = this.#takeIdle(entry);
+      if (conn !== null) {
+        const w = this.#nextWaiter(entry)!;
+        this.#reused++;
+        this.#inUse.add(conn);
+        w.resolve(conn);
+        continue;
+      }
+      if (entry.open >= this.#maxActive) return;
+      const w = this.#nextWaiter(entry)!;
+      // The waiter's own timeout and signal were cleared with it; the dial keeps the pool's dial options.
+      this.#dialFor(entry, 0, undefined).then(w.resolve, w.reject);
+    }
+  }
+
+  #armSweep(): void {
+    if (this.#sweep !== null || this.#idleTimeout === 0 || this.#closed) return;
+    const interval = Math.max(10, Math.min(this.#idleTimeout >> 1, 1000));
+    this.#sweep = setTimeout(this.#runSweep, interval).unref();
+  }
+
+  /** One shared timer: closes idle connections past their deadline, oldest first, then re-arms while any are idle. */
+  readonly #runSweep = (): void => {
+    this.#sweep = null;
+    const now = Date.now();
+    for (const entry of this.#entries.values()) {
+      const idle = entry.idle;
+      let expired = 0;
+      while (expired < idle.length && idle[expired]!.deadline <= now) expired++;
+      if (expired === 0) continue;
+      for (const { conn } of idle.splice(0, expired)) {
+        this.#idleCount--;
+        this.#evicted++;
+        conn.close();
+      }
+    }
+    if (this.#idleCount > 0) this.#armSweep();
+  };
+}
