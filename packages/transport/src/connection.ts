@@ -73,6 +73,7 @@ export class Connection<C = unknown> {
   #ready = false;
   #running = false;
   #peerEnded = false;
+  #writeEnded = false;
   #paused = false;
   #draining = false;
   #received = 0;
@@ -188,6 +189,29 @@ export class Connection<C = unknown> {
     this.#beginClose(error);
   }
 
+  /**
+   * Half-close: sends everything written (a flush), then a FIN. Reading goes on until the peer
+   * closes too, which closes the connection. Rejects with ConnClosedError if it can no longer send.
+   */
+  async closeWrite(): Promise<void> {
+    if (this.#writeEnded) return;
+    await this.writer.flush();
+    if (this.#writeEnded) return;
+    this.#writeEnded = true;
+    // With both FINs exchanged the socket closes itself, and kOnClose finishes the connection.
+    this.socket.end();
+  }
+
+  /** Whether the output side has been half-closed with closeWrite(). */
+  get writeEnded(): boolean {
+    return this.#writeEnded;
+  }
+
+  /** After the peer's FIN and the last handler: close, unless half-open connections stay writable. */
+  #closeOnPeerEnd(): boolean {
+    return !this.#opts.allowHalfOpen || this.#writeEnded;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#finished) return;
     const done = new Promise<void>((resolve) => this.addCloseCallback(() => resolve()));
@@ -294,7 +318,7 @@ export class Connection<C = unknown> {
     if (this.#closing) return;
     this.#ready = true;
     if (this.#onRequest !== null && this.reader.length > 0 && this.#waiter === null && !this.#running) this.#dispatch();
-    else if (this.#peerEnded && !this.#running) this.#beginClose(undefined);
+    else if (this.#peerEnded && !this.#running && this.#closeOnPeerEnd()) this.#beginClose(undefined);
   }
 
   /** Calls onRequest while it makes progress on the input; a sync handler loops here, an async one resumes in #afterRequest. */
@@ -346,7 +370,7 @@ export class Connection<C = unknown> {
       this.close(err);
       return false;
     }
-    if (this.#peerEnded || this.#draining) {
+    if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) {
       this.#beginClose(undefined);
       return false;
     }
@@ -495,7 +519,7 @@ export class Connection<C = unknown> {
     // Half-close: what the peer sent before its FIN is still handled; we close after that.
     if (this.#ready && !this.#running) {
       if (this.#onRequest !== null && this.reader.length > 0) this.#dispatch();
-      else this.#beginClose(undefined);
+      else if (this.#closeOnPeerEnd()) this.#beginClose(undefined);
     }
   }
 
