@@ -74,6 +74,7 @@ export class Connection<C = unknown> {
   #running = false;
   #peerEnded = false;
   #writeEnded = false;
+  #holds = 0;
   #paused = false;
   #draining = false;
   #received = 0;
@@ -202,6 +203,19 @@ export class Connection<C = unknown> {
     this.socket.end();
   }
 
+  /**
+   * Marks work that outlives onRequest (an async call answered later, as the RPC server does): a
+   * draining shutdown and a peer's half-close keep the connection open until the matching unhold().
+   */
+  hold(): void {
+    this.#holds++;
+  }
+
+  unhold(): void {
+    if (this.#holds === 0 || --this.#holds > 0 || this.#running || this.#closing) return;
+    if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) this.#beginClose(undefined);
+  }
+
   /** Whether the output side has been half-closed with closeWrite(). */
   get writeEnded(): boolean {
     return this.#writeEnded;
@@ -276,7 +290,8 @@ export class Connection<C = unknown> {
    * deadline destroyed it and its unsent reply.)
    */
   [kIdle](): boolean {
-    return !this.#running && (this.reader.length === 0 || this.#onRequest === null) && this.#drainWaiters.length === 0;
+    // Input left behind by a call that could not progress cannot complete once reading is paused.
+    return !this.#running && this.#ready && this.#holds === 0 && this.#drainWaiters.length === 0;
   }
 
   /** Shutdown deadline: drop whatever is left. */
@@ -318,7 +333,7 @@ export class Connection<C = unknown> {
     if (this.#closing) return;
     this.#ready = true;
     if (this.#onRequest !== null && this.reader.length > 0 && this.#waiter === null && !this.#running) this.#dispatch();
-    else if (this.#peerEnded && !this.#running && this.#closeOnPeerEnd()) this.#beginClose(undefined);
+    else if (this.#peerEnded && !this.#running && this.#holds === 0 && this.#closeOnPeerEnd()) this.#beginClose(undefined);
   }
 
   /** Calls onRequest while it makes progress on the input; a sync handler loops here, an async one resumes in #afterRequest. */
@@ -364,13 +379,15 @@ export class Connection<C = unknown> {
     if ((progressed || arrived) && left > 0 && this.#onRequest !== null && this.#waiter === null) return true;
     this.#running = false;
     const limit = this.#opts.maxInboundBytes;
-    if (!progressed && !arrived && left >= limit) {
+    // Stuck at the limit with nothing in flight: the handler waits for more than the limit allows.
+    // With holds outstanding, reading just stays paused: the pending work re-dispatches the input.
+    if (!progressed && !arrived && left >= limit && this.#holds === 0) {
       const err = new InboundLimitError(limit);
       this.#report(err);
       this.close(err);
       return false;
     }
-    if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) {
+    if (this.#holds === 0 && (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd()))) {
       this.#beginClose(undefined);
       return false;
     }
@@ -519,7 +536,7 @@ export class Connection<C = unknown> {
     // Half-close: what the peer sent before its FIN is still handled; we close after that.
     if (this.#ready && !this.#running) {
       if (this.#onRequest !== null && this.reader.length > 0) this.#dispatch();
-      else if (this.#closeOnPeerEnd()) this.#beginClose(undefined);
+      else if (this.#holds === 0 && this.#closeOnPeerEnd()) this.#beginClose(undefined);
     }
   }
 

@@ -1,0 +1,75 @@
+// Coded errors of @nocopy/rpc-demo. The `code` strings are stable API.
+
+export class RpcError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+RpcError.prototype.name = 'RpcError';
+
+/** A message is larger than maxMessageSize. On the receiving side the connection is closed. */
+export class MessageTooLargeError extends RpcError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super(`message of ${size} bytes exceeds the limit of ${limit} bytes`, 'ERR_MESSAGE_TOO_LARGE');
+    this.size = size;
+    this.limit = limit;
+  }
+}
+MessageTooLargeError.prototype.name = 'MessageTooLargeError';
+
+/** Bytes that are not MessagePack, or MessagePack that is not a MessagePack-RPC message. The connection is closed. */
+export class MalformedMessageError extends RpcError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`malformed MessagePack-RPC message: ${detail}`, 'ERR_MALFORMED_MESSAGE', options);
+  }
+}
+MalformedMessageError.prototype.name = 'MalformedMessageError';
+
+/** A call got no response within its timeout; a late response is dropped. */
+export class RpcTimeoutError extends RpcError {
+  constructor(method: string, ms: number) {
+    super(`call ${method} timed out after ${ms} ms`, 'ERR_RPC_TIMEOUT');
+  }
+}
+RpcTimeoutError.prototype.name = 'RpcTimeoutError';
+
+/** The server has no such method. Sent as the response's error. */
+export class MethodNotFoundError extends RpcError {
+  constructor(method: unknown) {
+    super(`no such method: ${String(method)}`, 'ERR_METHOD_NOT_FOUND');
+  }
+}
+MethodNotFoundError.prototype.name = 'MethodNotFoundError';
+
+/** The worker pool's queue is full: an offloaded call is answered with this error instead of waiting. */
+export class QueueFullError extends RpcError {
+  constructor(method: string) {
+    super(`worker queue full, call ${method} refused`, 'ERR_QUEUE_FULL');
+  }
+}
+QueueFullError.prototype.name = 'QueueFullError';
+
+/** The client or server is closed. */
+export class RpcClosedError extends RpcError {
+  constructor(what = 'client') {
+    super(`the RPC ${what} is closed`, 'ERR_RPC_CLOSED');
+  }
+}
+RpcClosedError.prototype.name = 'RpcClosedError';
+
+/**
+ * The error a remote handler threw, as the response carried it: `name`, `message` and `code`
+ * (default ERR_REMOTE) come from the server's error.
+ */
+export class RemoteError extends RpcError {
+  readonly remoteName: string;
+  constructor(name: string, message: string, code: string | undefined) {
+    super(message, code ?? 'ERR_REMOTE');
+    this.remoteName = name;
+  }
+}
+RemoteError.prototype.name = 'RemoteError';

@@ -1,0 +1,14 @@
+export { createServer, RpcServer, type ServerOptions, type RegisterOptions, type ServerStats, type Handler } from './rpc/server.js';
+export { createClient, RpcClient, type ClientOptions, type CallOptions, type ClientStats } from './rpc/client.js';
+export type { WorkersOptions } from './rpc/offload.js';
+export { type Framing, type Message, DEFAULT_MAX_MESSAGE_SIZE } from './rpc/protocol.js';
+export {
+  RpcError,
+  MessageTooLargeError,
+  MalformedMessageError,
+  RpcTimeoutError,
+  MethodNotFoundError,
+  QueueFullError,
+  RpcClosedError,
+  RemoteError,
+} from './errors.js';

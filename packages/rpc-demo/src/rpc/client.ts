@@ -1,0 +1,286 @@
+// The MessagePack-RPC client: calls are multiplexed over a few long-lived connections taken from a
+// ConnectionPool, matched to responses by msgid. Requests written in the same tick leave in one
+// flush. When a connection drops, its pending calls reject with ConnClosedError; the next call on
+// that slot dials again, at most once per backoff period (exponential, with jitter) while the server
+// stays down, failing fast in between rather than queueing calls behind a dead server.
+import { ConnClosedError, ConnectionPool, type Connection, type DialOptions, type Network } from '@nocopy/transport';
+import { AbortError } from '@nocopy/transport';
+import { RemoteError, RpcClosedError, RpcTimeoutError } from '../errors.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, RESPONSE, checkFraming, readMessages, writeMessage } from './protocol.js';
+
+export interface ClientOptions {
+  /** One server, "host:port" (or a socket path with network 'unix'). */
+  address?: string;
+  /** Several servers: connections are spread over them. */
+  addresses?: string[];
+  network?: Network;
+  framing?: Framing;
+  /** Connections per address. Default 2. */
+  connections?: number;
+  /** Default per-call timeout in ms; 0 = none. Default 10000. */
+  timeout?: number;
+  /** Largest message sent or accepted. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Dial options for every connection (timeout, tls, ...). */
+  dial?: Omit<DialOptions<Slot>, 'onRequest' | 'ctx' | 'signal'>;
+  /** Reconnect backoff: the first delay and the cap, in ms. Default 50 and 5000. */
+  backoff?: { initial?: number; max?: number };
+}
+
+export interface CallOptions {
+  /** Overrides the client's default timeout, in ms; 0 = none. */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface ClientStats {
+  /** Calls waiting for a response. */
+  pending: number;
+  /** Connections open. */
+  connections: number;
+  calls: number;
+  /** Dials made (the first ones and reconnects). */
+  dials: number;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout | null;
+  signal: AbortSignal | null;
+  onAbort: (() => void) | null;
+  method: string;
+}
+
+/** One multiplexed connection of the client, and its calls. */
+class Slot {
+  readonly address: string;
+  conn: Connection<Slot> | null = null;
+  connecting: Promise<Connection<Slot>> | null = null;
+  readonly pending = new Map<number, Pending>();
+  nextId = 0;
+  failures = 0;
+  retryAt = 0;
+  lastError: unknown = null;
+  flushQueued = false;
+  readonly flush: () => void;
+  constructor(address: string) {
+    this.address = address;
+    this.flush = () => {
+      this.flushQueued = false;
+      // A failed flush closes the connection, whose close callback rejects the pending calls.
+      this.conn?.writer.flush().catch(() => {});
+    };
+  }
+}
+
+export class RpcClient {
+  readonly framing: Framing;
+  readonly maxMessageSize: number;
+  readonly #timeout: number;
+  readonly #slots: Slot[] = [];
+  readonly #pool: ConnectionPool<Slot>;
+  readonly #backoffInitial: number;
+  readonly #backoffMax: number;
+  #rr = 0;
+  #closed = false;
+  #calls = 0;
+
+  constructor(options: ClientOptions) {
+    const addresses = options.addresses ?? (options.address !== undefined ? [options.address] : []);
+    if (addresses.length === 0) throw new TypeError('createClient needs address or addresses');
+    this.framing = checkFraming(options.framing);
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#timeout = options.timeout ?? 10_000;
+    const perAddress = options.connections ?? 2;
+    if (!Number.isSafeInteger(perAddress) || perAddress < 1) throw new RangeError(`connections must be a positive integer, got ${perAddress}`);
+    this.#backoffInitial = options.backoff?.initial ?? 50;
+    this.#backoffMax = options.backoff?.max ?? 5000;
+    for (let i = 0; i < perAddress; i++) for (const a of addresses) this.#slots.push(new Slot(a));
+    this.#pool = new ConnectionPool<Slot>({
+      network: options.network ?? 'tcp',
+      maxActivePerAddress: perAddress,
+      dial: {
+        maxInboundBytes: Math.max(this.maxMessageSize + 4 + 64 * 1024, 8 * 1024 * 1024),
+        ...options.dial,
+        onRequest: this.#onResponses,
+      },
+    });
+  }
+
+  /** Calls `method` with `params`; resolves with the result, rejects with the remote error or a local one. */
+  call(method: string, ...params: unknown[]): Promise<unknown> {
+    return this.request(method, params);
+  }
+
+  /** Like call(), with params as an array and per-call options (timeout, signal). */
+  request(method: string, params: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new RpcClosedError());
+    const signal = options.signal ?? null;
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    this.#calls++;
+    const slot = this.#pick();
+    const conn = slot.conn;
+    if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, options.timeout ?? this.#timeout, signal);
+    return this.#connect(slot).then((c) => this.#send(slot, c, method, params, options.timeout ?? this.#timeout, signal));
+  }
+
+  /** Sends a notification (no response); resolves once it is handed to the socket. */
+  async notify(method: string, ...params: unknown[]): Promise<void> {
+    if (this.#closed) throw new RpcClosedError();
+    const slot = this.#pick();
+    const conn = slot.conn !== null && slot.conn.isActive() ? slot.conn : await this.#connect(slot);
+    writeMessage(conn.writer, this.framing, [2, method, params], this.maxMessageSize);
+    await conn.writer.flush();
+  }
+
+  stats(): ClientStats {
+    let pending = 0;
+    let connections = 0;
+    for (const s of this.#slots) {
+      pending += s.pending.size;
+      if (s.conn !== null) connections++;
+    }
+    return { pending, connections, calls: this.#calls, dials: this.#pool.stats().dialed };
+  }
+
+  /** Rejects pending calls with RpcClosedError and closes every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new RpcClosedError();
+    for (const s of this.#slots) this.#rejectAll(s, err);
+    await this.#pool.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- internals ----
+
+  #pick(): Slot {
+    const slots = this.#slots;
+    // Round robin, preferring a slot with a live connection.
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[this.#rr++ % slots.length]!;
+      if (s.conn !== null && s.conn.isActive()) return s;
+    }
+    return slots[this.#rr++ % slots.length]!;
+  }
+
+  #connect(slot: Slot): Promise<Connection<Slot>> {
+    if (slot.connecting !== null) return slot.connecting;
+    if (Date.now() < slot.retryAt) return Promise.reject(slot.lastError);
+    slot.connecting = this.#pool.get(slot.address).then(
+      (conn) => {
+        slot.connecting = null;
+        slot.failures = 0;
+        if (this.#closed) {
+          conn.close();
+          throw new RpcClosedError();
+        }
+        conn.ctx = slot;
+        slot.conn = conn;
+        conn.addCloseCallback(this.#onClosed);
+        return conn;
+      },
+      (err: unknown) => {
+        slot.connecting = null;
+        slot.failures++;
+        // Exponential backoff with jitter: half the delay fixed, half random.
+        const delay = Math.min(this.#backoffMax, this.#backoffInitial * 2 ** (slot.failures - 1));
+        slot.retryAt = Date.now() + delay / 2 + Math.random() * (delay / 2);
+        slot.lastError = err;
+        throw err;
+      },
+    );
+    return slot.connecting;
+  }
+
+  #send(slot: Slot, conn: Connection<Slot>, method: string, params: unknown[], timeout: number, signal: AbortSignal | null): Promise<unknown> {
+    let id = slot.nextId;
+    // 32-bit ids wrap; skip any still pending on this connection.
+    do id = (id + 1) >>> 0;
+    while (slot.pending.has(id));
+    slot.nextId = id;
+    try {
+      writeMessage(conn.writer, this.framing, [0, id, method, params], this.maxMessageSize);
+    } catch (err) {
+      return Promise.reject(err instanceof Error && (err as { code?: string }).code === 'ERR_BUFFER_CLOSED' ? new ConnClosedError('connection closed', { cause: err }) : err);
+    }
+    if (!slot.flushQueued) {
+      slot.flushQueued = true;
+      queueMicrotask(slot.flush);
+    }
+    return new Promise((resolve, reject) => {
+      const p: Pending = { resolve, reject, timer: null, signal, onAbort: null, method };
+      slot.pending.set(id, p);
+      if (timeout > 0) p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(method, timeout)), timeout);
+      if (signal !== null) {
+        p.onAbort = () => this.#fail(slot, id, new AbortError(signal.reason));
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Rejects one call; a response arriving later for its id is dropped. */
+  #fail(slot: Slot, id: number, err: unknown): void {
+    const p = slot.pending.get(id);
+    if (p === undefined) return;
+    slot.pending.delete(id);
+    this.#settle(p);
+    p.reject(err);
+  }
+
+  #settle(p: Pending): void {
+    if (p.timer !== null) clearTimeout(p.timer);
+    if (p.onAbort !== null) p.signal!.removeEventListener('abort', p.onAbort);
+  }
+
+  #rejectAll(slot: Slot, err: unknown): void {
+    const pending = [...slot.pending.values()];
+    slot.pending.clear();
+    for (const p of pending) {
+      this.#settle(p);
+      p.reject(err);
+    }
+  }
+
+  readonly #onResponses = (slot: Slot, conn: Connection<Slot>): void => {
+    try {
+      readMessages(conn.reader, this.framing, this.maxMessageSize, (m: Message) => {
+        if (m[0] !== RESPONSE) return true;
+        const p = slot.pending.get(m[1]);
+        if (p === undefined) return true;
+        slot.pending.delete(m[1]);
+        this.#settle(p);
+        const err = m[2];
+        if (err !== null && err !== undefined) p.reject(toRemoteError(err));
+        else p.resolve(m[3]);
+        return true;
+      });
+    } catch (err) {
+      conn.close(err);
+    }
+  };
+
+  readonly #onClosed = (conn: Connection<Slot>): void => {
+    const slot = conn.ctx;
+    if (slot.conn === conn) slot.conn = null;
+    this.#rejectAll(slot, new ConnClosedError('connection closed with calls pending', { cause: conn.error }));
+  };
+}
+
+function toRemoteError(e: unknown): RemoteError {
+  if (e !== null && typeof e === 'object' && !Array.isArray(e)) {
+    const o = e as { name?: unknown; message?: unknown; code?: unknown };
+    return new RemoteError(typeof o.name === 'string' ? o.name : 'Error', typeof o.message === 'string' ? o.message : JSON.stringify(e), typeof o.code === 'string' ? o.code : undefined);
+  }
+  // Other MessagePack-RPC peers send strings or [code, message] arrays.
+  return new RemoteError('Error', typeof e === 'string' ? e : JSON.stringify(e), undefined);
+}
+
+export function createClient(options: ClientOptions): RpcClient {
+  return new RpcClient(options);
+}

@@ -1,0 +1,275 @@
+// The MessagePack-RPC server: an EventLoop whose onRequest decodes every complete message of a read
+// batch, runs the handlers, and answers. Many calls are in flight per connection, answered as they
+// finish (out of order). Replies produced while one read batch is handled leave in one flush; replies
+// of async handlers that finish together are coalesced into one flush per microtask checkpoint.
+import type { AddressInfo, Server } from 'node:net';
+import { EventLoop, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { MessageTooLargeError, MethodNotFoundError } from '../errors.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, REQUEST, checkFraming, readMessages, writeMessage } from './protocol.js';
+import { Offload, type WorkersOptions } from './offload.js';
+
+export type Handler = (...params: any[]) => unknown;
+
+export interface ServerOptions {
+  /** 'framed' (4-byte length prefix, default) or 'stream' (plain concatenated MessagePack). */
+  framing?: Framing;
+  /** Largest message accepted or sent, in bytes. Default 16 MiB. A larger incoming one closes its connection. */
+  maxMessageSize?: number;
+  /** Calls in flight per connection at most; reading pauses there until calls finish. Default 1024. */
+  maxInFlight?: number;
+  /** The worker pool for methods registered with `{ offload: true }`. */
+  workers?: WorkersOptions;
+  /** Transport options for the EventLoop (timeouts, maxConnections, buffer limits, ...). */
+  transport?: Omit<EventLoopOptions<ConnState>, 'onPrepare' | 'onConnect' | 'onError'>;
+  /** Errors from notifications, malformed input and the transport. Default: a process warning. */
+  onError?: (error: unknown) => void;
+}
+
+export interface RegisterOptions {
+  /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
+  offload?: boolean;
+}
+
+export interface ServerStats {
+  connections: number;
+  /** Requests and notifications received. */
+  calls: number;
+  /** Calls answered with an error. */
+  errors: number;
+  /** Calls running now (all connections). */
+  inFlight: number;
+  /** Calls sent to the worker pool. */
+  offloaded: number;
+}
+
+interface Method {
+  fn: Handler | null;
+  offload: string | null;
+}
+
+/** Per-connection state: the EventLoop's ctx. */
+class ConnState {
+  readonly conn: Connection<ConnState>;
+  inFlight = 0;
+  /** Async replies written but not yet flushed; their holds are released after the flush. */
+  unflushed = 0;
+  flushQueued = false;
+  paused = false;
+  readonly flush: () => void;
+  constructor(conn: Connection<ConnState>) {
+    this.conn = conn;
+    this.flush = () => {
+      this.flushQueued = false;
+      const n = this.unflushed;
+      this.unflushed = 0;
+      const done = () => {
+        for (let i = 0; i < n; i++) conn.unhold();
+      };
+      if (conn.writer.closed) return done();
+      conn.writer.flush().then(done, done);
+    };
+  }
+}
+
+export class RpcServer {
+  readonly framing: Framing;
+  readonly maxMessageSize: number;
+  readonly #maxInFlight: number;
+  readonly #methods = new Map<string, Method>();
+  readonly #loop: EventLoop<ConnState>;
+  readonly #offload: Offload | null;
+  readonly #onError: (error: unknown) => void;
+  #calls = 0;
+  #errors = 0;
+  #inFlight = 0;
+  #offloaded = 0;
+
+  constructor(options: ServerOptions = {}) {
+    this.framing = checkFraming(options.framing);
+    const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    if (!Number.isSafeInteger(max) || max < 1 || max > 2 ** 32 - 1) throw new RangeError(`maxMessageSize must be an integer from 1 to 2^32-1, got ${max}`);
+    this.maxMessageSize = max;
+    const maxInFlight = options.maxInFlight ?? 1024;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
+    this.#maxInFlight = maxInFlight;
+    this.#onError = options.onError ?? ((err) => process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'NOCOPY_RPC_ERROR' }));
+    this.#offload = options.workers ? new Offload(options.workers) : null;
+    const transport = options.transport ?? {};
+    this.#loop = new EventLoop<ConnState>(this.#onRequest, {
+      // A whole message must fit in the input buffer.
+      maxInboundBytes: Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
+      ...transport,
+      onPrepare: (conn) => new ConnState(conn),
+      onError: (err) => this.#onError(err),
+    });
+  }
+
+  /**
+   * Registers a handler. It may be sync or async; its return value is the result, a thrown error
+   * becomes the response's error ({ name, message, code }). With `{ offload: true }`, `handler` is the
+   * name of an export of the workers module, run in the worker pool.
+   */
+  register(method: string, handler: Handler): this;
+  register(method: string, exportName: string, options: RegisterOptions & { offload: true }): this;
+  register(method: string, handler: Handler | string, options: RegisterOptions = {}): this {
+    if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
+    if (options.offload) {
+      if (this.#offload === null) throw new TypeError(`cannot offload ${method}: the server has no workers option`);
+      if (typeof handler !== 'string') throw new TypeError('an offloaded handler is the name of an export of the workers module');
+      this.#methods.set(method, { fn: null, offload: handler });
+    } else {
+      if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+      this.#methods.set(method, { fn: handler, offload: null });
+    }
+    return this;
+  }
+
+  listen(options: ListenOptions = {}): Promise<AddressInfo | string> {
+    return this.#loop.listen(options);
+  }
+
+  /** Serves connections of an existing net or tls server. */
+  serve(server: Server): this {
+    this.#loop.serve(server);
+    return this;
+  }
+
+  address(): AddressInfo | string | null {
+    return this.#loop.address();
+  }
+
+  stats(): ServerStats {
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded };
+  }
+
+  /**
+   * Stops accepting, answers every call already received (running handlers finish and their replies
+   * are flushed), closes the connections, then stops the worker pool. Bounded by `timeout` or `signal`.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    await this.#loop.shutdown(options);
+    await this.#offload?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  // ---- per connection ----
+
+  readonly #onRequest = (st: ConnState, conn: Connection<ConnState>): void | Promise<void> => {
+    // At maxInFlight the input waits (reading pauses at maxInboundBytes); #complete re-dispatches it.
+    if (st.paused) return;
+    const w = conn.writer;
+    try {
+      readMessages(conn.reader, this.framing, this.maxMessageSize, (m) => this.#onMessage(st, m));
+    } catch (err) {
+      // Oversized or malformed input: this connection only.
+      this.#onError(err);
+      conn.close(err);
+      return;
+    }
+    // Synchronous replies of this batch leave in one flush (the returned promise applies backpressure).
+    if (w.mallocLength > 0) return w.flush();
+  };
+
+  /** Returns false to stop decoding when the connection has maxInFlight calls running. */
+  #onMessage(st: ConnState, m: Message): boolean {
+    this.#calls++;
+    if (m[0] === REQUEST) {
+      const [, id, name, params] = m;
+      const method = this.#methods.get(name);
+      if (method === undefined) {
+        this.#reply(st, id, new MethodNotFoundError(name), null);
+        return true;
+      }
+      let r: unknown;
+      try {
+        r = method.offload !== null ? this.#runOffloaded(name, method.offload, params) : method.fn!(...params);
+      } catch (err) {
+        this.#reply(st, id, err, null);
+        return true;
+      }
+      if (!isThenable(r)) {
+        this.#reply(st, id, null, r);
+        return true;
+      }
+      st.inFlight++;
+      this.#inFlight++;
+      st.conn.hold();
+      r.then(
+        (v) => this.#complete(st, id, null, v),
+        (err) => this.#complete(st, id, err ?? new Error('rejected'), null),
+      );
+      if (st.inFlight >= this.#maxInFlight) {
+        st.paused = true;
+        return false;
+      }
+      return true;
+    }
+    if (m[0] === NOTIFICATION) {
+      const method = this.#methods.get(m[1]);
+      if (method === undefined) return true;
+      try {
+        const r = method.offload !== null ? this.#runOffloaded(m[1], method.offload, m[2]) : method.fn!(...m[2]);
+        if (isThenable(r)) r.then(undefined, this.#onError);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+    // Responses are not expected by a server: ignored.
+    return true;
+  }
+
+  #runOffloaded(method: string, name: string, params: unknown[]): Promise<unknown> {
+    this.#offloaded++;
+    return this.#offload!.run(method, name, params);
+  }
+
+  #complete(st: ConnState, id: number, err: unknown, result: unknown): void {
+    st.inFlight--;
+    this.#inFlight--;
+    if (!st.conn.writer.closed) this.#reply(st, id, err, result);
+    st.unflushed++;
+    if (!st.flushQueued) {
+      st.flushQueued = true;
+      queueMicrotask(st.flush);
+    }
+    if (st.paused && st.inFlight < this.#maxInFlight) {
+      // Input left undecoded while the connection was at its limit is dispatched again.
+      st.paused = false;
+      st.conn.setOnRequest(this.#onRequest);
+    }
+  }
+
+  /** Encodes a response at the writer's tail (flushed by the caller). */
+  #reply(st: ConnState, id: number, err: unknown, result: unknown): void {
+    if (err !== null && err !== undefined) this.#errors++;
+    const w = st.conn.writer;
+    try {
+      writeMessage(w, this.framing, [1, id, err != null ? errorObject(err) : null, err != null ? null : result ?? null], this.maxMessageSize);
+    } catch (e) {
+      if (w.closed) return;
+      // The result could not be encoded (too large, or not serializable): answer with that error.
+      this.#errors++;
+      writeMessage(w, this.framing, [1, id, errorObject(e instanceof MessageTooLargeError ? e : new TypeError(`result not encodable: ${(e as Error).message}`)), null], this.maxMessageSize);
+    }
+  }
+}
+
+/** The wire form of an error: { name, message, code } (code only when the error has one). */
+function errorObject(err: unknown): { name: string; message: string; code?: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? { name: err.name, message: err.message, code } : { name: err.name, message: err.message };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+export function createServer(options: ServerOptions = {}): RpcServer {
+  return new RpcServer(options);
+}
