@@ -12,7 +12,11 @@ interface Suite {
   entry: string;
 }
 
-const suites: Suite[] = [{ name: 'linkbuffer', entry: 'linkbuffer/main.js' }];
+const suites: Suite[] = [
+  { name: 'linkbuffer', entry: 'linkbuffer/main.js' },
+  { name: 'echo', entry: 'echo/main.js' },
+  { name: 'readpath', entry: 'readpath/main.js' },
+];
 
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith('--'));

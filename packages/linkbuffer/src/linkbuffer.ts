@@ -3,7 +3,7 @@
 // and how long a view stays valid.
 import { BufferClosedError, InvalidSizeError, MallocAckError, ShortBufferError } from './errors.js';
 import { type Block, type BlockPool, defaultPool } from './pool.js';
-import { EMPTY, LinkNode, asBuffer, dropNode, takeNode } from './node.js';
+import { EMPTY, LinkNode, asBuffer, dropNode, takeNode, view } from './node.js';
 
 export type Delimiter = number | string | Uint8Array;
 
@@ -89,6 +89,14 @@ export class LinkBuffer {
 
   /** Consumes `n` bytes. A view if they lie in one node, else a copy in pooled scratch; valid until release(). */
   next(n: number): Buffer {
+    // Fast path: a view inside the current node (a closed buffer has no read node and falls through).
+    const r = this.#read;
+    if (r !== null && n > 0 && r.end - r.off >= n && (n >>> 0) === n) {
+      const o = r.off;
+      r.off = o + n;
+      this.#consumed(n);
+      return view(r, o, n);
+    }
     checkSize(n);
     this.#need(n);
     if (n === 0) return EMPTY;
@@ -97,7 +105,7 @@ export class LinkBuffer {
     if (node.end - off >= n) {
       node.off = off + n;
       this.#consumed(n);
-      return node.buf.subarray(off, off + n);
+      return view(node, off, n);
     }
     const out = this.#scratch(n);
     this.#copyOut(out, n, true);
@@ -114,7 +122,7 @@ export class LinkBuffer {
     this.#need(n);
     if (n === 0) return EMPTY;
     const node = this.#readNode();
-    if (node.end - node.off >= n) return node.buf.subarray(node.off, node.off + n);
+    if (node.end - node.off >= n) return view(node, node.off, n);
     let block = this.#peekBlock;
     if (block === null || block.buf.length < n) {
       if (block !== null) this.pool.release(block);
@@ -127,6 +135,12 @@ export class LinkBuffer {
 
   /** Consumes `n` bytes without copying them. */
   skip(n: number): void {
+    const r = this.#read;
+    if (r !== null && r.end - r.off >= n && (n >>> 0) === n) {
+      r.off += n;
+      this.#consumed(n);
+      return;
+    }
     checkSize(n);
     this.#need(n);
     let node = this.#read;
@@ -261,7 +275,17 @@ export class LinkBuffer {
   peekUint8(offset = 0): number { const o = this.#peekAt(1, offset); return this.#tb[o]!; }
   peekUint16BE(offset = 0): number { const o = this.#peekAt(2, offset); return this.#tb.readUInt16BE(o); }
   peekUint16LE(offset = 0): number { const o = this.#peekAt(2, offset); return this.#tb.readUInt16LE(o); }
-  peekUint32BE(offset = 0): number { const o = this.#peekAt(4, offset); return this.#tb.readUInt32BE(o); }
+  peekUint32BE(offset = 0): number {
+    // Fast path for the frame-length peek of every length-prefixed parser.
+    const r = this.#read;
+    if (r !== null && offset === 0 && r.end - r.off >= 4) {
+      const b = r.buf;
+      const o = r.off;
+      return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+    }
+    const o = this.#peekAt(4, offset);
+    return this.#tb.readUInt32BE(o);
+  }
   peekUint32LE(offset = 0): number { const o = this.#peekAt(4, offset); return this.#tb.readUInt32LE(o); }
 
   /**

@@ -1,0 +1,156 @@
+// The load client: a separate process that drives a 4-byte-length-prefixed echo server and verifies
+// every reply byte. It stays cheap so that it measures the server, not itself: requests are encoded
+// once, a connection refills its window with one write, and replies are verified by comparing whole
+// byte ranges against the expected stream (every request is the same frame, so the reply stream is
+// that frame repeated). Latency goes into Node's native HDR histogram.
+//
+// Usage: node client.js --port P [--host H] [--connections 50] [--inflight 1] [--size 128]
+//        [--duration 5] [--warmup 1]
+// Prints one JSON line: { requests, seconds, rps, p50us, p99us, cpuUserMs, cpuSystemMs, cpuPercent, errors }.
+import net from 'node:net';
+import { createHistogram, performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    path: { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    inflight: { type: 'string', default: '1' },
+    size: { type: 'string', default: '128' },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+  },
+});
+
+const connections = Number(values.connections);
+const inflight = Number(values.inflight);
+const size = Number(values.size);
+const durationMs = Number(values.duration) * 1000;
+const warmupMs = Number(values.warmup) * 1000;
+
+// One request frame: u32 BE length + a payload pattern that would reveal a shifted or mixed-up byte.
+const frameLen = 4 + size;
+const frame = Buffer.allocUnsafe(frameLen);
+frame.writeUInt32BE(size, 0);
+for (let i = 0; i < size; i++) frame[4 + i] = (i * 31 + 7) & 0xff;
+// `inflight` frames back to back: a window refill is one subarray of this, one write.
+const windowBuf = Buffer.concat(Array.from({ length: inflight }, () => frame));
+// The expected reply stream from any offset: the frame repeated past the largest chunk a read returns.
+const reps = Math.ceil((256 * 1024) / frameLen) + 2;
+const expected = Buffer.concat(Array.from({ length: reps }, () => frame));
+
+const histogram = createHistogram();
+let measuring = false;
+let stopping = false;
+let requests = 0;
+let errors = 0;
+
+interface ConnState {
+  socket: net.Socket;
+  received: number; // reply bytes so far
+  completed: number; // replies so far
+  sent: number; // requests so far
+  sendTimes: Float64Array; // ring of send timestamps, in request order
+}
+
+function refill(c: ConnState): void {
+  const n = inflight - (c.sent - c.completed);
+  // Refill when half the window is free: fewer, larger writes keep the client cheap.
+  if (stopping || n < Math.max(1, inflight >> 1)) return;
+  const now = performance.now();
+  for (let i = 0; i < n; i++) c.sendTimes[(c.sent + i) % inflight] = now;
+  c.sent += n;
+  c.socket.write(n === inflight ? windowBuf : windowBuf.subarray(0, n * frameLen));
+}
+
+function onData(c: ConnState, chunk: Buffer): void {
+  const at = c.received % frameLen;
+  if (at + chunk.length > expected.length || expected.compare(chunk, 0, chunk.length, at, at + chunk.length) !== 0) {
+    // Compare in frame-sized pieces for chunks longer than the expected window.
+    let ok = true;
+    for (let o = 0; o < chunk.length && ok; ) {
+      const a = (c.received + o) % frameLen;
+      const k = Math.min(chunk.length - o, expected.length - a);
+      ok = expected.compare(chunk, o, o + k, a, a + k) === 0;
+      o += k;
+    }
+    if (!ok) {
+      errors++;
+      process.stderr.write('reply bytes differ from the request\n');
+      process.exit(3);
+    }
+  }
+  c.received += chunk.length;
+  const done = Math.floor(c.received / frameLen);
+  if (done > c.completed) {
+    const now = performance.now();
+    for (let i = c.completed; i < done; i++) {
+      if (measuring) {
+        histogram.record(Math.max(1, Math.round((now - c.sendTimes[i % inflight]!) * 1000)));
+        requests++;
+      }
+    }
+    c.completed = done;
+    refill(c);
+  }
+}
+
+async function main(): Promise<void> {
+  const conns: ConnState[] = [];
+  await Promise.all(
+    Array.from({ length: connections }, () =>
+      new Promise<void>((resolve, reject) => {
+        const socket = values.path
+          ? net.connect({ path: values.path })
+          : net.connect({ host: values.host, port: Number(values.port), noDelay: true });
+        const c: ConnState = { socket, received: 0, completed: 0, sent: 0, sendTimes: new Float64Array(inflight) };
+        socket.once('connect', () => {
+          conns.push(c);
+          resolve();
+        });
+        socket.on('data', (chunk: Buffer) => onData(c, chunk));
+        socket.on('error', (err) => {
+          if (!stopping) {
+            errors++;
+            reject(err);
+          }
+        });
+      }),
+    ),
+  );
+  for (const c of conns) {
+    c.sent = inflight;
+    c.sendTimes.fill(performance.now());
+    c.socket.write(windowBuf);
+  }
+  await new Promise((r) => setTimeout(r, warmupMs));
+  histogram.reset();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  measuring = true;
+  await new Promise((r) => setTimeout(r, durationMs));
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  stopping = true;
+  for (const c of conns) c.socket.destroy();
+  const result = {
+    requests,
+    seconds,
+    rps: requests / seconds,
+    p50us: histogram.count > 0 ? histogram.percentile(50) : 0,
+    p99us: histogram.count > 0 ? histogram.percentile(99) : 0,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    cpuPercent: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
+    errors,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`load client failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
