@@ -1,0 +1,17 @@
+// The demo methods served by `nocopy-rpc serve` and the `npm start` demo.
+import { fileURLToPath } from 'node:url';
+import type { RpcServer } from '../rpc/server.js';
+
+/** The module whose exports run in the worker pool (fib). */
+export const handlersFile = fileURLToPath(new URL('./handlers.js', import.meta.url));
+
+export function registerDemoMethods(server: RpcServer): RpcServer {
+  return server
+    .register('echo', (x: unknown) => x)
+    .register('add', (a: number, b: number) => {
+      if (typeof a !== 'number' || typeof b !== 'number') throw Object.assign(new TypeError('add takes two numbers'), { code: 'ERR_BAD_ARGS' });
+      return a + b;
+    })
+    .register('sleep', (ms: number, value?: unknown) => new Promise((resolve) => setTimeout(() => resolve(value ?? ms), Math.min(Math.max(0, Number(ms) || 0), 60_000))))
+    .register('fib', 'fib', { offload: true });
+}
