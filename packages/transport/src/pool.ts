@@ -53,6 +53,10 @@ interface Waiter<C> {
   resolve: (c: Connection<C>) => void;
   reject: (e: unknown) => void;
   settled: boolean;
+  /** The get()'s timeout (ms, 0 = none), its deadline (Date.now() based, 0 = none) and signal: they bound a dial started for it. */
+  timeout: number;
+  deadline: number;
+  signal: AbortSignal | undefined;
 }
 
 interface Entry<C> {
@@ -90,6 +94,8 @@ export class ConnectionPool<C = unknown> {
   #evicted = 0;
   #waiting = 0;
   #closed = false;
+  /** Aborts each dial in progress: close() makes them give up at once instead of running to their own timeout. */
+  readonly #dialing = new Set<(e: Error) => void>();
   #sweep: NodeJS.Timeout | null = null;
 
   constructor(options: ConnectionPoolOptions<C> = {}) {
@@ -118,7 +124,12 @@ export class ConnectionPool<C = unknown> {
     if (this.#closed) return Promise.reject(new PoolClosedError());
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-    const timeout = checkMs('timeout', options.timeout, 0);
+    let timeout: number;
+    try {
+      timeout = checkMs('timeout', options.timeout, 0);
+    } catch (err) {
+      return Promise.reject(err); // a bad option rejects like every other failure, never throws
+    }
     const entry = this.#entry(address);
     const conn = this.#takeIdle(entry);
     if (conn !== null) {
@@ -168,6 +179,7 @@ export class ConnectionPool<C = unknown> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const abort of [...this.#dialing]) abort(new PoolClosedError());
     if (this.#sweep !== null) clearTimeout(this.#sweep);
     this.#sweep = null;
     const closing: Promise<void>[] = [];
@@ -176,7 +188,8 @@ export class ConnectionPool<C = unknown> {
       c.close();
     };
     for (const entry of this.#entries.values()) {
-      for (const w of entry.waiters.splice(0)) this.#settle(w, new PoolClosedError());
+      // Settling a waiter takes it out of the queue (and the waiting count) itself.
+      for (const w of [...entry.waiters]) this.#settle(w, new PoolClosedError());
       for (const { conn } of entry.idle.splice(0)) closeOne(conn);
     }
     this.#idleCount = 0;
@@ -224,21 +237,35 @@ export class ConnectionPool<C = unknown> {
     return null;
   }
 
-  #dialFor(entry: Entry<C>, timeout: number, signal: AbortSignal | undefined): Promise<Connection<C>> {
+  /** `reportMs`: the timeout named in a PoolTimeoutError (a waiter's whole timeout, of which `timeout` is what is left). */
+  #dialFor(entry: Entry<C>, timeout: number, signal: AbortSignal | undefined, reportMs = timeout): Promise<Connection<C>> {
     entry.open++;
     this.#dialed++;
-    let timer: NodeJS.Timeout | undefined;
-    let abort: AbortController | undefined;
-    let dialSignal = signal;
-    if (timeout > 0) {
-      abort = new AbortController();
-      timer = setTimeout(() => abort!.abort(new PoolTimeoutError(entry.address, timeout)), timeout);
-      dialSignal = signal !== undefined ? AbortSignal.any([signal, abort.signal]) : abort.signal;
+    // One controller per dial, aborted by the caller's signal (or the pool's dial.signal), the timeout or
+    // close(). Listeners go when the dial settles (AbortSignal.any would tie every dial to a long-lived
+    // signal, and such combined signals leak in Node: nodejs/node#55351).
+    const ac = new AbortController();
+    let poolReason: Error | undefined; // the PoolTimeoutError or PoolClosedError when the pool aborted it
+    const abortByPool = (e: Error) => {
+      poolReason ??= e;
+      ac.abort(e);
+    };
+    const callers = [signal, this.#dial.signal].filter((x): x is AbortSignal => x !== undefined);
+    const onAbort = (ev: Event) => ac.abort((ev.target as AbortSignal).reason);
+    for (const sig of callers) {
+      if (sig.aborted) ac.abort(sig.reason);
+      else sig.addEventListener('abort', onAbort, { once: true });
     }
-    const opts: DialOptions<C> = dialSignal !== undefined ? { ...this.#dial, signal: dialSignal } : this.#dial;
-    return dialConnection<C>(this.#network, entry.address, opts).then(
+    const timer = timeout > 0 ? setTimeout(() => abortByPool(new PoolTimeoutError(entry.address, reportMs)), timeout) : undefined;
+    this.#dialing.add(abortByPool);
+    const settled = () => {
+      clearTimeout(timer);
+      for (const sig of callers) sig.removeEventListener('abort', onAbort);
+      this.#dialing.delete(abortByPool);
+    };
+    return dialConnection<C>(this.#network, entry.address, { ...this.#dial, signal: ac.signal }).then(
       (conn) => {
-        clearTimeout(timer);
+        settled();
         (conn as Pooled<C>)[kPoolEntry] = entry;
         // When a pooled connection is gone, its slot frees; a dead idle one leaves the stack at once.
         conn.addCloseCallback(this.#onConnClosed);
@@ -250,11 +277,14 @@ export class ConnectionPool<C = unknown> {
         return conn;
       },
       (err: unknown) => {
-        clearTimeout(timer);
+        settled();
         entry.open--;
         this.#serveWaiters(entry);
-        // A dial our own timer aborted is a pool timeout, not an abort by the caller.
-        if (abort?.signal.aborted && !signal?.aborted) throw abort.signal.reason;
+        // The caller's abort stays an AbortError; a dial failing after close() is refused like any get()
+        // after close; one our own timer aborted is a pool timeout.
+        if (callers.some((x) => x.aborted)) throw err;
+        if (this.#closed) throw new PoolClosedError();
+        if (poolReason !== undefined) throw poolReason;
         throw err;
       },
     );
@@ -279,6 +309,9 @@ export class ConnectionPool<C = unknown> {
       const onAbort = () => this.#settle(w, new AbortError(signal!.reason));
       const w: Waiter<C> = {
         settled: false,
+        timeout,
+        deadline: timeout > 0 ? Date.now() + timeout : 0,
+        signal,
         resolve: (c) => {
           cleanup();
           resolve(c);
@@ -331,8 +364,10 @@ export class ConnectionPool<C = unknown> {
       }
       if (entry.open >= this.#maxActive) return;
       const w = this.#nextWaiter(entry)!;
-      // The waiter's own timeout and signal were cleared with it; the dial keeps the pool's dial options.
-      this.#dialFor(entry, 0, undefined).then(w.resolve, w.reject);
+      // The rest of the waiter's timeout and its signal bound the dial too: they bound the whole get().
+      // (Its own timer and abort listener are no-ops now that it is settled; they go at resolve/reject.)
+      const left = w.deadline > 0 ? Math.max(1, w.deadline - Date.now()) : 0;
+      this.#dialFor(entry, left, w.signal, w.timeout).then(w.resolve, w.reject);
     }
   }
 
