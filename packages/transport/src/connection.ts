@@ -75,6 +75,8 @@ export class Connection<C = unknown> {
   #peerEnded = false;
   #writeEnded = false;
   #holds = 0;
+  #partialSince = 0;
+  #partialTimer: NodeJS.Timeout | null = null;
   #paused = false;
   #draining = false;
   #received = 0;
@@ -395,8 +397,30 @@ export class Connection<C = unknown> {
       this.#paused = false;
       this.socket.resume();
     }
+    // Slow-loris: input the handler cannot complete yet must complete within the read timeout.
+    // (Not while holds are outstanding: then the input waits for our own work, not for the peer.)
+    if (left > 0 && this.#holds === 0 && this.#opts.readTimeout > 0) {
+      if (this.#partialSince === 0 || progressed) this.#partialSince = Date.now();
+      if (this.#partialTimer === null) this.#partialTimer = setTimeout(this.#onPartialTimer, this.#opts.readTimeout).unref();
+    } else {
+      this.#partialSince = 0;
+    }
     return false;
   }
+
+  /** One timer per connection, re-armed only when it fires: no timer churn per read batch. */
+  readonly #onPartialTimer = (): void => {
+    this.#partialTimer = null;
+    if (this.#partialSince === 0 || this.#closing) return;
+    const ms = this.#opts.readTimeout;
+    const left = this.#partialSince + ms - Date.now();
+    if (left > 0) {
+      this.#partialTimer = setTimeout(this.#onPartialTimer, left).unref();
+      return;
+    }
+    const err = new ReadTimeoutError(ms);
+    this.close(err);
+  };
 
   [kWait](need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown> {
     if (this.#waiter !== null) return Promise.reject(new ConcurrentReadError());
@@ -577,6 +601,10 @@ export class Connection<C = unknown> {
     if (this.#writeTimer !== null) {
       clearTimeout(this.#writeTimer);
       this.#writeTimer = null;
+    }
+    if (this.#partialTimer !== null) {
+      clearTimeout(this.#partialTimer);
+      this.#partialTimer = null;
     }
     this.#rejectDrainWaiters(new ConnClosedError('connection closed', { cause: error }));
     const s = this.socket;

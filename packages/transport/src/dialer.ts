@@ -70,7 +70,7 @@ export async function dialConnection<C = unknown>(
     const extra = tlsOpts === true ? {} : tlsOpts;
     const servername = 'host' in target && net.isIP(target.host) === 0 ? target.host : undefined;
     // @types/node omits onread from tls.connect's options; Node 20 passes it through (lib/_tls_wrap.js).
-    socket = tls.connect({ servername, allowHalfOpen: true, ...extra, ...target, onread } as tls.ConnectionOptions & { onread?: net.OnReadOpts; allowHalfOpen?: boolean });
+    socket = tls.connect({ servername, minVersion: 'TLSv1.2', allowHalfOpen: true, ...extra, ...target, onread } as tls.ConnectionOptions & { onread?: net.OnReadOpts; allowHalfOpen?: boolean });
   } else {
     socket = net.connect({ ...target, allowHalfOpen: true, onread });
   }

@@ -16,6 +16,10 @@ export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {
   onConnect?: (ctx: C, conn: Connection<C>) => C | void | Promise<C | void>;
   /** Live connections at most; the next one is closed at once and counted in stats().refused. Default Infinity. */
   maxConnections?: number;
+  /** Live connections from one remote IP address at most; the next is refused at once. Default Infinity. */
+  maxConnectionsPerAddress?: number;
+  /** For servers made by listen({ tls }): a TLS handshake not finished in this many ms drops the socket. Default 10000. */
+  tlsHandshakeTimeout?: number;
 }
 
 export interface ListenOptions {
@@ -57,6 +61,9 @@ export class EventLoop<C = unknown> {
   readonly #onPrepare: ((conn: Connection<C>) => C) | undefined;
   readonly #onConnect: EventLoopOptions<C>['onConnect'];
   readonly #maxConnections: number;
+  readonly #maxPerAddress: number;
+  readonly #tlsHandshakeTimeout: number;
+  readonly #perAddress = new Map<string, number>();
   readonly #conns = new Set<Connection<C>>();
   readonly #servers = new Set<Server>();
   readonly #ownServers = new Set<Server>();
@@ -69,6 +76,12 @@ export class EventLoop<C = unknown> {
   #allClosed: (() => void) | null = null;
   readonly #onFinish = (conn: Connection<C>): void => {
     this.#conns.delete(conn);
+    const ip = conn.remoteAddress;
+    if (ip !== undefined && this.#maxPerAddress !== Infinity) {
+      const n = (this.#perAddress.get(ip) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(ip, n);
+      else this.#perAddress.delete(ip);
+    }
     this.#closedCount++;
     if (this.#conns.size === 0) this.#allClosed?.();
   };
@@ -86,6 +99,12 @@ export class EventLoop<C = unknown> {
     this.#onPrepare = options.onPrepare;
     this.#onConnect = options.onConnect;
     this.#maxConnections = max;
+    const perAddress = options.maxConnectionsPerAddress ?? Infinity;
+    if (!(perAddress === Infinity || (Number.isSafeInteger(perAddress) && perAddress > 0))) {
+      throw new InvalidOptionError('maxConnectionsPerAddress', perAddress, 'a positive integer or Infinity');
+    }
+    this.#maxPerAddress = perAddress;
+    this.#tlsHandshakeTimeout = checkMs('tlsHandshakeTimeout', options.tlsHandshakeTimeout, 10_000);
   }
 
   /** Live connections. */
@@ -118,7 +137,10 @@ export class EventLoop<C = unknown> {
     // A TLS server is not created half-open: a client that leaves during the handshake would leave a
     // half-open socket that nobody ends (server.close() then never completes). accept() makes the
     // socket half-open once the handshake is done.
-    const server = options.tls ? tls.createServer(options.tls) : net.createServer({ allowHalfOpen: true });
+    // TLS: at least TLS 1.2 and a bounded handshake, unless the caller's options say otherwise.
+    const server = options.tls
+      ? tls.createServer({ minVersion: 'TLSv1.2', handshakeTimeout: this.#tlsHandshakeTimeout, ...options.tls })
+      : net.createServer({ allowHalfOpen: true });
     this.serve(server);
     this.#ownServers.add(server);
     const listening = once(server, 'listening');
@@ -139,11 +161,15 @@ export class EventLoop<C = unknown> {
 
   /** Called for each accepted socket (shared listener, see onServerConnection). */
   accept(socket: Socket): void {
-    if (this.#shutdown !== null || this.#conns.size >= this.#maxConnections) {
+    const ip = socket.remoteAddress;
+    const fromIp = ip === undefined ? 0 : this.#perAddress.get(ip) ?? 0;
+    if (this.#shutdown !== null || this.#conns.size >= this.#maxConnections || fromIp >= this.#maxPerAddress) {
       this.#refused++;
       socket.destroy();
       return;
     }
+    // Unix sockets have no remote address: only maxConnections applies to them.
+    if (ip !== undefined && this.#maxPerAddress !== Infinity) this.#perAddress.set(ip, fromIp + 1);
     this.#accepted++;
     // The Connection answers what arrived before the peer's FIN and then closes itself (half-close),
     // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).

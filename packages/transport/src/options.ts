@@ -9,7 +9,12 @@ export type OnError<C = unknown> = (error: unknown, conn: Connection<C>) => void
 export type CloseCallback<C = unknown> = (conn: Connection<C>) => void | Promise<void>;
 
 export interface ConnectionOptions<C = unknown> {
-  /** Bound on a read wait (`reader.waitFor` / `reader.waitUntil`), in ms; 0 = none. Default 0. */
+  /**
+   * In ms; 0 = none. Default 0. Bounds a read wait (`reader.waitFor` / `reader.waitUntil`: it rejects
+   * with ReadTimeoutError), and, with an onRequest handler, how long input the handler leaves
+   * unconsumed (a partial message) may wait to be completed: past it the connection closes with
+   * ReadTimeoutError (a slow-loris peer trickling bytes is cut off).
+   */
   readTimeout?: number;
   /** Bound on `writer.flush()` waiting under backpressure, in ms; 0 = none. On expiry the connection closes. Default 0. */
   writeTimeout?: number;

@@ -25,6 +25,11 @@ export interface ServerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** A message must be complete within this many ms of its first byte. */
+export const DEFAULT_READ_TIMEOUT = 30_000;
+/** A connection without reads or writes for this many ms is closed. */
+export const DEFAULT_IDLE_TIMEOUT = 300_000;
+
 export interface RegisterOptions {
   /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
   offload?: boolean;
@@ -98,6 +103,10 @@ export class RpcServer {
     this.#loop = new EventLoop<ConnState>(this.#onRequest, {
       // A whole message must fit in the input buffer.
       maxInboundBytes: Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
+      // Hostile-input defaults: a message must arrive within 30 s of its first byte (slow-loris),
+      // and a connection with no traffic for 5 minutes is closed. Both can be changed via `transport`.
+      readTimeout: DEFAULT_READ_TIMEOUT,
+      idleTimeout: DEFAULT_IDLE_TIMEOUT,
       ...transport,
       onPrepare: (conn) => new ConnState(conn),
       onError: (err) => this.#onError(err),
