@@ -1,39 +1,104 @@
 // `npm run bench`: runs every benchmark suite, each in its own process so one suite's heap and JIT
-// state cannot skew the next. `npm run bench -- linkbuffer` runs the named suites only;
-// `--quick` asks each suite for a short smoke run.
-import { spawnSync } from 'node:child_process';
+// state cannot skew the next, then writes bench/results/latest.json (machine, Node, date, every
+// figure with its median and spread), latest.md (the tables, each figure also as a ratio to its
+// baseline from the same run) and latest.svg (the chart).
+//   npm run bench -- echo rpc      only the named suites
+//   npm run bench -- --quick       a brief smoke run of each suite; results go to bench/results/scratch/
+//   npm run bench -- --out=DIR     write the results elsewhere
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir, cpus, totalmem, platform, release, arch } from 'node:os';
+import type { Figure } from './lib/results.js';
+import { renderChart } from './lib/chart.js';
+import { renderMarkdown, withRatios } from './lib/summary.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
 
 interface Suite {
   name: string;
   entry: string;
+  what: string;
 }
 
 const suites: Suite[] = [
-  { name: 'linkbuffer', entry: 'linkbuffer/main.js' },
-  { name: 'echo', entry: 'echo/main.js' },
-  { name: 'readpath', entry: 'readpath/main.js' },
+  { name: 'linkbuffer', entry: 'linkbuffer/main.js', what: 'LinkBuffer vs bl and Buffer.concat (micro)' },
+  { name: 'echo', entry: 'echo/main.js', what: 'echo servers: nocopy vs raw net, naive, bl' },
+  { name: 'readpath', entry: 'readpath/main.js', what: 'dialed read path: onread vs linked chunks' },
+  { name: 'rpc', entry: 'rpc/main.js', what: 'RPC: nocopy-rpc vs grpc-js vs hand-written net+msgpackr' },
+  { name: 'proxy', entry: 'proxy/main.js', what: 'TCP proxy in front of Redis: nocopy vs HAProxy vs pipe' },
 ];
 
 const args = process.argv.slice(2);
-const flags = args.filter((a) => a.startsWith('--'));
+const flags = args.filter((a) => a.startsWith('--') && !a.startsWith('--out='));
+const quick = flags.includes('--quick');
+const outArg = args.find((a) => a.startsWith('--out='));
 const names = args.filter((a) => !a.startsWith('--'));
 const selected = names.length > 0 ? suites.filter((s) => names.includes(s.name)) : suites;
-if (selected.length === 0) {
-  console.error(`unknown suite(s) ${names.join(', ')}; known: ${suites.map((s) => s.name).join(', ')}`);
+if (selected.length === 0 || selected.length !== names.length && names.length > 0) {
+  console.error(`unknown suite(s) in ${names.join(', ')}; known: ${suites.map((s) => s.name).join(', ')}`);
   process.exit(2);
 }
+const outDir = outArg ? outArg.slice('--out='.length) : join(root, 'bench', 'results', quick ? 'scratch' : '');
 
-let failed = 0;
-for (const suite of selected) {
-  console.log(`\n=== ${suite.name} ===`);
-  const r = spawnSync(process.execPath, ['--expose-gc', join(here, suite.entry), ...flags], { stdio: 'inherit' });
-  if (r.status !== 0) {
-    failed++;
-    console.error(`suite ${suite.name} failed (exit ${r.status ?? r.signal})`);
+const fmtTime = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+};
+
+const scratch = mkdtempSync(join(tmpdir(), 'nocopy-bench-'));
+const t0 = Date.now();
+const status: { name: string; status: 'ok' | 'failed'; seconds: number }[] = [];
+try {
+  for (const [i, suite] of selected.entries()) {
+    const file = join(scratch, `${suite.name}.jsonl`);
+    const started = Date.now();
+    console.log(`\n[${i + 1}/${selected.length}] ${suite.name}: ${suite.what}  (total ${fmtTime(started - t0)})`);
+    // A progress line while a long suite runs, on stderr so tables stay clean.
+    const ticker = setInterval(() => {
+      process.stderr.write(`  ... ${suite.name} running for ${fmtTime(Date.now() - started)} (total ${fmtTime(Date.now() - t0)})\n`);
+    }, 30_000);
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['--expose-gc', join(here, suite.entry), ...flags], {
+        stdio: 'inherit',
+        env: { ...process.env, NOCOPY_BENCH_RESULTS: file },
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    clearInterval(ticker);
+    const seconds = (Date.now() - started) / 1000;
+    status.push({ name: suite.name, status: code === 0 ? 'ok' : 'failed', seconds });
+    if (code !== 0) console.error(`suite ${suite.name} failed (exit ${code})`);
+    else console.log(`[${i + 1}/${selected.length}] ${suite.name} done in ${fmtTime(seconds * 1000)}`);
   }
+
+  const figures: Figure[] = [];
+  for (const s of selected) {
+    const file = join(scratch, `${s.name}.jsonl`);
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n')) if (line.trim() !== '') figures.push(JSON.parse(line) as Figure);
+  }
+  const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+  const cpu = cpus();
+  const machine = {
+    cpus: cpu.length,
+    model: cpu[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    platform: platform(),
+    release: release(),
+    arch: arch(),
+  };
+  const date = new Date().toISOString();
+  const result = { date, command, quick, node: process.version, machine, suites: status, figures: withRatios(figures) };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(outDir, 'latest.md'), renderMarkdown(result));
+  const subtitle = `${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, Node ${process.version}, ${date.slice(0, 10)} — \`${command}\`, medians`;
+  writeFileSync(join(outDir, 'latest.svg'), renderChart(figures, { title: 'nocopy against what you would use instead', subtitle }));
+  console.log(`\nall suites done in ${fmtTime(Date.now() - t0)}; results: ${join(outDir, 'latest.{json,md,svg}')}`);
+  process.exitCode = status.some((s) => s.status === 'failed') ? 1 : 0;
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
 }
-process.exit(failed > 0 ? 1 : 0);

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { printTable } from '../lib/table.js';
+import { figure, recordFigures, type Figure } from '../lib/results.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -117,6 +118,20 @@ async function main(): Promise<void> {
         `${med(s, (r) => r.client.cpuPercent).toFixed(0)}%`,
       ]),
     );
+    const figures: Figure[] = [];
+    for (const s of servers) {
+      const base = { suite: 'echo', group: c.name, subject: s, ...(s !== 'raw' ? { baseline: 'raw' } : {}) };
+      const rs = runs.get(s)!;
+      figures.push(
+        figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.client.rps)),
+        figure({ ...base, metric: 'p50 ms', better: 'lower' }, rs.map((r) => r.client.p50us / 1000)),
+        figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.client.p99us / 1000)),
+        figure({ ...base, metric: 'server CPU %', better: 'lower' }, rs.map((r) => r.serverCpuPercent)),
+        figure({ ...base, metric: 'peak RSS MiB', better: 'lower' }, rs.map((r) => r.server.maxRssKiB / 1024)),
+        figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.client.cpuPercent)),
+      );
+    }
+    recordFigures(figures);
     const nocopy = med('nocopy', (r) => r.client.rps);
     const naive = med('naive', (r) => r.client.rps);
     const checks: [string, number, number][] =

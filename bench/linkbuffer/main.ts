@@ -4,6 +4,7 @@
 import { suiteOptions } from '../lib/options.js';
 import { find, printComparisons, printResults, type Comparison } from '../lib/report.js';
 import { Suite } from '../lib/suite.js';
+import { recordFigures } from '../lib/results.js';
 import { FRAME_PAYLOADS, frameCases, frameGroup } from './frames.js';
 import { CRLF_GROUP, U32_GROUP, seamCases } from './seam.js';
 import { WRITE_GROUP, writeCases } from './write.js';
@@ -22,6 +23,19 @@ const results = await suite.run();
 console.log('\nMedians (p50). p50/unit = p50 of one call / units per call; mad = median abs. deviation / p50;');
 console.log('rounds = spread of the per-round p50s (max-min)/median.\n');
 printResults(results);
+recordFigures(
+  results.map((r) => ({
+    suite: 'linkbuffer',
+    group: r.case.group,
+    subject: r.case.name,
+    metric: `ns/${r.case.unit}`,
+    median: r.nsPerUnit,
+    spread: r.roundSpread,
+    rounds: options.rounds,
+    better: 'lower' as const,
+    ...(r.case.name === 'LinkBuffer' ? { baseline: r.case.group.startsWith('write') ? 'Buffer.concat' : 'bl' } : {}),
+  })),
+);
 
 const lb = (group: string) => find(results, group, 'LinkBuffer');
 const comparisons: Comparison[] = [];

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dialConnection } from '@nocopy/transport';
 import { printTable } from '../lib/table.js';
+import { figure, recordFigures } from '../lib/results.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -60,6 +61,13 @@ if (process.argv[2] === 'serve') {
       }
     }
     server.kill();
+    const group = `${size} B frames`;
+    recordFigures(
+      (['link', 'onread'] as const).flatMap((mode) => [
+        figure({ suite: 'readpath', group, subject: mode, metric: 'CPU ms/MB', better: 'lower', ...(mode === 'onread' ? { baseline: 'link' } : {}) }, runs[mode].map((m) => m.cpuMsPerMB)),
+        figure({ suite: 'readpath', group, subject: mode, metric: 'MB/s', better: 'higher', ...(mode === 'onread' ? { baseline: 'link' } : {}) }, runs[mode].map((m) => m.rate / 1e6)),
+      ]),
+    );
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     const cpuLink = med(runs.link.map((m) => m.cpuMsPerMB));
     const cpuOnread = med(runs.onread.map((m) => m.cpuMsPerMB));

@@ -141,11 +141,11 @@ export class ConnectionPool<C = unknown> {
     return this.#wait(entry, timeout, signal);
   }
 
-  /** Returns a connection for reuse. One that is inactive, errored, or holds unread input is closed instead. */
+  /** Returns a connection for reuse. One that is inactive, errored, holds unread input or unsent output is closed instead. */
   put(conn: Connection<C>): void {
     const entry = (conn as Pooled<C>)[kPoolEntry];
     if (entry === undefined || !this.#inUse.delete(conn)) return;
-    if (this.#closed || !conn.isActive() || conn.error !== undefined || conn.reader.length > 0) {
+    if (this.#closed || !conn.isActive() || conn.error !== undefined || conn.reader.length > 0 || conn.writer.mallocLength > 0 || conn.writer.length > 0) {
       this.#evicted++;
       conn.close();
       return;

@@ -1,0 +1,72 @@
+// Turns recorded figures into the results file's ratios and its markdown tables.
+import type { Figure } from './results.js';
+
+export interface RatedFigure extends Figure {
+  /** Against the baseline's median in the same group and metric, oriented so that > 1 is better. */
+  readonly ratio?: number;
+}
+
+export interface Results {
+  date: string;
+  command: string;
+  quick: boolean;
+  node: string;
+  machine: { cpus: number; model: string; memoryGiB: number; platform: string; release: string; arch: string };
+  suites: { name: string; status: string; seconds: number }[];
+  figures: RatedFigure[];
+}
+
+export function withRatios(figures: readonly Figure[]): RatedFigure[] {
+  return figures.map((f) => {
+    if (f.baseline === undefined) return f;
+    const b = figures.find((x) => x.suite === f.suite && x.group === f.group && x.metric === f.metric && x.subject === f.baseline);
+    if (b === undefined || b.median === 0 || f.median === 0) return f;
+    return { ...f, ratio: f.better === 'higher' ? f.median / b.median : b.median / f.median };
+  });
+}
+
+function num(x: number): string {
+  if (!Number.isFinite(x)) return '-';
+  const a = Math.abs(x);
+  if (a >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+export function renderMarkdown(r: Results): string {
+  const lines: string[] = [];
+  lines.push(`# Benchmark results${r.quick ? ' (quick smoke run: numbers are not meaningful)' : ''}`, '');
+  lines.push(`- date: ${r.date}`);
+  lines.push(`- machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, ${r.machine.platform} ${r.machine.release} ${r.machine.arch}`);
+  lines.push(`- Node ${r.node}`);
+  lines.push(`- command: \`${r.command}\``);
+  lines.push(`- every figure is the median over rounds; "spread" is (max - min) / median of the rounds; "x" is the ratio to the baseline named in the heading, measured in the same run, oriented so that above 1 is better`, '');
+  lines.push('| suite | status | seconds |', '|---|---|---|');
+  for (const s of r.suites) lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(0)} |`);
+  for (const suite of [...new Set(r.figures.map((f) => f.suite))]) {
+    lines.push('', `## ${suite}`);
+    const figs = r.figures.filter((f) => f.suite === suite);
+    for (const group of [...new Set(figs.map((f) => f.group))]) {
+      const g = figs.filter((f) => f.group === group);
+      const metrics = [...new Set(g.map((f) => f.metric))];
+      const subjects = [...new Set(g.map((f) => f.subject))];
+      const baseline = g.find((f) => f.baseline !== undefined)?.baseline;
+      lines.push('', `### ${group}${baseline ? ` (baseline: ${baseline})` : ''}`, '');
+      lines.push(`| | ${metrics.join(' | ')} |`, `|---|${metrics.map(() => '---:').join('|')}|`);
+      for (const s of subjects) {
+        const cells = metrics.map((m) => {
+          const f = g.find((x) => x.subject === s && x.metric === m);
+          if (f === undefined) return '';
+          const ratio = f.ratio !== undefined ? ` (${f.ratio.toFixed(2)}x)` : '';
+          const spread = f.spread > 0 ? ` ±${(f.spread * 50).toFixed(0)}%` : '';
+          return `${num(f.median)}${ratio}${spread}`;
+        });
+        lines.push(`| ${s.startsWith('nocopy') || s === 'LinkBuffer' || s === 'onread' ? `**${s}**` : s} | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
