@@ -3,6 +3,7 @@
 // flush. When a connection drops, its pending calls reject with ConnClosedError; the next call on
 // that slot dials again, at most once per backoff period (exponential, with jitter) while the server
 // stays down, failing fast in between rather than queueing calls behind a dead server.
+import { performance } from 'node:perf_hooks';
 import { ConnClosedError, ConnectionPool, type Connection, type DialOptions, type Network } from '@nocopy/transport';
 import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcTimeoutError } from '../errors.js';
@@ -50,7 +51,15 @@ interface Pending {
   signal: AbortSignal | null;
   onAbort: (() => void) | null;
   method: string;
+  /** The connection the request went out on: only its close fails the call. */
+  conn: Connection<Slot>;
+  slot: Slot;
+  id: number;
+  /** performance.now() deadline while the call waits in the client's timeout queue, else 0. */
+  deadline: number;
 }
+
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** One multiplexed connection of the client, and its calls. */
 class Slot {
@@ -85,6 +94,16 @@ export class RpcClient {
   #rr = 0;
   #closed = false;
   #calls = 0;
+  // Calls with the client's default timeout wait in one FIFO queue under a single timer, instead of a
+  // setTimeout each (about 0.3 µs per call, plus GC work, and a quarter of the client's throughput
+  // at 32 calls in flight). Their deadlines are in send order, so the timer is armed for the oldest
+  // pending one only. A call settled before its deadline is skipped; settled entries are trimmed
+  // from the head as calls complete, and the queue is compacted when they outnumber the live ones.
+  #due: Pending[] = [];
+  #dueHead = 0;
+  /** Entries of #due still pending. */
+  #dueLive = 0;
+  #dueTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ClientOptions) {
     const addresses = options.addresses ?? (options.address !== undefined ? [options.address] : []);
@@ -114,7 +133,7 @@ export class RpcClient {
   }
 
   /** Like call(), with params as an array and per-call options (timeout, signal). */
-  request(method: string, params: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
+  request(method: string, params: unknown[] = [], options: CallOptions = NO_OPTIONS): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RpcClosedError());
     const signal = options.signal ?? null;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
@@ -199,6 +218,8 @@ export class RpcClient {
   }
 
   #send(slot: Slot, conn: Connection<Slot>, method: string, params: unknown[], timeout: number, signal: AbortSignal | null): Promise<unknown> {
+    // Aborted while the connection was being dialed: an 'abort' listener added now would never fire.
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     let id = slot.nextId;
     // 32-bit ids wrap; skip any still pending on this connection.
     do id = (id + 1) >>> 0;
@@ -214,9 +235,12 @@ export class RpcClient {
       queueMicrotask(slot.flush);
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: null, signal, onAbort: null, method };
+      const p: Pending = { resolve, reject, timer: null, signal, onAbort: null, method, conn, slot, id, deadline: 0 };
       slot.pending.set(id, p);
-      if (timeout > 0) p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(method, timeout)), timeout);
+      if (timeout > 0) {
+        if (timeout === this.#timeout) this.#enqueueDue(p, timeout);
+        else p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(method, timeout)), timeout);
+      }
       if (signal !== null) {
         p.onAbort = () => this.#fail(slot, id, new AbortError(signal.reason));
         signal.addEventListener('abort', p.onAbort, { once: true });
@@ -235,8 +259,76 @@ export class RpcClient {
 
   #settle(p: Pending): void {
     if (p.timer !== null) clearTimeout(p.timer);
+    if (p.deadline !== 0) this.#settleDue(p);
     if (p.onAbort !== null) p.signal!.removeEventListener('abort', p.onAbort);
   }
+
+  // ---- the default-timeout queue ----
+
+  #enqueueDue(p: Pending, timeout: number): void {
+    p.deadline = performance.now() + timeout;
+    const due = this.#due;
+    // Settled entries stuck behind an old live one: keep only the live ones (amortized O(1) per call).
+    if (due.length - this.#dueHead > 2 * this.#dueLive + 1024) {
+      let k = 0;
+      for (let i = this.#dueHead; i < due.length; i++) if (due[i]!.deadline !== 0) due[k++] = due[i]!;
+      due.length = k;
+      this.#dueHead = 0;
+    }
+    due.push(p);
+    this.#dueLive++;
+    if (this.#dueTimer === null) this.#dueTimer = setTimeout(this.#onDue, timeout);
+  }
+
+  #settleDue(p: Pending): void {
+    p.deadline = 0;
+    const due = this.#due;
+    if (--this.#dueLive === 0) {
+      due.length = 0;
+      this.#dueHead = 0;
+      if (this.#dueTimer !== null) {
+        clearTimeout(this.#dueTimer);
+        this.#dueTimer = null;
+      }
+      return;
+    }
+    let h = this.#dueHead;
+    if (due[h] !== p) return;
+    while (h < due.length && due[h]!.deadline === 0) h++;
+    // Drop the settled prefix now and then, not on every call.
+    if (h >= 1024 && h * 2 >= due.length) {
+      due.copyWithin(0, h);
+      due.length -= h;
+      h = 0;
+    }
+    this.#dueHead = h;
+  }
+
+  /** The timer of the oldest queued call fired: fail every call past its deadline, re-arm for the next. */
+  readonly #onDue = (): void => {
+    this.#dueTimer = null;
+    const due = this.#due;
+    const now = performance.now();
+    const expired: Pending[] = [];
+    let h = this.#dueHead;
+    for (; h < due.length; h++) {
+      const p = due[h]!;
+      if (p.deadline === 0) continue;
+      if (p.deadline > now) break;
+      expired.push(p);
+    }
+    this.#dueHead = h;
+    for (const p of expired) {
+      if (p.deadline === 0) continue;
+      if (p.slot.pending.get(p.id) === p) this.#fail(p.slot, p.id, new RpcTimeoutError(p.method, this.#timeout));
+      else this.#settleDue(p);
+    }
+    if (this.#dueLive > 0 && this.#dueTimer === null) {
+      let next = this.#dueHead;
+      while (next < due.length && due[next]!.deadline === 0) next++;
+      if (next < due.length) this.#dueTimer = setTimeout(this.#onDue, Math.max(1, Math.ceil(due[next]!.deadline - performance.now())));
+    }
+  };
 
   #rejectAll(slot: Slot, err: unknown): void {
     const pending = [...slot.pending.values()];
@@ -268,7 +360,10 @@ export class RpcClient {
   readonly #onClosed = (conn: Connection<Slot>): void => {
     const slot = conn.ctx;
     if (slot.conn === conn) slot.conn = null;
-    this.#rejectAll(slot, new ConnClosedError('connection closed with calls pending', { cause: conn.error }));
+    // Only the calls sent on this connection: once it went inactive (the peer's FIN) the slot may have
+    // dialed again before it finished closing, and calls already sent on the new one are alive.
+    const err = new ConnClosedError('connection closed with calls pending', { cause: conn.error });
+    for (const [id, p] of slot.pending) if (p.conn === conn) this.#fail(slot, id, err);
   };
 }
 

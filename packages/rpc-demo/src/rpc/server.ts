@@ -60,6 +60,8 @@ class ConnState {
   unflushed = 0;
   flushQueued = false;
   paused = false;
+  /** The decode error (malformed or oversized input) that ends this connection once its calls are answered. */
+  failed: unknown = null;
   readonly flush: () => void;
   constructor(conn: Connection<ConnState>) {
     this.conn = conn;
@@ -69,6 +71,7 @@ class ConnState {
       this.unflushed = 0;
       const done = () => {
         for (let i = 0; i < n; i++) conn.unhold();
+        if (this.failed !== null && this.inFlight === 0) conn.close(this.failed);
       };
       if (conn.writer.closed) return done();
       conn.writer.flush().then(done, done);
@@ -101,13 +104,15 @@ export class RpcServer {
     this.#offload = options.workers ? new Offload(options.workers) : null;
     const transport = options.transport ?? {};
     this.#loop = new EventLoop<ConnState>(this.#onRequest, {
+      ...transport,
+      // Defaults with ??, not by spread order: a key present but undefined (`{ readTimeout: o.readTimeout }`)
+      // turned the read and idle timeouts off and cut the input buffer to 8 MiB (under maxMessageSize).
       // A whole message must fit in the input buffer.
-      maxInboundBytes: Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
+      maxInboundBytes: transport.maxInboundBytes ?? Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
       // Hostile-input defaults: a message must arrive within 30 s of its first byte (slow-loris),
       // and a connection with no traffic for 5 minutes is closed. Both can be changed via `transport`.
-      readTimeout: DEFAULT_READ_TIMEOUT,
-      idleTimeout: DEFAULT_IDLE_TIMEOUT,
-      ...transport,
+      readTimeout: transport.readTimeout ?? DEFAULT_READ_TIMEOUT,
+      idleTimeout: transport.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
       onPrepare: (conn) => new ConnState(conn),
       onError: (err) => this.#onError(err),
     });
@@ -168,15 +173,30 @@ export class RpcServer {
 
   readonly #onRequest = (st: ConnState, conn: Connection<ConnState>): void | Promise<void> => {
     // At maxInFlight the input waits (reading pauses at maxInboundBytes); #complete re-dispatches it.
+    if (st.failed !== null) {
+      // After malformed input nothing more is decoded: the rest is dropped while the calls decoded
+      // before it finish; the last reply's flush closes the connection.
+      conn.reader.skip(conn.reader.length);
+      return;
+    }
     if (st.paused) return;
     const w = conn.writer;
     try {
       readMessages(conn.reader, this.framing, this.maxMessageSize, (m) => this.#onMessage(st, m));
     } catch (err) {
-      // Oversized or malformed input: this connection only.
+      // Oversized or malformed input: this connection only. The calls decoded before it are still
+      // answered, then the connection closes (closing at once lost the replies of this very batch,
+      // and those of its calls in flight; found by fuzzing).
       this.#onError(err);
-      conn.close(err);
-      return;
+      st.failed = err;
+      conn.reader.skip(conn.reader.length);
+      if (st.inFlight > 0) return w.mallocLength > 0 ? w.flush() : undefined;
+      if (w.mallocLength === 0) {
+        conn.close(err);
+        return;
+      }
+      const close = () => conn.close(err);
+      return w.flush().then(close, close);
     }
     // Synchronous replies of this batch leave in one flush (the returned promise applies backpressure).
     if (w.mallocLength > 0) return w.flush();
