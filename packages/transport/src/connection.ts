@@ -178,9 +178,10 @@ export class Connection<C = unknown> {
   }
 
   /**
-   * Closes the connection: isActive() turns false at once, pending waits reject with ConnClosedError,
-   * bytes already flushed to the socket are still sent, then the socket closes. Idempotent.
-   * onDisconnect is not called for our own close.
+   * Closes the connection: isActive() turns false at once and pending waits reject with ConnClosedError.
+   * Without an error it is graceful: output already flushed to the socket is still sent, then the FIN.
+   * With an error it aborts: the socket is destroyed and queued output is dropped; `conn.error` keeps
+   * the error. Idempotent. onDisconnect is not called for our own close.
    */
   close(error?: unknown): void {
     this.#ownClose = true;
@@ -215,7 +216,15 @@ export class Connection<C = unknown> {
 
   unhold(): void {
     if (this.#holds === 0 || --this.#holds > 0 || this.#running || this.#closing) return;
-    if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) this.#beginClose(undefined);
+    if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) {
+      this.#beginClose(undefined);
+    } else if (this.reader.length > 0 && this.#opts.readTimeout > 0) {
+      // Input left while holds were outstanding was exempt from the read timeout; now it waits for the
+      // peer again. Without this, an async call followed by a partial message was never cut off
+      // (slow-loris; found by fuzzing). A timer still pending re-arms itself from #partialSince.
+      this.#partialSince = Date.now();
+      if (this.#partialTimer === null) this.#partialTimer = setTimeout(this.#onPartialTimer, this.#opts.readTimeout).unref();
+    }
   }
 
   /** Whether the output side has been half-closed with closeWrite(). */
@@ -413,6 +422,11 @@ export class Connection<C = unknown> {
     this.#partialTimer = null;
     if (this.#partialSince === 0 || this.#closing) return;
     const ms = this.#opts.readTimeout;
+    // While a handler runs (e.g. its flush waits for a peer that does not read) or reading is paused,
+    // the partial input waits for us, not for the peer: the clock restarts. (It used to run on, and a
+    // peer that stopped reading was cut off with ERR_READ_TIMEOUT instead of the write timeout, or
+    // with none set, a slow but honest reader sending a large upload; found by the fault tests.)
+    if (this.#running || this.#paused) this.#partialSince = Date.now();
     const left = this.#partialSince + ms - Date.now();
     if (left > 0) {
       this.#partialTimer = setTimeout(this.#onPartialTimer, left).unref();

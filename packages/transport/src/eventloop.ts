@@ -53,6 +53,7 @@ export interface EventLoopStats {
 type ServerWithLoop = Server & { [kLoop]?: EventLoop<any> };
 const kLoop = Symbol('nocopy.eventLoop');
 const kRawSockets = Symbol('nocopy.rawSockets');
+const kAdmitRaw = Symbol('nocopy.admitRaw');
 type RawSocket = Socket & { [kRawSockets]?: Set<Socket> };
 
 export class EventLoop<C = unknown> {
@@ -126,6 +127,7 @@ export class EventLoop<C = unknown> {
     if (server instanceof tls.Server) {
       server.on('secureConnection', onServerConnection);
       server.on('connection', onTlsRawConnection);
+      server.on('tlsClientError', onTlsClientError);
     } else {
       server.on('connection', onServerConnection);
     }
@@ -157,6 +159,20 @@ export class EventLoop<C = unknown> {
       if (a !== null) return a;
     }
     return null;
+  }
+
+  /**
+   * TLS servers: a TCP socket is checked against the limits before its handshake, so a loop that is
+   * full does no handshake (crypto) work for it and drops it at once, not after tlsHandshakeTimeout.
+   * (It used to be refused only after a complete handshake.) Returns false if refused.
+   */
+  [kAdmitRaw](raw: Socket): boolean {
+    const ip = raw.remoteAddress;
+    const fromIp = ip === undefined ? 0 : this.#perAddress.get(ip) ?? 0;
+    if (this.#conns.size < this.#maxConnections && fromIp < this.#maxPerAddress) return true;
+    this.#refused++;
+    raw.destroy();
+    return false;
   }
 
   /** Called for each accepted socket (shared listener, see onServerConnection). */
@@ -205,6 +221,7 @@ export class EventLoop<C = unknown> {
       s.off('connection', onServerConnection);
       s.off('secureConnection', onServerConnection);
       s.off('connection', onTlsRawConnection);
+      s.off('tlsClientError', onTlsClientError);
       if (this.#ownServers.has(s) && s.listening) s.close(() => resolve());
       else resolve();
     }));
@@ -249,10 +266,19 @@ function onServerConnection(this: ServerWithLoop, socket: Socket): void {
 }
 
 function onTlsRawConnection(this: ServerWithLoop, raw: RawSocket): void {
+  if (!this[kLoop]![kAdmitRaw](raw)) return;
   const set = this[kLoop]![kRawSockets];
   set.add(raw);
   raw[kRawSockets] = set;
   raw.once('close', onRawSocketClose);
+}
+
+/**
+ * A handshake that failed or timed out. Node (20) reports a handshakeTimeout only as this event and
+ * leaves the socket open, so a client that connects and never says hello was never dropped: end it.
+ */
+function onTlsClientError(_err: Error, socket: Socket): void {
+  socket.destroy();
 }
 
 function onRawSocketClose(this: RawSocket): void {
