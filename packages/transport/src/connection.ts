@@ -17,7 +17,7 @@ import {
 } from './errors.js';
 import { kConnection, kDestroy, kDrain, kIdle, kOnData, kOnRead, kReport, kSend, kStart, kWait } from './symbols.js';
 import { connectionCloseChannel, connectionErrorChannel, connectionOpenChannel } from './diagnostics.js';
-import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
+import { type CloseCallback, type OnRequest, type ResolvedConnectionOptions, checkMs } from './options.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -75,6 +75,7 @@ export class Connection<C = unknown> {
   #peerEnded = false;
   #writeEnded = false;
   #holds = 0;
+  #releaseAfterWrite = false;
   #partialSince = 0;
   #partialTimer: NodeJS.Timeout | null = null;
   #paused = false;
@@ -124,6 +125,10 @@ export class Connection<C = unknown> {
     };
     this.#onWritten = (err) => {
       this.#inflight.shift()?.close();
+      if (this.#releaseAfterWrite && this.#inflight.length === 0 && !this.#running && !this.reader.closed) {
+        this.#releaseAfterWrite = false;
+        this.reader.release();
+      }
       if (err) this.#fail(err);
     };
     (socket as SocketWithConn)[kConnection] = this;
@@ -143,16 +148,16 @@ export class Connection<C = unknown> {
   }
 
   setReadTimeout(ms: number): void {
-    this.#opts.readTimeout = ms;
+    this.#opts.readTimeout = checkMs('readTimeout', ms, 0);
   }
 
   setWriteTimeout(ms: number): void {
-    this.#opts.writeTimeout = ms;
+    this.#opts.writeTimeout = checkMs('writeTimeout', ms, 0);
   }
 
   /** 0 turns the idle timeout off. */
   setIdleTimeout(ms: number): void {
-    this.#opts.idleTimeout = ms;
+    this.#opts.idleTimeout = checkMs('idleTimeout', ms, 0);
     if (!this.#closing) this.socket.setTimeout(ms);
   }
 
@@ -218,14 +223,19 @@ export class Connection<C = unknown> {
     if (this.#holds === 0 || --this.#holds > 0 || this.#running || this.#closing) return;
     if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) {
       this.#beginClose(undefined);
-    } else if (this.reader.length > 0 && this.#opts.readTimeout > 0) {
-      // Input left while holds were outstanding was exempt from the read timeout; now it waits for the
-      // peer again. Without this, an async call followed by a partial message was never cut off
-      // (slow-loris; found by fuzzing). A timer still pending re-arms itself from #partialSince.
-      this.#partialSince = Date.now();
-      if (this.#partialTimer === null) this.#partialTimer = setTimeout(this.#onPartialTimer, this.#opts.readTimeout).unref();
+    } else if (this.reader.length > 0) {
+      // Input left while holds were outstanding goes to the handler again: it may complete now, and
+      // if it cannot, #continue puts it under the read timeout (an async call followed by a partial
+      // message must still be cut off: slow-loris, found by fuzzing). In a microtask, so that code
+      // doing unhold() then setOnRequest(next) hands the input to `next`.
+      queueMicrotask(this.#redispatch);
     }
   }
+
+  readonly #redispatch = (): void => {
+    if (this.#running || this.#closing || !this.#ready || this.#holds > 0) return;
+    if (this.reader.length > 0 && this.#onRequest !== null && this.#waiter === null) this.#dispatch();
+  };
 
   /** Whether the output side has been half-closed with closeWrite(). */
   get writeEnded(): boolean {
@@ -376,7 +386,12 @@ export class Connection<C = unknown> {
   /** After an onRequest settled: release its views, then decide whether to call it again. */
   #continue(): boolean {
     const reader = this.reader;
-    if (!reader.closed) reader.release();
+    // Views of this call's input stay valid until output written from them has been sent: a reply
+    // that references input (writeBinary above 4 KiB) must not see that memory reused mid-write.
+    if (!reader.closed) {
+      if (this.#inflight.length === 0) reader.release();
+      else this.#releaseAfterWrite = true;
+    }
     if (this.#closing) {
       this.#running = false;
       this.#maybeFinish();
@@ -402,7 +417,7 @@ export class Connection<C = unknown> {
       this.#beginClose(undefined);
       return false;
     }
-    if (this.#paused && left < limit) {
+    if (this.#paused && left < limit && !this.#draining) {
       this.#paused = false;
       this.socket.resume();
     }

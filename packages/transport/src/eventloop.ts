@@ -211,7 +211,12 @@ export class EventLoop<C = unknown> {
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (this.#shutdown !== null) return this.#shutdown;
-    const timeout = checkMs('timeout', options.timeout, 30_000);
+    let timeout: number;
+    try {
+      timeout = checkMs('timeout', options.timeout, 30_000);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#shutdown = this.#runShutdown(timeout, options.signal);
     return this.#shutdown;
   }

@@ -1,7 +1,7 @@
 // The connection's input: a LinkBuffer that the socket fills, plus async waits for more input.
 import { LinkBuffer, type BlockPool, type Delimiter } from '@nocopy/linkbuffer';
 import { kConnection, kWait } from './symbols.js';
-import { InvalidOptionError } from './errors.js';
+import { ConnClosedError, InvalidOptionError } from './errors.js';
 import type { Connection } from './connection.js';
 
 export interface WaitOptions {
@@ -39,7 +39,13 @@ export class ConnectionReader extends LinkBuffer {
    * maxInboundBytes rejects with InboundLimitError and closes the connection.
    */
   waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer> {
-    const found = this.until(delim);
+    if (this.closed) return Promise.reject(new ConnClosedError('connection closed'));
+    let found: Buffer | null;
+    try {
+      found = this.until(delim);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (found !== null) return Promise.resolve(found);
     return this[kConnection][kWait](0, delim, options) as Promise<Buffer>;
   }

@@ -61,6 +61,13 @@ interface Pending {
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
+/**
+ * Calls made in the same tick share a slot's flush, up to this many, before the round robin moves on.
+ * Spreading every call over the slots cost one socket write per slot per tick: replies arrive a few
+ * at a time, and the calls they trigger went out as several writes of one or two messages each.
+ */
+const BATCH_PER_SLOT = 8;
+
 /** One multiplexed connection of the client, and its calls. */
 class Slot {
   readonly address: string;
@@ -72,11 +79,14 @@ class Slot {
   retryAt = 0;
   lastError: unknown = null;
   flushQueued = false;
+  /** Requests written since the last flush. */
+  batched = 0;
   readonly flush: () => void;
   constructor(address: string) {
     this.address = address;
     this.flush = () => {
       this.flushQueued = false;
+      this.batched = 0;
       // A failed flush closes the connection, whose close callback rejects the pending calls.
       this.conn?.writer.flush().catch(() => {});
     };
@@ -92,6 +102,8 @@ export class RpcClient {
   readonly #backoffInitial: number;
   readonly #backoffMax: number;
   #rr = 0;
+  /** The slot of the last request written (see BATCH_PER_SLOT). */
+  #last: Slot | null = null;
   #closed = false;
   #calls = 0;
   // Calls with the client's default timeout wait in one FIFO queue under a single timer, instead of a
@@ -99,7 +111,7 @@ export class RpcClient {
   // at 32 calls in flight). Their deadlines are in send order, so the timer is armed for the oldest
   // pending one only. A call settled before its deadline is skipped; settled entries are trimmed
   // from the head as calls complete, and the queue is compacted when they outnumber the live ones.
-  #due: Pending[] = [];
+  #due: (Pending | null)[] = [];
   #dueHead = 0;
   /** Entries of #due still pending. */
   #dueLive = 0;
@@ -180,6 +192,9 @@ export class RpcClient {
 
   #pick(): Slot {
     const slots = this.#slots;
+    // The slot that took the previous call of this tick takes this one too, while its flush is pending.
+    const last = this.#last;
+    if (last !== null && last.flushQueued && last.batched < BATCH_PER_SLOT && last.conn !== null && last.conn.isActive()) return last;
     // Round robin, preferring a slot with a live connection.
     for (let i = 0; i < slots.length; i++) {
       const s = slots[this.#rr++ % slots.length]!;
@@ -206,6 +221,9 @@ export class RpcClient {
       },
       (err: unknown) => {
         slot.connecting = null;
+        // close() during the dial: the pool refused it with its own ERR_POOL_CLOSED; a call of a closed
+        // client fails with RpcClosedError, as documented (found by the soak test).
+        if (this.#closed) throw new RpcClosedError();
         slot.failures++;
         // Exponential backoff with jitter: half the delay fixed, half random.
         const delay = Math.min(this.#backoffMax, this.#backoffInitial * 2 ** (slot.failures - 1));
@@ -230,6 +248,8 @@ export class RpcClient {
     } catch (err) {
       return Promise.reject(err instanceof Error && (err as { code?: string }).code === 'ERR_BUFFER_CLOSED' ? new ConnClosedError('connection closed', { cause: err }) : err);
     }
+    this.#last = slot;
+    slot.batched++;
     if (!slot.flushQueued) {
       slot.flushQueued = true;
       queueMicrotask(slot.flush);
@@ -271,7 +291,10 @@ export class RpcClient {
     // Settled entries stuck behind an old live one: keep only the live ones (amortized O(1) per call).
     if (due.length - this.#dueHead > 2 * this.#dueLive + 1024) {
       let k = 0;
-      for (let i = this.#dueHead; i < due.length; i++) if (due[i]!.deadline !== 0) due[k++] = due[i]!;
+      for (let i = this.#dueHead; i < due.length; i++) {
+        const q = due[i] ?? null;
+        if (q !== null && q.deadline !== 0) due[k++] = q;
+      }
       due.length = k;
       this.#dueHead = 0;
     }
@@ -294,7 +317,12 @@ export class RpcClient {
     }
     let h = this.#dueHead;
     if (due[h] !== p) return;
-    while (h < due.length && due[h]!.deadline === 0) h++;
+    // Past the settled head entries, dropping them (a settled call must not stay reachable from here).
+    for (; h < due.length; h++) {
+      const q = due[h] ?? null;
+      if (q !== null && q.deadline !== 0) break;
+      due[h] = null;
+    }
     // Drop the settled prefix now and then, not on every call.
     if (h >= 1024 && h * 2 >= due.length) {
       due.copyWithin(0, h);
@@ -312,10 +340,12 @@ export class RpcClient {
     const expired: Pending[] = [];
     let h = this.#dueHead;
     for (; h < due.length; h++) {
-      const p = due[h]!;
-      if (p.deadline === 0) continue;
-      if (p.deadline > now) break;
-      expired.push(p);
+      const p = due[h] ?? null;
+      if (p !== null && p.deadline !== 0) {
+        if (p.deadline > now) break;
+        expired.push(p);
+      }
+      due[h] = null;
     }
     this.#dueHead = h;
     for (const p of expired) {
@@ -325,7 +355,7 @@ export class RpcClient {
     }
     if (this.#dueLive > 0 && this.#dueTimer === null) {
       let next = this.#dueHead;
-      while (next < due.length && due[next]!.deadline === 0) next++;
+      while (next < due.length && (due[next]?.deadline ?? 0) === 0) next++;
       if (next < due.length) this.#dueTimer = setTimeout(this.#onDue, Math.max(1, Math.ceil(due[next]!.deadline - performance.now())));
     }
   };

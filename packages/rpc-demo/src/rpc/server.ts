@@ -62,7 +62,10 @@ class ConnState {
   paused = false;
   /** The decode error (malformed or oversized input) that ends this connection once its calls are answered. */
   failed: unknown = null;
+  #ended = false;
   readonly flush: () => void;
+  /** Called when a flush of async replies settled: decoding paused for output may resume. */
+  onFlushed: (() => void) | null = null;
   constructor(conn: Connection<ConnState>) {
     this.conn = conn;
     this.flush = () => {
@@ -71,13 +74,36 @@ class ConnState {
       this.unflushed = 0;
       const done = () => {
         for (let i = 0; i < n; i++) conn.unhold();
-        if (this.failed !== null && this.inFlight === 0) conn.close(this.failed);
+        if (this.failed !== null && this.inFlight === 0) this.end();
+        this.onFlushed?.();
       };
       if (conn.writer.closed) return done();
       conn.writer.flush().then(done, done);
     };
   }
+
+  /**
+   * After a decode error, once every call decoded before it is answered: the replies, then a FIN.
+   * Graceful, so that the peer reads them (an abort sent a reset, and a peer still writing lost
+   * replies that had reached it; found by fuzzing). Input is dropped meanwhile; a peer that does not
+   * close within FAILED_LINGER is cut off.
+   */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const conn = this.conn;
+    const err = this.failed;
+    // The reason the connection ends, for close callbacks and the diagnostics channel.
+    if (conn.error === undefined) conn.error = err;
+    const abort = () => conn.close(err);
+    const timer = setTimeout(abort, FAILED_LINGER).unref();
+    conn.addCloseCallback(() => clearTimeout(timer));
+    conn.closeWrite().catch(abort);
+  }
 }
+
+/** How long a connection ended for malformed input waits for the peer to close after our FIN. */
+const FAILED_LINGER = 2000;
 
 export class RpcServer {
   readonly framing: Framing;
@@ -113,7 +139,11 @@ export class RpcServer {
       // and a connection with no traffic for 5 minutes is closed. Both can be changed via `transport`.
       readTimeout: transport.readTimeout ?? DEFAULT_READ_TIMEOUT,
       idleTimeout: transport.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-      onPrepare: (conn) => new ConnState(conn),
+      onPrepare: (conn) => {
+        const st = new ConnState(conn);
+        st.onFlushed = () => this.#resume(st);
+        return st;
+      },
       onError: (err) => this.#onError(err),
     });
   }
@@ -175,7 +205,7 @@ export class RpcServer {
     // At maxInFlight the input waits (reading pauses at maxInboundBytes); #complete re-dispatches it.
     if (st.failed !== null) {
       // After malformed input nothing more is decoded: the rest is dropped while the calls decoded
-      // before it finish; the last reply's flush closes the connection.
+      // before it finish; the last reply's flush ends the connection (ConnState.end).
       conn.reader.skip(conn.reader.length);
       return;
     }
@@ -190,13 +220,10 @@ export class RpcServer {
       this.#onError(err);
       st.failed = err;
       conn.reader.skip(conn.reader.length);
-      if (st.inFlight > 0) return w.mallocLength > 0 ? w.flush() : undefined;
-      if (w.mallocLength === 0) {
-        conn.close(err);
-        return;
-      }
-      const close = () => conn.close(err);
-      return w.flush().then(close, close);
+      // With no calls in flight it ends now (closeWrite() flushes this batch's replies first).
+      if (st.inFlight === 0) st.end();
+      else if (w.mallocLength > 0) return w.flush();
+      return;
     }
     // Synchronous replies of this batch leave in one flush (the returned promise applies backpressure).
     if (w.mallocLength > 0) return w.flush();
@@ -230,7 +257,10 @@ export class RpcServer {
         (v) => this.#complete(st, id, null, v),
         (err) => this.#complete(st, id, err ?? new Error('rejected'), null),
       );
-      if (st.inFlight >= this.#maxInFlight) {
+      // Also while replies wait for the peer to read them (published output the socket has not taken):
+      // nobody awaits the flush of async replies, and a peer that sent async calls without reading
+      // made the output grow without bound (hundreds of MB in seconds; found by the soak test).
+      if (st.inFlight >= this.#maxInFlight || st.conn.writer.length > 0) {
         st.paused = true;
         return false;
       }
@@ -264,8 +294,12 @@ export class RpcServer {
       st.flushQueued = true;
       queueMicrotask(st.flush);
     }
-    if (st.paused && st.inFlight < this.#maxInFlight) {
-      // Input left undecoded while the connection was at its limit is dispatched again.
+    this.#resume(st);
+  }
+
+  /** Input left undecoded while the connection was at its limit (calls in flight, or output waiting) is dispatched again. */
+  #resume(st: ConnState): void {
+    if (st.paused && st.inFlight < this.#maxInFlight && st.conn.writer.length === 0) {
       st.paused = false;
       st.conn.setOnRequest(this.#onRequest);
     }
