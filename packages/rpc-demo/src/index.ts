@@ -1,5 +1,5 @@
 // @nocopy/rpc-demo: MessagePack-RPC and a zero-copy TCP proxy over @nocopy/transport.
-export { createServer, RpcServer, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, type ServerOptions, type RegisterOptions, type ServerStats, type Handler } from './rpc/server.js';
+export { createServer, RpcServer, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, type ServerOptions, type RegisterOptions, type ServerStats, type Handler } from './rpc/server.js';
 export { createClient, RpcClient, type ClientOptions, type CallOptions, type ClientStats } from './rpc/client.js';
 export type { WorkersOptions } from './rpc/offload.js';
 export { type Framing, type Message, DEFAULT_MAX_MESSAGE_SIZE } from './rpc/protocol.js';

@@ -29,6 +29,10 @@ export interface ServerOptions {
 export const DEFAULT_READ_TIMEOUT = 30_000;
 /** A connection without reads or writes for this many ms is closed. */
 export const DEFAULT_IDLE_TIMEOUT = 300_000;
+/** A flush waiting this many ms for a peer that does not read closes the connection. */
+export const DEFAULT_WRITE_TIMEOUT = 30_000;
+/** Live connections at most (memory and descriptors stay bounded). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 export interface RegisterOptions {
   /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
@@ -139,6 +143,9 @@ export class RpcServer {
       // and a connection with no traffic for 5 minutes is closed. Both can be changed via `transport`.
       readTimeout: transport.readTimeout ?? DEFAULT_READ_TIMEOUT,
       idleTimeout: transport.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      // A client that stops reading its replies is cut off after 30 s instead of holding buffers.
+      writeTimeout: transport.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
+      maxConnections: transport.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       onPrepare: (conn) => {
         const st = new ConnState(conn);
         st.onFlushed = () => this.#resume(st);
