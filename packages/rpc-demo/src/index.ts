@@ -13,3 +13,4 @@ export {
   RpcClosedError,
   RemoteError,
 } from './errors.js';
+export * from './proxy/index.js';

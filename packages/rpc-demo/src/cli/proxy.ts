@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// nocopy-proxy: the zero-copy TCP proxy from the command line. Prints one line with the bound address
+// once listening; SIGINT or SIGTERM closes the listener, lets connections drain (up to
+// --shutdown-timeout) and exits with 0. A second signal exits at once.
+import { parseArgs } from 'node:util';
+import { createProxy, parseAddress, type ProxyOptions } from '../proxy/index.js';
+
+const USAGE = `Usage: nocopy-proxy --listen HOST:PORT --upstream HOST:PORT [options]
+
+A zero-copy TCP proxy on @nocopy/transport: every client connection gets its own
+upstream connection; bytes, half-closes (FIN) and backpressure pass both ways.
+
+Options:
+  -l, --listen ADDR            where to accept clients: HOST:PORT, :PORT (127.0.0.1),
+                               or a Unix socket path (default 127.0.0.1:0, any free port)
+  -u, --upstream ADDR          where to connect: HOST:PORT or a Unix socket path (required)
+      --dial-timeout MS        bound on connecting to the upstream (default 5000)
+      --idle-timeout MS        close a pair after MS without traffic (default 0 = never)
+      --write-timeout MS       close a pair whose reader takes nothing for MS (default 0 = never)
+      --max-connections N      refuse clients beyond N (default unlimited)
+      --max-buffer BYTES       per connection: unread input at which reading pauses, and
+                               queued output at which forwarding waits (default 262144)
+      --shutdown-timeout MS    on SIGINT/SIGTERM, how long connections may drain (default 5000)
+  -q, --quiet                  do not log errors (upstream unreachable, ...) to stderr
+  -h, --help                   print this help
+
+Example:
+  nocopy-proxy --listen 127.0.0.1:7000 --upstream 127.0.0.1:6379
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`nocopy-proxy: ${message}\nTry 'nocopy-proxy --help'.\n`);
+  process.exit(2);
+}
+
+function int(name: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isSafeInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got "${text}"`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        listen: { type: 'string', short: 'l' },
+        upstream: { type: 'string', short: 'u' },
+        'dial-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'write-timeout': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-buffer': { type: 'string' },
+        'shutdown-timeout': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.upstream === undefined) fail('--upstream is required');
+  let listen: ProxyOptions['listen'];
+  let upstream: ProxyOptions['upstream'];
+  try {
+    listen = parseAddress(values.listen ?? '127.0.0.1:0');
+    upstream = parseAddress(values.upstream);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const maxBuffer = int('max-buffer', values['max-buffer'], 1);
+  const shutdownTimeout = int('shutdown-timeout', values['shutdown-timeout'], 0) ?? 5000;
+  const options: ProxyOptions = {
+    listen,
+    upstream,
+    dialTimeout: int('dial-timeout', values['dial-timeout'], 0),
+    idleTimeout: int('idle-timeout', values['idle-timeout'], 0),
+    writeTimeout: int('write-timeout', values['write-timeout'], 0),
+    maxConnections: int('max-connections', values['max-connections'], 1),
+    maxInboundBytes: maxBuffer,
+    maxOutboundBytes: maxBuffer,
+  };
+  if (values.quiet) options.onError = () => {};
+
+  let proxy;
+  try {
+    proxy = await createProxy(options);
+  } catch (err) {
+    process.stderr.write(`nocopy-proxy: cannot listen: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const addr = proxy.address();
+  const bound = typeof addr === 'string' ? addr : addr === null ? '?' : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`nocopy-proxy: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    proxy.close({ timeout: shutdownTimeout }).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`nocopy-proxy: shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+await main();

@@ -1,0 +1,152 @@
+// The proxy's lifecycle and options: close() and `await using`, a close deadline that ends stuck
+// pairs, Unix sockets on both ends, maxConnections, the idle timeout, option validation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlockPool } from '@nocopy/linkbuffer';
+import { createProxy, TcpProxy } from '../src/proxy/index.js';
+import { Client, Upstream, assertDrained, echoUpstream, pump, startProxy, until, within } from './proxy-helpers.js';
+
+test('close() ends idle pairs at once, stops accepting and leaves nothing behind', async () => {
+  const up = await echoUpstream();
+  const f = await startProxy(up.address);
+  try {
+    const clients = await Promise.all(Array.from({ length: 5 }, async () => {
+      const c = await new Client(f.port, { allowHalfOpen: false }).connected();
+      c.socket.write('x');
+      await c.waitFor(1);
+      return c;
+    }));
+    assert.equal(f.proxy.stats().clients, 5);
+    assert.equal(f.proxy.stats().upstreams, 5);
+    const started = Date.now();
+    await within(f.proxy.close({ timeout: 10_000 }), 5000, 'close');
+    assert.ok(Date.now() - started < 2000, 'idle pairs do not wait for the deadline');
+    await within(Promise.all(clients.map((c) => c.closed)), 5000, 'clients closed');
+    await until(() => up.sockets.size === 0, 'upstream sockets closed');
+    await assertDrained(f);
+    await assert.rejects(new Client(f.port).connected(), /ECONNREFUSED/);
+    await f.proxy.close(); // idempotent
+  } finally {
+    await up.close();
+  }
+});
+
+test('close({ timeout }) destroys pairs still stuck at the deadline', async () => {
+  const up = await new Upstream((s) => void pump(s, 512 * 1024 * 1024).catch(() => {})).listen();
+  const f = await startProxy(up.address, { maxInboundBytes: 64 * 1024, maxOutboundBytes: 64 * 1024 });
+  try {
+    const client = new Client(f.port, { allowHalfOpen: false, keep: false });
+    await client.waitFor(1);
+    client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
+    await until(() => f.proxy.stats().bufferedBytes > 0, 'the proxy holding output');
+    const started = Date.now();
+    await within(f.proxy.close({ timeout: 300 }), 5000, 'close');
+    const took = Date.now() - started;
+    assert.ok(took >= 250, `closed after ${took} ms, before the deadline`);
+    client.socket.resume(); // takes what was sent, then the FIN
+    await within(client.closed, 5000, 'client closed');
+    await until(() => up.sockets.size === 0, 'upstream socket closed');
+    await assertDrained(f);
+  } finally {
+    await f.proxy.close();
+    await up.close();
+  }
+});
+
+test('await using closes the proxy', async () => {
+  const up = await echoUpstream();
+  let proxy: TcpProxy | undefined;
+  {
+    await using p = await createProxy({ upstream: up.address });
+    proxy = p;
+    assert.equal(typeof (p.address() as net.AddressInfo).port, 'number');
+  }
+  await assert.rejects(new Client((proxy.address() as net.AddressInfo | null)?.port ?? 1).connected());
+  await up.close();
+});
+
+test('Unix sockets: listening on a path and an upstream given as { path }', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nocopy-proxy-'));
+  const upPath = join(dir, 'up.sock');
+  const proxyPath = join(dir, 'proxy.sock');
+  const upServer = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
+  upServer.listen(upPath);
+  await once(upServer, 'listening');
+  const pool = new BlockPool();
+  const proxy = await createProxy({ listen: { path: proxyPath }, upstream: { path: upPath }, pool });
+  try {
+    assert.equal(proxy.address(), proxyPath);
+    assert.equal(proxy.upstream, upPath);
+    const s = net.connect({ path: proxyPath, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.end('over unix sockets');
+    await within(once(s, 'end'), 5000, 'echo and EOF');
+    assert.equal(Buffer.concat(chunks).toString(), 'over unix sockets');
+    s.end();
+    await until(() => proxy.stats().clients === 0 && proxy.stats().upstreams === 0, 'pair closed');
+    assert.equal(pool.stats().blocksOutstanding, 0);
+  } finally {
+    await proxy.close();
+    await new Promise<void>((resolve) => upServer.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('maxConnections: clients beyond it are refused and counted', async () => {
+  const up = await echoUpstream();
+  const f = await startProxy(up.address, { maxConnections: 2 });
+  try {
+    const a = await new Client(f.port, { allowHalfOpen: false }).connected();
+    const b = await new Client(f.port, { allowHalfOpen: false }).connected();
+    a.socket.write('a');
+    b.socket.write('b');
+    await a.waitFor(1);
+    await b.waitFor(1);
+    const c = new Client(f.port, { allowHalfOpen: false });
+    await within(c.closed, 5000, 'the third client refused');
+    assert.equal(c.received, 0);
+    assert.equal(f.proxy.stats().refused, 1);
+    assert.equal(up.accepted, 2);
+    a.socket.end();
+    b.socket.end();
+    await assertDrained(f);
+  } finally {
+    await f.proxy.close();
+    await up.close();
+  }
+});
+
+test('idleTimeout closes a pair without traffic, without reporting it', async () => {
+  const up = await echoUpstream();
+  const f = await startProxy(up.address, { idleTimeout: 150 });
+  try {
+    const c = await new Client(f.port, { allowHalfOpen: false }).connected();
+    c.socket.write('once');
+    await c.waitFor(4);
+    await within(c.closed, 5000, 'the idle pair closed');
+    await assertDrained(f);
+    await until(() => up.sockets.size === 0, 'upstream socket closed');
+    assert.deepEqual(f.errors, []);
+  } finally {
+    await f.proxy.close();
+    await up.close();
+  }
+});
+
+test('invalid options are refused with ERR_INVALID_OPTION', async () => {
+  const invalid = { code: 'ERR_INVALID_OPTION' };
+  assert.throws(() => new TcpProxy({} as never), invalid);
+  assert.throws(() => new TcpProxy({ upstream: 'no-port' }), invalid);
+  assert.throws(() => new TcpProxy({ upstream: '127.0.0.1:0' }), invalid);
+  assert.throws(() => new TcpProxy({ upstream: { port: 70000 } }), invalid);
+  assert.throws(() => new TcpProxy({ upstream: '127.0.0.1:1', dialTimeout: -1 }), invalid);
+  assert.throws(() => new TcpProxy({ upstream: '127.0.0.1:1', maxInboundBytes: 0 }), invalid);
+  assert.throws(() => new TcpProxy({ upstream: '127.0.0.1:1', onError: 'loud' as never }), invalid);
+  await assert.rejects(createProxy({ upstream: '127.0.0.1:1', listen: null as never }), invalid);
+});

@@ -1,0 +1,233 @@
+// Shared fixtures for the proxy tests: real sockets on 127.0.0.1 port 0, plain `net` upstreams and
+// clients, a private BlockPool per proxy so that leaks show up in its stats. (Not a test file.)
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BlockPool } from '@nocopy/linkbuffer';
+import { createProxy, type TcpProxy, type ProxyOptions, type ProxyErrorInfo } from '../src/proxy/index.js';
+
+export { sleep };
+
+/** Rejects with a clear message when `p` has not settled after `ms` (a liveness bound, not a speed assertion). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `cond` until true (liveness bound `ms`). */
+export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A seeded PRNG (xorshift32): the same seed gives the same sizes and bytes on every run. */
+export function rng(seed: number): () => number {
+  let x = (seed * 2654435761 + 1) >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
+/** `n` pseudo-random bytes for `seed`. */
+export function pattern(n: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  const r = rng(seed);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) out.writeUInt32LE((r() * 4294967296) >>> 0, i);
+  for (; i < n; i++) out[i] = (r() * 256) | 0;
+  return out;
+}
+
+// A period that is no power of two, so that a reordered or dropped chunk cannot line up again.
+const PERIOD = 1_000_003;
+const PERIODIC = pattern(PERIOD, 7);
+
+/** Byte `i` of the endless test stream is PERIODIC[i % PERIOD]. Returns bytes [from, from + n). */
+export function streamBytes(from: number, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  let at = 0;
+  while (at < n) {
+    const off = (from + at) % PERIOD;
+    const k = Math.min(PERIOD - off, n - at);
+    PERIODIC.copy(out, at, off, off + k);
+    at += k;
+  }
+  return out;
+}
+
+/** Checks received chunks against the endless test stream, without keeping them. */
+export class StreamVerifier {
+  bytes = 0;
+  mismatchAt = -1;
+  feed(chunk: Buffer): void {
+    if (this.mismatchAt >= 0) return;
+    let at = 0;
+    while (at < chunk.length) {
+      const off = (this.bytes + at) % PERIOD;
+      const k = Math.min(PERIOD - off, chunk.length - at);
+      if (PERIODIC.compare(chunk, at, at + k, off, off + k) !== 0) {
+        this.mismatchAt = this.bytes + at;
+        return;
+      }
+      at += k;
+    }
+    this.bytes += chunk.length;
+  }
+}
+
+/** Writes `total` bytes of the test stream to `socket` in chunks, honouring its backpressure. */
+export async function pump(socket: net.Socket, total: number, chunk = 256 * 1024, progress?: { sent: number; waiting: boolean }): Promise<void> {
+  let sent = 0;
+  while (sent < total) {
+    if (socket.destroyed) throw new Error(`socket destroyed after ${sent} of ${total} bytes`);
+    const k = Math.min(chunk, total - sent);
+    const ok = socket.write(streamBytes(sent, k));
+    sent += k;
+    if (progress) progress.sent = sent;
+    if (!ok) {
+      if (progress) progress.waiting = true;
+      await drainOrClose(socket);
+      if (progress) progress.waiting = false;
+    }
+  }
+}
+
+/** Resolves at the socket's next 'drain' or 'close', leaving no listener behind. */
+export function drainOrClose(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+/** A plain `net` server on 127.0.0.1:0 that counts its open sockets. */
+export class Upstream {
+  readonly server: net.Server;
+  readonly sockets = new Set<net.Socket>();
+  accepted = 0;
+  port = 0;
+  constructor(onSocket: (s: net.Socket) => void, options: net.ServerOpts = { allowHalfOpen: true }) {
+    this.server = net.createServer(options, (s) => {
+      this.accepted++;
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => {});
+      onSocket(s);
+    });
+  }
+  async listen(): Promise<this> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Echoes every byte, and answers the client's FIN with its own once everything is echoed. */
+export function echoUpstream(): Promise<Upstream> {
+  return new Upstream((s) => {
+    s.pipe(s);
+  }).listen();
+}
+
+/** A port with nothing listening on it (bound, then closed). */
+export async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export interface ProxyFixture {
+  proxy: TcpProxy;
+  pool: BlockPool;
+  port: number;
+  errors: { error: unknown; info: ProxyErrorInfo }[];
+}
+
+/** A proxy on 127.0.0.1:0 with a private pool and errors collected instead of logged. */
+export async function startProxy(upstream: string, options: Partial<ProxyOptions> = {}): Promise<ProxyFixture> {
+  const pool = new BlockPool();
+  const errors: ProxyFixture['errors'] = [];
+  const proxy = await createProxy({ pool, onError: (error, info) => errors.push({ error, info }), ...options, upstream });
+  const addr = proxy.address() as AddressInfo;
+  return { proxy, pool, port: addr.port, errors };
+}
+
+/** Waits until the proxy holds no connection and every block is back in its pool. */
+export async function assertDrained(f: ProxyFixture, what = 'proxy'): Promise<void> {
+  await until(() => {
+    const s = f.proxy.stats();
+    return s.clients === 0 && s.upstreams === 0 && s.dialing === 0;
+  }, `${what}: every connection closed (${JSON.stringify(f.proxy.stats())})`);
+  const s = f.pool.stats();
+  assert.ok(s.hits + s.misses > 0, `${what}: pool never used`);
+  assert.equal(s.blocksOutstanding, 0, `${what}: blocksOutstanding`);
+  assert.equal(s.bytesOutstanding, 0, `${what}: bytesOutstanding`);
+}
+
+/** A raw client that keeps every byte it receives and remembers EOF and close. */
+export class Client {
+  readonly socket: net.Socket;
+  readonly chunks: Buffer[] = [];
+  received = 0;
+  ended = false;
+  error: Error | undefined;
+  readonly closed: Promise<void>;
+  readonly endedP: Promise<void>;
+
+  constructor(port: number, options: { allowHalfOpen?: boolean; keep?: boolean } = {}) {
+    this.socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: options.allowHalfOpen ?? true });
+    const keep = options.keep ?? true;
+    this.socket.on('data', (c: Buffer) => {
+      this.received += c.length;
+      if (keep) this.chunks.push(c);
+    });
+    this.endedP = new Promise((resolve) => this.socket.once('end', () => {
+      this.ended = true;
+      resolve();
+    }));
+    this.socket.on('error', (e) => (this.error = e));
+    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  async connected(): Promise<this> {
+    if (!this.socket.connecting) return this;
+    await Promise.race([once(this.socket, 'connect'), once(this.socket, 'error').then(([e]) => Promise.reject(e))]);
+    return this;
+  }
+
+  data(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  /** Resolves once `n` bytes have arrived in total. */
+  waitFor(n: number, ms = 10_000): Promise<void> {
+    return until(() => this.received >= n, `${n} bytes (have ${this.received})`, ms);
+  }
+}
