@@ -22,6 +22,9 @@ function checkSize(n: number, what?: string): void {
 
 // Scratch for a decode of a string that spans nodes; single-threaded, so one is enough.
 const SCRATCH_MAX = 64 * 1024;
+// Integer access across a seam goes through this 8-byte scratch, shared: it is read right after it is
+// filled, and JavaScript runs one buffer operation at a time (one per instance cost an allocation).
+const INT_SCRATCH = Buffer.allocUnsafeSlow(8);
 let stringScratch = Buffer.allocUnsafeSlow(4096);
 
 export class LinkBuffer {
@@ -44,8 +47,6 @@ export class LinkBuffer {
   // until(): bytes after the read position already known not to start the current delimiter.
   #scanKey: unknown = undefined;
   #scanned = 0;
-  // Integer access across a seam goes through this 8-byte scratch.
-  readonly #int = Buffer.allocUnsafeSlow(8);
   // Side channel of #take/#peekAt: the buffer the returned offset refers to.
   #tb: Buffer = EMPTY;
 
@@ -537,13 +538,21 @@ export class LinkBuffer {
   /** The readable bytes as views, one per node, for a writev. Nothing is consumed; valid until release(). */
   views(): Buffer[] {
     this.#open();
-    const out: Buffer[] = [];
+    // Two passes: count, then fill an array of the exact size (the write path calls this per flush).
+    let count = 0;
     let left = this.#length;
     for (let node = this.#read; left > 0 && node !== null; node = node.next) {
       const k = node.end - node.off;
       if (k === 0) continue;
-      out.push(node.off === 0 && node.end === node.buf.length ? node.buf : node.buf.subarray(node.off, node.end));
+      count++;
       left -= k;
+    }
+    const out = new Array<Buffer>(count);
+    let i = 0;
+    for (let node = this.#read; i < count; node = node!.next) {
+      const k = node!.end - node!.off;
+      if (k === 0) continue;
+      out[i++] = node!.off === 0 && node!.end === node!.buf.length ? node!.buf : view(node!, node!.off, k);
     }
     return out;
   }
@@ -648,9 +657,12 @@ export class LinkBuffer {
 
   #freeScratch(): void {
     const arena = this.#arena;
-    for (let i = 0; i < arena.length; i++) this.pool.release(arena[i]!);
-    arena.length = 0;
-    this.#arenaOff = 0;
+    // Setting length on an empty array still costs (~25 ns): skip it on the common path.
+    if (arena.length !== 0) {
+      for (let i = 0; i < arena.length; i++) this.pool.release(arena[i]!);
+      arena.length = 0;
+      this.#arenaOff = 0;
+    }
     if (this.#peekBlock !== null) {
       this.pool.release(this.#peekBlock);
       this.#peekBlock = null;
@@ -668,9 +680,9 @@ export class LinkBuffer {
       this.#tb = node.buf;
       return off;
     }
-    this.#copyOut(this.#int, k, true);
+    this.#copyOut(INT_SCRATCH, k, true);
     this.#consumed(k);
-    this.#tb = this.#int;
+    this.#tb = INT_SCRATCH;
     return 0;
   }
 
@@ -689,7 +701,7 @@ export class LinkBuffer {
       this.#tb = node.buf;
       return off;
     }
-    const dst = this.#int;
+    const dst = INT_SCRATCH;
     let at = 0;
     let o = off;
     while (at < k) {

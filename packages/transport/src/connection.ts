@@ -20,6 +20,7 @@ import { connectionCloseChannel, connectionErrorChannel, connectionOpenChannel }
 import { type CloseCallback, type OnRequest, type ResolvedConnectionOptions, checkMs } from './options.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const EMPTY_WRITE = Buffer.alloc(0);
 
 // Symbols for the socket event entry points, private to this module.
 const kOnDrain = Symbol('nocopy.onDrain');
@@ -76,6 +77,7 @@ export class Connection<C = unknown> {
   #writeEnded = false;
   #holds = 0;
   #releaseAfterWrite = false;
+  #disconnectPending = false;
   #partialSince = 0;
   #partialTimer: NodeJS.Timeout | null = null;
   #paused = false;
@@ -237,6 +239,11 @@ export class Connection<C = unknown> {
     if (this.reader.length > 0 && this.#onRequest !== null && this.#waiter === null) this.#dispatch();
   };
 
+  /** The peer sent its FIN (or the connection failed): no more input will arrive. */
+  get peerEnded(): boolean {
+    return this.#peerEnded;
+  }
+
   /** Whether the output side has been half-closed with closeWrite(). */
   get writeEnded(): boolean {
     return this.#writeEnded;
@@ -353,6 +360,10 @@ export class Connection<C = unknown> {
   #setReady(): void {
     if (this.#closing) return;
     this.#ready = true;
+    if (this.#disconnectPending) {
+      this.#disconnectPending = false;
+      this.#callOnDisconnect();
+    }
     if (this.#onRequest !== null && this.reader.length > 0 && this.#waiter === null && !this.#running) this.#dispatch();
     else if (this.#peerEnded && !this.#running && this.#holds === 0 && this.#closeOnPeerEnd()) this.#beginClose(undefined);
   }
@@ -542,19 +553,28 @@ export class Connection<C = unknown> {
   /** Hands every readable output node to the socket as a view, in one corked write. */
   #write(): void {
     const writer = this.writer;
-    const batch = writer.slice(writer.length);
-    const views = batch.views();
+    const n = writer.length;
+    const views = writer.views();
     const s = this.socket;
-    this.#inflight.push(batch);
     const last = views.length - 1;
     if (last === 0) {
-      s.write(views[0]!, this.#onWritten);
+      s.write(views[0]!);
+    } else {
+      s.cork();
+      for (let i = 0; i <= last; i++) s.write(views[i]!);
+      s.uncork();
+    }
+    if (s.writableLength === 0) {
+      // The kernel took every byte synchronously (Node's try-write): the nodes are free at once,
+      // with no slice and no write callback (the common case on a socket without backpressure).
+      writer.skip(n);
+      writer.release();
       return;
     }
-    s.cork();
-    for (let i = 0; i < last; i++) s.write(views[i]!);
-    s.write(views[last]!, this.#onWritten);
-    s.uncork();
+    // Still queued: the nodes stay referenced by a slice until a trailing empty write's callback,
+    // which Node runs after every write before it.
+    this.#inflight.push(writer.slice(n));
+    s.write(EMPTY_WRITE, this.#onWritten);
   }
 
   [kOnDrain](): void {
@@ -567,7 +587,14 @@ export class Connection<C = unknown> {
     this.#drainWaiters = [];
     if (!this.writer.closed && this.writer.length > 0) this.#write();
     for (const w of waiters) w.resolve();
+    // Shutdown: a drained flush may have been this connection's last work (e.g. a flush another
+    // connection started, as a proxy does). Checked after the waiters' continuations ran.
+    if (this.#draining) queueMicrotask(this.#closeIfDrained);
   }
+
+  readonly #closeIfDrained = (): void => {
+    if (this.#draining && !this.#closing && this[kIdle]()) this.close();
+  };
 
   #rejectDrainWaiters(err: unknown): void {
     const waiters = this.#drainWaiters;
@@ -678,7 +705,12 @@ export class Connection<C = unknown> {
 
   #callOnDisconnect(): void {
     const fn = this.#opts.onDisconnect;
-    if (fn === undefined || !this.#ready) return;
+    if (fn === undefined) return;
+    // A peer that leaves before onConnect settled is reported once the connection is ready.
+    if (!this.#ready) {
+      this.#disconnectPending = true;
+      return;
+    }
     try {
       fn(this.ctx, this);
     } catch (err) {
