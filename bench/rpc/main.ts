@@ -1,0 +1,279 @@
+// bench/rpc: unary calls with a 128 B payload against three RPC stacks, each server in its own
+// process (pinned to CPU 0 where taskset exists) and the load generator in another (CPU 1):
+//   nocopy — nocopy-rpc, framing 'framed';  grpc — @grpc/grpc-js unary;  net — hand-written net + msgpackr.
+// At 1, 32 and 256 calls in flight; rounds interleave the servers, every figure is a median over rounds.
+// Then the offload effect: echo p99 while fib(30) calls run, fib offloaded to piscina vs inline.
+//
+// Usage: node bench/dist/rpc/main.js [--quick] [--rounds=<n>] [--time=<seconds>]
+//        [--levels=1,32,256] [--servers=nocopy,grpc,net] [--no-offload]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { printTable } from '../lib/table.js';
+import { figure, recordFigures, type Figure } from '../lib/results.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+function numFlag(name: string, fallback: number): number {
+  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  if (a === undefined) return fallback;
+  const v = Number(a.slice(name.length + 3));
+  if (!(v > 0)) throw new Error(`bad ${a}`);
+  return v;
+}
+const rounds = numFlag('rounds', quick ? 1 : 3);
+const duration = numFlag('time', quick ? 0.5 : 3);
+const warmup = quick ? 0.3 : 1;
+const CONNECTIONS = 4;
+
+const allServers = ['nocopy', 'grpc', 'net'] as const;
+type ServerName = (typeof allServers)[number];
+// For iterating on one case: --levels=32, --servers=nocopy,net, --no-offload. Ratios need all three servers.
+function listFlag(name: string): string[] | null {
+  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  return a === undefined ? null : a.slice(name.length + 3).split(',');
+}
+const servers: ServerName[] = (listFlag('servers') as ServerName[] | null) ?? [...allServers];
+const levels = (listFlag('levels') ?? ['1', '32', '256']).map(Number);
+const offload = !argv.includes('--no-offload');
+const compare = allServers.every((s) => servers.includes(s));
+const labels: Record<ServerName, string> = { nocopy: 'nocopy-rpc', grpc: 'grpc-js', net: 'net + msgpackr' };
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  fibPerSec: number;
+  p50us: number;
+  p99us: number;
+  cpuPercent: number;
+  note: string;
+}
+interface ServerResult {
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  wallMs: number;
+  maxRssKiB: number;
+}
+interface Run {
+  load: LoadResult;
+  server: ServerResult;
+  /** Server CPU over the measured window, as a share of one core. */
+  serverCpuPercent: number;
+  /** Server CPU time per completed call, µs. */
+  serverUsPerCall: number;
+}
+
+function node(cpu: number, args: string[]): ChildProcess {
+  const stdio: ('ignore' | 'inherit' | 'ipc')[] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  return hasTaskset ? spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio }) : spawn(process.execPath, args, { stdio });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+async function runOne(serverMode: string, loadMode: string, inflight: number, extra: string[] = []): Promise<Run> {
+  const srv = node(0, [join(here, 'servers.js'), serverMode]);
+  const srvExit = exited(srv);
+  const port = await new Promise<number>((resolve, reject) => {
+    srv.once('message', (m) => resolve((m as { port: number }).port));
+    void srvExit.then((code) => reject(new Error(`${serverMode} server exited early (${code})`)));
+  });
+  const load = node(1, [
+    join(here, 'load.js'),
+    '--mode', loadMode,
+    '--port', String(port),
+    '--inflight', String(inflight),
+    '--connections', String(CONNECTIONS),
+    '--duration', String(duration),
+    '--warmup', String(warmup),
+    ...extra,
+  ]);
+  const loadExit = exited(load);
+  let result: LoadResult | null = null;
+  let serverStats: Promise<ServerResult> | null = null;
+  load.on('message', (m: { type: string } & LoadResult) => {
+    if (m.type === 'measuring') srv.send('start');
+    if (m.type === 'result') {
+      result = m;
+      serverStats = new Promise<ServerResult>((resolve) => srv.once('message', (s) => resolve(s as ServerResult)));
+      srv.send('stop');
+    }
+  });
+  const code = await loadExit;
+  if (code !== 0 || result === null || serverStats === null) {
+    srv.kill();
+    throw new Error(`load generator failed against ${serverMode} (exit ${code})`);
+  }
+  const server = await (serverStats as Promise<ServerResult>);
+  srv.send('exit');
+  await srvExit;
+  const r = result as LoadResult;
+  const cpuMs = server.cpuUserMs + server.cpuSystemMs;
+  return {
+    load: r,
+    server,
+    serverCpuPercent: (cpuMs / server.wallMs) * 100,
+    serverUsPerCall: r.requests > 0 ? ((cpuMs * 1000) / r.requests) * (r.seconds * 1000 / server.wallMs) : 0,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+/** (max - min) / median: how far the rounds disagree. */
+function spread(xs: number[]): number {
+  const m = median(xs);
+  return m > 0 ? (Math.max(...xs) - Math.min(...xs)) / m : 0;
+}
+
+const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+const fmtUs = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
+const fmtX = (x: number) => `${x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2)}x`;
+
+async function main(): Promise<void> {
+  console.log(
+    `rpc: unary echo of a 128 B Buffer; ${rounds} round(s) of ${duration} s (+${warmup} s warmup) per server and level; ` +
+      (hasTaskset ? 'server pinned to CPU 0, load generator to CPU 1' : 'taskset not found: processes not pinned'),
+  );
+  console.log(`connections: nocopy-rpc and net + msgpackr ${CONNECTIONS} TCP connections; grpc-js ${CONNECTIONS} channels (one HTTP/2 connection each)`);
+  let missed = 0;
+  const checks: string[] = [];
+  const all = new Map<number, Map<ServerName, Run[]>>();
+  for (const inflight of levels) {
+    const runs = new Map<ServerName, Run[]>(servers.map((s) => [s, []]));
+    all.set(inflight, runs);
+    for (let r = 0; r < rounds; r++) {
+      const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
+      for (const s of order) runs.get(s)!.push(await runOne(s, s, inflight));
+    }
+    const med = (s: ServerName, f: (r: Run) => number) => median(runs.get(s)!.map(f));
+    console.log(`\n${inflight} call(s) in flight`);
+    printTable(
+      ['server', 'req/s', 'p50', 'p99', 'server CPU', 'server µs/call', 'load CPU', 'rounds'],
+      servers.map((s) => [
+        labels[s],
+        fmtRate(med(s, (r) => r.load.rps)),
+        fmtUs(med(s, (r) => r.load.p50us)),
+        fmtUs(med(s, (r) => r.load.p99us)),
+        `${med(s, (r) => r.serverCpuPercent).toFixed(0)}%`,
+        med(s, (r) => r.serverUsPerCall).toFixed(1),
+        `${med(s, (r) => r.load.cpuPercent).toFixed(0)}%`,
+        `±${((spread(runs.get(s)!.map((r) => r.load.rps)) * 100) / 2).toFixed(0)}%`,
+      ]),
+    );
+    const group = `${inflight} in flight, 128 B`;
+    recordFigures(
+      servers.flatMap((s): Figure[] => {
+        const rs = runs.get(s)!;
+        const base = { suite: 'rpc', group, subject: labels[s], ...(s !== 'grpc' ? { baseline: labels.grpc } : {}) };
+        return [
+          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
+          figure({ ...base, metric: 'p50 ms', better: 'lower' }, rs.map((r) => r.load.p50us / 1000)),
+          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
+          figure({ ...base, metric: 'server CPU %', better: 'lower' }, rs.map((r) => r.serverCpuPercent)),
+          figure({ ...base, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
+          figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.load.cpuPercent)),
+        ];
+      }),
+    );
+    const saturated = servers.filter((s) => med(s, (r) => r.load.cpuPercent) >= 90);
+    if (saturated.length > 0) {
+      console.log(`  note: the load generator used >= 90% of its core against ${saturated.map((s) => labels[s]).join(', ')}: there the client bounds the rate`);
+    }
+    if (compare) {
+      const rps = (s: ServerName) => med(s, (r) => r.load.rps);
+      const p99 = (s: ServerName) => med(s, (r) => r.load.p99us);
+      const vsGrpc = rps('nocopy') / rps('grpc');
+      const p99Grpc = p99('nocopy') / p99('grpc');
+      const vsNet = rps('nocopy') / rps('net');
+      const p99Net = p99('nocopy') / p99('net');
+      console.log(`  nocopy-rpc vs grpc-js:        ${fmtX(vsGrpc)} req/s, p99 ${p99Grpc.toFixed(3)}x of grpc-js's`);
+      console.log(`  nocopy-rpc vs net + msgpackr: ${fmtX(vsNet)} req/s, p99 ${p99Net.toFixed(2)}x of net's`);
+      if (inflight === 32) {
+        const t: [string, boolean, string][] = [
+          [`nocopy-rpc / grpc-js req/s at 32 in flight: ${fmtX(vsGrpc)}`, vsGrpc >= 15, 'target >= 15x'],
+          [`nocopy-rpc p99 / grpc-js p99 at 32 in flight: ${p99Grpc.toFixed(3)}x`, p99Grpc < 0.1, 'target < 0.1x'],
+          [`nocopy-rpc / net + msgpackr req/s at 32 in flight: ${fmtX(vsNet)}`, vsNet >= 1.2, 'target >= 1.2x'],
+        ];
+        for (const [label, ok, target] of t) {
+          if (!ok) missed++;
+          checks.push(`  ${label}  ${ok ? 'PASS' : 'MISS'} (${target})`);
+        }
+      }
+    }
+  }
+
+  if (compare) {
+    console.log('\nratios (medians): nocopy-rpc req/s over the other, and the other\'s p99 over nocopy-rpc\'s');
+    printTable(
+      ['in flight', 'x grpc-js req/s', 'grpc-js p99 / ours', 'x net req/s', 'net p99 / ours'],
+      levels.map((l) => {
+        const runs = all.get(l)!;
+        const med = (s: ServerName, f: (r: Run) => number) => median(runs.get(s)!.map(f));
+        const rps = (s: ServerName) => med(s, (r) => r.load.rps);
+        const p99 = (s: ServerName) => med(s, (r) => r.load.p99us);
+        return [String(l), fmtX(rps('nocopy') / rps('grpc')), fmtX(p99('grpc') / p99('nocopy')), fmtX(rps('nocopy') / rps('net')), fmtX(p99('net') / p99('nocopy'))];
+      }),
+    );
+  }
+
+  // ---- offload ----
+  if (offload) {
+    const variants = [
+      { mode: 'fib-offload', label: 'fib offloaded (piscina)' },
+      { mode: 'fib-inline', label: 'fib inline (event loop)' },
+    ] as const;
+    const fibRuns = new Map<string, Run[]>(variants.map((v) => [v.mode, []]));
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? variants : [...variants].reverse();
+      for (const v of order) fibRuns.get(v.mode)!.push(await runOne(v.mode, 'nocopy', 32, ['--fib', '2', '--fibn', '30']));
+    }
+    const fmed = (m: string, f: (r: Run) => number) => median(fibRuns.get(m)!.map(f));
+    console.log('\noffload: 32 echo calls in flight + 2 fib(30) calls in flight continuously (nocopy-rpc, same server process pinned to CPU 0, workers included)');
+    printTable(
+      ['fib registered', 'echo req/s', 'echo p50', 'echo p99', 'fib/s', 'server CPU'],
+      variants.map((v) => [
+        v.label,
+        fmtRate(fmed(v.mode, (r) => r.load.rps)),
+        fmtUs(fmed(v.mode, (r) => r.load.p50us)),
+        fmtUs(fmed(v.mode, (r) => r.load.p99us)),
+        fmed(v.mode, (r) => r.load.fibPerSec).toFixed(1),
+        `${fmed(v.mode, (r) => r.serverCpuPercent).toFixed(0)}%`,
+      ]),
+    );
+    recordFigures(
+      variants.flatMap((v): Figure[] => {
+        const rs = fibRuns.get(v.mode)!;
+        const base = { suite: 'rpc', group: 'echo (32 in flight) while fib(30) runs (2 in flight)', subject: v.label, ...(v.mode === 'fib-offload' ? { baseline: 'fib inline (event loop)' } : {}) };
+        return [
+          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
+          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
+          figure({ ...base, metric: 'fib/s', better: 'higher' }, rs.map((r) => r.load.fibPerSec)),
+        ];
+      }),
+    );
+    const off = fmed('fib-offload', (r) => r.load.p99us);
+    const inl = fmed('fib-inline', (r) => r.load.p99us);
+    console.log(`  echo p99: inline ${fmtUs(inl)} / offloaded ${fmtUs(off)} = ${fmtX(inl / off)} lower with offload`);
+  }
+
+  console.log('\ntargets');
+  for (const c of checks) console.log(c);
+  if (missed > 0) console.log(`${missed} target(s) missed`);
+  if (quick) console.log('(--quick: one short round; numbers are not meaningful)');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
