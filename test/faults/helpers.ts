@@ -3,29 +3,13 @@
 // (Not a test file: it defines no tests.)
 import net, { type AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, type Connection, type EventLoopOptions, type ListenOptions, type OnRequest } from '@nocopy/transport';
 
-export { sleep };
+export { sleep, within, until } from '../support.js';
+import { until } from '../support.js';
 
-/** Rejects with a clear message when `p` has not settled after `ms` (a liveness bound, not a speed assertion). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
 
-/** Polls `cond` until true (liveness bound `ms`). */
-export async function until(cond: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(2);
-  }
-}
 
 /** The settled outcome of a promise, without an unhandled rejection in between. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };

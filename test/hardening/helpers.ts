@@ -6,9 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-export { sleep };
+export { sleep, within, until } from '../support.js';
 
 /** `payload` behind a 4-byte big-endian length. */
 export function frame(payload: Uint8Array | string): Buffer {
@@ -19,23 +18,7 @@ export function frame(payload: Uint8Array | string): Buffer {
   return out;
 }
 
-/** Rejects with a clear message when `p` has not settled after `ms` (a liveness bound, never an assertion on speed). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
 
-/** Polls `cond` until true (liveness bound `ms`). */
-export async function until(cond: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(5);
-  }
-}
 
 /** A promise with its resolve function, for gates the test opens. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {

@@ -7,26 +7,14 @@ import { once } from 'node:events';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, dialConnection, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
 import { RawClient, frame, sleep, until, within } from './helpers.js';
+import { lengthPrefixedEcho } from '../support.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** The most one socket read delivers (libuv's 64 KiB read buffer; the onread path caps its reads there too). */
 const READ_CHUNK = 64 * KiB;
 
-/** Length-prefixed echo (payload zero-copy). */
-const echo: OnRequest<any> = (_ctx, conn) => {
-  const r = conn.reader;
-  const w = conn.writer;
-  let echoed = false;
-  while (r.length >= 4) {
-    const n = r.peekUint32BE();
-    if (r.length < 4 + n) break;
-    w.writeUint32BE(r.readUint32BE());
-    if (n > 0) w.append(r.slice(n));
-    echoed = true;
-  }
-  if (echoed) return w.flush();
-};
+const echo = lengthPrefixedEcho;
 
 async function serve<C>(onRequest: OnRequest<C>, options: EventLoopOptions<C> = {}): Promise<{ loop: EventLoop<C>; port: number }> {
   const loop = new EventLoop<C>(onRequest, options);

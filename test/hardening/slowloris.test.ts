@@ -7,21 +7,9 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { EventLoop, IdleTimeoutError, ReadTimeoutError, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
 import { RawClient, frame, percentile, sleep, until, within } from './helpers.js';
+import { lengthPrefixedEcho } from '../support.js';
 
-/** Length-prefixed echo; a partial frame is left for the next call. */
-const echo: OnRequest<any> = (_ctx, conn) => {
-  const r = conn.reader;
-  const w = conn.writer;
-  let echoed = false;
-  while (r.length >= 4) {
-    const n = r.peekUint32BE();
-    if (r.length < 4 + n) break;
-    w.writeUint32BE(r.readUint32BE());
-    if (n > 0) w.append(r.slice(n));
-    echoed = true;
-  }
-  if (echoed) return w.flush();
-};
+const echo = lengthPrefixedEcho;
 
 /** An echo EventLoop that reports every closed connection (with its error) by remote port. */
 async function serveTracked(options: EventLoopOptions = {}, onRequest: OnRequest = echo) {

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import tls, { type TLSSocket } from 'node:tls';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { DialError, EventLoop, dialConnection, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
+import { DialError, EventLoop, dialConnection, type Connection, type EventLoopOptions } from '@nocopy/transport';
 import { RawClient, deferred, fixtureSelfSigned, frame, makePki, sleep, until, within } from './helpers.js';
+import { lengthPrefixedEcho } from '../support.js';
 
 const pki = makePki();
 const selfSigned = pki?.selfSigned ?? fixtureSelfSigned();
@@ -16,20 +17,7 @@ const noCert = selfSigned === null ? 'no openssl CLI and no committed test certi
 const noPki = pki === null ? 'no openssl CLI to make a CA and a client certificate: mutual TLS test skipped' : false;
 const self = selfSigned ?? { key: '', cert: '' };
 
-/** Length-prefixed echo. */
-const echo: OnRequest<any> = (_ctx, conn) => {
-  const r = conn.reader;
-  const w = conn.writer;
-  let echoed = false;
-  while (r.length >= 4) {
-    const n = r.peekUint32BE();
-    if (r.length < 4 + n) break;
-    w.writeUint32BE(r.readUint32BE());
-    if (n > 0) w.append(r.slice(n));
-    echoed = true;
-  }
-  if (echoed) return w.flush();
-};
+const echo = lengthPrefixedEcho;
 
 async function serveTls(tlsOptions: tls.TlsOptions, options: EventLoopOptions = {}) {
   const served: Connection[] = [];
