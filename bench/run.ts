@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus, totalmem, platform, release, arch } from 'node:os';
 import type { Figure } from './lib/results.js';
-import { renderChart } from './lib/chart.js';
+import { renderChart, chartMeta } from './lib/chart.js';
 import { renderMarkdown, withRatios } from './lib/summary.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -95,8 +95,7 @@ try {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(result));
-  const subtitle = `${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, Node ${process.version}, ${date.slice(0, 10)} — \`${command}\`, medians`;
-  writeFileSync(join(outDir, 'latest.svg'), renderChart(figures, { title: 'nocopy against what you would use instead', subtitle }));
+  writeFileSync(join(outDir, 'latest.svg'), renderChart(figures, chartMeta(result)));
   console.log(`\nall suites done in ${fmtTime(Date.now() - t0)}; results: ${join(outDir, 'latest.{json,md,svg}')}`);
   process.exitCode = status.some((s) => s.status === 'failed') ? 1 : 0;
 } finally {

@@ -30,6 +30,15 @@ export interface ChartMeta {
   subtitle: string;
 }
 
+/** The chart's title and its subtitle: the machine, Node, the date and the command that made it. */
+export function chartMeta(r: { machine: { cpus: number; model: string; memoryGiB: number }; node: string; date: string; command: string }): ChartMeta {
+  const m = r.machine;
+  return {
+    title: 'nocopy against what you would use instead',
+    subtitle: `${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, Node ${r.node}, ${r.date.slice(0, 10)} — \`${r.command}\`, medians`,
+  };
+}
+
 /** Suites drawn, in order, with the throughput and latency metrics each one reports. */
 const PANELS: readonly { suite: string; title: string; rate: string; latency: string }[] = [
   { suite: 'echo', title: 'Echo server (4-byte length-prefixed frames)', rate: 'req/s', latency: 'p99 ms' },
@@ -44,10 +53,11 @@ export function renderChart(figures: readonly Figure[], meta: ChartMeta): string
     const figs = figures.filter((f) => f.suite === p.suite);
     if (figs.length === 0) continue;
     out.push(`<text x="16" y="${y}" class="h2">${esc(p.title)}</text>`);
+    y += 16;
     out.push(`<text x="${LABEL}" y="${y}" class="axis">requests/s (longer is better)</text>`);
     out.push(`<text x="${LABEL + PANEL + 30}" y="${y}" class="axis">p99 latency (shorter is better)</text>`);
-    y += 12;
-    const groups = [...new Set(figs.map((f) => f.group))];
+    // Only groups with a throughput figure are drawn (a suite may record other metrics per group).
+    const groups = [...new Set(figs.filter((f) => f.metric === p.rate).map((f) => f.group))];
     for (const g of groups) {
       const rates = figs.filter((f) => f.group === g && f.metric === p.rate);
       const lats = figs.filter((f) => f.group === g && f.metric === p.latency);

@@ -43,7 +43,7 @@ export function renderMarkdown(r: Results): string {
   lines.push(`- machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, ${r.machine.platform} ${r.machine.release} ${r.machine.arch}`);
   lines.push(`- Node ${r.node}`);
   lines.push(`- command: \`${r.command}\``);
-  lines.push(`- every figure is the median over rounds; "spread" is (max - min) / median of the rounds; "x" is the ratio to the baseline named in the heading, measured in the same run, oriented so that above 1 is better`, '');
+  lines.push(`- every figure is the median over rounds; "±" is half the spread of the per-round values, (max - min) / 2 / median; "x" is the ratio to the baseline named in the heading, measured in the same run, oriented so that above 1 is better`, '');
   lines.push('| suite | status | seconds |', '|---|---|---|');
   for (const s of r.suites) lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(0)} |`);
   for (const suite of [...new Set(r.figures.map((f) => f.suite))]) {
