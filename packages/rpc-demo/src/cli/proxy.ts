@@ -98,7 +98,6 @@ async function main(): Promise<void> {
   }
   const addr = proxy.address();
   const bound = typeof addr === 'string' ? addr : addr === null ? '?' : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
-  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -117,6 +116,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Announce only once the handlers are in place: whoever reads this line may signal us at once.
+  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}\n`);
 }
 
 await main();

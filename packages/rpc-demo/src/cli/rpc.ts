@@ -49,7 +49,6 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
   registerDemoMethods(server);
   const addr = await server.listen({ port, host: (values.host as string | undefined) ?? '127.0.0.1' });
   const where = typeof addr === 'string' ? addr : `${addr.address}:${addr.port}`;
-  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing); Ctrl-C stops\n`);
   const stop = (signal: string) => {
     process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
     server.shutdown({ timeout: 5000 }).then(
@@ -62,6 +61,8 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // Announce only once the handlers are in place: whoever reads this line may signal us at once.
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing); Ctrl-C stops\n`);
 }
 
 async function call(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void> {
