@@ -3,29 +3,13 @@
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { createProxy, type TcpProxy, type ProxyOptions, type ProxyErrorInfo } from '../src/proxy/index.js';
 
-export { sleep };
+export { sleep, within, until } from '@nocopy/test-kit';
+import { until } from '@nocopy/test-kit';
 
-/** Rejects with a clear message when `p` has not settled after `ms` (a liveness bound, not a speed assertion). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
 
-/** Polls `cond` until true (liveness bound `ms`). */
-export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A seeded PRNG (xorshift32): the same seed gives the same sizes and bytes on every run. */
 export function rng(seed: number): () => number {

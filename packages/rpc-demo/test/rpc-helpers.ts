@@ -9,47 +9,17 @@ import { createServer, type RpcServer, type ServerOptions } from '../src/rpc/ser
 import { createClient, type ClientOptions, type RpcClient } from '../src/rpc/client.js';
 import type { Framing } from '../src/rpc/protocol.js';
 
-export { sleep };
+export { sleep, within, until, deferred, type Deferred } from '@nocopy/test-kit';
+import { deferred, within } from '@nocopy/test-kit';
 
 export const FRAMINGS: readonly Framing[] = ['framed', 'stream'];
 
 /** The compiled demo handlers module (dist/src/demo/handlers.js), for `workers.filename`. */
 export const HANDLERS_FILE = fileURLToPath(new URL('../src/demo/handlers.js', import.meta.url));
 
-/** Rejects with a clear message when `p` has not settled after `ms` (a liveness bound, never an assertion on speed). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
 
-/** Polls `cond` until true (liveness bound `ms`). */
-export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (v: T) => void;
-  reject: (e: unknown) => void;
-}
 
-/** A promise with its resolve function, for gates the test opens. */
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** The settled outcome of a promise, without an unhandled rejection in between. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };

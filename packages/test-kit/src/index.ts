@@ -1,0 +1,205 @@
+// Test utilities shared by every nocopy test project. Liveness bounds only: nothing here asserts speed.
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
+
+/** Rejects with a clear message when `p` has not settled after `ms` (a liveness bound, never an assertion on speed). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `cond` until true (liveness bound `ms`). */
+export async function until(cond: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await sleep(2);
+  }
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A promise with its resolve and reject functions, for gates a test opens. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** `payload` behind a 4-byte big-endian length (`length` overrides the header, for lying frames). */
+export function frame(payload: Uint8Array | string, length?: number): Buffer {
+  const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const out = Buffer.allocUnsafe(4 + p.length);
+  out.writeUInt32BE(length ?? p.length, 0);
+  out.set(p, 4);
+  return out;
+}
+
+/** What the echo handler needs of a Connection (structural, so this package depends on no nocopy package). */
+export interface EchoConnection {
+  reader: { length: number; peekUint32BE(): number; readUint32BE(): number; slice(n: number): unknown };
+  writer: { writeUint32BE(v: number): void; append(other: any): void; flush(): void | Promise<void> };
+}
+
+/** Length-prefixed echo: every complete frame goes back (the payload zero-copy); a partial frame waits. */
+export function lengthPrefixedEcho(_ctx: unknown, conn: EchoConnection): void | Promise<void> {
+  const r = conn.reader;
+  const w = conn.writer;
+  let echoed = false;
+  while (r.length >= 4) {
+    const n = r.peekUint32BE();
+    if (r.length < 4 + n) break;
+    w.writeUint32BE(r.readUint32BE());
+    if (n > 0) w.append(r.slice(n));
+    echoed = true;
+  }
+  if (echoed) return w.flush();
+}
+
+export interface RawConnectOptions {
+  host?: string;
+  /** Bind the client side to this loopback alias (e.g. 127.0.0.2), so the server sees another remote address. */
+  localAddress?: string;
+  allowHalfOpen?: boolean;
+}
+
+/**
+ * A plain `net` client that buffers what it receives, for exact reads: `read(n)` resolves with exactly
+ * `n` bytes, or rejects when the socket closes first or `ms` passes.
+ */
+export class RawClient {
+  readonly socket: net.Socket;
+  /** Resolves when the socket has closed, with `hadError` as in the 'close' event. */
+  readonly closed: Promise<boolean>;
+  /** The error the socket saw, if any. */
+  error: Error | undefined;
+  /** Bytes received in total. */
+  received = 0;
+  /** The peer sent its FIN. */
+  ended = false;
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #wake: (() => void) | null = null;
+  #isClosed = false;
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+      this.#notify();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.#notify();
+    });
+    socket.on('error', (err) => {
+      this.error = err;
+    });
+    this.closed = new Promise((resolve) => {
+      socket.once('close', (hadError: boolean) => {
+        this.#isClosed = true;
+        this.#notify();
+        resolve(hadError);
+      });
+    });
+  }
+
+  /** Connects to a TCP port on loopback (or `host`), or to a Unix socket path. */
+  static async connect(target: number | string, options: RawConnectOptions = {}): Promise<RawClient> {
+    const allowHalfOpen = options.allowHalfOpen ?? false;
+    const socket =
+      typeof target === 'number'
+        ? net.connect({ port: target, host: options.host ?? '127.0.0.1', localAddress: options.localAddress, allowHalfOpen })
+        : net.connect({ path: target, allowHalfOpen });
+    const client = new RawClient(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    if (typeof target === 'number') socket.setNoDelay(true);
+    return client;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Bytes received and not yet read. */
+  get buffered(): number {
+    return this.#length;
+  }
+
+  /** Everything received and not yet read. */
+  take(): Buffer {
+    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#length = 0;
+    return all;
+  }
+
+  /** Resolves at the write callback. */
+  write(data: Uint8Array | string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async read(n: number, ms = 5000): Promise<Buffer> {
+    const deadline = Date.now() + ms;
+    while (this.#length < n) {
+      if (this.#isClosed || this.ended) throw new Error(`socket closed with ${this.#length} of ${n} bytes`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms with ${this.#length} of ${n} bytes`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    const all = this.take();
+    if (all.length > n) {
+      this.#chunks = [all.subarray(n)];
+      this.#length = all.length - n;
+    }
+    return all.subarray(0, n);
+  }
+
+  /** Reads one length-prefixed frame and returns its payload. */
+  async readFrame(ms = 5000): Promise<Buffer> {
+    const head = await this.read(4, ms);
+    return this.read(head.readUInt32BE(0), ms);
+  }
+
+  /** Sends `payload` as a frame and returns the echoed payload. */
+  async roundTrip(payload: Uint8Array | string, ms = 5000): Promise<Buffer> {
+    this.socket.write(frame(payload));
+    return this.readFrame(ms);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = null;
+    w?.();
+  }
+}
