@@ -1,5 +1,5 @@
 export { LinkBuffer, type LinkBufferOptions, type Delimiter } from './linkbuffer.js';
-export { BlockPool, Block, defaultPool, type BlockPoolOptions, type BlockPoolStats } from './pool.js';
+export { BlockPool, Block, Slab, defaultPool, type BlockPoolOptions, type BlockPoolStats } from './pool.js';
 export {
   LinkBufferError,
   ShortBufferError,

@@ -49,6 +49,8 @@ export class LinkBuffer {
   #scanned = 0;
   // Side channel of #take/#peekAt: the buffer the returned offset refers to.
   #tb: Buffer = EMPTY;
+  // Bytes linked since the last compact(): 0 means there is nothing to compact.
+  #linked = 0;
 
   constructor(options: LinkBufferOptions = {}) {
     this.pool = options.pool ?? defaultPool;
@@ -516,6 +518,7 @@ export class LinkBuffer {
     }
     other.#head = other.#read = other.#flush = other.#tail = null;
     other.#length = 0;
+    other.#linked = 0;
     other.#scanKey = undefined;
     other.#scanned = 0;
   }
@@ -533,6 +536,80 @@ export class LinkBuffer {
     this.#linkNode(node);
     this.#flush = node;
     this.#length += n;
+    this.#linked += n;
+  }
+
+  /**
+   * Copies the unread bytes that live in linked memory (link()) into pooled blocks, so that input
+   * kept for later is bounded by the pool and goes back to it. Views returned earlier stay valid:
+   * linked memory is never reused, only no longer referenced. Copies continue in the free space of
+   * the block the previous compaction filled, and new blocks grow with the buffered length, so a
+   * message that arrives in many pieces ends up in a few large blocks. Returns the bytes copied.
+   */
+  compact(): number {
+    this.#open();
+    if (this.#linked === 0 || this.#mallocSize !== 0) return 0;
+    this.#linked = 0;
+    // The trailing run of linked nodes at or after the read cursor, and the node before it. Pooled
+    // nodes stay where they are: views of them must stay valid until release(), so their blocks
+    // cannot go back to the pool now.
+    let prev: LinkNode | null = null;
+    let first: LinkNode | null = null;
+    let atRead = false;
+    for (let n = this.#head, before: LinkNode | null = null; n !== null; before = n, n = n.next) {
+      if (n === this.#read) atRead = true;
+      if (!atRead || n.block !== null) {
+        first = null;
+      } else if (first === null && n.end > n.off) {
+        first = n;
+        prev = before;
+      }
+    }
+    if (first === null) return 0;
+    const readWasFirst = first === this.#read;
+    let k = 0;
+    for (let n: LinkNode | null = first; n !== null; n = n.next) k += n.end - n.off;
+    // Destination: the free space of the block the previous compaction filled, then new blocks.
+    const extend = prev !== null && prev.writable && prev.block !== null && prev.malloc === prev.end && prev.end < prev.buf.length;
+    let dest: LinkNode | null = extend ? prev : null;
+    const grow = Math.min(8 * 1024 * 1024, Math.max(this.#nodeSize, this.#length));
+    let firstNew: LinkNode | null = null;
+    let last: LinkNode | null = prev;
+    let src = first;
+    let so = first.off;
+    for (let left = k; left > 0; ) {
+      if (dest === null || dest.end === dest.buf.length) {
+        const block = this.pool.acquire(Math.max(left, grow));
+        const node = takeNode();
+        node.buf = block.buf;
+        node.block = block;
+        node.writable = true;
+        if (last === null) this.#head = node;
+        else last.next = node;
+        last = dest = node;
+        firstNew ??= node;
+      }
+      while (so === src.end) {
+        src = src.next!;
+        so = src.off;
+      }
+      const room = dest.buf.length - dest.end;
+      const c = Math.min(room, src.end - so, left);
+      src.buf.copy(dest.buf, dest.end, so, so + c);
+      so += c;
+      dest.end = dest.malloc = dest.end + c;
+      left -= c;
+    }
+    // The copied nodes go; the chain ends at the last destination.
+    for (let n: LinkNode | null = first; n !== null; ) {
+      const next: LinkNode | null = n.next;
+      dropNode(n);
+      n = next;
+    }
+    last!.next = null;
+    this.#tail = this.#flush = last;
+    if (readWasFirst) this.#read = extend ? prev : firstNew;
+    return k;
   }
 
   /** The readable bytes as views, one per node, for a writev. Nothing is consumed; valid until release(). */

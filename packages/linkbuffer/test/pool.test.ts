@@ -100,17 +100,38 @@ test('releasing (or retaining) a block too often throws BlockReleasedError and c
   assert.throws(() => pool.release(big), BlockReleasedError);
 });
 
-test('maxIdleBytes caps the idle memory; blocks beyond it are dropped', () => {
-  const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, maxIdleBytes: 40 });
-  const blocks = [pool.acquire(16), pool.acquire(16), pool.acquire(16)];
-  for (const b of blocks) pool.release(b);
+test('maxIdleBytes caps the idle memory: a large block past it is dropped, a slab once all its blocks are idle', () => {
+  // Blocks of up to a quarter of slabSize are carved from slabs; larger ones are allocated alone.
+  const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, slabSize: 256, maxIdleBytes: 40 });
+  const small = [pool.acquire(16), pool.acquire(16), pool.acquire(16)];
+  assert.equal(pool.stats().slabs, 1, 'three 16-byte blocks from one 256-byte slab');
+  pool.release(small[0]!);
+  pool.release(small[1]!);
   let s = pool.stats();
   assert.equal(s.idleBlocks, 2);
   assert.equal(s.idleBytes, 32);
-  assert.equal(s.blocksOutstanding, 0);
-  pool.release(pool.acquire(64)); // 32 + 64 > 40: dropped
+  pool.release(small[2]!); // 48 idle > 40, and the slab is all idle: it goes
   s = pool.stats();
-  assert.equal(s.idleBytes, 32);
+  assert.equal(s.idleBlocks, 0);
+  assert.equal(s.idleBytes, 0);
+  assert.equal(s.slabs, 0);
+  assert.equal(s.blocksOutstanding, 0);
+  // A slab still in use keeps its idle blocks whatever the cap.
+  const kept = pool.acquire(16);
+  const more = [pool.acquire(16), pool.acquire(16), pool.acquire(16)];
+  for (const b of more) pool.release(b);
+  assert.equal(pool.stats().idleBytes, 48);
+  pool.release(kept);
+  assert.equal(pool.stats().idleBytes, 0, 'then it goes with its last block');
+  // Large blocks (above slabSize / 4) are dropped one by one past the cap.
+  const big = [pool.acquire(512), pool.acquire(512)];
+  const capped = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, slabSize: 256, maxIdleBytes: 600 });
+  const bb = [capped.acquire(512), capped.acquire(512)];
+  for (const b of bb) capped.release(b);
+  assert.equal(capped.stats().idleBlocks, 1);
+  assert.equal(capped.stats().idleBytes, 512);
+  for (const b of big) pool.release(b);
+  assert.equal(pool.stats().idleBytes, 0);
 
   const none = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, maxIdleBytes: 0 });
   none.release(none.acquire(16));
@@ -119,21 +140,75 @@ test('maxIdleBytes caps the idle memory; blocks beyond it are dropped', () => {
   assert.equal(none.stats().hits, 0);
 });
 
-test('trim() drops every idle block and leaves outstanding ones alone', () => {
-  const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024 });
+test('memory the pool lets go of is freed at once: views of a dropped block read as empty', async () => {
+  const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, slabSize: 256, maxIdleBytes: 0 });
+  const b = pool.acquire(16);
+  const view = b.buf;
+  view.fill(7);
+  pool.release(b);
+  assert.equal(view.length, 16, 'freed in a microtask, not synchronously');
+  await new Promise<void>((resolve) => queueMicrotask(resolve));
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(view.length, 0, 'the slab was detached (transferred to a closed port), so its memory is gone');
+  const big = pool.acquire(1024);
+  const bigView = big.buf;
+  pool.release(big);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(bigView.length, 0);
+});
+
+test('idle memory nobody needed for a whole decay period goes back, down to minIdleBytes', async () => {
+  const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, slabSize: 256, minIdleBytes: 64, decayMs: 50 });
+  // 4 slabs of 256 bytes, then all idle.
+  const blocks = Array.from({ length: 16 }, () => pool.acquire(64));
+  assert.equal(pool.stats().slabs, 4);
+  for (const b of blocks) pool.release(b);
+  assert.equal(pool.stats().idleBytes, 1024);
+  // Half of it is in use all along (taken and given back every 10 ms): that half stays idle-ready.
+  let running = true;
+  const churn = (async () => {
+    while (running) {
+      const some = Array.from({ length: 8 }, () => pool.acquire(64));
+      await new Promise((r) => setTimeout(r, 10));
+      for (const b of some) pool.release(b);
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  let s = pool.stats();
+  assert.ok(s.decayedBytes >= 256, `unneeded memory went back: ${s.decayedBytes}`);
+  assert.ok(s.idleBytes + s.bytesOutstanding >= 512, `the memory in use stayed: ${s.idleBytes} idle + ${s.bytesOutstanding} out`);
+  running = false;
+  await churn;
+  await new Promise((r) => setTimeout(r, 200));
+  s = pool.stats();
+  assert.ok(s.idleBytes <= 256, `then down to about minIdleBytes (whole slabs): ${s.idleBytes}`);
+  assert.ok(s.slabs <= 1, `${s.slabs} slabs`);
+  // With decay off, idle memory stays.
+  const keep = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, decayMs: 0, minIdleBytes: 0 });
+  keep.release(keep.acquire(64));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(keep.stats().idleBytes, 64);
+});
+
+test('trim() gives back idle blocks and all-idle slabs, and leaves outstanding ones alone', () => {
+  const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, slabSize: 256 });
   const kept = pool.acquire(16);
-  pool.release(pool.acquire(16));
-  pool.release(pool.acquire(200));
-  assert.equal(pool.stats().idleBlocks, 2);
+  pool.release(pool.acquire(16)); // same slab as `kept`: stays idle, the slab is in use
+  pool.release(pool.acquire(64)); // its own slab: all idle, goes
+  pool.release(pool.acquire(512)); // a large block: goes
+  assert.equal(pool.stats().idleBlocks, 3);
   pool.trim();
-  const s = pool.stats();
-  assert.equal(s.idleBlocks, 0);
-  assert.equal(s.idleBytes, 0);
+  let s = pool.stats();
+  assert.equal(s.idleBlocks, 1);
+  assert.equal(s.idleBytes, 16);
+  assert.equal(s.slabs, 1);
   assert.equal(s.blocksOutstanding, 1);
-  assert.notEqual(pool.acquire(16), kept);
-  assert.equal(pool.stats().hits, 0, 'nothing idle to reuse after trim');
   pool.release(kept);
-  assert.equal(pool.stats().idleBlocks, 1);
+  pool.trim();
+  s = pool.stats();
+  assert.equal(s.idleBlocks, 0);
+  assert.equal(s.slabs, 0);
+  assert.notEqual(pool.acquire(16), kept);
 });
 
 test('invalid pool options and sizes throw InvalidSizeError', () => {
@@ -145,6 +220,9 @@ test('invalid pool options and sizes throw InvalidSizeError', () => {
     { maxIdleBytes: -1 },
     { maxIdleBytes: 1.5 },
     { minBlockSize: 2 ** 31 },
+    { slabSize: 1000 },
+    { minIdleBytes: -1 },
+    { decayMs: 1.5 },
   ];
   for (const options of bad) {
     assert.throws(() => new BlockPool(options), InvalidSizeError, JSON.stringify(options));
