@@ -15,7 +15,9 @@ import {
   ReadTimeoutError,
   WriteTimeoutError,
 } from './errors.js';
-import { kConnection, kDestroy, kDrain, kIdle, kOnData, kOnRead, kReport, kSend, kStart, kWait } from './symbols.js';
+import { kBudget, kConnection, kDestroy, kDrain, kIdle, kOnData, kOnRead, kReport, kSend, kStart, kWait } from './symbols.js';
+import type { InboundAccount, InboundBudget } from './inbound-budget.js';
+import { createWarner } from './warnings.js';
 import { connectionCloseChannel, connectionErrorChannel, connectionOpenChannel } from './diagnostics.js';
 import { type CloseCallback, type OnRequest, type ResolvedConnectionOptions, checkMs } from './options.js';
 
@@ -62,6 +64,8 @@ export class Connection<C = unknown> {
   readonly remoteFamily: string | undefined;
   /** The underlying socket: an escape hatch (TLS peer certificate, socket options). Do not read from it. */
   readonly socket: Socket;
+  /** How input arrives: 'onread' straight into pooled nodes, or 'link' (Node's chunks, see README: read path). */
+  readonly readMode: 'onread' | 'link';
 
   readonly #opts: ResolvedConnectionOptions<C>;
   #onRequest: OnRequest<C> | null;
@@ -80,7 +84,13 @@ export class Connection<C = unknown> {
   #disconnectPending = false;
   #partialSince = 0;
   #partialTimer: NodeJS.Timeout | null = null;
-  #paused = false;
+  /** Unconsumed input reached maxInboundBytes: reading waits for the handler to consume. */
+  #limitPaused = false;
+  /** Reading paused by the EventLoop's total input budget. */
+  #budgetPaused = false;
+  /** Whether the socket is paused now (the sum of the reasons, see #updateReading). */
+  #readPaused = false;
+  #account: InboundAccount | null = null;
   #draining = false;
   #received = 0;
   #before = 0;
@@ -112,6 +122,7 @@ export class Connection<C = unknown> {
     this.#onFinish = onFinish;
     // A reader made before the socket (onread mode reads straight into its pooled nodes) is adopted.
     if (reader !== null) reader[kConnection] = this;
+    this.readMode = reader !== null ? 'onread' : 'link';
     this.reader = reader ?? new ConnectionReader(this, opts.pool);
     this.writer = new ConnectionWriter(this, opts.pool);
     this.localAddress = socket.localAddress;
@@ -223,7 +234,7 @@ export class Connection<C = unknown> {
 
   unhold(): void {
     if (this.#holds === 0 || --this.#holds > 0 || this.#running || this.#closing) return;
-    if (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd())) {
+    if ((this.#draining && this.reader.length === 0) || (this.#peerEnded && this.#closeOnPeerEnd())) {
       this.#beginClose(undefined);
     } else if (this.reader.length > 0) {
       // Input left while holds were outstanding goes to the handler again: it may complete now, and
@@ -271,6 +282,8 @@ export class Connection<C = unknown> {
     s.on('end', onSocketEnd);
     s.on('drain', onSocketDrain);
     s.on('timeout', onSocketTimeout);
+    // Sockets of a pauseOnConnect server (and adopted ones, see adopt.ts) start paused.
+    if (s.readableFlowing === false && !this.#readPaused) s.resume();
     if (this.#opts.idleTimeout > 0) s.setTimeout(this.#opts.idleTimeout);
     if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ connection: this });
     if (onConnect === undefined) {
@@ -306,8 +319,7 @@ export class Connection<C = unknown> {
   [kDrain](): void {
     if (this.#closing) return;
     this.#draining = true;
-    this.socket.pause();
-    this.#paused = true;
+    this.#updateReading();
     if (this[kIdle]()) this.close();
   }
 
@@ -318,14 +330,51 @@ export class Connection<C = unknown> {
    * deadline destroyed it and its unsent reply.)
    */
   [kIdle](): boolean {
-    // Input left behind by a call that could not progress cannot complete once reading is paused.
-    return !this.#running && this.#ready && this.#holds === 0 && this.#drainWaiters.length === 0;
+    return !this.#running && this.#ready && this.#holds === 0 && this.#drainWaiters.length === 0 && this.reader.length === 0;
   }
 
   /** Shutdown deadline: drop whatever is left. */
   [kDestroy](error?: unknown): void {
     if (!this.#closing) this.#beginClose(error);
     this.socket.destroy();
+  }
+
+  /** Accepted connections share their EventLoop's input budget. */
+  [kBudget](budget: InboundBudget): void {
+    this.#account = budget.open({
+      budgetPause: () => {
+        this.#budgetPaused = true;
+        this.#updateReading();
+      },
+      budgetResume: () => {
+        this.#budgetPaused = false;
+        this.#updateReading();
+      },
+      budgetEvict: (err) => {
+        this.#report(err);
+        this.close(err);
+      },
+    });
+  }
+
+  /**
+   * Pauses or resumes the socket from the reasons to stop reading: this connection's input limit,
+   * the loop's input budget, and a draining shutdown once no partial message is left to complete
+   * (a request the peer sent before shutdown began is still read to its end).
+   */
+  #updateReading(): void {
+    if (this.#closing) return;
+    const pause = this.#limitPaused || this.#budgetPaused || (this.#draining && this.reader.length === 0);
+    if (pause === this.#readPaused) return;
+    this.#readPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** Tells the budget what this connection buffers now. */
+  #charge(): void {
+    const a = this.#account;
+    if (a !== null) a.set(this.#closing ? 0 : this.reader.length);
   }
 
   // ---- input ----
@@ -351,10 +400,13 @@ export class Connection<C = unknown> {
     const w = this.#waiter;
     if (w !== null) this.#checkWaiter(w);
     else if (this.#ready && !this.#running && this.#onRequest !== null) this.#dispatch();
-    if (!this.#paused && !this.#closing && reader.length >= this.#opts.maxInboundBytes) {
-      this.#paused = true;
-      this.socket.pause();
+    if (!this.#limitPaused && !this.#closing && reader.length >= this.#opts.maxInboundBytes) {
+      this.#limitPaused = true;
+      this.#updateReading();
     }
+    // Input kept past this read moves out of Node's chunks into pooled memory (see #continue).
+    if (reader.length !== 0 && !this.#closing) reader.compact();
+    if (this.#account !== null) this.#charge();
   }
 
   #setReady(): void {
@@ -403,11 +455,16 @@ export class Connection<C = unknown> {
       if (this.#inflight.length === 0) reader.release();
       else this.#releaseAfterWrite = true;
     }
+    if (this.#account !== null) this.#charge();
     if (this.#closing) {
       this.#running = false;
       this.#maybeFinish();
       return false;
     }
+    // Input left for a later call (a partial message) is copied out of the socket's chunks into
+    // pooled blocks: kept in Node's chunks, it fragmented the process heap, and a flood of partial
+    // messages left its memory held by the process long after the connections were gone.
+    if (!reader.closed && reader.length !== 0) reader.compact();
     const progressed = this.#received - reader.length !== this.#before;
     // Input that arrived while an async call ran may be what it was missing: the call saw none of it,
     // so it is called again (else a request completed during the call would wait for yet more data).
@@ -424,14 +481,12 @@ export class Connection<C = unknown> {
       this.close(err);
       return false;
     }
-    if (this.#holds === 0 && (this.#draining || (this.#peerEnded && this.#closeOnPeerEnd()))) {
+    if (this.#holds === 0 && ((this.#draining && left === 0) || (this.#peerEnded && this.#closeOnPeerEnd()))) {
       this.#beginClose(undefined);
       return false;
     }
-    if (this.#paused && left < limit && !this.#draining) {
-      this.#paused = false;
-      this.socket.resume();
-    }
+    if (this.#limitPaused && left < limit) this.#limitPaused = false;
+    this.#updateReading();
     // Slow-loris: input the handler cannot complete yet must complete within the read timeout.
     // (Not while holds are outstanding: then the input waits for our own work, not for the peer.)
     if (left > 0 && this.#holds === 0 && this.#opts.readTimeout > 0) {
@@ -452,7 +507,7 @@ export class Connection<C = unknown> {
     // the partial input waits for us, not for the peer: the clock restarts. (It used to run on, and a
     // peer that stopped reading was cut off with ERR_READ_TIMEOUT instead of the write timeout, or
     // with none set, a slow but honest reader sending a large upload; found by the fault tests.)
-    if (this.#running || this.#paused) this.#partialSince = Date.now();
+    if (this.#running || this.#limitPaused) this.#partialSince = Date.now();
     const left = this.#partialSince + ms - Date.now();
     if (left > 0) {
       this.#partialTimer = setTimeout(this.#onPartialTimer, left).unref();
@@ -479,9 +534,9 @@ export class Connection<C = unknown> {
         w.timer = setTimeout(() => this.#settleWaiter(w, new ReadTimeoutError(ms)), ms);
       }
       if (signal !== null) signal.addEventListener('abort', this.#onWaitAbort, { once: true });
-      if (this.#paused && !this.#draining) {
-        this.#paused = false;
-        this.socket.resume();
+      if (this.#limitPaused) {
+        this.#limitPaused = false;
+        this.#updateReading();
       }
     });
   }
@@ -651,6 +706,8 @@ export class Connection<C = unknown> {
     if (this.#closing) return;
     this.#closing = true;
     this.#active = false;
+    // Input of a closing connection no longer counts: nothing will consume it.
+    if (this.#account !== null) this.#account.set(0);
     if (error !== undefined && this.error === undefined) this.error = error;
     const w = this.#waiter;
     if (w !== null) this.#settleWaiter(w, new ConnClosedError('connection closed', { cause: error }));
@@ -738,10 +795,12 @@ export class Connection<C = unknown> {
         // An onError that throws has nowhere further to report to.
       }
     } else if (!connectionErrorChannel.hasSubscribers) {
-      process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'NOCOPY_HANDLER_ERROR' });
+      warnHandlerError(err);
     }
   }
 }
+
+const warnHandlerError = createWarner({ code: 'NOCOPY_HANDLER_ERROR' });
 
 function isThenable<T>(v: unknown): v is PromiseLike<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';

@@ -73,6 +73,17 @@ export class InboundLimitError extends TransportError {
 }
 InboundLimitError.prototype.name = 'InboundLimitError';
 
+/**
+ * The input buffered by all connections of an EventLoop reached maxInboundBytesTotal: this
+ * connection, one of those holding the most input, was closed to bring the total back down.
+ */
+export class InboundBudgetError extends TransportError {
+  constructor(limit: number) {
+    super(`the input buffered by all connections reached the total of ${limit} bytes; closed one of the connections holding the most`, 'ERR_INBOUND_BUDGET');
+  }
+}
+InboundBudgetError.prototype.name = 'InboundBudgetError';
+
 /** A second read wait was started while one is pending on the same connection. */
 export class ConcurrentReadError extends TransportError {
   constructor() {

@@ -5,9 +5,13 @@ import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { Connection } from './connection.js';
+import { ConnectionReader } from './reader.js';
+import { onreadFor } from './onread.js';
+import { adopt, canAdopt } from './adopt.js';
 import { InvalidOptionError, ShutdownError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, checkFunction, checkMs, resolveConnectionOptions } from './options.js';
-import { kDestroy, kDrain, kReport, kStart } from './symbols.js';
+import { kBudget, kDestroy, kDrain, kReport, kStart } from './symbols.js';
+import { InboundBudget, defaultInboundTotal } from './inbound-budget.js';
 
 export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {
   /** Accepted, before any data is read: set options or close; returns the connection's ctx. */
@@ -20,6 +24,20 @@ export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {
   maxConnectionsPerAddress?: number;
   /** For servers made by listen({ tls }): a TLS handshake not finished in this many ms drops the socket. Default 10000. */
   tlsHandshakeTimeout?: number;
+  /**
+   * Input all connections may buffer together, in bytes (see README: memory). Past 3/4 of it,
+   * connections holding partial input stop reading; at it, those holding the most are closed with
+   * InboundBudgetError. Default: 1/64 of the machine's (or cgroup's) memory, 32 MiB to 256 MiB.
+   * Infinity turns it off.
+   */
+  maxInboundBytesTotal?: number;
+  /**
+   * How accepted TCP and Unix connections of servers made by listen() read: 'onread' reads straight
+   * into pooled nodes (see README: read path), 'link' links each chunk Node allocates. Default
+   * 'onread'; TLS connections, servers given to serve() without pauseOnConnect, and Node versions
+   * where the onread path is unavailable use 'link'.
+   */
+  readMode?: 'onread' | 'link';
 }
 
 export interface ListenOptions {
@@ -48,6 +66,12 @@ export interface EventLoopStats {
   refused: number;
   /** Connections closed. */
   closed: number;
+  /** Input buffered by all connections now, in bytes. */
+  inboundBytes: number;
+  /** Connections closed because the total input budget was reached. */
+  inboundEvicted: number;
+  /** Connections not reading now because of the total input budget. */
+  inboundPaused: number;
 }
 
 type ServerWithLoop = Server & { [kLoop]?: EventLoop<any> };
@@ -64,6 +88,8 @@ export class EventLoop<C = unknown> {
   readonly #maxConnections: number;
   readonly #maxPerAddress: number;
   readonly #tlsHandshakeTimeout: number;
+  readonly #budget: InboundBudget | null;
+  readonly #readMode: 'onread' | 'link';
   readonly #perAddress = new Map<string, number>();
   readonly #conns = new Set<Connection<C>>();
   readonly #servers = new Set<Server>();
@@ -106,6 +132,19 @@ export class EventLoop<C = unknown> {
     }
     this.#maxPerAddress = perAddress;
     this.#tlsHandshakeTimeout = checkMs('tlsHandshakeTimeout', options.tlsHandshakeTimeout, 10_000);
+    const total = options.maxInboundBytesTotal ?? defaultInboundTotal();
+    if (!(total === Infinity || (Number.isSafeInteger(total) && total > 0))) {
+      throw new InvalidOptionError('maxInboundBytesTotal', total, 'a positive integer or Infinity');
+    }
+    this.#budget = total === Infinity ? null : new InboundBudget(total);
+    const readMode = options.readMode ?? 'onread';
+    if (readMode !== 'onread' && readMode !== 'link') throw new InvalidOptionError('readMode', readMode, '"onread" or "link"');
+    this.#readMode = readMode;
+  }
+
+  /** The total input budget in bytes (Infinity when off). */
+  get maxInboundBytesTotal(): number {
+    return this.#budget?.limit ?? Infinity;
   }
 
   /** Live connections. */
@@ -114,7 +153,16 @@ export class EventLoop<C = unknown> {
   }
 
   stats(): EventLoopStats {
-    return { connections: this.#conns.size, accepted: this.#accepted, refused: this.#refused, closed: this.#closedCount };
+    const b = this.#budget;
+    return {
+      connections: this.#conns.size,
+      accepted: this.#accepted,
+      refused: this.#refused,
+      closed: this.#closedCount,
+      inboundBytes: b?.total ?? 0,
+      inboundEvicted: b?.evicted ?? 0,
+      inboundPaused: b?.paused ?? 0,
+    };
   }
 
   /** Serves connections accepted by `server` (a net.Server, or a tls.Server: served after the handshake). */
@@ -142,7 +190,7 @@ export class EventLoop<C = unknown> {
     // TLS: at least TLS 1.2 and a bounded handshake, unless the caller's options say otherwise.
     const server = options.tls
       ? tls.createServer({ minVersion: 'TLSv1.2', handshakeTimeout: this.#tlsHandshakeTimeout, ...options.tls })
-      : net.createServer({ allowHalfOpen: true });
+      : net.createServer({ allowHalfOpen: true, pauseOnConnect: this.#readMode === 'onread' });
     this.serve(server);
     this.#ownServers.add(server);
     const listening = once(server, 'listening');
@@ -176,7 +224,8 @@ export class EventLoop<C = unknown> {
   }
 
   /** Called for each accepted socket (shared listener, see onServerConnection). */
-  accept(socket: Socket): void {
+  accept(accepted: Socket): void {
+    let socket = accepted;
     const ip = socket.remoteAddress;
     const fromIp = ip === undefined ? 0 : this.#perAddress.get(ip) ?? 0;
     if (this.#shutdown !== null || this.#conns.size >= this.#maxConnections || fromIp >= this.#maxPerAddress) {
@@ -187,12 +236,18 @@ export class EventLoop<C = unknown> {
     // Unix sockets have no remote address: only maxConnections applies to them.
     if (ip !== undefined && this.#maxPerAddress !== Infinity) this.#perAddress.set(ip, fromIp + 1);
     this.#accepted++;
+    let reader: ConnectionReader | null = null;
+    if (this.#readMode === 'onread' && canAdopt(socket)) {
+      reader = new ConnectionReader(null, this.#opts.pool);
+      socket = adopt(socket, onreadFor(reader));
+    }
     // The Connection answers what arrived before the peer's FIN and then closes itself (half-close),
     // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).
     socket.allowHalfOpen = true;
     if (this.#opts.noDelay && socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish);
+    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, reader);
     this.#conns.add(conn);
+    if (this.#budget !== null) conn[kBudget](this.#budget);
     if (this.#onPrepare !== undefined) {
       try {
         conn.ctx = this.#onPrepare(conn);

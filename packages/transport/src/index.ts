@@ -4,6 +4,8 @@ export { ConnectionReader, type WaitOptions } from './reader.js';
 export { ConnectionWriter } from './writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
 export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './pool.js';
+export { defaultInboundTotal } from './inbound-budget.js';
+export { createWarner, type Warner, type WarnerOptions } from './warnings.js';
 export type { ConnectionOptions, OnRequest, OnDisconnect, OnError, CloseCallback } from './options.js';
 export {
   TransportError,
@@ -14,6 +16,7 @@ export {
   DialTimeoutError,
   DialError,
   InboundLimitError,
+  InboundBudgetError,
   ConcurrentReadError,
   AbortError,
   ShutdownError,

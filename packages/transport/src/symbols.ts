@@ -9,3 +9,4 @@ export const kDestroy = Symbol('nocopy.destroy');
 export const kStart = Symbol('nocopy.start');
 export const kIdle = Symbol('nocopy.idle');
 export const kReport = Symbol('nocopy.report');
+export const kBudget = Symbol('nocopy.budget');
