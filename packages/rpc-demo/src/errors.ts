@@ -29,6 +29,14 @@ export class MalformedMessageError extends RpcError {
 }
 MalformedMessageError.prototype.name = 'MalformedMessageError';
 
+/** A value has no MessagePack form (a function, a symbol, a Set, a cycle, ...); nothing was sent. */
+export class UnencodableValueError extends RpcError {
+  constructor(detail: string) {
+    super(`cannot encode as MessagePack: ${detail}`, 'ERR_UNENCODABLE_VALUE');
+  }
+}
+UnencodableValueError.prototype.name = 'UnencodableValueError';
+
 /** A call got no response within its timeout; a late response is dropped. */
 export class RpcTimeoutError extends RpcError {
   constructor(method: string, ms: number) {

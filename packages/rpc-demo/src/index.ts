@@ -12,5 +12,7 @@ export {
   QueueFullError,
   RpcClosedError,
   RemoteError,
+  UnencodableValueError,
 } from './errors.js';
+export * as msgpack from './msgpack/index.js';
 export * from './proxy/index.js';

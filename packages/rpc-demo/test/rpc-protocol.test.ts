@@ -1,11 +1,11 @@
-// The framing layer on its own (no sockets): readMessages over a LinkBuffer fed in arbitrary pieces,
+// The framing layer on its own (no sockets): MessageReader over a LinkBuffer fed in arbitrary pieces,
 // as TCP may deliver them, decodes exactly the messages written, in both framings; bytes from an
 // independent encoder (@msgpack/msgpack) decode the same as our own.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { encode } from '@msgpack/msgpack';
-import { readMessages, writeMessage, type Message, type Framing } from '../src/rpc/protocol.js';
+import { MessageReader, writeMessage, type Message, type Framing } from '../src/rpc/protocol.js';
 import { MalformedMessageError, MessageTooLargeError } from '../src/errors.js';
 import { FRAMINGS, lengthPrefixed } from './rpc-helpers.js';
 
@@ -38,15 +38,16 @@ function theirs(framing: Framing): Buffer {
   );
 }
 
-/** Feeds `bytes` to readMessages in pieces cut at `cuts` (copied, as a socket would deliver them). */
+/** Feeds `bytes` to a MessageReader in pieces cut at `cuts` (copied, as a socket would deliver them). */
 function feed(framing: Framing, bytes: Buffer, cuts: number[], max = 1 << 20): Message[] {
   const lb = new LinkBuffer({ nodeSize: 64 });
   const got: Message[] = [];
+  const reader = new MessageReader(framing, max);
   let from = 0;
   for (const to of [...cuts, bytes.length]) {
     if (to > from) lb.link(Buffer.from(bytes.subarray(from, to)));
     from = to;
-    readMessages(lb, framing, max, (m) => {
+    reader.read(lb, (m) => {
       got.push(m);
     });
     lb.release();
@@ -57,7 +58,7 @@ function feed(framing: Framing, bytes: Buffer, cuts: number[], max = 1 << 20): M
 }
 
 for (const framing of FRAMINGS) {
-  describe(`readMessages (${framing})`, () => {
+  describe(`MessageReader (${framing})`, () => {
     it('our bytes and @msgpack/msgpack bytes are decoded to the same messages', () => {
       assert.deepEqual(feed(framing, ours(framing), []), MESSAGES);
       assert.deepEqual(feed(framing, theirs(framing), []), MESSAGES);
@@ -80,13 +81,14 @@ for (const framing of FRAMINGS) {
       const lb = new LinkBuffer();
       lb.link(ours(framing));
       const got: Message[] = [];
-      readMessages(lb, framing, 1 << 20, (m) => {
+      const reader = new MessageReader(framing, 1 << 20);
+      reader.read(lb, (m) => {
         got.push(m);
         return got.length < 2;
       });
       assert.equal(got.length, 2);
       assert.ok(lb.length > 0);
-      readMessages(lb, framing, 1 << 20, (m) => {
+      reader.read(lb, (m) => {
         got.push(m);
       });
       assert.deepEqual(got, MESSAGES);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // nocopy-rpc: serve the demo methods, call one, or drive a server with load.
-//   nocopy-rpc serve [--port 7777] [--host 127.0.0.1] [--framing framed|stream] [--workers N]
+//   nocopy-rpc serve [--port 7777] [--host 127.0.0.1] [--framing framed|stream] [--workers N] [limits]
 //   nocopy-rpc call METHOD [ARGS...] [--address 127.0.0.1:7777] [--framing ...] [--timeout ms]
 //   nocopy-rpc bench [--address ...] [--concurrency 32] [--duration 5] [--connections 2] [--size 128]
 import { parseArgs } from 'node:util';
@@ -12,12 +12,17 @@ import { formatSummary, runLoad } from './load.js';
 
 const USAGE = `usage:
   nocopy-rpc serve [--port 7777] [--host 127.0.0.1] [--framing framed|stream] [--workers N]
+                   [--max-connections 10000] [--max-message-size 4MiB] [--max-inbound-total BYTES]
+                   [--read-timeout 30000]
   nocopy-rpc call METHOD [ARGS...] [--address HOST:PORT] [--framing framed|stream] [--timeout MS]
   nocopy-rpc bench [--address HOST:PORT] [--concurrency 32] [--duration 5] [--connections 2]
                    [--size 128] [--method echo] [--framing framed|stream]
 
 Demo methods: echo(x), add(a, b), sleep(ms, value?), fib(n) (runs in the worker pool).
-ARGS are parsed as JSON when they parse (42, "s", [1,2], {"a":1}), else taken as strings.`;
+ARGS are parsed as JSON when they parse (42, "s", [1,2], {"a":1}), else taken as strings.
+Sizes are bytes, or a number with KiB, MiB or GiB. --max-inbound-total is the input all
+connections may buffer together (default: 1/64 of memory, 32 MiB to 256 MiB); --read-timeout
+is how long a message may take to arrive once its first byte has, in ms. See SECURITY.md.`;
 
 function fail(message: string): never {
   process.stderr.write(`nocopy-rpc: ${message}\n\n${USAGE}\n`);
@@ -28,6 +33,16 @@ function positiveInt(name: string, v: string | undefined, dflt: number): number 
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+/** A size: bytes, or a number with a KiB/MiB/GiB (or k/m/g) suffix. */
+function bytes(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\s*(k|kib|m|mib|g|gib)?$/i.exec(v.trim());
+  const unit = m?.[2]?.[0]?.toLowerCase();
+  const n = m === null ? NaN : Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a size in bytes (e.g. 4194304 or 4MiB), got ${v}`);
   return n;
 }
 
@@ -42,9 +57,16 @@ function parseArg(s: string): unknown {
 async function serve(values: Record<string, string | boolean | undefined>): Promise<void> {
   const port = values.port === undefined ? 7777 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, got ${String(values.port)}`);
+  const maxConnections = values['max-connections'] === undefined ? undefined : positiveInt('max-connections', values['max-connections'] as string, 1);
   const server = createServer({
     framing: checkFraming(values.framing),
+    maxMessageSize: bytes('max-message-size', values['max-message-size'] as string | undefined),
     workers: { filename: handlersFile, maxThreads: positiveInt('workers', values.workers as string | undefined, 2) },
+    transport: {
+      maxConnections,
+      readTimeout: values['read-timeout'] === undefined ? undefined : positiveInt('read-timeout', values['read-timeout'] as string, 1),
+      maxInboundBytesTotal: bytes('max-inbound-total', values['max-inbound-total'] as string | undefined),
+    },
   });
   registerDemoMethods(server);
   const addr = await server.listen({ port, host: (values.host as string | undefined) ?? '127.0.0.1' });
@@ -133,6 +155,10 @@ async function main(): Promise<void> {
       connections: { type: 'string' },
       size: { type: 'string' },
       method: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-message-size': { type: 'string' },
+      'max-inbound-total': { type: 'string' },
+      'read-timeout': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;

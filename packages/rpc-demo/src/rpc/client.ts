@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { ConnClosedError, ConnectionPool, type Connection, type DialOptions, type Network } from '@nocopy/transport';
 import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcTimeoutError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, RESPONSE, checkFraming, readMessages, writeMessage } from './protocol.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 
 export interface ClientOptions {
   /** One server, "host:port" (or a socket path with network 'unix'). */
@@ -20,7 +20,7 @@ export interface ClientOptions {
   connections?: number;
   /** Default per-call timeout in ms; 0 = none. Default 10000. */
   timeout?: number;
-  /** Largest message sent or accepted. Default 16 MiB. */
+  /** Largest message sent or accepted. Default 4 MiB. */
   maxMessageSize?: number;
   /** Dial options for every connection (timeout, tls, ...). */
   dial?: Omit<DialOptions<Slot>, 'onRequest' | 'ctx' | 'signal'>;
@@ -81,9 +81,14 @@ class Slot {
   flushQueued = false;
   /** Requests written since the last flush. */
   batched = 0;
+  /** The decoder of the current connection's responses (a new one per connection). */
+  messages: MessageReader;
+  /** Bound once by the client: the per-message callback of messages.read(). */
+  onMessage: (m: Message) => boolean = () => true;
   readonly flush: () => void;
-  constructor(address: string) {
+  constructor(address: string, messages: MessageReader) {
     this.address = address;
+    this.messages = messages;
     this.flush = () => {
       this.flushQueued = false;
       this.batched = 0;
@@ -127,7 +132,13 @@ export class RpcClient {
     if (!Number.isSafeInteger(perAddress) || perAddress < 1) throw new RangeError(`connections must be a positive integer, got ${perAddress}`);
     this.#backoffInitial = options.backoff?.initial ?? 50;
     this.#backoffMax = options.backoff?.max ?? 5000;
-    for (let i = 0; i < perAddress; i++) for (const a of addresses) this.#slots.push(new Slot(a));
+    for (let i = 0; i < perAddress; i++) {
+      for (const a of addresses) {
+        const slot = new Slot(a, new MessageReader(this.framing, this.maxMessageSize));
+        slot.onMessage = (m) => this.#onResponse(slot, m);
+        this.#slots.push(slot);
+      }
+    }
     this.#pool = new ConnectionPool<Slot>({
       network: options.network ?? 'tcp',
       maxActivePerAddress: perAddress,
@@ -216,6 +227,7 @@ export class RpcClient {
         }
         conn.ctx = slot;
         slot.conn = conn;
+        slot.messages = new MessageReader(this.framing, this.maxMessageSize);
         conn.addCloseCallback(this.#onClosed);
         return conn;
       },
@@ -371,21 +383,23 @@ export class RpcClient {
 
   readonly #onResponses = (slot: Slot, conn: Connection<Slot>): void => {
     try {
-      readMessages(conn.reader, this.framing, this.maxMessageSize, (m: Message) => {
-        if (m[0] !== RESPONSE) return true;
-        const p = slot.pending.get(m[1]);
-        if (p === undefined) return true;
-        slot.pending.delete(m[1]);
-        this.#settle(p);
-        const err = m[2];
-        if (err !== null && err !== undefined) p.reject(toRemoteError(err));
-        else p.resolve(m[3]);
-        return true;
-      });
+      slot.messages.read(conn.reader, slot.onMessage);
     } catch (err) {
       conn.close(err);
     }
   };
+
+  #onResponse(slot: Slot, m: Message): boolean {
+    if (m[0] !== RESPONSE) return true;
+    const p = slot.pending.get(m[1]);
+    if (p === undefined) return true;
+    slot.pending.delete(m[1]);
+    this.#settle(p);
+    const err = m[2];
+    if (err !== null && err !== undefined) p.reject(toRemoteError(err));
+    else p.resolve(m[3]);
+    return true;
+  }
 
   readonly #onClosed = (conn: Connection<Slot>): void => {
     const slot = conn.ctx;

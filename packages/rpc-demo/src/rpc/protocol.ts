@@ -2,12 +2,16 @@
 //   request      [0, msgid, method, params]
 //   response     [1, msgid, error, result]
 //   notification [2, method, params]
-// Encoded with msgpackr and useRecords: false, so any MessagePack peer reads them. 'framed' puts a
-// 4-byte big-endian length before each message (the fast default); 'stream' is plain concatenated
-// MessagePack, as the MessagePack-RPC specification and Neovim speak it.
-import { Packr, Unpackr } from 'msgpackr';
+// Encoded and decoded by the strict codec in ../msgpack: standard MessagePack only, so any peer reads
+// what we send and nothing but standard MessagePack is accepted. 'framed' puts a 4-byte big-endian
+// length before each message (the fast default); 'stream' is plain concatenated MessagePack, as the
+// MessagePack-RPC specification and Neovim speak it. Either way a message is decoded from a view
+// that ends where the message ends.
 import type { LinkBuffer } from '@nocopy/linkbuffer';
 import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
+import { decode } from '../msgpack/decode.js';
+import { encodeInto } from '../msgpack/encode.js';
+import { ValueScanner } from '../msgpack/scan.js';
 
 export type Framing = 'framed' | 'stream';
 
@@ -20,47 +24,11 @@ export type Response = [1, number, unknown, unknown];
 export type Notification = [2, string, unknown[]];
 export type Message = Request | Response | Notification;
 
-export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** MessageReader allows at least this many arrays and maps per message, and maxMessageSize / 16. */
+const MAX_CONTAINERS_FLOOR = 65_536;
 
-// Binary fields are copied out of the input: handlers answer after the input's nodes are released.
-// int64AsType 'auto' (msgpackr supports it; its typings omit it): other peers encode integers beyond
-// 32 bits as int64/uint64, which msgpackr's default decodes as BigInt, so a handler got 1700000000000n
-// for a millisecond timestamp and a uint64-encoded msgid was refused as malformed. 'auto' gives a
-// number within +-2^53 (what msgpackr's own float64 encoding of such integers decodes to), else BigInt.
-const packr = new Packr({ useRecords: false });
-const unpackr = new Unpackr({ useRecords: false, copyBuffers: true, int64AsType: 'auto' as 'bigint' });
-// Framed messages are copied whole into a decode arena and decoded there without copyBuffers: binary
-// fields are views of the arena, which is only ever appended to, so they stay valid and unaliased
-// like copies. copyBuffers gave each binary its own ArrayBuffer (about 0.9 µs and GC work per 128 B
-// field), and decoding a fresh view makes msgpackr build a DataView for it; the arena's is made once.
-// A binary kept for long pins its arena (8 KiB), as a Buffer.allocUnsafe slice pins Node's pool.
-const viewUnpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'bigint' });
-const ARENA_SIZE = 8 * 1024;
-/** Larger messages get a buffer of their own. */
-const ARENA_MAX = ARENA_SIZE / 4;
-let arena: Buffer = Buffer.allocUnsafeSlow(ARENA_SIZE);
-let arenaOff = 0;
-const range = { start: 0, end: 0 };
-
-/** Decodes one whole message from a copy of `bytes` (which may be reused once this returns). */
-function decodeCopy(bytes: Buffer): unknown {
-  const n = bytes.length;
-  if (n > ARENA_MAX) {
-    const own = Buffer.allocUnsafeSlow(n);
-    bytes.copy(own, 0, 0, n);
-    return viewUnpackr.unpack(own);
-  }
-  if (ARENA_SIZE - arenaOff < n) {
-    arena = Buffer.allocUnsafeSlow(ARENA_SIZE);
-    arenaOff = 0;
-  }
-  const start = arenaOff;
-  bytes.copy(arena, start, 0, n);
-  arenaOff = start + n;
-  range.start = start;
-  range.end = start + n;
-  return viewUnpackr.unpack(arena, range);
-}
+/** 4 MiB, gRPC's default. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 
 export function checkFraming(framing: unknown): Framing {
   if (framing === undefined) return 'framed';
@@ -68,12 +36,9 @@ export function checkFraming(framing: unknown): Framing {
   return framing;
 }
 
-/** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError, writing nothing, past `max`. */
+/** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError or UnencodableValueError, writing nothing. */
 export function writeMessage(w: LinkBuffer, framing: Framing, msg: Message, max: number): void {
-  const bytes = packr.pack(msg);
-  if (bytes.length > max) throw new MessageTooLargeError(bytes.length, max);
-  if (framing === 'framed') w.writeUint32BE(bytes.length);
-  w.writeBinary(bytes);
+  encodeInto(w, msg, max, framing === 'framed');
 }
 
 /** Shape check: a message array of a known type with well-typed fields. */
@@ -99,71 +64,50 @@ function isMsgId(x: unknown): x is number {
 }
 
 /**
- * Decodes every complete message in `r`, consuming it, and passes each to `onMessage`; stops early
- * when onMessage returns false (the rest stays in `r`). Throws MessageTooLargeError or
- * MalformedMessageError, after which the connection must be closed.
+ * A connection's message decoder: each read() decodes every complete message in `r`, consuming it,
+ * and passes each to `onMessage`; it stops early when onMessage returns false (the rest stays in
+ * `r`). Throws MessageTooLargeError or MalformedMessageError, after which the connection must be
+ * closed. One per connection: the 'stream' framing remembers how far it scanned a partial message.
  */
-export function readMessages(r: LinkBuffer, framing: Framing, max: number, onMessage: (m: Message) => boolean | void): void {
-  if (framing === 'framed') readFramed(r, max, onMessage);
-  else readStream(r, max, onMessage);
-}
+export class MessageReader {
+  readonly framing: Framing;
+  readonly max: number;
+  readonly #scanner: ValueScanner | null;
+  /** Arrays and maps per message at most: decoding cost grows with them, not with bytes. */
+  readonly #containers: number;
 
-function readFramed(r: LinkBuffer, max: number, onMessage: (m: Message) => boolean | void): void {
-  while (r.length >= 4) {
-    const len = r.peekUint32BE();
-    // Reject on the length prefix alone: an oversized message is never buffered.
-    if (len > max) throw new MessageTooLargeError(len, max);
-    if (r.length < 4 + len) return;
-    r.skip(4);
-    const bytes = r.next(len);
-    let value: unknown;
-    try {
-      value = decodeCopy(bytes);
-    } catch (err) {
-      throw new MalformedMessageError((err as Error).message, { cause: err });
+  constructor(framing: Framing, max: number) {
+    this.framing = framing;
+    this.max = max;
+    this.#containers = Math.max(MAX_CONTAINERS_FLOOR, Math.floor(max / 16));
+    this.#scanner = framing === 'stream' ? new ValueScanner() : null;
+  }
+
+  read(r: LinkBuffer, onMessage: (m: Message) => boolean | void): void {
+    const scanner = this.#scanner;
+    const max = this.max;
+    for (;;) {
+      let len: number;
+      if (scanner === null) {
+        if (r.length < 4) return;
+        len = r.peekUint32BE();
+        // Refused on the length prefix alone: an oversized message is never buffered.
+        if (len > max) throw new MessageTooLargeError(len, max);
+        if (r.length < 4 + len) return;
+        r.skip(4);
+      } else {
+        len = scanner.scan(r, max);
+        if (len < 0) return;
+      }
+      // Exactly the message's bytes (a view, or one copy when it spans nodes); the decoded values
+      // own their memory, so the input may be released as soon as this returns.
+      const m = validate(decode(r.next(len), this.#containers));
+      if (onMessage(m) === false) return;
     }
-    if (onMessage(validate(value)) === false) return;
   }
 }
 
-function readStream(r: LinkBuffer, max: number, onMessage: (m: Message) => boolean | void): void {
-  const n = r.length;
-  if (n === 0) return;
-  // One contiguous view of what is buffered (a copy only when it spans nodes).
-  const buf = r.peek(n);
-  let consumed = 0;
-  let stopped = false;
-  let failure: unknown = null;
-  try {
-    unpackr.unpackMultiple(buf, (value: unknown, start?: number, end?: number) => {
-      consumed = end!;
-      // A complete message is bounded like a partial one: else one larger than max was accepted
-      // when it arrived in a single read and refused when it arrived in pieces (found by fuzzing).
-      if (end! - start! > max) {
-        failure = new MessageTooLargeError(end! - start!, max);
-        return false;
-      }
-      try {
-        if (onMessage(validate(value)) === false) {
-          stopped = true;
-          return false;
-        }
-      } catch (err) {
-        failure = err;
-        return false;
-      }
-      return true;
-    });
-  } catch (err) {
-    const e = err as { incomplete?: boolean; lastPosition?: number };
-    if (!e.incomplete) {
-      r.skip(consumed);
-      throw new MalformedMessageError((err as Error).message, { cause: err });
-    }
-    consumed = e.lastPosition ?? consumed;
-  }
-  r.skip(consumed);
-  if (failure !== null) throw failure;
-  // What is left is one incomplete message: bound it like a framed one.
-  if (!stopped && r.length > max) throw new MessageTooLargeError(r.length, max);
+/** Decodes one message body (no framing); for tests and peers that frame messages themselves. */
+export function decodeMessage(bytes: Uint8Array): Message {
+  return validate(decode(bytes));
 }

@@ -3,9 +3,9 @@
 // finish (out of order). Replies produced while one read batch is handled leave in one flush; replies
 // of async handlers that finish together are coalesced into one flush per microtask checkpoint.
 import type { AddressInfo, Server } from 'node:net';
-import { EventLoop, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { EventLoop, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { MessageTooLargeError, MethodNotFoundError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, REQUEST, checkFraming, readMessages, writeMessage } from './protocol.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 
 export type Handler = (...params: any[]) => unknown;
@@ -13,7 +13,7 @@ export type Handler = (...params: any[]) => unknown;
 export interface ServerOptions {
   /** 'framed' (4-byte length prefix, default) or 'stream' (plain concatenated MessagePack). */
   framing?: Framing;
-  /** Largest message accepted or sent, in bytes. Default 16 MiB. A larger incoming one closes its connection. */
+  /** Largest message accepted or sent, in bytes. Default 4 MiB. A larger incoming one closes its connection. */
   maxMessageSize?: number;
   /** Calls in flight per connection at most; reading pauses there until calls finish. Default 1024. */
   maxInFlight?: number;
@@ -21,7 +21,7 @@ export interface ServerOptions {
   workers?: WorkersOptions;
   /** Transport options for the EventLoop (timeouts, maxConnections, buffer limits, ...). */
   transport?: Omit<EventLoopOptions<ConnState>, 'onPrepare' | 'onConnect' | 'onError'>;
-  /** Errors from notifications, malformed input and the transport. Default: a process warning. */
+  /** Errors from notifications, malformed input and the transport. Default: a process warning (NOCOPY_RPC_ERROR), at most 10 per 10 s. */
   onError?: (error: unknown) => void;
 }
 
@@ -59,6 +59,9 @@ interface Method {
 /** Per-connection state: the EventLoop's ctx. */
 class ConnState {
   readonly conn: Connection<ConnState>;
+  readonly messages: MessageReader;
+  /** Bound once: the per-message callback of messages.read(). */
+  onMessage: (m: Message) => boolean = () => true;
   inFlight = 0;
   /** Async replies written but not yet flushed; their holds are released after the flush. */
   unflushed = 0;
@@ -70,8 +73,9 @@ class ConnState {
   readonly flush: () => void;
   /** Called when a flush of async replies settled: decoding paused for output may resume. */
   onFlushed: (() => void) | null = null;
-  constructor(conn: Connection<ConnState>) {
+  constructor(conn: Connection<ConnState>, messages: MessageReader) {
     this.conn = conn;
+    this.messages = messages;
     this.flush = () => {
       this.flushQueued = false;
       const n = this.unflushed;
@@ -106,6 +110,9 @@ class ConnState {
   }
 }
 
+/** The default onError: a process warning (code NOCOPY_RPC_ERROR), at most 10 per 10 s. */
+const warnRpcError = createWarner({ code: 'NOCOPY_RPC_ERROR' });
+
 /** How long a connection ended for malformed input waits for the peer to close after our FIN. */
 const FAILED_LINGER = 2000;
 
@@ -130,7 +137,7 @@ export class RpcServer {
     const maxInFlight = options.maxInFlight ?? 1024;
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
     this.#maxInFlight = maxInFlight;
-    this.#onError = options.onError ?? ((err) => process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'NOCOPY_RPC_ERROR' }));
+    this.#onError = options.onError ?? warnRpcError;
     this.#offload = options.workers ? new Offload(options.workers) : null;
     const transport = options.transport ?? {};
     this.#loop = new EventLoop<ConnState>(this.#onRequest, {
@@ -147,8 +154,9 @@ export class RpcServer {
       writeTimeout: transport.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
       maxConnections: transport.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       onPrepare: (conn) => {
-        const st = new ConnState(conn);
+        const st = new ConnState(conn, new MessageReader(this.framing, this.maxMessageSize));
         st.onFlushed = () => this.#resume(st);
+        st.onMessage = (m) => this.#onMessage(st, m);
         return st;
       },
       onError: (err) => this.#onError(err),
@@ -219,7 +227,7 @@ export class RpcServer {
     if (st.paused) return;
     const w = conn.writer;
     try {
-      readMessages(conn.reader, this.framing, this.maxMessageSize, (m) => this.#onMessage(st, m));
+      st.messages.read(conn.reader, st.onMessage);
     } catch (err) {
       // Oversized or malformed input: this connection only. The calls decoded before it are still
       // answered, then the connection closes (closing at once lost the replies of this very batch,

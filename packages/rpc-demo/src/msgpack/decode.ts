@@ -1,0 +1,270 @@
+// A strict MessagePack decoder. It accepts the standard types only (nil, bool, int, float, str, bin,
+// array, map, and the timestamp extension, type -1); every other extension type, the reserved byte
+// 0xc1, invalid UTF-8, a map key that is not a string or a 32-bit integer, the key "__proto__", nesting
+// deeper than MAX_DEPTH, more than a bound of arrays and maps, and any length that runs past the end
+// of the input are MalformedMessageError.
+// The input is exactly one value: bytes after it are an error too. Nothing returned refers to the
+// input: strings are decoded and binaries copied, so the input's memory may be reused at once.
+import { MalformedMessageError } from '../errors.js';
+import { asBuffer, decodeUtf8 } from './utf8.js';
+
+/** Arrays and maps nest at most this deep. */
+export const MAX_DEPTH = 128;
+
+/**
+ * Arrays and maps in one message at most, by default: every byte can open one, and a few MiB of
+ * empty maps took seconds to build. decode() takes another bound (the RPC uses maxMessageSize / 16).
+ */
+export const MAX_CONTAINERS = 1 << 18;
+
+const EMPTY = Buffer.alloc(0);
+// Floats and 64-bit integers are read through this scratch (a DataView per input would cost more).
+const scratch = new DataView(new ArrayBuffer(8));
+
+let src: Buffer = EMPTY;
+let pos = 0;
+let end = 0;
+let depth = 0;
+let containers = 0;
+
+/**
+ * Decodes the single MessagePack value that fills `bytes`. Throws MalformedMessageError, also for
+ * more than `maxContainers` arrays and maps in it.
+ */
+export function decode(bytes: Uint8Array, maxContainers = MAX_CONTAINERS): unknown {
+  src = asBuffer(bytes);
+  pos = 0;
+  end = bytes.length;
+  containers = maxContainers;
+  try {
+    const v = read();
+    if (pos !== end) throw malformed(`${end - pos} bytes after the value`);
+    return v;
+  } finally {
+    // Do not pin the input, and reset after an error thrown deep inside.
+    src = EMPTY;
+    depth = 0;
+  }
+}
+
+function malformed(detail: string): MalformedMessageError {
+  return new MalformedMessageError(detail);
+}
+
+function tooMany(): MalformedMessageError {
+  return new MalformedMessageError('more arrays and maps than one message may hold');
+}
+
+function truncated(what: string, need: number): MalformedMessageError {
+  return new MalformedMessageError(`${what} needs ${need} bytes, ${end - pos} left in the message`);
+}
+
+function read(): unknown {
+  if (pos >= end) throw truncated('a value', 1);
+  const b = src[pos++]!;
+  if (b < 0x80) return b;
+  if (b < 0x90) return readMap(b & 0x0f);
+  if (b < 0xa0) return readArray(b & 0x0f);
+  if (b < 0xc0) return readStr(b & 0x1f);
+  if (b >= 0xe0) return b - 0x100;
+  switch (b) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xc4:
+      return readBin(u8());
+    case 0xc5:
+      return readBin(u16());
+    case 0xc6:
+      return readBin(u32());
+    case 0xc7:
+      return readExt(u8());
+    case 0xc8:
+      return readExt(u16());
+    case 0xc9:
+      return readExt(u32());
+    case 0xca:
+      need(4, 'a float 32');
+      copy8(4);
+      return scratch.getFloat32(0);
+    case 0xcb:
+      need(8, 'a float 64');
+      copy8(8);
+      return scratch.getFloat64(0);
+    case 0xcc:
+      return u8();
+    case 0xcd:
+      return u16();
+    case 0xce:
+      return u32();
+    case 0xcf:
+      return uint64();
+    case 0xd0: {
+      const v = u8();
+      return v < 0x80 ? v : v - 0x100;
+    }
+    case 0xd1: {
+      const v = u16();
+      return v < 0x8000 ? v : v - 0x10000;
+    }
+    case 0xd2:
+      return u32() | 0;
+    case 0xd3:
+      return int64();
+    case 0xd4:
+      return readExt(1);
+    case 0xd5:
+      return readExt(2);
+    case 0xd6:
+      return readExt(4);
+    case 0xd7:
+      return readExt(8);
+    case 0xd8:
+      return readExt(16);
+    case 0xd9:
+      return readStr(u8());
+    case 0xda:
+      return readStr(u16());
+    case 0xdb:
+      return readStr(u32());
+    case 0xdc:
+      return readArray(u16());
+    case 0xdd:
+      return readArray(u32());
+    case 0xde:
+      return readMap(u16());
+    case 0xdf:
+      return readMap(u32());
+    default:
+      throw malformed('the reserved byte 0xc1');
+  }
+}
+
+function need(n: number, what: string): void {
+  if (end - pos < n) throw truncated(what, n);
+}
+
+function u8(): number {
+  need(1, 'a length or integer');
+  return src[pos++]!;
+}
+
+function u16(): number {
+  need(2, 'a length or integer');
+  const v = (src[pos]! << 8) | src[pos + 1]!;
+  pos += 2;
+  return v;
+}
+
+function u32(): number {
+  need(4, 'a length or integer');
+  const v = src[pos]! * 0x1000000 + ((src[pos + 1]! << 16) | (src[pos + 2]! << 8) | src[pos + 3]!);
+  pos += 4;
+  return v;
+}
+
+function copy8(n: number): void {
+  for (let i = 0; i < n; i++) scratch.setUint8(i, src[pos + i]!);
+  pos += n;
+}
+
+// 64-bit integers: a number when it is a safe integer, else a BigInt.
+function uint64(): number | bigint {
+  const hi = u32();
+  const lo = u32();
+  if (hi < 0x200000) return hi * 0x100000000 + lo;
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+function int64(): number | bigint {
+  const hi = u32() | 0;
+  const lo = u32();
+  if ((hi > -0x200000 || (hi === -0x200000 && lo !== 0)) && hi < 0x200000) return hi * 0x100000000 + lo;
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+function readStr(n: number): string {
+  if (end - pos < n) throw truncated('a string', n);
+  const s = decodeUtf8(src, pos, pos + n);
+  if (s === null) throw malformed('a string that is not valid UTF-8');
+  pos += n;
+  return s;
+}
+
+function readBin(n: number): Buffer {
+  if (end - pos < n) throw truncated('a binary', n);
+  // A copy the caller owns: it must not alias the input, whose memory is reused.
+  const out = Buffer.allocUnsafe(n);
+  src.copy(out, 0, pos, pos + n);
+  pos += n;
+  return out;
+}
+
+function readArray(n: number): unknown[] {
+  // Every element takes at least one byte: a count beyond what is left is refused before allocating.
+  if (n > end - pos) throw truncated(`an array of ${n}`, n);
+  if (++depth > MAX_DEPTH) throw malformed(`nesting deeper than ${MAX_DEPTH}`);
+  if (--containers < 0) throw tooMany();
+  const a = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) a[i] = read();
+  depth--;
+  return a;
+}
+
+function readMap(n: number): Record<string, unknown> {
+  if (n * 2 > end - pos) throw truncated(`a map of ${n}`, n * 2);
+  if (++depth > MAX_DEPTH) throw malformed(`nesting deeper than ${MAX_DEPTH}`);
+  if (--containers < 0) throw tooMany();
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const k = readKey();
+    o[k] = read();
+  }
+  depth--;
+  return o;
+}
+
+/** Map keys: strings and integers up to 32 bits (as their decimal property names). */
+function readKey(): string | number {
+  if (pos >= end) throw truncated('a map key', 1);
+  const b = src[pos]!;
+  // fixint, fixstr, uint 8-32, int 8-32, str 8-32, negative fixint
+  const ok = b < 0x80 || (b >= 0xa0 && b < 0xc0) || (b >= 0xcc && b <= 0xce) || (b >= 0xd0 && b <= 0xd2) || (b >= 0xd9 && b <= 0xdb) || b >= 0xe0;
+  if (!ok) throw malformed(`a map key of type 0x${b.toString(16)} (only strings and integers up to 32 bits are keys)`);
+  const k = read();
+  if (k === '__proto__') throw malformed('the map key "__proto__"');
+  return k as string | number;
+}
+
+function readExt(n: number): Date {
+  need(1 + n, 'an extension');
+  const type = src[pos]!;
+  if (type !== 0xff) throw malformed(`extension type ${type > 127 ? type - 256 : type} (only the timestamp, -1, is accepted)`);
+  pos++;
+  let sec: number;
+  let nsec: number;
+  if (n === 4) {
+    nsec = 0;
+    sec = u32();
+  } else if (n === 8) {
+    const hi = u32();
+    const lo = u32();
+    nsec = hi >>> 2;
+    sec = (hi & 0x3) * 0x100000000 + lo;
+  } else if (n === 12) {
+    nsec = u32();
+    const hi = u32() | 0;
+    const lo = u32();
+    if (hi <= -0x200000 || hi >= 0x200000) throw malformed('a timestamp out of range');
+    sec = hi * 0x100000000 + lo;
+  } else {
+    throw malformed(`a timestamp of ${n} bytes`);
+  }
+  if (nsec > 999_999_999) throw malformed('a timestamp with nanoseconds above 999999999');
+  const d = new Date(sec * 1e3 + nsec / 1e6);
+  if (Number.isNaN(d.getTime())) throw malformed('a timestamp out of the range of Date');
+  return d;
+}

@@ -1,0 +1,348 @@
+// A MessagePack encoder that writes straight into a LinkBuffer's malloc'd memory. It emits the
+// standard types only: nil, bool, int, float 64, str, bin, array, map, and the timestamp extension
+// (type -1) for a Date; never another extension. Values MessagePack cannot carry (functions,
+// symbols, typed arrays other than Uint8Array, Sets, BigInts beyond 64 bits, invalid Dates, maps
+// with keys that are not strings or integers, cycles) throw UnencodableValueError.
+import type { LinkBuffer } from '@nocopy/linkbuffer';
+import { MessageTooLargeError, UnencodableValueError } from '../errors.js';
+import { MAX_DEPTH } from './decode.js';
+import { encodeUtf8 } from './utf8.js';
+
+/** What the encoder needs of its output: a LinkBuffer's writer side. */
+export type EncodeTarget = Pick<LinkBuffer, 'malloc' | 'mallocAck' | 'mallocLength' | 'mallocCapacity' | 'writeBinary'>;
+
+/** Binaries above this many bytes are linked by reference (LinkBuffer.writeBinary), not copied. */
+const BY_REFERENCE = 4096;
+/** A fresh region when the tail node has less room than this. */
+const MIN_REGION = 256;
+const REGION = 8192;
+
+const EMPTY = Buffer.alloc(0);
+const scratch = new DataView(new ArrayBuffer(8));
+
+let w: EncodeTarget | null = null;
+let buf: Buffer = EMPTY;
+let pos = 0;
+/** The writer's mallocLength where the current region starts. */
+let regionStart = 0;
+/** Bytes of this message in regions before the current one (and binaries linked by reference). */
+let done = 0;
+/** Give up once a message grows past this many bytes. */
+let limit = 0;
+
+/**
+ * Encodes `value` at the tail of `target` (not flushed), preceded by its length as a 4-byte
+ * big-endian integer when `lengthPrefix`. Returns the length of the value's encoding. Throws
+ * MessageTooLargeError past `max` bytes, or UnencodableValueError, leaving `target` as it was.
+ */
+export function encodeInto(target: EncodeTarget, value: unknown, max: number, lengthPrefix: boolean): number {
+  if (w !== null) throw new UnencodableValueError('the encoder was re-entered (from a getter?)');
+  const base = target.mallocLength;
+  w = target;
+  regionStart = base;
+  done = 0;
+  limit = max + (lengthPrefix ? 4 : 0);
+  try {
+    let cap = target.mallocCapacity;
+    if (cap < MIN_REGION) cap = REGION;
+    buf = target.malloc(cap);
+    pos = 0;
+    const head = buf;
+    if (lengthPrefix) pos = 4;
+    write(value, 0);
+    const total = done + pos - (lengthPrefix ? 4 : 0);
+    if (total > max) throw new MessageTooLargeError(total, max);
+    target.mallocAck(regionStart + pos);
+    if (lengthPrefix) {
+      head[0] = total >>> 24;
+      head[1] = (total >>> 16) & 0xff;
+      head[2] = (total >>> 8) & 0xff;
+      head[3] = total & 0xff;
+    }
+    return total;
+  } catch (err) {
+    target.mallocAck(base);
+    throw err;
+  } finally {
+    w = null;
+    buf = EMPTY;
+  }
+}
+
+/** Room for `k` more bytes in the current region; else the region is committed and a new one begun. */
+function ensure(k: number): void {
+  if (pos + k <= buf.length) return;
+  const t = w!;
+  if (done + pos + k > limit) throw new MessageTooLargeError(done + pos + k, limit);
+  t.mallocAck(regionStart + pos);
+  done += pos;
+  regionStart = t.mallocLength;
+  const cap = t.mallocCapacity;
+  buf = t.malloc(cap >= k && cap >= MIN_REGION ? cap : k > REGION ? k : REGION);
+  pos = 0;
+}
+
+function write(v: unknown, depth: number): void {
+  switch (typeof v) {
+    case 'number':
+      return writeNumber(v);
+    case 'string':
+      return writeString(v);
+    case 'boolean':
+      ensure(1);
+      buf[pos++] = v ? 0xc3 : 0xc2;
+      return;
+    case 'undefined':
+      ensure(1);
+      buf[pos++] = 0xc0;
+      return;
+    case 'bigint':
+      return writeBigInt(v);
+    case 'object':
+      if (v === null) {
+        ensure(1);
+        buf[pos++] = 0xc0;
+        return;
+      }
+      if (depth >= MAX_DEPTH) throw new UnencodableValueError(`nesting deeper than ${MAX_DEPTH} (a cycle?)`);
+      if (Array.isArray(v)) return writeArray(v, depth + 1);
+      if (v instanceof Uint8Array) return writeBin(v);
+      if (v instanceof Date) return writeDate(v);
+      if (v instanceof ArrayBuffer) return writeBin(new Uint8Array(v));
+      if (v instanceof Map) return writeMap(v, depth + 1);
+      if (ArrayBuffer.isView(v) || v instanceof Set || v instanceof WeakMap || v instanceof WeakSet || v instanceof Promise) {
+        throw new UnencodableValueError(`a ${v.constructor?.name ?? 'value'} has no MessagePack form`);
+      }
+      return writeObject(v as Record<string, unknown>, depth + 1);
+    default:
+      throw new UnencodableValueError(`a ${typeof v} has no MessagePack form`);
+  }
+}
+
+function writeNumber(v: number): void {
+  ensure(9);
+  if (Number.isSafeInteger(v) && !Object.is(v, -0)) {
+    if (v >= 0) {
+      if (v < 0x80) {
+        buf[pos++] = v;
+      } else if (v < 0x100) {
+        buf[pos++] = 0xcc;
+        buf[pos++] = v;
+      } else if (v < 0x10000) {
+        buf[pos++] = 0xcd;
+        buf[pos++] = v >>> 8;
+        buf[pos++] = v & 0xff;
+      } else if (v < 0x100000000) {
+        buf[pos++] = 0xce;
+        put32(v);
+      } else {
+        buf[pos++] = 0xcf;
+        const hi = Math.floor(v / 0x100000000);
+        put32(hi);
+        put32(v - hi * 0x100000000);
+      }
+    } else if (v >= -0x20) {
+      buf[pos++] = v & 0xff;
+    } else if (v >= -0x80) {
+      buf[pos++] = 0xd0;
+      buf[pos++] = v & 0xff;
+    } else if (v >= -0x8000) {
+      buf[pos++] = 0xd1;
+      buf[pos++] = (v >> 8) & 0xff;
+      buf[pos++] = v & 0xff;
+    } else if (v >= -0x80000000) {
+      buf[pos++] = 0xd2;
+      put32(v >>> 0);
+    } else {
+      buf[pos++] = 0xd3;
+      const hi = Math.floor(v / 0x100000000);
+      put32(hi >>> 0);
+      put32(v - hi * 0x100000000);
+    }
+    return;
+  }
+  buf[pos++] = 0xcb;
+  scratch.setFloat64(0, v);
+  for (let i = 0; i < 8; i++) buf[pos++] = scratch.getUint8(i);
+}
+
+function put32(v: number): void {
+  buf[pos++] = v >>> 24;
+  buf[pos++] = (v >>> 16) & 0xff;
+  buf[pos++] = (v >>> 8) & 0xff;
+  buf[pos++] = v & 0xff;
+}
+
+function writeBigInt(v: bigint): void {
+  ensure(9);
+  if (v >= 0n && v < 0x10000000000000000n) {
+    buf[pos++] = 0xcf;
+  } else if (v < 0n && v >= -0x8000000000000000n) {
+    buf[pos++] = 0xd3;
+    v = BigInt.asUintN(64, v);
+  } else {
+    throw new UnencodableValueError(`the BigInt ${v} does not fit in 64 bits`);
+  }
+  put32(Number(v >> 32n));
+  put32(Number(v & 0xffffffffn));
+}
+
+function strHeader(k: number): number {
+  return k < 32 ? 1 : k < 0x100 ? 2 : k < 0x10000 ? 3 : 5;
+}
+
+function putStrHeader(k: number, at: number): void {
+  if (k < 32) {
+    buf[at] = 0xa0 | k;
+  } else if (k < 0x100) {
+    buf[at] = 0xd9;
+    buf[at + 1] = k;
+  } else if (k < 0x10000) {
+    buf[at] = 0xda;
+    buf[at + 1] = k >>> 8;
+    buf[at + 2] = k & 0xff;
+  } else {
+    buf[at] = 0xdb;
+    buf[at + 1] = k >>> 24;
+    buf[at + 2] = (k >>> 16) & 0xff;
+    buf[at + 3] = (k >>> 8) & 0xff;
+    buf[at + 4] = k & 0xff;
+  }
+}
+
+function writeString(s: string): void {
+  const n = s.length;
+  if (n > 1024) {
+    // Long strings: the exact length first (native), so the region is not three times too large.
+    const k = Buffer.byteLength(s, 'utf8');
+    const h = strHeader(k);
+    ensure(h + k);
+    putStrHeader(k, pos);
+    encodeUtf8(s, buf, pos + h);
+    pos += h + k;
+    return;
+  }
+  // The header is sized for the longest encoding (3 bytes per UTF-16 unit) and shrunk after.
+  const guess = strHeader(n * 3);
+  ensure(guess + n * 3);
+  const k = encodeUtf8(s, buf, pos + guess);
+  const h = strHeader(k);
+  if (h < guess) buf.copyWithin(pos + h, pos + guess, pos + guess + k);
+  putStrHeader(k, pos);
+  pos += h + k;
+}
+
+function writeBin(b: Uint8Array): void {
+  const n = b.length;
+  ensure(5);
+  if (n < 0x100) {
+    buf[pos++] = 0xc4;
+    buf[pos++] = n;
+  } else if (n < 0x10000) {
+    buf[pos++] = 0xc5;
+    buf[pos++] = n >>> 8;
+    buf[pos++] = n & 0xff;
+  } else {
+    if (n > 0xffffffff) throw new MessageTooLargeError(n, limit);
+    buf[pos++] = 0xc6;
+    put32(n);
+  }
+  if (n > BY_REFERENCE) {
+    // Linked, not copied: commit the region, link the binary, and begin a new region on the next write.
+    const t = w!;
+    if (done + pos + n > limit) throw new MessageTooLargeError(done + pos + n, limit);
+    t.mallocAck(regionStart + pos);
+    done += pos;
+    t.writeBinary(b);
+    done += n;
+    regionStart = t.mallocLength;
+    buf = EMPTY;
+    pos = 0;
+    return;
+  }
+  ensure(n);
+  buf.set(b, pos);
+  pos += n;
+}
+
+function writeDate(d: Date): void {
+  const ms = d.getTime();
+  if (Number.isNaN(ms)) throw new UnencodableValueError('an invalid Date has no MessagePack form');
+  const sec = Math.floor(ms / 1000);
+  const nsec = (ms - sec * 1000) * 1e6;
+  ensure(15);
+  if (nsec === 0 && sec >= 0 && sec < 0x100000000) {
+    buf[pos++] = 0xd6;
+    buf[pos++] = 0xff;
+    put32(sec);
+  } else if (sec >= 0 && sec < 0x400000000) {
+    buf[pos++] = 0xd7;
+    buf[pos++] = 0xff;
+    const hi = Math.floor(sec / 0x100000000);
+    put32(((nsec << 2) | hi) >>> 0);
+    put32(sec - hi * 0x100000000);
+  } else {
+    buf[pos++] = 0xc7;
+    buf[pos++] = 12;
+    buf[pos++] = 0xff;
+    put32(nsec);
+    const hi = Math.floor(sec / 0x100000000);
+    put32(hi >>> 0);
+    put32(sec - hi * 0x100000000);
+  }
+}
+
+function arrayHeader(n: number): void {
+  ensure(5);
+  if (n < 16) {
+    buf[pos++] = 0x90 | n;
+  } else if (n < 0x10000) {
+    buf[pos++] = 0xdc;
+    buf[pos++] = n >>> 8;
+    buf[pos++] = n & 0xff;
+  } else {
+    buf[pos++] = 0xdd;
+    put32(n);
+  }
+}
+
+function mapHeader(n: number): void {
+  ensure(5);
+  if (n < 16) {
+    buf[pos++] = 0x80 | n;
+  } else if (n < 0x10000) {
+    buf[pos++] = 0xde;
+    buf[pos++] = n >>> 8;
+    buf[pos++] = n & 0xff;
+  } else {
+    buf[pos++] = 0xdf;
+    put32(n);
+  }
+}
+
+function writeArray(a: unknown[], depth: number): void {
+  const n = a.length;
+  arrayHeader(n);
+  for (let i = 0; i < n; i++) write(a[i], depth);
+}
+
+function writeObject(o: Record<string, unknown>, depth: number): void {
+  const keys = Object.keys(o);
+  const n = keys.length;
+  mapHeader(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    writeString(k);
+    write(o[k], depth);
+  }
+}
+
+function writeMap(m: Map<unknown, unknown>, depth: number): void {
+  mapHeader(m.size);
+  for (const [k, v] of m) {
+    if (typeof k === 'string') writeString(k);
+    else if (typeof k === 'number' && Number.isSafeInteger(k)) writeNumber(k);
+    else throw new UnencodableValueError('a Map key that is not a string or a safe integer has no MessagePack form that other peers decode');
+    write(v, depth);
+  }
+}

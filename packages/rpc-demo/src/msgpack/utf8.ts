@@ -1,0 +1,101 @@
+// UTF-8 for the MessagePack codec. Short strings are handled in JavaScript (a native call costs more
+// than the work); longer ones go to Node's native decoder after a native validity check.
+import { isUtf8 } from 'node:buffer';
+
+const FastBuffer = (Buffer as unknown as { [Symbol.species]: new (ab: ArrayBufferLike, off: number, len: number) => Buffer })[Symbol.species];
+
+/** A Buffer over the same memory as `u` (no copy). */
+export function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : new FastBuffer(u.buffer, u.byteOffset, u.byteLength);
+}
+
+const SHORT = 16;
+
+/**
+ * Decodes src[start, end) as UTF-8; returns null when it is not valid UTF-8 (overlong forms,
+ * surrogates and code points above U+10FFFF included), so the caller can reject it.
+ */
+export function decodeUtf8(src: Buffer, start: number, end: number): string | null {
+  const n = end - start;
+  if (n <= SHORT) {
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const c = src[i]!;
+      if (c >= 0x80) return decodeSlow(src, start, end);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  for (let i = start; i < end; i++) {
+    if (src[i]! >= 0x80) {
+      const v = new FastBuffer(src.buffer, src.byteOffset + start, n);
+      return isUtf8(v) ? v.toString('utf8') : null;
+    }
+  }
+  return src.toString('latin1', start, end);
+}
+
+/** Validating decode of a short string with non-ASCII bytes. */
+function decodeSlow(src: Buffer, start: number, end: number): string | null {
+  let s = '';
+  let i = start;
+  while (i < end) {
+    const c = src[i]!;
+    if (c < 0x80) {
+      s += String.fromCharCode(c);
+      i++;
+      continue;
+    }
+    let cp: number;
+    let need: number;
+    let min: number;
+    if (c >= 0xc2 && c <= 0xdf) {
+      cp = c & 0x1f;
+      need = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      cp = c & 0x0f;
+      need = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      cp = c & 0x07;
+      need = 3;
+      min = 0x10000;
+    } else {
+      return null;
+    }
+    if (end - i - 1 < need) return null;
+    for (let k = 1; k <= need; k++) {
+      const d = src[i + k]!;
+      if ((d & 0xc0) !== 0x80) return null;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return null;
+    s += String.fromCodePoint(cp);
+    i += need + 1;
+  }
+  return s;
+}
+
+/** The most bytes `s` can take in UTF-8. */
+export function maxUtf8Length(s: string): number {
+  return s.length * 3;
+}
+
+/**
+ * Writes `s` as UTF-8 at dst[off..]; `dst` has room for maxUtf8Length(s) bytes. Returns the byte
+ * count. Lone surrogates become U+FFFD, as Node's encoder does.
+ */
+export function encodeUtf8(s: string, dst: Buffer, off: number): number {
+  const n = s.length;
+  if (n <= SHORT) {
+    let o = off;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return dst.write(s, off, 'utf8');
+      dst[o++] = c;
+    }
+    return n;
+  }
+  return dst.write(s, off, 'utf8');
+}
