@@ -1,4 +1,5 @@
-// The soak test, 30 seconds of it, inside `npm test` (the full run is `npm run soak`, 5 minutes).
+// The soak test, 30 seconds of it, inside `npm test` (the full run is `npm run soak`, 5 minutes, and
+// then the long differential fuzzing run; npm test runs the fuzzer with a fixed seed on its own).
 // It runs in a child process with --expose-gc, so that its file-descriptor, heap and RSS checks see
 // only the soak, and asserts that every check passed.
 import { test } from 'node:test';

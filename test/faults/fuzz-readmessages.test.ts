@@ -10,16 +10,16 @@ import { MalformedMessageError, MessageTooLargeError } from '@nocopy/rpc-demo';
 import type * as Protocol from '../../packages/rpc-demo/src/rpc/protocol.js';
 import { cuts, message, normalize, segment, split, validPrefix, wire } from './arbitraries.js';
 
-// readMessages is internal to the package (not exported by its index): load the built module next to
+// MessageReader is internal to the package (not exported by its index): load the built module next to
 // the package's entry point, so that it shares the package's error classes.
 const protocolUrl = new URL('./rpc/protocol.js', import.meta.resolve('@nocopy/rpc-demo'));
-const { readMessages } = (await import(protocolUrl.href)) as typeof Protocol;
+const { MessageReader } = (await import(protocolUrl.href)) as typeof Protocol;
 
 const MAX = 1024;
 const tried: Record<string, number> = {};
 after(() => {
   const total = Object.values(tried).reduce((a, b) => a + b, 0);
-  console.log(`[fuzz readMessages] inputs tried: ${JSON.stringify(tried)} (total ${total})`);
+  console.log(`[fuzz MessageReader] inputs tried: ${JSON.stringify(tried)} (total ${total})`);
 });
 
 interface Run {
@@ -40,13 +40,14 @@ function decode(framing: 'framed' | 'stream', chunks: Buffer[], stopEvery: numbe
   const total = chunks.reduce((a, c) => a + c.length, 0);
   let error: unknown = undefined;
   let calls = 0;
+  const reader = new MessageReader(framing, MAX);
   try {
     for (const c of chunks) {
       r.link(c);
       for (;;) {
-        if (++calls > total + chunks.length + 2) throw new Error('readMessages loops: more calls than bytes');
+        if (++calls > total + chunks.length + 2) throw new Error('MessageReader loops: more calls than bytes');
         let stopped = false;
-        readMessages(r, framing, MAX, (m) => {
+        reader.read(r, (m) => {
           got.push(m as unknown[]);
           if (got.length > total) throw new Error('more messages than bytes');
           if (stopEvery > 0 && got.length % stopEvery === 0) {
@@ -76,7 +77,7 @@ function assertDecoderError(err: unknown): void {
 }
 
 for (const framing of ['framed', 'stream'] as const) {
-  describe(`readMessages (${framing}) over random chunks`, () => {
+  describe(`MessageReader (${framing}) over random chunks`, () => {
     it('valid messages: yields exactly them, in order, and consumes everything', () => {
       const runs = 1000;
       tried[`${framing}/valid`] = 0;

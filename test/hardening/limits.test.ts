@@ -48,7 +48,7 @@ test('maxConnections: no limit by default; past a limit the connection is refuse
     await within(c.closed, 3000, 'the refused socket to close');
     assert.equal(c.received, 0, 'a refused socket got data');
   }
-  assert.deepEqual(loop.stats(), { connections: 3, accepted: 3, refused: 2, closed: 0 });
+  assert.deepEqual(loop.stats(), { connections: 3, accepted: 3, refused: 2, closed: 0, inboundBytes: 0, inboundEvicted: 0, inboundPaused: 0 });
   // The served ones are unaffected.
   for (const [i, c] of kept.entries()) assert.equal((await c.roundTrip(`again${i}`)).toString(), `again${i}`);
 
@@ -58,7 +58,7 @@ test('maxConnections: no limit by default; past a limit the connection is refuse
   const next = await RawClient.connect(port);
   t.after(() => next.destroy());
   assert.equal((await next.roundTrip('next')).toString(), 'next');
-  assert.deepEqual(loop.stats(), { connections: 3, accepted: 4, refused: 2, closed: 1 });
+  assert.deepEqual(loop.stats(), { connections: 3, accepted: 4, refused: 2, closed: 1, inboundBytes: 0, inboundEvicted: 0, inboundPaused: 0 });
 });
 
 test('maxConnectionsPerAddress: 127.0.0.1 at its limit is refused while 127.0.0.2 is still served', { timeout: 10_000 }, async (t) => {
@@ -85,7 +85,7 @@ test('maxConnectionsPerAddress: 127.0.0.1 at its limit is refused while 127.0.0.
   const b3 = await RawClient.connect(port, { localAddress: '127.0.0.2' });
   t.after(() => b3.destroy());
   await within(b3.closed, 3000, 'the third 127.0.0.2 connection to be refused');
-  assert.deepEqual(loop.stats(), { connections: 4, accepted: 4, refused: 2, closed: 0 });
+  assert.deepEqual(loop.stats(), { connections: 4, accepted: 4, refused: 2, closed: 0, inboundBytes: 0, inboundEvicted: 0, inboundPaused: 0 });
   assert.deepEqual(remotes, ['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.2'], 'the remote addresses the server served');
 
   // Closing one from 127.0.0.1 frees a slot for 127.0.0.1 (the count goes down on close).

@@ -74,28 +74,28 @@ function watch(port: number) {
   };
 }
 
-test('maxMessageSize: default 16 MiB, enforced on the length prefix alone', { timeout: 10_000 }, async (t) => {
-  assert.equal(DEFAULT_MAX_MESSAGE_SIZE, 16 * MiB);
+test('maxMessageSize: default 4 MiB (gRPC\'s), enforced on the length prefix alone', { timeout: 10_000 }, async (t) => {
+  assert.equal(DEFAULT_MAX_MESSAGE_SIZE, 4 * MiB);
   const { server, port, errors } = await start();
   t.after(() => server.shutdown({ timeout: 100 }));
-  assert.equal(server.maxMessageSize, 16 * MiB);
+  assert.equal(server.maxMessageSize, 4 * MiB);
   const c = client(port);
   t.after(() => c.close());
-  assert.equal(c.maxMessageSize, 16 * MiB);
+  assert.equal(c.maxMessageSize, 4 * MiB);
   assert.equal(await c.call('echo', 'ok'), 'ok');
 
   // One byte over the default: refused on the 4-byte prefix, before any of the body is buffered.
   const raw = await RawClient.connect(port);
   t.after(() => raw.destroy());
   const prefix = Buffer.alloc(4);
-  prefix.writeUInt32BE(16 * MiB + 1);
+  prefix.writeUInt32BE(4 * MiB + 1);
   raw.socket.write(prefix);
   await within(raw.closed, 3000, 'the oversized connection to close');
   const err = errors.find((e) => e instanceof MessageTooLargeError) as MessageTooLargeError | undefined;
   assert.ok(err, `errors: ${errors.map(String).join(', ')}`);
   assert.equal(err.code, 'ERR_MESSAGE_TOO_LARGE');
-  assert.equal(err.size, 16 * MiB + 1);
-  assert.equal(err.limit, 16 * MiB);
+  assert.equal(err.size, 4 * MiB + 1);
+  assert.equal(err.limit, 4 * MiB);
   assert.equal(await c.call('echo', 'still ok'), 'still ok');
 });
 
@@ -112,7 +112,7 @@ test('maxMessageSize: an oversized message closes its own connection only (frame
   assert.equal(await offender.call('echo', 'before'), 'before');
   const bystanderCall = bystander.call('echo', 'during');
 
-  // The client's own limit is the default 16 MiB, so it sends; the server refuses and closes.
+  // The client's own limit is the default 4 MiB, so it sends; the server refuses and closes.
   await assert.rejects(offender.call('echo', 'y'.repeat(2 * limit)), (e: unknown) => {
     assert.ok(e instanceof ConnClosedError, String(e));
     return true;
@@ -249,14 +249,14 @@ test('RPC timeouts: 30 s read and 5 min idle by default (exported), applied; ove
   assert.equal(seen.opened[0]!.socket.timeout, DEFAULT_IDLE_TIMEOUT);
 
   // Options passed through with no value (`{ readTimeout: opts.readTimeout }`) keep the defaults too:
-  // idle stays armed, and a message near maxMessageSize (16 MiB) still fits the input buffer.
+  // idle stays armed, and a message near maxMessageSize (4 MiB) still fits the input buffer.
   const passed = await start({ transport: { readTimeout: undefined, idleTimeout: undefined, maxInboundBytes: undefined } });
   t.after(() => passed.server.shutdown({ timeout: 100 }));
   const seenPassed = watch(passed.port);
   t.after(() => seenPassed.stop());
   const c1 = client(passed.port);
   t.after(() => c1.close());
-  const big = Buffer.alloc(12 * MiB, 1);
+  const big = Buffer.alloc(4 * MiB - 64, 1);
   const echoed = (await c1.call('echo', big)) as Uint8Array;
   assert.equal(echoed.length, big.length);
   await until(() => seenPassed.opened.length === 1, 'the server connection');

@@ -105,7 +105,7 @@ test('tlsHandshakeTimeout: 10 s by default; a client that never says hello, or t
   t.after(() => mute.destroy());
   await within(mute.closed, 5000, 'the server to drop the silent TLS client');
   assert.equal(mute.received, 0);
-  assert.deepEqual(loop.stats(), { connections: 0, accepted: 0, refused: 0, closed: 0 });
+  assert.deepEqual(loop.stats(), { connections: 0, accepted: 0, refused: 0, closed: 0, inboundBytes: 0, inboundEvicted: 0, inboundPaused: 0 });
   // A slow-loris on the handshake: a real ClientHello trickled a byte per 100 ms is dropped as well
   // (Node's handshake timer is not reset by the partial handshake bytes).
   const hello = await captureClientHello();
