@@ -3,10 +3,11 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { Connection } from './connection.js';
 import { AbortError, DialError, DialTimeoutError, InvalidOptionError } from './errors.js';
-import { type ConnectionOptions, type OnRequest, checkMs, resolveConnectionOptions } from './options.js';
+import { type ConnectionOptions, type OnRequest, resolveConnectionOptions } from './options.js';
+import { checkEnum, checkHostPort, checkMs } from './validate.js';
 import { kStart } from './symbols.js';
-import { ConnectionReader } from './reader.js';
-import { onreadFor } from './onread.js';
+import { LinkBuffer } from '@nocopy/linkbuffer';
+import { type ReadTarget, onreadFor } from './onread.js';
 
 export type Network = 'tcp' | 'unix';
 
@@ -27,16 +28,9 @@ export interface DialOptions<C = unknown> extends ConnectionOptions<C> {
   readMode?: 'onread' | 'link';
 }
 
-/** Parses "host:port", "[v6]:port" or ":port" (127.0.0.1). */
+/** Parses "host:port", "[v6]:port" or ":port" (127.0.0.1); throws InvalidOptionError. */
 export function parseHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  const port = Number(address.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidOptionError('address', address, '"host:port"');
-  }
-  let host = address.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return { host: host === '' ? '127.0.0.1' : host, port };
+  return checkHostPort('address', address);
 }
 
 export async function dialConnection<C = unknown>(
@@ -60,10 +54,10 @@ export async function dialConnection<C = unknown>(
   } else {
     throw new InvalidOptionError('network', network, '"tcp" or "unix"');
   }
-  const readMode = options.readMode ?? 'onread';
-  if (readMode !== 'onread' && readMode !== 'link') throw new InvalidOptionError('readMode', readMode, '"onread" or "link"');
-  const reader = readMode === 'onread' ? new ConnectionReader(null, resolved.pool) : null;
-  const onread = reader !== null ? onreadFor(reader) : undefined;
+  const readMode = checkEnum('readMode', options.readMode, ['onread', 'link'] as const, 'onread');
+  const input = readMode === 'onread' ? new LinkBuffer({ pool: resolved.pool }) : null;
+  const readTarget: ReadTarget = { current: null };
+  const onread = input !== null ? onreadFor(input, readTarget) : undefined;
   const tlsOpts = options.tls;
   let socket: Socket;
   if (tlsOpts) {
@@ -90,7 +84,7 @@ export async function dialConnection<C = unknown>(
     const fail = (err: Error) => {
       cleanup();
       socket.destroy();
-      reader?.close();
+      input?.close();
       reject(err);
     };
     const onError = (err: Error) => fail(new DialError(label, err));
@@ -103,7 +97,8 @@ export async function dialConnection<C = unknown>(
     }
   });
   if (resolved.noDelay && network === 'tcp') socket.setNoDelay(true);
-  const conn = new Connection<C>(socket, resolved, options.onRequest ?? null, options.ctx as C, null, reader);
+  const conn = new Connection<C>(socket, resolved, options.onRequest ?? null, options.ctx as C, null, input);
+  readTarget.current = conn;
   conn[kStart]();
   return conn;
 }

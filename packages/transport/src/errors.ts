@@ -84,6 +84,26 @@ export class InboundBudgetError extends TransportError {
 }
 InboundBudgetError.prototype.name = 'InboundBudgetError';
 
+/** A frame declares (or, for a delimiter, has reached) a length above the codec's maxFrameLength. */
+export class FrameTooLargeError extends TransportError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super(`a frame of ${size} bytes exceeds the limit of ${limit} bytes`, 'ERR_FRAME_TOO_LARGE');
+    this.size = size;
+    this.limit = limit;
+  }
+}
+FrameTooLargeError.prototype.name = 'FrameTooLargeError';
+
+/** A frame header that no frame can have (a length below zero after the adjustment, say). */
+export class MalformedFrameError extends TransportError {
+  constructor(detail: string) {
+    super(`malformed frame: ${detail}`, 'ERR_MALFORMED_FRAME');
+  }
+}
+MalformedFrameError.prototype.name = 'MalformedFrameError';
+
 /** A second read wait was started while one is pending on the same connection. */
 export class ConcurrentReadError extends TransportError {
   constructor() {

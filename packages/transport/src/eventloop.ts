@@ -5,11 +5,12 @@ import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { Connection } from './connection.js';
-import { ConnectionReader } from './reader.js';
-import { onreadFor } from './onread.js';
+import { LinkBuffer } from '@nocopy/linkbuffer';
+import { type ReadTarget, onreadFor } from './onread.js';
 import { adopt, canAdopt } from './adopt.js';
 import { InvalidOptionError, ShutdownError } from './errors.js';
-import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, checkFunction, checkMs, resolveConnectionOptions } from './options.js';
+import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, resolveConnectionOptions } from './options.js';
+import { checkCount, checkEnum, checkFunction, checkMs } from './validate.js';
 import { kBudget, kDestroy, kDrain, kReport, kStart } from './symbols.js';
 import { InboundBudget, defaultInboundTotal } from './inbound-budget.js';
 
@@ -117,29 +118,18 @@ export class EventLoop<C = unknown> {
     if (typeof onRequest !== 'function') throw new InvalidOptionError('onRequest', onRequest, 'a function');
     checkFunction('onPrepare', options.onPrepare);
     checkFunction('onConnect', options.onConnect);
-    const max = options.maxConnections ?? Infinity;
-    if (!(max === Infinity || (Number.isSafeInteger(max) && max > 0))) {
-      throw new InvalidOptionError('maxConnections', max, 'a positive integer or Infinity');
-    }
+    const max = checkCount('maxConnections', options.maxConnections, Infinity, true);
     this.#onRequest = onRequest;
     this.#opts = resolveConnectionOptions(options);
     this.#onPrepare = options.onPrepare;
     this.#onConnect = options.onConnect;
     this.#maxConnections = max;
-    const perAddress = options.maxConnectionsPerAddress ?? Infinity;
-    if (!(perAddress === Infinity || (Number.isSafeInteger(perAddress) && perAddress > 0))) {
-      throw new InvalidOptionError('maxConnectionsPerAddress', perAddress, 'a positive integer or Infinity');
-    }
+    const perAddress = checkCount('maxConnectionsPerAddress', options.maxConnectionsPerAddress, Infinity, true);
     this.#maxPerAddress = perAddress;
     this.#tlsHandshakeTimeout = checkMs('tlsHandshakeTimeout', options.tlsHandshakeTimeout, 10_000);
-    const total = options.maxInboundBytesTotal ?? defaultInboundTotal();
-    if (!(total === Infinity || (Number.isSafeInteger(total) && total > 0))) {
-      throw new InvalidOptionError('maxInboundBytesTotal', total, 'a positive integer or Infinity');
-    }
+    const total = checkCount('maxInboundBytesTotal', options.maxInboundBytesTotal, defaultInboundTotal(), true);
     this.#budget = total === Infinity ? null : new InboundBudget(total);
-    const readMode = options.readMode ?? 'onread';
-    if (readMode !== 'onread' && readMode !== 'link') throw new InvalidOptionError('readMode', readMode, '"onread" or "link"');
-    this.#readMode = readMode;
+    this.#readMode = checkEnum('readMode', options.readMode, ['onread', 'link'] as const, 'onread');
   }
 
   /** The total input budget in bytes (Infinity when off). */
@@ -236,16 +226,18 @@ export class EventLoop<C = unknown> {
     // Unix sockets have no remote address: only maxConnections applies to them.
     if (ip !== undefined && this.#maxPerAddress !== Infinity) this.#perAddress.set(ip, fromIp + 1);
     this.#accepted++;
-    let reader: ConnectionReader | null = null;
+    let input: LinkBuffer | null = null;
+    const target: ReadTarget = { current: null };
     if (this.#readMode === 'onread' && canAdopt(socket)) {
-      reader = new ConnectionReader(null, this.#opts.pool);
-      socket = adopt(socket, onreadFor(reader));
+      input = new LinkBuffer({ pool: this.#opts.pool });
+      socket = adopt(socket, onreadFor(input, target));
     }
     // The Connection answers what arrived before the peer's FIN and then closes itself (half-close),
     // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).
     socket.allowHalfOpen = true;
     if (this.#opts.noDelay && socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, reader);
+    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, input);
+    target.current = conn;
     this.#conns.add(conn);
     if (this.#budget !== null) conn[kBudget](this.#budget);
     if (this.#onPrepare !== undefined) {
@@ -304,10 +296,9 @@ export class EventLoop<C = unknown> {
       if (this.#conns.size > 0) {
         const err = new ShutdownError('the shutdown deadline passed');
         const left = [...this.#conns];
-        for (const conn of left) conn[kDestroy](err);
         // Wait for the sockets, not for the connections to finish: a handler that never settles keeps
         // its close callbacks (and the buffers it may still read) waiting, and must not hold shutdown forever.
-        await Promise.all(left.map((c) => (c.socket.closed ? undefined : once(c.socket, 'close'))));
+        await Promise.all(left.map((c) => c[kDestroy](err)));
       }
     }
     // TLS handshakes still in progress would be refused when done; end them, or server.close() waits

@@ -1,7 +1,7 @@
 export { EventLoop, type EventLoopOptions, type ListenOptions, type ShutdownOptions, type EventLoopStats } from './eventloop.js';
 export { Connection } from './connection.js';
-export { ConnectionReader, type WaitOptions } from './reader.js';
-export { ConnectionWriter } from './writer.js';
+export type { Reader, WaitOptions } from './reader.js';
+export type { Writer } from './writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
 export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './pool.js';
 export { defaultInboundTotal } from './inbound-budget.js';
@@ -17,6 +17,8 @@ export {
   DialError,
   InboundLimitError,
   InboundBudgetError,
+  FrameTooLargeError,
+  MalformedFrameError,
   ConcurrentReadError,
   AbortError,
   ShutdownError,
@@ -25,3 +27,4 @@ export {
   PoolTimeoutError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
+export * from './framing/index.js';

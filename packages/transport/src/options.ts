@@ -1,7 +1,7 @@
 // Per-connection options shared by the EventLoop (accepted connections) and the Dialer, with defaults.
 import { type BlockPool, defaultPool } from '@nocopy/linkbuffer';
-import { InvalidOptionError } from './errors.js';
 import type { Connection } from './connection.js';
+import { checkBoolean, checkBytes, checkFunction, checkMs } from './validate.js';
 
 export type OnRequest<C = unknown> = (ctx: C, conn: Connection<C>) => void | Promise<void>;
 export type OnDisconnect<C = unknown> = (ctx: C, conn: Connection<C>) => void;
@@ -55,26 +55,6 @@ export interface ResolvedConnectionOptions<C> {
 export const DEFAULT_MAX_INBOUND = 8 * 1024 * 1024;
 export const DEFAULT_MAX_OUTBOUND = 1024 * 1024;
 
-export function checkMs(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !(v >= 0) || v > 2 ** 31 - 1 || !Number.isInteger(v)) {
-    throw new InvalidOptionError(name, v, 'an integer number of ms from 0 to 2^31-1');
-  }
-  return v;
-}
-
-export function checkBytes(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw new InvalidOptionError(name, v, 'a positive integer');
-  }
-  return v;
-}
-
-export function checkFunction(name: string, v: unknown): void {
-  if (v !== undefined && typeof v !== 'function') throw new InvalidOptionError(name, v, 'a function');
-}
-
 export function resolveConnectionOptions<C>(o: ConnectionOptions<C>): ResolvedConnectionOptions<C> {
   checkFunction('onError', o.onError);
   checkFunction('onDisconnect', o.onDisconnect);
@@ -84,8 +64,8 @@ export function resolveConnectionOptions<C>(o: ConnectionOptions<C>): ResolvedCo
     idleTimeout: checkMs('idleTimeout', o.idleTimeout, 0),
     maxInboundBytes: checkBytes('maxInboundBytes', o.maxInboundBytes, DEFAULT_MAX_INBOUND),
     maxOutboundBytes: checkBytes('maxOutboundBytes', o.maxOutboundBytes, DEFAULT_MAX_OUTBOUND),
-    noDelay: o.noDelay ?? true,
-    allowHalfOpen: o.allowHalfOpen ?? false,
+    noDelay: checkBoolean('noDelay', o.noDelay, true),
+    allowHalfOpen: checkBoolean('allowHalfOpen', o.allowHalfOpen, false),
     pool: o.pool ?? defaultPool,
     onError: o.onError,
     onDisconnect: o.onDisconnect,

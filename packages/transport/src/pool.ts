@@ -6,7 +6,7 @@
 import type { Connection } from './connection.js';
 import { type DialOptions, type Network, dialConnection } from './dialer.js';
 import { AbortError, InvalidOptionError, PoolClosedError, PoolTimeoutError } from './errors.js';
-import { checkMs } from './options.js';
+import { checkMs } from './validate.js';
 
 export interface ConnectionPoolOptions<C = unknown> {
   /** 'tcp' (addresses "host:port") or 'unix' (socket paths). Default 'tcp'. */
@@ -145,7 +145,7 @@ export class ConnectionPool<C = unknown> {
   put(conn: Connection<C>): void {
     const entry = (conn as Pooled<C>)[kPoolEntry];
     if (entry === undefined || !this.#inUse.delete(conn)) return;
-    if (this.#closed || !conn.isActive() || conn.error !== undefined || conn.reader.length > 0 || conn.writer.mallocLength > 0 || conn.writer.length > 0) {
+    if (this.#closed || !conn.isActive() || conn.error !== undefined || conn.reader.length > 0 || conn.writer.mallocLength > 0 || conn.writer.waiting) {
       this.#evicted++;
       conn.close();
       return;

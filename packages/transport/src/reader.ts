@@ -1,8 +1,7 @@
-// The connection's input: a LinkBuffer that the socket fills, plus async waits for more input.
-import { LinkBuffer, type BlockPool, type Delimiter } from '@nocopy/linkbuffer';
-import { kConnection, kWait } from './symbols.js';
+// conn.reader: the connection's input. The LinkBuffer reading methods (views valid until release(),
+// which runs after each onRequest call settles), plus waits for more input.
+import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
 import { ConnClosedError, InvalidOptionError } from './errors.js';
-import type { Connection } from './connection.js';
 
 export interface WaitOptions {
   /** Overrides the connection's read timeout for this wait, in ms (0 = none). */
@@ -11,42 +10,137 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
-
-export class ConnectionReader extends LinkBuffer {
-  // Set by the Connection; null only while a dialed socket is being created (onread needs the reader first).
-  [kConnection]: Connection<any>;
-
-  constructor(conn: Connection<any> | null, pool: BlockPool) {
-    super({ pool });
-    this[kConnection] = conn as Connection<any>;
-  }
-
+/**
+ * The input side of a connection: nocopy reads of what has arrived (they never wait, and throw
+ * ShortBufferError past what is there) and two waits. See @nocopy/linkbuffer for each read method.
+ */
+export interface Reader {
+  /** Readable bytes. */
+  readonly length: number;
+  readonly closed: boolean;
+  next(n: number): Buffer;
+  peek(n: number): Buffer;
+  skip(n: number): void;
+  until(delim: Delimiter): Buffer | null;
+  indexOf(delim: Delimiter, from?: number): number;
+  readString(n: number, encoding?: BufferEncoding): string;
+  readBinary(n: number): Buffer;
+  readByte(): number;
+  readUint8(): number;
+  readInt8(): number;
+  readUint16BE(): number;
+  readUint16LE(): number;
+  readInt16BE(): number;
+  readInt16LE(): number;
+  readUint32BE(): number;
+  readUint32LE(): number;
+  readInt32BE(): number;
+  readInt32LE(): number;
+  readBigUint64BE(): bigint;
+  readBigUint64LE(): bigint;
+  readBigInt64BE(): bigint;
+  readBigInt64LE(): bigint;
+  peekUint8(offset?: number): number;
+  peekUint16BE(offset?: number): number;
+  peekUint16LE(offset?: number): number;
+  peekUint32BE(offset?: number): number;
+  peekUint32LE(offset?: number): number;
+  /** The next `n` bytes as a LinkBuffer sharing their memory (close() it when done). */
+  slice(n: number): LinkBuffer;
+  /** The readable bytes as views, one per node. */
+  views(): Buffer[];
+  /** Gives back the memory of what was consumed; earlier views become invalid. */
+  release(): void;
   /**
    * Resolves when at least `n` bytes are readable (at once if they already are). Rejects with
    * ReadTimeoutError after the read timeout, ConnClosedError if the connection closes first,
    * InboundLimitError if `n` exceeds maxInboundBytes. Consumes nothing.
    */
-  waitFor(n: number, options?: WaitOptions): Promise<void> {
-    if ((n >>> 0) !== n) return Promise.reject(new InvalidOptionError('n', n, 'an integer from 0 to 2^32-1'));
-    if (this.length >= n) return RESOLVED;
-    return this[kConnection][kWait](n, null, options) as Promise<void>;
-  }
-
+  waitFor(n: number, options?: WaitOptions): Promise<void>;
   /**
    * Resolves with the bytes up to and including `delim`, consumed as by until() (a view valid until
-   * release()), once the delimiter has arrived. Rejects like waitFor(); a delimiter not found within
+   * release()), once it has arrived. Rejects like waitFor(); a delimiter not found within
    * maxInboundBytes rejects with InboundLimitError and closes the connection.
    */
+  waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer>;
+}
+
+/** What the reader needs of its connection. */
+export interface ReadHost {
+  wait(need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown>;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const kBuffer = Symbol('nocopy.readerBuffer');
+
+/** The LinkBuffer behind a connection's reader (for the writer's append()). */
+export function bufferOf(r: Reader): LinkBuffer | null {
+  return r instanceof ConnectionReader ? r[kBuffer] : null;
+}
+
+export class ConnectionReader implements Reader {
+  /** @internal */
+  readonly [kBuffer]: LinkBuffer;
+  readonly #host: ReadHost;
+
+  constructor(buffer: LinkBuffer, host: ReadHost) {
+    this[kBuffer] = buffer;
+    this.#host = host;
+  }
+
+  get length(): number {
+    return this[kBuffer].length;
+  }
+  get closed(): boolean {
+    return this[kBuffer].closed;
+  }
+  next(n: number): Buffer { return this[kBuffer].next(n); }
+  peek(n: number): Buffer { return this[kBuffer].peek(n); }
+  skip(n: number): void { this[kBuffer].skip(n); }
+  until(delim: Delimiter): Buffer | null { return this[kBuffer].until(delim); }
+  indexOf(delim: Delimiter, from?: number): number { return this[kBuffer].indexOf(delim, from); }
+  readString(n: number, encoding?: BufferEncoding): string { return this[kBuffer].readString(n, encoding); }
+  readBinary(n: number): Buffer { return this[kBuffer].readBinary(n); }
+  readByte(): number { return this[kBuffer].readByte(); }
+  readUint8(): number { return this[kBuffer].readUint8(); }
+  readInt8(): number { return this[kBuffer].readInt8(); }
+  readUint16BE(): number { return this[kBuffer].readUint16BE(); }
+  readUint16LE(): number { return this[kBuffer].readUint16LE(); }
+  readInt16BE(): number { return this[kBuffer].readInt16BE(); }
+  readInt16LE(): number { return this[kBuffer].readInt16LE(); }
+  readUint32BE(): number { return this[kBuffer].readUint32BE(); }
+  readUint32LE(): number { return this[kBuffer].readUint32LE(); }
+  readInt32BE(): number { return this[kBuffer].readInt32BE(); }
+  readInt32LE(): number { return this[kBuffer].readInt32LE(); }
+  readBigUint64BE(): bigint { return this[kBuffer].readBigUint64BE(); }
+  readBigUint64LE(): bigint { return this[kBuffer].readBigUint64LE(); }
+  readBigInt64BE(): bigint { return this[kBuffer].readBigInt64BE(); }
+  readBigInt64LE(): bigint { return this[kBuffer].readBigInt64LE(); }
+  peekUint8(offset?: number): number { return this[kBuffer].peekUint8(offset); }
+  peekUint16BE(offset?: number): number { return this[kBuffer].peekUint16BE(offset); }
+  peekUint16LE(offset?: number): number { return this[kBuffer].peekUint16LE(offset); }
+  peekUint32BE(offset?: number): number { return this[kBuffer].peekUint32BE(offset); }
+  peekUint32LE(offset?: number): number { return this[kBuffer].peekUint32LE(offset); }
+  slice(n: number): LinkBuffer { return this[kBuffer].slice(n); }
+  views(): Buffer[] { return this[kBuffer].views(); }
+  release(): void { this[kBuffer].release(); }
+
+  waitFor(n: number, options?: WaitOptions): Promise<void> {
+    if ((n >>> 0) !== n) return Promise.reject(new InvalidOptionError('n', n, 'an integer from 0 to 2^32-1'));
+    if (this[kBuffer].length >= n) return RESOLVED;
+    return this.#host.wait(n, null, options) as Promise<void>;
+  }
+
   waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new ConnClosedError('connection closed'));
+    const b = this[kBuffer];
+    if (b.closed) return Promise.reject(new ConnClosedError('connection closed'));
     let found: Buffer | null;
     try {
-      found = this.until(delim);
+      found = b.until(delim);
     } catch (err) {
       return Promise.reject(err);
     }
     if (found !== null) return Promise.resolve(found);
-    return this[kConnection][kWait](0, delim, options) as Promise<Buffer>;
+    return this.#host.wait(0, delim, options) as Promise<Buffer>;
   }
 }

@@ -1,9 +1,5 @@
-// Module-scoped symbols for state shared between the transport's own files (not public API).
-export const kConnection = Symbol('nocopy.connection');
-export const kOnData = Symbol('nocopy.onData');
+// Module-scoped symbols for what the EventLoop, the dialer and the Connection share (not public API).
 export const kOnRead = Symbol('nocopy.onRead');
-export const kWait = Symbol('nocopy.wait');
-export const kSend = Symbol('nocopy.send');
 export const kDrain = Symbol('nocopy.drain');
 export const kDestroy = Symbol('nocopy.destroy');
 export const kStart = Symbol('nocopy.start');

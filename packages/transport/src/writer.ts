@@ -1,29 +1,130 @@
-// The connection's output: a LinkBuffer whose flush() also sends what was written.
-import { LinkBuffer, type BlockPool } from '@nocopy/linkbuffer';
-import { kConnection, kSend } from './symbols.js';
-import type { Connection } from './connection.js';
+// conn.writer: the connection's output. The LinkBuffer writing methods (nothing is sent until a
+// flush), and the sends: flush() as a promise, send() and drained() for code that avoids one.
+import type { LinkBuffer } from '@nocopy/linkbuffer';
+import { type Reader, bufferOf } from './reader.js';
 
-export class ConnectionWriter extends LinkBuffer {
-  readonly [kConnection]: Connection<any>;
+/**
+ * The output side of a connection. Write with the LinkBuffer writing methods (see
+ * @nocopy/linkbuffer), then send:
+ *
+ * - `flush()` sends everything written: every node goes to the socket as a view, in one corked write
+ *   (one writev), and returns to the pool once the socket has written it. It resolves at once unless
+ *   the socket already holds maxOutboundBytes; then it waits for the peer to take them, bounded by the
+ *   write timeout (WriteTimeoutError; the connection closes). It rejects with ConnClosedError once the
+ *   connection can no longer send. Resolving means the socket took the bytes, not that they arrived.
+ * - `send()` is the same without a promise: true when the bytes went to the socket, false when they
+ *   wait for the peer (then `drained()` resolves when they have gone). It throws ConnClosedError.
+ */
+export interface Writer {
+  /** Bytes written and not yet sent. */
+  readonly mallocLength: number;
+  /** Contiguous bytes the next malloc() can return without a new node. */
+  readonly mallocCapacity: number;
+  readonly closed: boolean;
+  /** Output waits for the peer (past maxOutboundBytes): send() returns false until it has drained. */
+  readonly waiting: boolean;
+  /** Bytes sent and not yet written by the kernel (waiting for the peer, or in the socket's queue). */
+  readonly queued: number;
+  malloc(n: number): Buffer;
+  mallocAck(n: number): void;
+  writeByte(b: number): void;
+  writeString(s: string, encoding?: BufferEncoding): number;
+  writeBinary(b: Uint8Array): void;
+  writeDirect(p: Uint8Array, remainCap: number): void;
+  /** Moves all of `other`'s readable bytes here without copying (a connection's reader included). */
+  append(other: LinkBuffer | Reader): void;
+  writeUint8(v: number): void;
+  writeInt8(v: number): void;
+  writeUint16BE(v: number): void;
+  writeUint16LE(v: number): void;
+  writeInt16BE(v: number): void;
+  writeInt16LE(v: number): void;
+  writeUint32BE(v: number): void;
+  writeUint32LE(v: number): void;
+  writeInt32BE(v: number): void;
+  writeInt32LE(v: number): void;
+  writeBigUint64BE(v: bigint): void;
+  writeBigUint64LE(v: bigint): void;
+  writeBigInt64BE(v: bigint): void;
+  writeBigInt64LE(v: bigint): void;
+  flush(): Promise<void>;
+  send(): boolean;
+  drained(): Promise<void>;
+}
 
-  constructor(conn: Connection<any>, pool: BlockPool) {
-    super({ pool });
-    this[kConnection] = conn;
+/** What the writer needs of its connection. */
+export interface WriteHost {
+  send(): boolean;
+  drained(): Promise<void>;
+  flush(): Promise<void>;
+  readonly waiting: boolean;
+  readonly queued: number;
+}
+
+const kBuffer = Symbol('nocopy.writerBuffer');
+
+export class ConnectionWriter implements Writer {
+  /** @internal */
+  readonly [kBuffer]: LinkBuffer;
+  readonly #host: WriteHost;
+
+  constructor(buffer: LinkBuffer, host: WriteHost) {
+    this[kBuffer] = buffer;
+    this.#host = host;
   }
 
-  /**
-   * Makes everything written readable and sends it: all nodes go to the socket as views in one
-   * corked write (one writev), and return to the pool after the socket's write callback.
-   * Resolves at once unless more than maxOutboundBytes are queued in the socket; then it waits
-   * for the peer to take them, bounded by the write timeout (WriteTimeoutError, the connection closes).
-   * Rejects with ConnClosedError once the connection can no longer send.
-   */
-  override flush(): Promise<void> {
-    return this[kConnection][kSend]();
+  get mallocLength(): number {
+    return this[kBuffer].mallocLength;
+  }
+  get mallocCapacity(): number {
+    return this[kBuffer].mallocCapacity;
+  }
+  get closed(): boolean {
+    return this[kBuffer].closed;
+  }
+  get waiting(): boolean {
+    return this.#host.waiting;
+  }
+  get queued(): number {
+    return this.#host.queued;
+  }
+  malloc(n: number): Buffer { return this[kBuffer].malloc(n); }
+  mallocAck(n: number): void { this[kBuffer].mallocAck(n); }
+  writeByte(b: number): void { this[kBuffer].writeByte(b); }
+  writeString(s: string, encoding?: BufferEncoding): number { return this[kBuffer].writeString(s, encoding); }
+  writeBinary(b: Uint8Array): void { this[kBuffer].writeBinary(b); }
+  writeDirect(p: Uint8Array, remainCap: number): void { this[kBuffer].writeDirect(p, remainCap); }
+  writeUint8(v: number): void { this[kBuffer].writeUint8(v); }
+  writeInt8(v: number): void { this[kBuffer].writeInt8(v); }
+  writeUint16BE(v: number): void { this[kBuffer].writeUint16BE(v); }
+  writeUint16LE(v: number): void { this[kBuffer].writeUint16LE(v); }
+  writeInt16BE(v: number): void { this[kBuffer].writeInt16BE(v); }
+  writeInt16LE(v: number): void { this[kBuffer].writeInt16LE(v); }
+  writeUint32BE(v: number): void { this[kBuffer].writeUint32BE(v); }
+  writeUint32LE(v: number): void { this[kBuffer].writeUint32LE(v); }
+  writeInt32BE(v: number): void { this[kBuffer].writeInt32BE(v); }
+  writeInt32LE(v: number): void { this[kBuffer].writeInt32LE(v); }
+  writeBigUint64BE(v: bigint): void { this[kBuffer].writeBigUint64BE(v); }
+  writeBigUint64LE(v: bigint): void { this[kBuffer].writeBigUint64LE(v); }
+  writeBigInt64BE(v: bigint): void { this[kBuffer].writeBigInt64BE(v); }
+  writeBigInt64LE(v: bigint): void { this[kBuffer].writeBigInt64LE(v); }
+
+  append(other: LinkBuffer | Reader): void {
+    const src = 'waitFor' in other ? bufferOf(other) : other;
+    if (src === null) throw new TypeError('append() takes a LinkBuffer or a connection reader');
+    // A reader with a region malloc'd for the next socket read gives its readable bytes as a slice
+    // (zero copy), leaving the region where the socket expects it.
+    if (src.mallocLength === 0) this[kBuffer].append(src);
+    else this[kBuffer].append(src.slice(src.length));
   }
 
-  /** The plain LinkBuffer flush: publishes written bytes without sending (used by the connection). */
-  publish(): void {
-    super.flush();
+  flush(): Promise<void> {
+    return this.#host.flush();
+  }
+  send(): boolean {
+    return this.#host.send();
+  }
+  drained(): Promise<void> {
+    return this.#host.drained();
   }
 }

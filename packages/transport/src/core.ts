@@ -1,0 +1,153 @@
+// The state of one connection, shared by the files that each handle one concern of it: input.ts
+// (reading, pausing, waits), dispatch.ts (the onRequest loop), read-deadline.ts (partial input must
+// complete in time), output.ts (sending and drain waits), lifecycle.ts (closing and close callbacks)
+// and socket-events.ts (the socket's listeners). Connection is the public face over it.
+import type { Socket } from 'node:net';
+import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
+import type { Connection } from './connection.js';
+import type { InboundAccount } from './inbound-budget.js';
+import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
+
+// One state value: these bits, never several booleans.
+/** onConnect has settled: onRequest may be called. */
+export const READY = 1 << 0;
+/** An onRequest call is in progress. */
+export const RUNNING = 1 << 1;
+/** isActive() is false. */
+export const INACTIVE = 1 << 2;
+/** The peer's FIN arrived (or the socket failed): no more input. */
+export const PEER_ENDED = 1 << 3;
+/** closeWrite() sent our FIN. */
+export const WRITE_ENDED = 1 << 4;
+/** A shutdown is draining this connection. */
+export const DRAINING = 1 << 5;
+/** Closing has begun; no more handler calls. */
+export const CLOSING = 1 << 6;
+/** The socket emitted 'close'. */
+export const SOCKET_CLOSED = 1 << 7;
+/** Finished: close callbacks have run. */
+export const FINISHED = 1 << 8;
+/** close() was called by the user (not only by the peer or an error). */
+export const OWN_CLOSE = 1 << 9;
+/** The peer left before onConnect settled: onDisconnect runs once the connection is ready. */
+export const DISCONNECT_PENDING = 1 << 10;
+/** The reader is released once the socket has written the output that references it. */
+export const RELEASE_AFTER_WRITE = 1 << 11;
+/** Reading paused: unconsumed input reached maxInboundBytes. */
+export const LIMIT_PAUSED = 1 << 12;
+/** Reading paused by the EventLoop's total input budget. */
+export const BUDGET_PAUSED = 1 << 13;
+/** The socket is paused now (the sum of the reasons above and a draining shutdown). */
+export const READ_PAUSED = 1 << 14;
+/** Sent output waits for the socket's 'drain' (past maxOutboundBytes): send() returns false. */
+export const OUT_WAITING = 1 << 15;
+
+/**
+ * What the lower files call back into without importing it (the composition root, connection.ts,
+ * provides it), so that no file imports one that imports it.
+ */
+export interface CoreOps {
+  /** Starts closing: graceful without an error, an abort with one. */
+  beginClose(core: Core<any>, error: unknown): void;
+  /** Calls onRequest (in a loop while it makes progress). Only when canDispatch(). */
+  dispatch(core: Core<any>): void;
+  /** Finishes a closing connection once nothing runs: close callbacks, buffers back. */
+  finish(core: Core<any>): void;
+  /** A socket error: the connection fails with it. */
+  fail(core: Core<any>, error: Error): void;
+  /** Shutdown: closes the connection if it has no work left. */
+  closeIfIdle(core: Core<any>): void;
+}
+
+export interface Waiter {
+  need: number;
+  delim: Delimiter | null;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout | null;
+  signal: AbortSignal | null;
+  onAbort: (() => void) | null;
+}
+
+export interface DrainWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export class Core<C = unknown> {
+  readonly conn: Connection<C>;
+  readonly socket: Socket;
+  readonly opts: ResolvedConnectionOptions<C>;
+  /** The reader's and the writer's buffers. */
+  readonly input: LinkBuffer;
+  readonly output: LinkBuffer;
+  readonly onFinish: ((conn: Connection<C>) => void) | null;
+  readonly ops: CoreOps;
+  onRequest: OnRequest<C> | null;
+  state = 0;
+  holds = 0;
+  /** Bytes received since the connection opened. */
+  received = 0;
+  /** Bytes consumed when the running onRequest call began. */
+  before = 0;
+  /** `received` when the running call began: input that arrived during the call is new to it. */
+  seen = 0;
+  partialSince = 0;
+  partialTimer: NodeJS.Timeout | null = null;
+  waiter: Waiter | null = null;
+  /** Output batches the socket still holds (slices), released at its write callbacks. */
+  readonly inflight: LinkBuffer[] = [];
+  drainWaiters: DrainWaiter[] = [];
+  writeTimer: NodeJS.Timeout | null = null;
+  closeCallbacks: CloseCallback<C>[] = [];
+  account: InboundAccount | null = null;
+  // Bound once per connection, not per request (set by the modules that use them).
+  onSettled: () => void = noop;
+  onRejected: (err: unknown) => void = noop;
+  onWritten: (err?: Error | null) => void = noop;
+
+  constructor(
+    conn: Connection<C>,
+    socket: Socket,
+    opts: ResolvedConnectionOptions<C>,
+    input: LinkBuffer,
+    output: LinkBuffer,
+    onRequest: OnRequest<C> | null,
+    onFinish: ((conn: Connection<C>) => void) | null,
+    ops: CoreOps,
+  ) {
+    this.conn = conn;
+    this.ops = ops;
+    this.socket = socket;
+    this.opts = opts;
+    this.input = input;
+    this.output = output;
+    this.onRequest = onRequest;
+    this.onFinish = onFinish;
+    // Bytes that arrived before the connection existed (onread: see onread.ts).
+    this.received = input.length;
+  }
+
+  has(bits: number): boolean {
+    return (this.state & bits) !== 0;
+  }
+}
+
+/**
+ * Whether onRequest may be called now: the connection is ready, open, no call is running, no wait
+ * takes the input, there is a handler, and input is waiting. The one place this is decided.
+ */
+export function canDispatch(core: Core<any>): boolean {
+  return (core.state & (READY | RUNNING | CLOSING)) === READY && core.onRequest !== null && core.waiter === null && core.input.length > 0;
+}
+
+/** After the peer's FIN and the last handler: close, unless half-open connections stay writable. */
+export function closesOnPeerEnd(core: Core<any>): boolean {
+  return !core.opts.allowHalfOpen || core.has(WRITE_ENDED);
+}
+
+export function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function noop(): void {}

@@ -1,0 +1,134 @@
+// Closing: close() and the internal closes begin here; the connection finishes once its socket has
+// closed and no onRequest runs: buffers go back, close callbacks run once (in reverse order, each
+// isolated), the close is published. Also a shutdown's drain and deadline.
+import { once } from 'node:events';
+import {
+  CLOSING,
+  type Core,
+  DRAINING,
+  FINISHED,
+  INACTIVE,
+  OUT_WAITING,
+  OWN_CLOSE,
+  READY,
+  RUNNING,
+  SOCKET_CLOSED,
+  isThenable,
+} from './core.js';
+import { connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
+import { ConnClosedError } from './errors.js';
+import { markInactive } from './dispatch.js';
+import { rejectDrainWaiters } from './output.js';
+import { clearPartial } from './read-deadline.js';
+import { charge, updateReading } from './reading.js';
+import { report } from './report.js';
+import { settleWaiter } from './waits.js';
+import type { CloseCallback } from './options.js';
+
+/** close(error?): graceful without an error, an abort with one. Idempotent. */
+export function close(core: Core<any>, error: unknown): void {
+  core.state |= OWN_CLOSE;
+  if (core.has(CLOSING)) {
+    // A peer-closed connection keeps unread input readable until the user closes it.
+    if (core.has(FINISHED) && !core.input.closed) core.input.close();
+    return;
+  }
+  beginClose(core, error);
+}
+
+export function beginClose(core: Core<any>, error: unknown): void {
+  if (core.has(CLOSING)) return;
+  core.state |= CLOSING | INACTIVE;
+  const conn = core.conn;
+  if (error !== undefined && conn.error === undefined) conn.error = error;
+  // Input of a closing connection no longer counts: nothing will consume it.
+  charge(core);
+  const w = core.waiter;
+  if (w !== null) settleWaiter(core, w, new ConnClosedError('connection closed', { cause: error }));
+  if (core.writeTimer !== null) {
+    clearTimeout(core.writeTimer);
+    core.writeTimer = null;
+  }
+  clearPartial(core);
+  rejectDrainWaiters(core, new ConnClosedError('connection closed', { cause: error }));
+  const s = core.socket;
+  s.setTimeout(0);
+  if (!s.destroyed) {
+    if (error !== undefined || s.writableLength === 0 || !s.writable) {
+      s.destroy();
+    } else {
+      // Output already handed to the socket is sent before the FIN; bounded by a linger timer.
+      s.end();
+      s.once('finish', destroySocket);
+      const linger = core.opts.writeTimeout > 0 ? core.opts.writeTimeout : 5000;
+      setTimeout(destroySocket.bind(s), linger).unref();
+    }
+  }
+  finish(core);
+}
+
+/** A socket error: published, and the connection closes with it. */
+export function fail(core: Core<any>, err: Error): void {
+  const conn = core.conn;
+  if (conn.error === undefined) conn.error = err;
+  if (connectionErrorChannel.hasSubscribers) connectionErrorChannel.publish({ connection: conn, error: err });
+  markInactive(core);
+  beginClose(core, err);
+}
+
+export function finish(core: Core<any>): void {
+  if ((core.state & (FINISHED | SOCKET_CLOSED | RUNNING)) !== SOCKET_CLOSED) return;
+  core.state |= FINISHED;
+  const conn = core.conn;
+  // Unread input stays readable after a peer close until the user closes, when there is no handler to take it.
+  if (core.has(OWN_CLOSE) || core.onRequest !== null || core.input.length === 0) core.input.close();
+  core.output.close();
+  for (const b of core.inflight) b.close();
+  core.inflight.length = 0;
+  const cbs = core.closeCallbacks;
+  core.closeCallbacks = [];
+  for (let i = cbs.length - 1; i >= 0; i--) runCallback(core, cbs[i]!);
+  if (connectionCloseChannel.hasSubscribers) connectionCloseChannel.publish({ connection: conn, error: conn.error });
+  core.onFinish?.(conn);
+}
+
+export function runCallback<C>(core: Core<C>, cb: CloseCallback<C>): void {
+  try {
+    const r = cb(core.conn);
+    if (isThenable(r)) r.then(undefined, (err: unknown) => report(core, err));
+  } catch (err) {
+    report(core, err);
+  }
+}
+
+/**
+ * No handler running, no input waiting for one, no output waiting for the peer. Output already queued
+ * in the socket does not count: a graceful close sends it before the FIN.
+ */
+export function isIdle(core: Core<any>): boolean {
+  return (core.state & (RUNNING | READY | OUT_WAITING)) === READY && core.holds === 0 && core.input.length === 0;
+}
+
+/** Shutdown: stop reading new input, answer what was received, then close. */
+export function drain(core: Core<any>): void {
+  if (core.has(CLOSING)) return;
+  core.state |= DRAINING;
+  updateReading(core);
+  if (isIdle(core)) close(core, undefined);
+}
+
+export function closeIfIdle(core: Core<any>): void {
+  if (core.has(DRAINING) && !core.has(CLOSING) && isIdle(core)) close(core, undefined);
+}
+
+/** Shutdown deadline: drop whatever is left; resolves when the socket has closed. */
+export function destroy(core: Core<any>, error: unknown): Promise<void> {
+  if (!core.has(CLOSING)) beginClose(core, error);
+  const s = core.socket;
+  s.destroy();
+  return s.closed ? Promise.resolve() : once(s, 'close').then(() => undefined);
+}
+
+function destroySocket(this: { destroy(): void }): void {
+  this.destroy();
+}

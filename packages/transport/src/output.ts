@@ -1,0 +1,115 @@
+// Output: send() hands every written node to the socket as views in one corked write (one writev)
+// unless the socket already holds maxOutboundBytes; then the output waits for the socket's 'drain',
+// bounded by the write timeout, and goes out as one batch. Nodes go back to the pool once the socket
+// has written them.
+import { CLOSING, type Core, DRAINING, OUT_WAITING, RELEASE_AFTER_WRITE, RUNNING, type DrainWaiter } from './core.js';
+import { ConnClosedError, WriteTimeoutError } from './errors.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const EMPTY_WRITE = Buffer.alloc(0);
+
+/** Sends what was written: true if it went to the socket (or nothing waits), false if it waits for the peer. */
+export function send(core: Core<any>): boolean {
+  const out = core.output;
+  const s = core.socket;
+  if (out.closed || !s.writable) throw new ConnClosedError('connection closed', { cause: core.conn.error });
+  out.flush();
+  if ((core.state & OUT_WAITING) !== 0) return false;
+  if (out.length === 0) return true;
+  if (!(s.writableNeedDrain && s.writableLength >= core.opts.maxOutboundBytes)) {
+    write(core);
+    return true;
+  }
+  core.state |= OUT_WAITING;
+  const ms = core.opts.writeTimeout;
+  if (ms > 0 && core.writeTimer === null) core.writeTimer = setTimeout(onWriteTimeout, ms, core, ms);
+  return false;
+}
+
+/** Resolves once no output waits for the peer; rejects when the connection closes or the write timeout passes. */
+export function drained(core: Core<any>): Promise<void> {
+  if ((core.state & OUT_WAITING) === 0) return RESOLVED;
+  return new Promise<void>((resolve, reject) => core.drainWaiters.push({ resolve, reject }));
+}
+
+/** send() as a promise: resolves at once unless the output waits for the peer. */
+export function flush(core: Core<any>): Promise<void> {
+  try {
+    return send(core) ? RESOLVED : drained(core);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Bytes handed to the connection and not yet written by the kernel. */
+export function queued(core: Core<any>): number {
+  const s = core.socket;
+  return (core.output.closed ? 0 : core.output.length) + (s.destroyed ? 0 : s.writableLength);
+}
+
+function onWriteTimeout(core: Core<any>, ms: number): void {
+  core.writeTimer = null;
+  const err = new WriteTimeoutError(ms);
+  rejectDrainWaiters(core, err);
+  core.conn.close(err);
+}
+
+/** Hands every readable output node to the socket as a view, in one corked write. */
+function write(core: Core<any>): void {
+  const out = core.output;
+  const n = out.length;
+  const views = out.views();
+  const s = core.socket;
+  const last = views.length - 1;
+  if (last === 0) {
+    s.write(views[0]!);
+  } else {
+    s.cork();
+    for (let i = 0; i <= last; i++) s.write(views[i]!);
+    s.uncork();
+  }
+  if (s.writableLength === 0) {
+    // The kernel took every byte synchronously (Node's try-write): the nodes are free at once,
+    // with no slice and no write callback (the common case on a socket without backpressure).
+    out.skip(n);
+    out.release();
+    return;
+  }
+  // Still queued: the nodes stay referenced by a slice until a trailing empty write's callback,
+  // which Node runs after every write before it.
+  core.inflight.push(out.slice(n));
+  s.write(EMPTY_WRITE, core.onWritten);
+}
+
+/** The socket's write callback for the oldest batch. */
+export function onWritten(core: Core<any>, err?: Error | null): void {
+  core.inflight.shift()?.close();
+  if (core.has(RELEASE_AFTER_WRITE) && core.inflight.length === 0 && !core.has(RUNNING) && !core.input.closed) {
+    core.state &= ~RELEASE_AFTER_WRITE;
+    core.input.release();
+  }
+  if (err && !core.has(CLOSING)) core.ops.fail(core, err);
+}
+
+export function onDrain(core: Core<any>): void {
+  if (core.writeTimer !== null) {
+    clearTimeout(core.writeTimer);
+    core.writeTimer = null;
+  }
+  if ((core.state & OUT_WAITING) === 0) return;
+  core.state &= ~OUT_WAITING;
+  if (!core.output.closed && core.output.length > 0) write(core);
+  const waiters = core.drainWaiters;
+  core.drainWaiters = [];
+  for (const w of waiters) w.resolve();
+  // Shutdown: a drained send may have been this connection's last work (e.g. one another connection
+  // started, as a proxy does). Checked after the waiters' continuations ran.
+  if (core.has(DRAINING)) queueMicrotask(() => core.ops.closeIfIdle(core));
+}
+
+export function rejectDrainWaiters(core: Core<any>, err: unknown): void {
+  core.state &= ~OUT_WAITING;
+  const waiters: DrainWaiter[] = core.drainWaiters;
+  core.drainWaiters = [];
+  for (const w of waiters) w.reject(err);
+}

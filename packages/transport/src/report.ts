@@ -1,0 +1,22 @@
+// Errors from user code (handlers, hooks, close callbacks): to the onError option, else to the
+// diagnostics channel, else a rate-limited process warning. Never a crash.
+import type { Core } from './core.js';
+import { connectionErrorChannel } from './diagnostics.js';
+import { createWarner } from './warnings.js';
+
+const warnHandlerError = createWarner({ code: 'NOCOPY_HANDLER_ERROR' });
+
+export function report(core: Core<any>, err: unknown): void {
+  const hook = core.opts.onError;
+  const subscribed = connectionErrorChannel.hasSubscribers;
+  if (subscribed) connectionErrorChannel.publish({ connection: core.conn, error: err });
+  if (hook !== undefined) {
+    try {
+      hook(err, core.conn);
+    } catch {
+      // An onError that throws has nowhere further to report to.
+    }
+  } else if (!subscribed) {
+    warnHandlerError(err);
+  }
+}
