@@ -1,5 +1,5 @@
 // bench/proxy: a real server (redis-server) and a real client (redis-benchmark), directly and through
-// three TCP proxies, each in its own process: nocopy (packages/rpc-demo's nocopy-proxy), a naive
+// three TCP proxies, each in its own process: nocopy (packages/proxy's nocopy-proxy), a naive
 // `socket.pipe()` proxy, and HAProxy in TCP mode. The same redis-benchmark run (-t ping,set,get, 50
 // clients, the same -n) goes against each target, unpipelined (-P 1) and pipelined (-P 16); rounds
 // interleave the targets in a rotating order and every figure is the median over rounds.
@@ -15,7 +15,7 @@ import { runRedisBenchmark, type BenchRow } from './redis-benchmark.js';
 import { startHaproxy, startNocopy, startPipe, startRedis, type Target } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const NOCOPY_CLI = resolve(here, '../../../packages/rpc-demo/dist/src/cli/proxy.js');
+const NOCOPY_CLI = resolve(here, '../../../packages/proxy/dist/src/cli.js');
 const PIPE_PROXY = join(here, 'pipe-proxy.js');
 
 const argv = process.argv.slice(2);
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const bins = tools();
   if (bins === null) return;
   if (!existsSync(NOCOPY_CLI)) {
-    throw new Error(`${NOCOPY_CLI} not found: build packages/rpc-demo first (npx tsc -b packages/rpc-demo)`);
+    throw new Error(`${NOCOPY_CLI} not found: build packages/proxy first (npx tsc -b packages/proxy)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'nocopy-bench-proxy-'));
   installCleanup(() => rmSync(dir, { recursive: true, force: true }));

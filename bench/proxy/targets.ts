@@ -28,7 +28,7 @@ export async function startRedis(bin: string, dir: string): Promise<Target> {
   return { name: 'direct', port, proc };
 }
 
-/** The nocopy proxy: the CLI from packages/rpc-demo, default options. */
+/** The nocopy proxy: the CLI from packages/proxy, default options. */
 export async function startNocopy(cli: string, upstreamPort: number): Promise<Target> {
   const proc = start('nocopy-proxy', process.execPath, [cli, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`]);
   const port = await waitForListenLine(proc);

@@ -417,7 +417,7 @@ export class RpcLoad {
     while (Date.now() < until && !socket.destroyed) {
       if (socket.writableLength < 1024 * 1024) socket.write(batch());
       peer ??= this.#ctx.registry.peerOf(socket.localPort, socket.remotePort);
-      if (peer !== null) most = Math.max(most, peer.writer.length + peer.writer.mallocLength);
+      if (peer !== null) most = Math.max(most, peer.writer.queued + peer.writer.mallocLength);
       await sleep(2);
     }
     const bound = 16 * 1024 * 1024;

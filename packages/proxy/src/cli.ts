@@ -3,7 +3,7 @@
 // once listening; SIGINT or SIGTERM closes the listener, lets connections drain (up to
 // --shutdown-timeout) and exits with 0. A second signal exits at once.
 import { parseArgs } from 'node:util';
-import { createProxy, parseAddress, type ProxyOptions } from '../proxy/index.js';
+import { createProxy, parseAddress, type ProxyOptions } from './index.js';
 
 const USAGE = `Usage: nocopy-proxy --listen HOST:PORT --upstream HOST:PORT [options]
 

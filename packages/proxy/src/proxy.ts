@@ -1,9 +1,9 @@
-// createProxy(): an EventLoop whose onConnect dials the upstream for each client, after which link.ts
+// createProxy(): an EventLoop whose onConnect dials the upstream for each client, after which relay.ts
 // forwards bytes both ways without copying. Shutdown stops accepting, drains the client connections
 // (their close callbacks close the upstreams) and waits until every upstream connection is gone too.
 import type { AddressInfo } from 'node:net';
-import { Dialer, EventLoop, InvalidOptionError, type Connection, type ConnectionOptions } from '@nocopy/transport';
-import { Link, type LinkHost, closePartner, forward, forwardEof, isNotable, onDisconnect, probeSettled } from './link.js';
+import { Dialer, EventLoop, InvalidOptionError, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
+import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect } from './relay.js';
 import {
   DEFAULT_DIAL_TIMEOUT,
   DEFAULT_MAX_INBOUND,
@@ -50,18 +50,17 @@ export interface ProxyCloseOptions {
 export class TcpProxy {
   /** The upstream address, as a string. */
   readonly upstream: string;
-  /** Shared by every Link of this proxy: counters, the error sink, the flush sentinel. */
-  readonly #host: LinkHost = {
+  /** Shared by every Relay of this proxy: counters, the error sink, the flush sentinel. */
+  readonly #host: RelayHost = {
     bytesUp: 0,
     bytesDown: 0,
-    settled: null,
-    report: (error, link) => this.#emit(error, link.role, link.client),
+    report: (error, relay) => this.#emit(error, relay.role, relay.client),
   };
-  readonly #loop: EventLoop<Link>;
-  readonly #dialer: Dialer<Link>;
+  readonly #loop: EventLoop<Relay>;
+  readonly #dialer: Dialer<Relay>;
   readonly #target: ResolvedUpstream;
   readonly #onError: ProxyErrorHandler;
-  readonly #upstreams = new Set<Connection<Link>>();
+  readonly #upstreams = new Set<Connection<Relay>>();
   /** Aborts dials still running once close() has closed their clients. */
   readonly #dials = new AbortController();
   #dialing = 0;
@@ -77,7 +76,7 @@ export class TcpProxy {
     const onError = options.onError ?? logToStderr;
     if (typeof onError !== 'function') throw new InvalidOptionError('onError', onError, 'a function');
     this.#onError = onError;
-    const conn: ConnectionOptions<Link> = {
+    const conn: ConnectionOptions<Relay> = {
       allowHalfOpen: true,
       idleTimeout: options.idleTimeout ?? 0,
       writeTimeout: options.writeTimeout ?? 0,
@@ -87,13 +86,13 @@ export class TcpProxy {
       onError: this.#onConnError,
     };
     if (options.pool !== undefined) conn.pool = options.pool;
-    this.#loop = new EventLoop<Link>(forward, {
+    this.#loop = new EventLoop<Relay>(forward, {
       ...conn,
       maxConnections: options.maxConnections ?? Infinity,
-      onPrepare: (c) => new Link('client', this.#host, describePeer(c.remoteAddress, c.remotePort)),
-      onConnect: (link, c) => this.#connect(link, c),
+      onPrepare: (c) => new Relay('client', this.#host, describePeer(c.remoteAddress, c.remotePort)),
+      onConnect: (relay, c) => this.#connect(relay, c),
     });
-    this.#dialer = new Dialer<Link>({ ...conn, onRequest: forward, timeout: checkedMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT) });
+    this.#dialer = new Dialer<Relay>({ ...conn, onRequest: forward, timeout: checkedMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT) });
   }
 
   /** Starts accepting clients. */
@@ -169,7 +168,7 @@ export class TcpProxy {
       const timedOut = await Promise.race([settled.then(() => false), late]);
       clearTimeout(timer);
       if (timedOut) {
-        for (const up of this.#upstreams) up.socket.destroy();
+        for (const up of this.#upstreams) up.close(new ShutdownError('the proxy shutdown deadline passed'));
         await new Promise<void>((resolve) => {
           this.#settled = resolve;
           this.#checkSettled();
@@ -187,53 +186,51 @@ export class TcpProxy {
   }
 
   /** onConnect: dials the upstream; the client's onRequest (forwarding) starts when this settles. */
-  async #connect(link: Link, client: Connection<Link>): Promise<void> {
+  async #connect(relay: Relay, client: Connection<Relay>): Promise<void> {
     const t = this.#target;
     this.#dialing++;
-    let up: Connection<Link>;
+    let up: Connection<Relay>;
     try {
-      const ctx = new Link('upstream', this.#host, link.client, client);
+      const ctx = new Relay('upstream', this.#host, relay.client, client);
       up = await this.#dialer.dial(t.network, t.address, { ctx, signal: this.#dials.signal });
     } catch (err) {
       this.#dialing--;
       this.#checkSettled();
       if (!this.#dials.signal.aborted) {
         this.#dialFailures++;
-        this.#emit(err, 'dial', link.client);
+        this.#emit(err, 'dial', relay.client);
       }
       client.close(err);
       return;
     }
     this.#dialing--;
-    this.#host.settled ??= probeSettled(up);
     this.#upstreams.add(up);
     up.addCloseCallback(this.#onUpstreamClosed); // registered first, so it runs last
     up.addCloseCallback(closePartner);
-    link.peer = up;
+    relay.peer = up;
     // Runs at once if the client is already gone.
     client.addCloseCallback(closePartner);
     // A FIN that arrived during the dial was not reported to onDisconnect (the connection was not
-    // ready yet): pass it on here, or after the input before it (forward() sees link.eof).
-    if (!client.closed && client.error === undefined && client.socket.readableEnded) {
-      link.eof = true;
-      if (client.reader.length === 0) void forwardEof(link);
+    // ready yet): pass it on here, or after the input before it (forward() sees relay.eof).
+    if (!client.closed && client.error === undefined && client.peerEnded) {
+      relay.eof = true;
+      if (client.reader.length === 0) void forwardEof(relay);
     }
   }
 
-  readonly #onUpstreamClosed = (conn: Connection<Link>): void => {
+  readonly #onUpstreamClosed = (conn: Connection<Relay>): void => {
     this.#upstreams.delete(conn);
     this.#checkSettled();
   };
 
   /** Errors thrown or rejected by the handlers (a forwarding write that timed out, say). */
-  readonly #onConnError = (error: unknown, conn: Connection<Link>): void => {
+  readonly #onConnError = (error: unknown, conn: Connection<Relay>): void => {
     if (isNotable(error)) this.#emit(error, conn.ctx.role, conn.ctx.client);
   };
 }
 
-function held(conn: Connection<Link>): number {
-  const s = conn.socket;
-  return (conn.reader.closed ? 0 : conn.reader.length) + (conn.writer.closed ? 0 : conn.writer.length) + (s.destroyed ? 0 : s.writableLength);
+function held(conn: Connection<Relay>): number {
+  return (conn.reader.closed ? 0 : conn.reader.length) + conn.writer.queued;
 }
 
 /** A proxy listening on `options.listen`, forwarding every client to `options.upstream`. */

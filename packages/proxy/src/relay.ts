@@ -1,48 +1,34 @@
 // The hot path of the proxy. Both connections of a pair (the accepted client and the dialed upstream)
-// have a Link as their ctx and share the handlers below, named functions rather than closures per
-// connection. Input is moved to the other side's writer without copying: reader.slice() shares the
-// input nodes, writer.append() moves them, flush() hands them to the socket as views.
+// have a Relay as their ctx and share the handlers below, named functions rather than closures per
+// connection. Input is moved to the other side's writer without copying: writer.append(reader) moves
+// the input nodes, send() hands them to the socket as views.
 import { ConnClosedError, type Connection } from '@nocopy/transport';
 
 export type Role = 'client' | 'upstream';
 
-/** What the links of one proxy share: byte counters and where errors go. */
-export interface LinkHost {
+/** What the relays of one proxy share: byte counters and where errors go. */
+export interface RelayHost {
   /** Bytes forwarded from clients to upstreams. */
   bytesUp: number;
   /** Bytes forwarded from upstreams to clients. */
   bytesDown: number;
   /** An error worth reporting, on the connection it concerns. */
-  report(error: unknown, link: Link, conn: Connection<Link>): void;
-  /**
-   * The promise flush() returns when it sent at once: the transport hands out one shared, already
-   * resolved promise then (captured by probeSettled()). Null until known. Should a transport version
-   * return fresh promises instead, nothing matches it and forward() simply returns each one.
-   */
-  settled: Promise<void> | null;
+  report(error: unknown, relay: Relay, conn: Connection<Relay>): void;
 }
 
-/** flush() of a fresh connection's empty writer: the transport's shared resolved promise, or null. */
-export function probeSettled(conn: Connection<Link>): Promise<void> | null {
-  if (conn.writer.closed || conn.writer.length !== 0 || !conn.socket.writable) return null;
-  const p = conn.writer.flush();
-  p.then(undefined, ignore);
-  return p;
-}
-
-export class Link {
+export class Relay {
   /** The other connection of the pair; null on a client connection until its upstream is dialed. */
-  peer: Connection<Link> | null;
+  peer: Connection<Relay> | null;
   /** Our remote sent its FIN (we may still have some of its input to forward). */
   eof = false;
   /** That FIN was passed on: closeWrite() was called on the peer. */
   eofForwarded = false;
   readonly role: Role;
-  readonly host: LinkHost;
-  /** The client's address, for messages (the same on both links of a pair). */
+  readonly host: RelayHost;
+  /** The client's address, for messages (the same on both relays of a pair). */
   readonly client: string;
 
-  constructor(role: Role, host: LinkHost, client: string, peer: Connection<Link> | null = null) {
+  constructor(role: Role, host: RelayHost, client: string, peer: Connection<Relay> | null = null) {
     this.role = role;
     this.host = host;
     this.client = client;
@@ -55,8 +41,8 @@ export class Link {
  * promise is the backpressure: while the peer's socket holds more than maxOutboundBytes, this
  * connection's onRequest is not called again, its input grows to maxInboundBytes and reading pauses.
  */
-export function forward(link: Link, conn: Connection<Link>): Promise<void> | undefined {
-  const peer = link.peer!;
+export function forward(relay: Relay, conn: Connection<Relay>): Promise<void> | undefined {
+  const peer = relay.peer!;
   const out = peer.writer;
   const input = conn.reader;
   const n = input.length;
@@ -66,28 +52,22 @@ export function forward(link: Link, conn: Connection<Link>): Promise<void> | und
       conn.close();
       return undefined;
     }
-    // Zero copy either way. With nothing malloc'd in the reader (always so for accepted sockets, and
-    // for dialed ones while the onread callback runs), its nodes move over as they are; otherwise a
-    // slice takes just the readable bytes, leaving the region malloc'd for the next read. The slice
-    // is left empty by append() and holds no memory: nothing to close.
-    if (input.mallocLength === 0) out.append(input);
-    else out.append(input.slice(n));
-    if (link.role === 'client') link.host.bytesUp += n;
-    else link.host.bytesDown += n;
+    out.append(input);
+    if (relay.role === 'client') relay.host.bytesUp += n;
+    else relay.host.bytesDown += n;
   }
-  if (link.eof) return forwardEof(link);
-  const sent = out.flush();
-  // Nothing to wait for: returning nothing lets the transport call onRequest again without a promise
-  // round trip (a measurable share of the CPU per message). See LinkHost.settled.
-  return sent === link.host.settled ? undefined : sent;
+  if (relay.eof) return forwardEof(relay);
+  // Sent at once: returning nothing lets the transport call onRequest again without a promise round
+  // trip (a measurable share of the CPU per message).
+  return out.send() ? undefined : out.drained();
 }
 
 /** Passes our remote's FIN on to the peer, after everything appended to the peer's writer (closeWrite flushes first). */
-export function forwardEof(link: Link): Promise<void> | undefined {
-  if (link.eofForwarded) return undefined;
-  link.eofForwarded = true;
+export function forwardEof(relay: Relay): Promise<void> | undefined {
+  if (relay.eofForwarded) return undefined;
+  relay.eofForwarded = true;
   // It rejects only when the peer can no longer send: then the peer is closing, and the close callbacks take over.
-  return link.peer!.closeWrite().then(undefined, ignore);
+  return relay.peer!.closeWrite().then(undefined, ignore);
 }
 
 /**
@@ -95,11 +75,11 @@ export function forwardEof(link: Link): Promise<void> | undefined {
  * is a half-close: it is passed on as soon as the input before it has been forwarded, here when none
  * is left, else by the forward() call that takes the rest.
  */
-export function onDisconnect(link: Link, conn: Connection<Link>): void {
+export function onDisconnect(relay: Relay, conn: Connection<Relay>): void {
   // A reset or socket error closes the connection; closePartner() then closes the peer.
-  if (conn.error !== undefined || link.peer === null) return;
-  link.eof = true;
-  if (conn.reader.length === 0) void forwardEof(link);
+  if (conn.error !== undefined || relay.peer === null) return;
+  relay.eof = true;
+  if (conn.reader.length === 0) void forwardEof(relay);
 }
 
 /**
@@ -108,17 +88,17 @@ export function onDisconnect(link: Link, conn: Connection<Link>): void {
  * now would drop forwarded bytes still waiting for its socket. In every other case the peer is closed:
  * gracefully (bytes already handed to its socket are still sent) after a clean close, at once after a failure.
  */
-export function closePartner(conn: Connection<Link>): void {
-  const link = conn.ctx;
-  const peer = link.peer;
+export function closePartner(conn: Connection<Relay>): void {
+  const relay = conn.ctx;
+  const peer = relay.peer;
   const err = conn.error;
-  if (err !== undefined && link.role === 'upstream' && isNotable(err)) link.host.report(err, link, conn);
+  if (err !== undefined && relay.role === 'upstream' && isNotable(err)) relay.host.report(err, relay, conn);
   if (peer === null || peer.closed) return;
   if (err === undefined) {
-    if (conn.writeEnded && link.eofForwarded) return;
+    if (conn.writeEnded && relay.eofForwarded) return;
     peer.close();
   } else {
-    peer.close(err instanceof ConnClosedError ? err : new ConnClosedError(`the ${link.role} connection failed`, { cause: err }));
+    peer.close(err instanceof ConnClosedError ? err : new ConnClosedError(`the ${relay.role} connection failed`, { cause: err }));
   }
 }
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { Client, StreamVerifier, Upstream, assertDrained, pump, sleep, startProxy, until, within, type ProxyFixture } from './proxy-helpers.js';
+import { Client, StreamVerifier, Upstream, assertDrained, pump, sleep, startProxy, until, within, type ProxyFixture } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, deadPort, echoUpstream, until, within } from './proxy-helpers.js';
+import { Client, deadPort, echoUpstream, until, within } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/proxy.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 interface Running {
   child: ChildProcess;
@@ -41,7 +41,7 @@ async function start(args: string[]): Promise<Running> {
 test('the source starts with a node shebang and package.json names it as the nocopy-proxy bin', () => {
   assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { bin?: Record<string, string> };
-  assert.equal(pkg.bin?.['nocopy-proxy'], './dist/src/cli/proxy.js');
+  assert.equal(pkg.bin?.['nocopy-proxy'], './dist/src/cli.js');
 });
 
 test('--help prints the usage and exits 0; a missing --upstream or a bad option exits 2', () => {

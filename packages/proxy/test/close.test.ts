@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockPool } from '@nocopy/linkbuffer';
-import { createProxy, TcpProxy } from '../src/proxy/index.js';
-import { Client, Upstream, assertDrained, echoUpstream, pump, startProxy, until, within } from './proxy-helpers.js';
+import { createProxy, TcpProxy } from '../src/index.js';
+import { Client, Upstream, assertDrained, echoUpstream, pump, startProxy, until, within } from './helpers.js';
 
 test('close() ends idle pairs at once, stops accepting and leaves nothing behind', async () => {
   const up = await echoUpstream();

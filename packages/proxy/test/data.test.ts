@@ -17,7 +17,7 @@ import {
   streamBytes,
   until,
   within,
-} from './proxy-helpers.js';
+} from './helpers.js';
 
 test('random-size payloads from several clients come back byte for byte through an echo upstream', async () => {
   const up = await echoUpstream();

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describeError, logToStderr } from '../src/proxy/index.js';
-import { Client, Upstream, assertDrained, deadPort, pump, startProxy, until, within } from './proxy-helpers.js';
+import { describeError, logToStderr } from '../src/index.js';
+import { Client, Upstream, assertDrained, deadPort, pump, startProxy, until, within } from './helpers.js';
 
 test('upstream down at connect time: the client is closed and a clear error is reported', async () => {
   const port = await deadPort();
@@ -34,7 +34,7 @@ test('upstream down at connect time: the client is closed and a clear error is r
 
 test('the default error handler writes exactly one line to stderr', () => {
   // In a child process, so that this test's own stderr stays clean.
-  const helpers = fileURLToPath(new URL('../src/proxy/index.js', import.meta.url));
+  const helpers = fileURLToPath(new URL('../src/index.js', import.meta.url));
   const code = `
     import { logToStderr } from ${JSON.stringify(helpers)};
     const err = Object.assign(new Error('dial 127.0.0.1:1 failed: connect ECONNREFUSED 127.0.0.1:1'), { code: 'ERR_DIAL_FAILED' });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { Client, Upstream, assertDrained, pattern, startProxy, until, within } from './proxy-helpers.js';
+import { Client, Upstream, assertDrained, pattern, startProxy, until, within } from './helpers.js';
 
 test('client FIN: the upstream sees EOF after all data, replies, FINs; the client gets the whole reply, then EOF', async () => {
   const request = pattern(3 * 1024 * 1024 + 5, 1);

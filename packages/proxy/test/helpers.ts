@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
-import { createProxy, type TcpProxy, type ProxyOptions, type ProxyErrorInfo } from '../src/proxy/index.js';
+import { createProxy, type TcpProxy, type ProxyOptions, type ProxyErrorInfo } from '../src/index.js';
 
 export { sleep, within, until } from '@nocopy/test-kit';
 import { until } from '@nocopy/test-kit';

@@ -1,4 +1,4 @@
-// @nocopy/rpc-demo: MessagePack-RPC and a zero-copy TCP proxy over @nocopy/transport.
+// @nocopy/rpc-demo: MessagePack-RPC over @nocopy/transport.
 export { createServer, RpcServer, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, type ServerOptions, type RegisterOptions, type ServerStats, type Handler } from './rpc/server.js';
 export { createClient, RpcClient, type ClientOptions, type CallOptions, type ClientStats } from './rpc/client.js';
 export type { WorkersOptions } from './rpc/offload.js';
@@ -15,4 +15,3 @@ export {
   UnencodableValueError,
 } from './errors.js';
 export * as msgpack from './msgpack/index.js';
-export * from './proxy/index.js';

@@ -8,7 +8,7 @@ import { createClient } from '../rpc/client.js';
 import { createServer } from '../rpc/server.js';
 import { checkFraming } from '../rpc/protocol.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
-import { formatSummary, runLoad } from './load.js';
+import { formatSummary, runLoad } from '../demo/load.js';
 
 const USAGE = `usage:
   nocopy-rpc serve [--port 7777] [--host 127.0.0.1] [--framing framed|stream] [--workers N]

@@ -4,7 +4,7 @@ import { defaultPool } from '@nocopy/linkbuffer';
 import { createClient } from '../rpc/client.js';
 import { createServer } from '../rpc/server.js';
 import { handlersFile, registerDemoMethods } from './methods.js';
-import { formatSummary, runLoad } from '../cli/load.js';
+import { formatSummary, runLoad } from './load.js';
 
 const seconds = Number(process.env.NOCOPY_DEMO_SECONDS ?? 5);
 

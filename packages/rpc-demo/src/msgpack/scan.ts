@@ -3,7 +3,6 @@
 // use). The walk keeps two numbers between calls, the bytes scanned so far and the values still
 // owed, so each read resumes where the last stopped: linear in the input however it is split. A
 // declared length past `max` is refused as soon as its header has arrived, before the body.
-import type { LinkBuffer } from '@nocopy/linkbuffer';
 import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
 
 // Formats 0xc0-0xdf: the header's size in bytes, and how the bytes after the format byte count.
@@ -30,7 +29,7 @@ export class ValueScanner {
    * incomplete. Throws MessageTooLargeError as soon as it cannot fit in `max` bytes, and
    * MalformedMessageError for the reserved byte 0xc1.
    */
-  scan(r: Pick<LinkBuffer, 'length' | 'views'>, max: number): number {
+  scan(r: { readonly length: number; views(): Buffer[] }, max: number): number {
     const total = r.length;
     // Nothing new to look at (with nothing owed, the last value's body may just have completed).
     if (total < this.#offset || (total === this.#offset && this.#pending > 0)) return -1;

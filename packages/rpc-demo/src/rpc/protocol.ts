@@ -7,11 +7,11 @@
 // length before each message (the fast default); 'stream' is plain concatenated MessagePack, as the
 // MessagePack-RPC specification and Neovim speak it. Either way a message is decoded from a view
 // that ends where the message ends.
-import type { LinkBuffer } from '@nocopy/linkbuffer';
+import { type FrameCodec, type FrameReader, FrameTooLargeError, InvalidOptionError, lengthField } from '@nocopy/transport';
 import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
 import { decode } from '../msgpack/decode.js';
-import { encodeInto } from '../msgpack/encode.js';
-import { ValueScanner } from '../msgpack/scan.js';
+import { type EncodeTarget, encodeInto } from '../msgpack/encode.js';
+import { valueFrames } from '../msgpack/frames.js';
 
 export type Framing = 'framed' | 'stream';
 
@@ -32,12 +32,12 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 
 export function checkFraming(framing: unknown): Framing {
   if (framing === undefined) return 'framed';
-  if (framing !== 'framed' && framing !== 'stream') throw new TypeError(`framing must be "framed" or "stream", got ${String(framing)}`);
+  if (framing !== 'framed' && framing !== 'stream') throw new InvalidOptionError('framing', framing, '"framed" or "stream"');
   return framing;
 }
 
 /** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError or UnencodableValueError, writing nothing. */
-export function writeMessage(w: LinkBuffer, framing: Framing, msg: Message, max: number): void {
+export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message, max: number): void {
   encodeInto(w, msg, max, framing === 'framed');
 }
 
@@ -72,37 +72,30 @@ function isMsgId(x: unknown): x is number {
 export class MessageReader {
   readonly framing: Framing;
   readonly max: number;
-  readonly #scanner: ValueScanner | null;
+  readonly #frames: FrameCodec<Buffer>;
   /** Arrays and maps per message at most: decoding cost grows with them, not with bytes. */
   readonly #containers: number;
 
   constructor(framing: Framing, max: number) {
     this.framing = framing;
     this.max = max;
+    this.#frames = framing === 'framed' ? lengthField({ width: 4, maxFrameLength: max }) : valueFrames(max);
     this.#containers = Math.max(MAX_CONTAINERS_FLOOR, Math.floor(max / 16));
-    this.#scanner = framing === 'stream' ? new ValueScanner() : null;
   }
 
-  read(r: LinkBuffer, onMessage: (m: Message) => boolean | void): void {
-    const scanner = this.#scanner;
-    const max = this.max;
+  read(r: FrameReader, onMessage: (m: Message) => boolean | void): void {
+    const frames = this.#frames;
     for (;;) {
-      let len: number;
-      if (scanner === null) {
-        if (r.length < 4) return;
-        len = r.peekUint32BE();
-        // Refused on the length prefix alone: an oversized message is never buffered.
-        if (len > max) throw new MessageTooLargeError(len, max);
-        if (r.length < 4 + len) return;
-        r.skip(4);
-      } else {
-        len = scanner.scan(r, max);
-        if (len < 0) return;
+      let frame: Buffer | undefined;
+      try {
+        frame = frames.decode(r);
+      } catch (err) {
+        throw err instanceof FrameTooLargeError ? new MessageTooLargeError(err.size, err.limit) : err;
       }
+      if (frame === undefined) return;
       // Exactly the message's bytes (a view, or one copy when it spans nodes); the decoded values
       // own their memory, so the input may be released as soon as this returns.
-      const m = validate(decode(r.next(len), this.#containers));
-      if (onMessage(m) === false) return;
+      if (onMessage(validate(decode(frame, this.#containers))) === false) return;
     }
   }
 }

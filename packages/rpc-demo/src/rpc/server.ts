@@ -275,7 +275,7 @@ export class RpcServer {
       // Also while replies wait for the peer to read them (published output the socket has not taken):
       // nobody awaits the flush of async replies, and a peer that sent async calls without reading
       // made the output grow without bound (hundreds of MB in seconds; found by the soak test).
-      if (st.inFlight >= this.#maxInFlight || st.conn.writer.length > 0) {
+      if (st.inFlight >= this.#maxInFlight || st.conn.writer.waiting) {
         st.paused = true;
         return false;
       }
@@ -314,9 +314,9 @@ export class RpcServer {
 
   /** Input left undecoded while the connection was at its limit (calls in flight, or output waiting) is dispatched again. */
   #resume(st: ConnState): void {
-    if (st.paused && st.inFlight < this.#maxInFlight && st.conn.writer.length === 0) {
+    if (st.paused && st.inFlight < this.#maxInFlight && !st.conn.writer.waiting) {
       st.paused = false;
-      st.conn.setOnRequest(this.#onRequest);
+      st.conn.redispatch();
     }
   }
 

@@ -1,0 +1,19 @@
+// The 'stream' framing as a framing codec: each frame is one whole MessagePack value, found by the
+// resumable ValueScanner. It keeps per-connection state: one codec per connection.
+import type { FrameCodec, FrameReader, FrameWriter } from '@nocopy/transport';
+import { MessageTooLargeError } from '../errors.js';
+import { ValueScanner } from './scan.js';
+
+export function valueFrames(maxFrameLength: number): FrameCodec<Buffer> {
+  const scanner = new ValueScanner();
+  return {
+    decode(r: FrameReader): Buffer | undefined {
+      const n = scanner.scan(r, maxFrameLength);
+      return n < 0 ? undefined : r.next(n);
+    },
+    encode(frame: Uint8Array, w: FrameWriter): void {
+      if (frame.length > maxFrameLength) throw new MessageTooLargeError(frame.length, maxFrameLength);
+      w.writeBinary(frame);
+    },
+  };
+}
