@@ -21,6 +21,27 @@ export class ShortBufferError extends LinkBufferError {
 }
 ShortBufferError.prototype.name = 'ShortBufferError';
 
+/**
+ * An option has a wrong type or range. One class for every nocopy package: @nocopy/transport,
+ * @nocopy/rpc-demo and @nocopy/proxy re-export this one.
+ */
+export class InvalidOptionError extends LinkBufferError {
+  readonly option: string;
+  constructor(name: string, value: unknown, expected: string) {
+    super(`option ${name} must be ${expected}, got ${describe(value)}`, 'ERR_INVALID_OPTION');
+    this.option = name;
+  }
+}
+InvalidOptionError.prototype.name = 'InvalidOptionError';
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'symbol' || typeof v === 'bigint') return String(v);
+  if (v !== null && typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
+
 /** The buffer was closed; its memory went back to the pool. */
 export class BufferClosedError extends LinkBufferError {
   constructor() {

@@ -1,8 +1,8 @@
 // LinkBuffer: a singly linked chain of nodes over pooled blocks, with a nocopy Reader and Writer.
 // See README.md for the contract of every method: which calls return views, which copy,
 // and how long a view stays valid.
-import { BufferClosedError, InvalidSizeError, MallocAckError, ShortBufferError } from './errors.js';
-import { type Block, type BlockPool, defaultPool } from './pool.js';
+import { BufferClosedError, InvalidOptionError, InvalidSizeError, MallocAckError, ShortBufferError } from './errors.js';
+import { type Block, type BlockPool, defaultPool } from './block-pool.js';
 import { EMPTY, LinkNode, asBuffer, dropNode, takeNode, view } from './node.js';
 
 export type Delimiter = number | string | Uint8Array;
@@ -55,10 +55,10 @@ export class LinkBuffer {
   constructor(options: LinkBufferOptions = {}) {
     this.pool = options.pool ?? defaultPool;
     const nodeSize = options.nodeSize ?? 8192;
-    checkSize(nodeSize, 'nodeSize');
+    if ((nodeSize >>> 0) !== nodeSize) throw new InvalidOptionError('nodeSize', nodeSize, 'an integer from 0 to 2^32-1');
     this.#nodeSize = Math.max(nodeSize, 1);
     const inplace = options.binaryInplaceThreshold ?? 4096;
-    checkSize(inplace, 'binaryInplaceThreshold');
+    if ((inplace >>> 0) !== inplace) throw new InvalidOptionError('binaryInplaceThreshold', inplace, 'an integer from 0 to 2^32-1');
     this.#inplace = inplace;
   }
 

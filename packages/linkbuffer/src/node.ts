@@ -1,7 +1,7 @@
 // A node of a LinkBuffer: a window on one memory region. Offsets are absolute within `buf`:
 // [off, end) is readable, [end, malloc) is written but not yet flushed, [malloc, buf.length)
 // is free capacity (usable only when `writable`).
-import type { Block } from './pool.js';
+import type { Block } from './block-pool.js';
 
 export const EMPTY: Buffer = Buffer.alloc(0);
 

@@ -53,14 +53,6 @@ export const DEFAULT_DIAL_TIMEOUT = 5000;
 export const DEFAULT_MAX_INBOUND = 256 * 1024;
 export const DEFAULT_MAX_OUTBOUND = 256 * 1024;
 
-export function checkedMs(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
-    throw new InvalidOptionError(name, v, 'an integer number of ms from 0 to 2^31-1');
-  }
-  return v;
-}
-
 export interface ResolvedUpstream {
   network: Network;
   address: string | { host: string; port: number };

@@ -2,6 +2,7 @@
 // forwards bytes both ways without copying. Shutdown stops accepting, drains the client connections
 // (their close callbacks close the upstreams) and waits until every upstream connection is gone too.
 import type { AddressInfo } from 'node:net';
+import { checkMs } from '@nocopy/transport/validate';
 import { Dialer, EventLoop, InvalidOptionError, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
 import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect } from './relay.js';
 import {
@@ -12,7 +13,6 @@ import {
   type ProxyOptions,
   type ProxyErrorStage,
   type ResolvedUpstream,
-  checkedMs,
   describePeer,
   logToStderr,
   resolveUpstream,
@@ -92,7 +92,7 @@ export class TcpProxy {
       onPrepare: (c) => new Relay('client', this.#host, describePeer(c.remoteAddress, c.remotePort)),
       onConnect: (relay, c) => this.#connect(relay, c),
     });
-    this.#dialer = new Dialer<Relay>({ ...conn, onRequest: forward, timeout: checkedMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT) });
+    this.#dialer = new Dialer<Relay>({ ...conn, onRequest: forward, timeout: checkMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT) });
   }
 
   /** Starts accepting clients. */
@@ -138,7 +138,7 @@ export class TcpProxy {
    * every connection is closed. Idempotent.
    */
   close(options: ProxyCloseOptions = {}): Promise<void> {
-    if (this.#closing === null) this.#closing = this.#close(checkedMs('timeout', options.timeout, 5000));
+    if (this.#closing === null) this.#closing = this.#close(checkMs('timeout', options.timeout, 5000));
     return this.#closing;
   }
 

@@ -14,4 +14,5 @@ export {
   RemoteError,
   UnencodableValueError,
 } from './errors.js';
+export { InvalidOptionError } from '@nocopy/transport';
 export * as msgpack from './msgpack/index.js';

@@ -48,25 +48,51 @@ export function frame(payload: Uint8Array | string, length?: number): Buffer {
   return out;
 }
 
-/** What the echo handler needs of a Connection (structural, so this package depends on no nocopy package). */
-export interface EchoConnection {
-  reader: { length: number; peekUint32BE(): number; readUint32BE(): number; slice(n: number): unknown };
-  writer: { writeUint32BE(v: number): void; append(other: any): void; flush(): void | Promise<void> };
+/** What the frame helpers need of a framing codec and a connection (structural: this package depends on no nocopy package). */
+export interface FrameCodecLike<R = any, W = any> {
+  decode(reader: R): Buffer | undefined;
+  encode(frame: Uint8Array, writer: W): void;
+}
+export interface FrameConnection {
+  reader: { length: number; waitFor(n: number, options?: { timeout?: number }): Promise<void>; release(): void };
+  writer: { flush(): Promise<void> };
 }
 
-/** Length-prefixed echo: every complete frame goes back (the payload zero-copy); a partial frame waits. */
-export function lengthPrefixedEcho(_ctx: unknown, conn: EchoConnection): void | Promise<void> {
-  const r = conn.reader;
-  const w = conn.writer;
-  let echoed = false;
-  while (r.length >= 4) {
-    const n = r.peekUint32BE();
-    if (r.length < 4 + n) break;
-    w.writeUint32BE(r.readUint32BE());
-    if (n > 0) w.append(r.slice(n));
-    echoed = true;
+/**
+ * An onRequest that echoes every whole frame of `codec` (a partial one waits). A frame the codec
+ * refuses ends the connection with that error, after the frames before it have been sent.
+ */
+export function frameEcho(codec: FrameCodecLike): (ctx: unknown, conn: any) => void | Promise<void> {
+  return (_ctx, conn) => {
+    let echoed = false;
+    for (;;) {
+      let f: Buffer | undefined;
+      try {
+        f = codec.decode(conn.reader);
+      } catch (err) {
+        if (echoed) conn.writer.send();
+        conn.close(err, { graceful: true });
+        return;
+      }
+      if (f === undefined) break;
+      codec.encode(f, conn.writer);
+      echoed = true;
+    }
+    if (echoed) return conn.writer.flush();
+  };
+}
+
+/** Waits for the next whole frame of `codec` on a connection read with waits; returns a copy and releases the input. */
+export async function readFrameFrom(codec: FrameCodecLike, conn: FrameConnection, options?: { timeout?: number }): Promise<Buffer> {
+  for (;;) {
+    const f = codec.decode(conn.reader);
+    if (f !== undefined) {
+      const out = Buffer.from(f);
+      conn.reader.release();
+      return out;
+    }
+    await conn.reader.waitFor(conn.reader.length + 1, options);
   }
-  if (echoed) return w.flush();
 }
 
 export interface RawConnectOptions {

@@ -190,11 +190,12 @@ export class Connection<C = unknown> {
   /**
    * Closes the connection: isActive() turns false at once and pending waits reject with ConnClosedError.
    * Without an error it is graceful: output already sent to the socket is still written, then the FIN.
-   * With an error it aborts: the socket is destroyed and queued output is dropped; `conn.error` keeps
-   * the error. Idempotent. onDisconnect is not called for our own close.
+   * With an error it aborts: the socket is destroyed and queued output is dropped, unless `graceful`
+   * (the error is kept, and what was sent still goes out first, as for a protocol error after replies).
+   * `conn.error` keeps the error. Idempotent. onDisconnect is not called for our own close.
    */
-  close(error?: unknown): void {
-    close(this[kCore], error);
+  close(error?: unknown, options?: { graceful?: boolean }): void {
+    close(this[kCore], error, options?.graceful ?? false);
   }
 
   /**

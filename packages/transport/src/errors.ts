@@ -1,4 +1,6 @@
-// Coded errors of @nocopy/transport. The `code` strings are stable API, like Node's own ERR_* codes.
+// Coded errors of @nocopy/transport. The `code` strings are stable API. Every nocopy code is ERR_
+// followed by a name Node does not use (checked by a test against Node's own list), except ABORT_ERR,
+// which is Node's own code for an abort, on purpose.
 
 export class TransportError extends Error {
   readonly code: string;
@@ -128,13 +130,8 @@ export class ShutdownError extends TransportError {
 }
 ShutdownError.prototype.name = 'ShutdownError';
 
-/** An option has a wrong type or range. */
-export class InvalidOptionError extends TransportError {
-  constructor(name: string, value: unknown, expected: string) {
-    super(`option ${name} must be ${expected}, got ${String(value)}`, 'ERR_INVALID_OPTION');
-  }
-}
-InvalidOptionError.prototype.name = 'InvalidOptionError';
+// One InvalidOptionError class for every package (ERR_INVALID_OPTION).
+export { InvalidOptionError } from '@nocopy/linkbuffer';
 
 /** The ConnectionPool is closed: get() is refused and waiting get() calls reject. */
 export class PoolClosedError extends TransportError {

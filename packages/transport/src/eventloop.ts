@@ -1,6 +1,6 @@
 // EventLoop: the server side. It serves net/tls servers (its own or given ones), wraps each accepted
-// socket in a Connection, runs the hooks in the order of DESIGN section 4, enforces maxConnections,
-// and shuts down gracefully (DESIGN section 6).
+// socket in a Connection, runs the hooks in their documented order, enforces the connection limits
+// and the input budget, and shuts down gracefully.
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
@@ -202,7 +202,7 @@ export class EventLoop<C = unknown> {
   /**
    * TLS servers: a TCP socket is checked against the limits before its handshake, so a loop that is
    * full does no handshake (crypto) work for it and drops it at once, not after tlsHandshakeTimeout.
-   * (It used to be refused only after a complete handshake.) Returns false if refused.
+   * Returns false if refused.
    */
   [kAdmitRaw](raw: Socket): boolean {
     const ip = raw.remoteAddress;

@@ -3,7 +3,7 @@ export { Connection } from './connection.js';
 export type { Reader, WaitOptions } from './reader.js';
 export type { Writer } from './writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
-export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './pool.js';
+export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './connection-pool.js';
 export { defaultInboundTotal } from './inbound-budget.js';
 export { createWarner, type Warner, type WarnerOptions } from './warnings.js';
 export type { ConnectionOptions, OnRequest, OnDisconnect, OnError, CloseCallback } from './options.js';

@@ -25,18 +25,18 @@ import { report } from './report.js';
 import { settleWaiter } from './waits.js';
 import type { CloseCallback } from './options.js';
 
-/** close(error?): graceful without an error, an abort with one. Idempotent. */
-export function close(core: Core<any>, error: unknown): void {
+/** close(error?): graceful without an error (or with `graceful`), an abort with one. Idempotent. */
+export function close(core: Core<any>, error: unknown, graceful = false): void {
   core.state |= OWN_CLOSE;
   if (core.has(CLOSING)) {
     // A peer-closed connection keeps unread input readable until the user closes it.
     if (core.has(FINISHED) && !core.input.closed) core.input.close();
     return;
   }
-  beginClose(core, error);
+  beginClose(core, error, graceful);
 }
 
-export function beginClose(core: Core<any>, error: unknown): void {
+export function beginClose(core: Core<any>, error: unknown, graceful = false): void {
   if (core.has(CLOSING)) return;
   core.state |= CLOSING | INACTIVE;
   const conn = core.conn;
@@ -54,7 +54,7 @@ export function beginClose(core: Core<any>, error: unknown): void {
   const s = core.socket;
   s.setTimeout(0);
   if (!s.destroyed) {
-    if (error !== undefined || s.writableLength === 0 || !s.writable) {
+    if ((error !== undefined && !graceful) || s.writableLength === 0 || !s.writable) {
       s.destroy();
     } else {
       // Output already handed to the socket is sent before the FIN; bounded by a linger timer.

@@ -4,7 +4,8 @@
 // that slot dials again, at most once per backoff period (exponential, with jitter) while the server
 // stays down, failing fast in between rather than queueing calls behind a dead server.
 import { performance } from 'node:perf_hooks';
-import { ConnClosedError, ConnectionPool, type Connection, type DialOptions, type Network } from '@nocopy/transport';
+import { ConnClosedError, ConnectionPool, InvalidOptionError, type Connection, type DialOptions, type Network } from '@nocopy/transport';
+import { checkBytes, checkCount, checkEnum, checkHostPort, checkMs } from '@nocopy/transport/validate';
 import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
@@ -123,15 +124,20 @@ export class RpcClient {
   #dueTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ClientOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
     const addresses = options.addresses ?? (options.address !== undefined ? [options.address] : []);
-    if (addresses.length === 0) throw new TypeError('createClient needs address or addresses');
+    if (!Array.isArray(addresses) || addresses.length === 0) throw new InvalidOptionError('address', options.address, 'a "host:port" string (or addresses: a non-empty array of them)');
+    const network = checkEnum('network', options.network, ['tcp', 'unix'] as const, 'tcp');
+    for (const a of addresses) {
+      if (network === 'tcp') checkHostPort('address', a);
+      else if (typeof a !== 'string' || a === '') throw new InvalidOptionError('address', a, 'a Unix socket path');
+    }
     this.framing = checkFraming(options.framing);
-    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.#timeout = options.timeout ?? 10_000;
-    const perAddress = options.connections ?? 2;
-    if (!Number.isSafeInteger(perAddress) || perAddress < 1) throw new RangeError(`connections must be a positive integer, got ${perAddress}`);
-    this.#backoffInitial = options.backoff?.initial ?? 50;
-    this.#backoffMax = options.backoff?.max ?? 5000;
+    this.maxMessageSize = checkBytes('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE);
+    this.#timeout = checkMs('timeout', options.timeout, 10_000);
+    const perAddress = checkCount('connections', options.connections, 2);
+    this.#backoffInitial = checkMs('backoff.initial', options.backoff?.initial, 50);
+    this.#backoffMax = checkMs('backoff.max', options.backoff?.max, 5000);
     for (let i = 0; i < perAddress; i++) {
       for (const a of addresses) {
         const slot = new Slot(a, new MessageReader(this.framing, this.maxMessageSize));
@@ -140,7 +146,7 @@ export class RpcClient {
       }
     }
     this.#pool = new ConnectionPool<Slot>({
-      network: options.network ?? 'tcp',
+      network,
       maxActivePerAddress: perAddress,
       dial: {
         maxInboundBytes: Math.max(this.maxMessageSize + 4 + 64 * 1024, 8 * 1024 * 1024),
@@ -160,11 +166,22 @@ export class RpcClient {
     if (this.#closed) return Promise.reject(new RpcClosedError());
     const signal = options.signal ?? null;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    let timeout = this.#timeout;
+    if (options.timeout !== undefined) {
+      // Checked here, not at the wire: a call that is not well formed fails alone, never its connection.
+      try {
+        timeout = checkMs('timeout', options.timeout, 0);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (typeof method !== 'string') return Promise.reject(new InvalidOptionError('method', method, 'a string'));
+    if (!Array.isArray(params)) return Promise.reject(new InvalidOptionError('params', params, 'an array'));
     this.#calls++;
     const slot = this.#pick();
     const conn = slot.conn;
-    if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, options.timeout ?? this.#timeout, signal);
-    return this.#connect(slot).then((c) => this.#send(slot, c, method, params, options.timeout ?? this.#timeout, signal));
+    if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, timeout, signal);
+    return this.#connect(slot).then((c) => this.#send(slot, c, method, params, timeout, signal));
   }
 
   /** Sends a notification (no response); resolves once it is handed to the socket. */
@@ -234,7 +251,7 @@ export class RpcClient {
       (err: unknown) => {
         slot.connecting = null;
         // close() during the dial: the pool refused it with its own ERR_POOL_CLOSED; a call of a closed
-        // client fails with RpcClosedError, as documented (found by the soak test).
+        // client fails with RpcClosedError, as documented.
         if (this.#closed) throw new RpcClosedError();
         slot.failures++;
         // Exponential backoff with jitter: half the delay fixed, half random.

@@ -2,6 +2,8 @@
 // The queue is bounded: past maxQueue a call is refused with QueueFullError instead of waiting.
 import { Piscina } from 'piscina';
 import { pathToFileURL } from 'node:url';
+import { InvalidOptionError } from '@nocopy/transport';
+import { checkCount, checkMs } from '@nocopy/transport/validate';
 import { QueueFullError } from '../errors.js';
 
 export interface WorkersOptions {
@@ -23,15 +25,16 @@ export class Offload {
   readonly #maxQueue: number;
 
   constructor(options: WorkersOptions) {
-    const f = options.filename;
+    const f = options?.filename;
+    if (!(f instanceof URL) && (typeof f !== 'string' || f === '')) throw new InvalidOptionError('workers.filename', f, 'a module path or file: URL');
     this.#filename = f instanceof URL ? f.href : f.startsWith('file:') ? f : pathToFileURL(f).href;
-    this.#maxQueue = options.maxQueue ?? 256;
+    this.#maxQueue = checkCount('workers.maxQueue', options.maxQueue, 256);
     this.#pool = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
-      maxThreads: options.maxThreads,
-      minThreads: options.minThreads ?? 1,
+      maxThreads: options.maxThreads === undefined ? undefined : checkCount('workers.maxThreads', options.maxThreads, 1),
+      minThreads: checkCount('workers.minThreads', options.minThreads, 1),
       maxQueue: this.#maxQueue,
-      idleTimeout: options.idleTimeout ?? 30_000,
+      idleTimeout: checkMs('workers.idleTimeout', options.idleTimeout, 30_000),
     });
   }
 

@@ -3,7 +3,8 @@
 // finish (out of order). Replies produced while one read batch is handled leave in one flush; replies
 // of async handlers that finish together are coalesced into one flush per microtask checkpoint.
 import type { AddressInfo, Server } from 'node:net';
-import { EventLoop, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
+import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { MessageTooLargeError, MethodNotFoundError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
@@ -92,9 +93,9 @@ class ConnState {
 
   /**
    * After a decode error, once every call decoded before it is answered: the replies, then a FIN.
-   * Graceful, so that the peer reads them (an abort sent a reset, and a peer still writing lost
-   * replies that had reached it; found by fuzzing). Input is dropped meanwhile; a peer that does not
-   * close within FAILED_LINGER is cut off.
+   * Graceful, so that the peer reads them (an abort sends a reset, and a peer still writing would lose
+   * replies that had reached it). Input is dropped meanwhile; a peer that does not close within
+   * FAILED_LINGER is cut off.
    */
   end(): void {
     if (this.#ended) return;
@@ -131,20 +132,18 @@ export class RpcServer {
 
   constructor(options: ServerOptions = {}) {
     this.framing = checkFraming(options.framing);
-    const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    if (!Number.isSafeInteger(max) || max < 1 || max > 2 ** 32 - 1) throw new RangeError(`maxMessageSize must be an integer from 1 to 2^32-1, got ${max}`);
+    const max = checkBytes('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE);
+    if (max > 2 ** 32 - 1) throw new InvalidOptionError('maxMessageSize', max, 'an integer from 1 to 2^32-1');
     this.maxMessageSize = max;
-    const maxInFlight = options.maxInFlight ?? 1024;
-    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
-    this.#maxInFlight = maxInFlight;
+    this.#maxInFlight = checkCount('maxInFlight', options.maxInFlight, 1024);
+    checkFunction('onError', options.onError);
     this.#onError = options.onError ?? warnRpcError;
     this.#offload = options.workers ? new Offload(options.workers) : null;
     const transport = options.transport ?? {};
     this.#loop = new EventLoop<ConnState>(this.#onRequest, {
       ...transport,
       // Defaults with ??, not by spread order: a key present but undefined (`{ readTimeout: o.readTimeout }`)
-      // turned the read and idle timeouts off and cut the input buffer to 8 MiB (under maxMessageSize).
-      // A whole message must fit in the input buffer.
+      // must keep the default. A whole message must fit in the input buffer.
       maxInboundBytes: transport.maxInboundBytes ?? Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
       // Hostile-input defaults: a message must arrive within 30 s of its first byte (slow-loris),
       // and a connection with no traffic for 5 minutes is closed. Both can be changed via `transport`.
@@ -171,13 +170,13 @@ export class RpcServer {
   register(method: string, handler: Handler): this;
   register(method: string, exportName: string, options: RegisterOptions & { offload: true }): this;
   register(method: string, handler: Handler | string, options: RegisterOptions = {}): this {
-    if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
+    if (typeof method !== 'string' || method === '') throw new InvalidOptionError('method', method, 'a non-empty string');
     if (options.offload) {
-      if (this.#offload === null) throw new TypeError(`cannot offload ${method}: the server has no workers option`);
-      if (typeof handler !== 'string') throw new TypeError('an offloaded handler is the name of an export of the workers module');
+      if (this.#offload === null) throw new InvalidOptionError('offload', true, `a server with a workers option to offload ${method}`);
+      if (typeof handler !== 'string') throw new InvalidOptionError('handler', handler, 'the name of an export of the workers module (offloaded)');
       this.#methods.set(method, { fn: null, offload: handler });
     } else {
-      if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+      if (typeof handler !== 'function') throw new InvalidOptionError('handler', handler, 'a function');
       this.#methods.set(method, { fn: handler, offload: null });
     }
     return this;
@@ -230,8 +229,7 @@ export class RpcServer {
       st.messages.read(conn.reader, st.onMessage);
     } catch (err) {
       // Oversized or malformed input: this connection only. The calls decoded before it are still
-      // answered, then the connection closes (closing at once lost the replies of this very batch,
-      // and those of its calls in flight; found by fuzzing).
+      // answered (those of this batch and those in flight), then the connection closes.
       this.#onError(err);
       st.failed = err;
       conn.reader.skip(conn.reader.length);
@@ -272,9 +270,8 @@ export class RpcServer {
         (v) => this.#complete(st, id, null, v),
         (err) => this.#complete(st, id, err ?? new Error('rejected'), null),
       );
-      // Also while replies wait for the peer to read them (published output the socket has not taken):
-      // nobody awaits the flush of async replies, and a peer that sent async calls without reading
-      // made the output grow without bound (hundreds of MB in seconds; found by the soak test).
+      // Also while replies wait for the peer to read them: nobody awaits the flush of async replies,
+      // and a peer that sends async calls without reading would make the output grow without bound.
       if (st.inFlight >= this.#maxInFlight || st.conn.writer.waiting) {
         st.paused = true;
         return false;

@@ -22,7 +22,13 @@ export interface LengthFieldOptions {
   copy?: boolean;
 }
 
-export function lengthField(options: LengthFieldOptions): FrameCodec<Buffer> {
+/** A length-field codec; frameSize() tells how many bytes the next frame takes before it has arrived. */
+export interface LengthFieldCodec extends FrameCodec<Buffer> {
+  /** Bytes of the next frame, header included, once its header is readable (else undefined); throws like decode(). */
+  frameSize(reader: FrameReader): number | undefined;
+}
+
+export function lengthField(options: LengthFieldOptions): LengthFieldCodec {
   const width = checkEnum('width', options.width, [1, 2, 3, 4, 8] as const, 4);
   const endian = checkEnum('endian', options.endian, ['big', 'little'] as const, 'big');
   const offset = checkSafeInteger('offset', options.offset, 0, 0);
@@ -34,20 +40,24 @@ export function lengthField(options: LengthFieldOptions): FrameCodec<Buffer> {
   const big = endian === 'big';
   const read = lengthReader(width, big);
 
+  const frameSize = (r: FrameReader): number | undefined => {
+    if (r.length < header) return undefined;
+    const body = read(r, offset) + adjustment;
+    if (body < 0) throw new MalformedFrameError(`length ${body - adjustment} with adjustment ${adjustment} is below zero`);
+    const total = header + body;
+    const size = total - strip;
+    // Refused on the header alone: an oversized frame is never buffered.
+    if (size > max) throw new FrameTooLargeError(size, max);
+    if (size < 0) throw new MalformedFrameError(`a frame of ${total} bytes is shorter than the ${strip} bytes to strip`);
+    return total;
+  };
   return {
+    frameSize,
     decode(r: FrameReader): Buffer | undefined {
-      const avail = r.length;
-      if (avail < header) return undefined;
-      const body = read(r, offset) + adjustment;
-      if (body < 0) throw new MalformedFrameError(`length ${body - adjustment} with adjustment ${adjustment} is below zero`);
-      const total = header + body;
-      const size = total - strip;
-      // Refused on the header alone: an oversized frame is never buffered.
-      if (size > max) throw new FrameTooLargeError(size, max);
-      if (size < 0) throw new MalformedFrameError(`a frame of ${total} bytes is shorter than the ${strip} bytes to strip`);
-      if (avail < total) return undefined;
+      const total = frameSize(r);
+      if (total === undefined || r.length < total) return undefined;
       if (strip > 0) r.skip(strip);
-      return copy ? r.readBinary(size) : r.next(size);
+      return copy ? r.readBinary(total - strip) : r.next(total - strip);
     },
     encode(frame: Uint8Array, w: FrameWriter): void {
       if (offset !== 0 || strip !== header) throw new InvalidOptionError('lengthField', 'offset or strip', 'offset 0 and the default strip to encode');

@@ -1,4 +1,4 @@
-// ConnectionPool: client connections kept per address for reuse (DESIGN section 7). Idle connections
+// ConnectionPool: client connections kept per address for reuse. Idle connections
 // are a LIFO stack: get() takes the newest one that isActive(), closing dead ones it passes. put()
 // returns a healthy connection with an idle deadline; past the per-address or global idle cap it is
 // closed. One shared timer sweeps expired idle connections. With maxActivePerAddress reached, get()

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectionPool, EventLoop, InvalidOptionError } from '../src/index.js';
 import { sleep, until } from './helpers.js';
-import { NetEcho, assertStats, closedOf, echoRaw, hasCode, loopEcho, roundTrip } from './pool-fixtures.js';
+import { NetEcho, assertStats, closedOf, echoRaw, hasCode, loopEcho, roundTrip } from './connection-pool-fixtures.js';
 
 test('LIFO: get() reuses the newest idle connection; stats after every step', { timeout: 5000 }, async (t) => {
   const srv = await loopEcho();

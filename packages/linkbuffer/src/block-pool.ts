@@ -2,7 +2,7 @@
 // several nodes (slices) can share one block. A block returns to its pool when its last
 // reference is released. Idle memory is capped, so the pool itself never grows without bound.
 import { MessageChannel } from 'node:worker_threads';
-import { BlockReleasedError, InvalidSizeError } from './errors.js';
+import { BlockReleasedError, InvalidOptionError, InvalidSizeError } from './errors.js';
 
 /** One block of memory. `refs` counts the nodes that reference it; 0 means it is idle or gone. */
 export class Block {
@@ -121,21 +121,21 @@ export class BlockPool {
   constructor(options: BlockPoolOptions = {}) {
     const min = options.minBlockSize ?? 4096;
     const max = options.maxBlockSize ?? 8 * 1024 * 1024;
-    if (!isPowerOfTwo(min) || min > 2 ** 30) throw new InvalidSizeError(min, 'minBlockSize (a power of two)');
-    if (!isPowerOfTwo(max) || max < min || max > 2 ** 30) throw new InvalidSizeError(max, 'maxBlockSize (a power of two >= minBlockSize)');
+    if (!isPowerOfTwo(min) || min > 2 ** 30) throw new InvalidOptionError('minBlockSize', min, 'a power of two up to 2^30');
+    if (!isPowerOfTwo(max) || max < min || max > 2 ** 30) throw new InvalidOptionError('maxBlockSize', max, 'a power of two >= minBlockSize');
     const idle = options.maxIdleBytes ?? 64 * 1024 * 1024;
-    if (!Number.isSafeInteger(idle) || idle < 0) throw new InvalidSizeError(idle, 'maxIdleBytes');
+    if (!Number.isSafeInteger(idle) || idle < 0) throw new InvalidOptionError('maxIdleBytes', idle, 'a non-negative integer');
     this.minBlockSize = min;
     this.maxBlockSize = max;
     this.maxIdleBytes = idle;
     const minIdle = options.minIdleBytes ?? 4 * 1024 * 1024;
-    if (!Number.isSafeInteger(minIdle) || minIdle < 0) throw new InvalidSizeError(minIdle, 'minIdleBytes');
+    if (!Number.isSafeInteger(minIdle) || minIdle < 0) throw new InvalidOptionError('minIdleBytes', minIdle, 'a non-negative integer');
     this.minIdleBytes = minIdle;
     const decay = options.decayMs ?? 2000;
-    if (!Number.isSafeInteger(decay) || decay < 0 || decay > 2 ** 31 - 1) throw new InvalidSizeError(decay, 'decayMs');
+    if (!Number.isSafeInteger(decay) || decay < 0 || decay > 2 ** 31 - 1) throw new InvalidOptionError('decayMs', decay, 'an integer number of ms from 0 to 2^31-1');
     this.decayMs = decay;
     const slab = options.slabSize ?? 1024 * 1024;
-    if (!isPowerOfTwo(slab) || slab > 2 ** 30) throw new InvalidSizeError(slab, 'slabSize (a power of two)');
+    if (!isPowerOfTwo(slab) || slab > 2 ** 30) throw new InvalidOptionError('slabSize', slab, 'a power of two up to 2^30');
     this.slabSize = slab;
     this.#minShift = 31 - Math.clz32(min);
     const classes = (31 - Math.clz32(max)) - this.#minShift + 1;

@@ -1,7 +1,7 @@
 // BlockPool: size classes, unpooled large blocks, reference counts, the idle cap, trim and stats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Block, BlockPool, BlockReleasedError, InvalidSizeError, LinkBufferError, defaultPool } from '../src/index.js';
+import { Block, BlockPool, BlockReleasedError, LinkBufferError, defaultPool } from '../src/index.js';
 
 test('defaults: 4 KiB minimum, 8 MiB maximum, 64 MiB idle cap', () => {
   const pool = new BlockPool();
@@ -211,7 +211,7 @@ test('trim() gives back idle blocks and all-idle slabs, and leaves outstanding o
   assert.notEqual(pool.acquire(16), kept);
 });
 
-test('invalid pool options and sizes throw InvalidSizeError', () => {
+test('invalid pool options throw InvalidOptionError, invalid sizes InvalidSizeError', () => {
   const bad = [
     { minBlockSize: 100 },
     { minBlockSize: 0 },
@@ -225,7 +225,7 @@ test('invalid pool options and sizes throw InvalidSizeError', () => {
     { decayMs: 1.5 },
   ];
   for (const options of bad) {
-    assert.throws(() => new BlockPool(options), InvalidSizeError, JSON.stringify(options));
+    assert.throws(() => new BlockPool(options), { name: 'InvalidOptionError', code: 'ERR_INVALID_OPTION' }, JSON.stringify(options));
   }
   const pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024 });
   for (const size of [-1, 1.5, NaN, Infinity, 2 ** 32]) {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPool, PoolClosedError } from '../src/index.js';
 import { until, within } from './helpers.js';
-import { NetEcho, assertStats, hasCode } from './pool-fixtures.js';
+import { NetEcho, assertStats, hasCode } from './connection-pool-fixtures.js';
 
 const closedErr = hasCode('ERR_POOL_CLOSED', PoolClosedError);
 

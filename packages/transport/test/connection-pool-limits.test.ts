@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbortError, ConnectionPool, PoolTimeoutError, type Connection } from '../src/index.js';
 import { until, within } from './helpers.js';
-import { NetEcho, assertStats, closedOf, hasCode, roundTrip } from './pool-fixtures.js';
+import { NetEcho, assertStats, closedOf, hasCode, roundTrip } from './connection-pool-fixtures.js';
 
 test('maxActivePerAddress: concurrent get() calls never dial more than the limit; waiters are served in order', { timeout: 5000 }, async (t) => {
   const srv = await NetEcho.listen();
