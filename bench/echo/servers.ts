@@ -8,7 +8,7 @@
 // reply { cpuUserMs, cpuSystemMs, maxRssKiB } and exit.
 import net from 'node:net';
 import { BufferList } from 'bl';
-import { EventLoop } from '@nocopy/transport';
+import { EventLoop, lengthField } from '@nocopy/transport';
 
 const mode = process.argv[2];
 
@@ -55,14 +55,11 @@ function blServer(): net.Server {
 
 async function start(): Promise<{ port: number }> {
   if (mode === 'nocopy') {
+    // Whole frames, header included (strip 0), go straight back.
+    const frames = lengthField({ maxFrameLength: 64 * 1024 * 1024, strip: 0 });
     const loop = new EventLoop((_ctx, conn) => {
-      const r = conn.reader;
       const w = conn.writer;
-      while (r.length >= 4) {
-        const len = r.peekUint32BE();
-        if (r.length < 4 + len) break;
-        w.writeBinary(r.next(4 + len));
-      }
+      for (let f = frames.decode(conn.reader); f !== undefined; f = frames.decode(conn.reader)) w.writeBinary(f);
       return w.flush();
     });
     const addr = await loop.listen({ port: 0, host: '127.0.0.1' });

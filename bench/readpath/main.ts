@@ -2,7 +2,7 @@
 // allocates (a fresh 64 KiB-then-shrunk ArrayBuffer per read) as a node; 'onread' has libuv read
 // straight into the free tail of pooled nodes. A local server (separate process, CPU 0) streams
 // 4-byte-length-prefixed frames as fast as the socket takes them; the client (this process, CPU 1
-// where taskset exists) parses every frame with peekUint32BE/skip/next and checks each frame's
+// where taskset exists) parses every frame with the transport's lengthField codec and checks each frame's
 // length and first and last bytes. Rounds alternate the modes; medians are reported. The primary
 // figure is the client's CPU time per MB (user + system), which depends far less than throughput on
 // how the noisy machine schedules the two processes.
@@ -10,7 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { dialConnection } from '@nocopy/transport';
+import { dialConnection, lengthField } from '@nocopy/transport';
+
+const frames = lengthField({ maxFrameLength: 1 << 30 });
 import { printTable } from '../lib/table.js';
 import { figure, recordFigures } from '../lib/results.js';
 
@@ -98,12 +100,8 @@ async function measure(port: number, size: number, mode: 'link' | 'onread'): Pro
   const conn = await dialConnection('tcp', { port }, {
     readMode: mode,
     onRequest: (_ctx, c) => {
-      const r = c.reader;
-      while (r.length >= 4) {
-        const len = r.peekUint32BE();
-        if (r.length < 4 + len) break;
-        r.skip(4);
-        const f = r.next(len);
+      for (let f = frames.decode(c.reader); f !== undefined; f = frames.decode(c.reader)) {
+        const len = f.length;
         if (len !== size || f[0] !== 1 || f[len - 1] !== 2) bad++;
         bytes += 4 + len;
       }

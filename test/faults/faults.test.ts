@@ -14,6 +14,7 @@ import { createClient, createServer, type RpcClient, type RpcServer } from '@noc
 import { FaultPeer, FaultServer, abortTlsHandshake, spawnRpcServer, type HandshakeEnd, type HandshakeSend } from './fault-peer.js';
 import { decodeAll, wire } from './arbitraries.js';
 import { RawClient, codeOf, frame, outcome, poolBackTo, sleep, startEcho, until, within, type EchoServer } from './helpers.js';
+import { frames, readFrameFrom } from '../support.js';
 
 const FRAMINGS = ['framed', 'stream'] as const;
 type Framing = (typeof FRAMINGS)[number];
@@ -349,12 +350,7 @@ describe('TLS handshake cut short', () => {
     try {
       conn.writer.writeBinary(frame(text));
       await conn.writer.flush();
-      await conn.reader.waitFor(4, { timeout: 3000 });
-      const n = conn.reader.peekUint32BE();
-      await conn.reader.waitFor(4 + n, { timeout: 3000 });
-      conn.reader.skip(4);
-      assert.equal(conn.reader.readString(n), text);
-      conn.reader.release();
+      assert.equal((await readFrameFrom(frames, conn, { timeout: 3000 })).toString(), text);
     } finally {
       await conn[Symbol.asyncDispose]();
     }

@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, type Connection, type EventLoopOptions, type ListenOptions } from '@nocopy/transport';
 
-export { sleep, within, until, frame, RawClient, lengthPrefixedEcho as echoFrames } from '@nocopy/test-kit';
-import { until, lengthPrefixedEcho as echoFrames } from '@nocopy/test-kit';
+export { sleep, within, until, frame, RawClient } from '@nocopy/test-kit';
+import { until } from '@nocopy/test-kit';
+import { lengthPrefixedEcho as echoFrames } from '../support.js';
+export { echoFrames };
 
 
 

@@ -1,4 +1,4 @@
-// Shared fixtures for the hardening tests (issue 6): real sockets on loopback, never mocks.
+// Shared fixtures for the hardening tests: real sockets on loopback, never mocks.
 // (Node's runner also loads this file when given the whole directory; it defines no tests.)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

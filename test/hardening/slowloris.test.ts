@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { EventLoop, IdleTimeoutError, ReadTimeoutError, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
 import { RawClient, frame, percentile, sleep, until, within } from './helpers.js';
-import { lengthPrefixedEcho } from '../support.js';
+import { frames, lengthPrefixedEcho } from '../support.js';
 
 const echo = lengthPrefixedEcho;
 
@@ -75,10 +75,9 @@ test('read timeout: a frame that came in pieces, then a handler slower than the 
   const readTimeout = 300;
   // Echo after slow work (600 ms: twice the read timeout) on each complete frame.
   const slowEcho: OnRequest = async (_ctx, conn) => {
-    const r = conn.reader;
-    if (r.length < 4 || r.length < 4 + r.peekUint32BE()) return;
-    const n = r.readUint32BE();
-    const body = r.readBinary(n);
+    const f = frames.decode(conn.reader);
+    if (f === undefined) return;
+    const body = Buffer.from(f);
     await sleep(2 * readTimeout);
     conn.writer.writeBinary(frame(body));
     await conn.writer.flush();

@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { DialError, EventLoop, dialConnection, type Connection, type EventLoopOptions } from '@nocopy/transport';
 import { RawClient, deferred, fixtureSelfSigned, frame, makePki, sleep, until, within } from './helpers.js';
-import { lengthPrefixedEcho } from '../support.js';
+import { frames, lengthPrefixedEcho, readFrameFrom } from '../support.js';
 
 const pki = makePki();
 const selfSigned = pki?.selfSigned ?? fixtureSelfSigned();
@@ -30,13 +30,7 @@ async function serveTls(tlsOptions: tls.TlsOptions, options: EventLoopOptions = 
 async function roundTrip(conn: Connection, text: string): Promise<string> {
   conn.writer.writeBinary(frame(text));
   await conn.writer.flush();
-  await conn.reader.waitFor(4);
-  const n = conn.reader.peekUint32BE();
-  await conn.reader.waitFor(4 + n);
-  conn.reader.skip(4);
-  const out = conn.reader.readString(n);
-  conn.reader.release();
-  return out;
+  return (await readFrameFrom(frames, conn)).toString();
 }
 
 /** The first flight of a TLS client (its ClientHello), as a plain TCP server receives it. */

@@ -10,6 +10,7 @@ import { Scope, type SoakContext } from './ledger.js';
 import { owner } from './registry.js';
 import { chance, payloadSize, pick, rand, randomSlice } from './payload.js';
 import { RawConnClosedError, onceQuiet, sleep, within } from './util.js';
+import { lengthPrefixedEcho } from '../support.js';
 
 /** The echo server's read timeout: the slow-loris probe must be cut off after about this long. */
 const READ_TIMEOUT = 3000;
@@ -22,23 +23,9 @@ const RAW_CODES = ['ERR_CONN_CLOSED', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROY
 
 /**
  * Every complete frame goes back unchanged. Small payloads are copied once into pooled output;
- * larger ones go back zero-copy (slice() shares the input nodes, append() moves them to the output).
+ * larger ones go back zero-copy (writeBinary references payloads above 4 KiB).
  */
-const echoFrames: OnRequest<unknown> = (_ctx, conn) => {
-  const r = conn.reader;
-  const w = conn.writer;
-  let echoed = false;
-  while (r.length >= 4) {
-    const n = r.peekUint32BE();
-    if (r.length < 4 + n) break;
-    r.skip(4);
-    w.writeUint32BE(n);
-    if (n > 0 && n <= 4096) r.next(n).copy(w.malloc(n));
-    else if (n > 0) w.append(r.slice(n));
-    echoed = true;
-  }
-  if (echoed) return w.flush();
-};
+const echoFrames: OnRequest<unknown> = lengthPrefixedEcho;
 
 /** A frame body: 8 bytes naming its sender and sequence number, then random bytes. */
 function body(id: number, seq: number): Buffer {

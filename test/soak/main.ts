@@ -1,4 +1,4 @@
-// The soak test (issue 6, "Long runs"): mixed RPC and transport load with injected faults against
+// The soak test: mixed RPC and transport load with injected faults against
 // in-process servers on 127.0.0.1, then checks that nothing leaked.
 //
 //   node --expose-gc test/dist/soak/main.js [--minutes N] [--seconds N] [--json] [--fuzz-runs N] [--seed S]

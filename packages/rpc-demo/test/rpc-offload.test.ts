@@ -118,7 +118,7 @@ describe('offload', () => {
   it('register() refuses offload without a workers option', async () => {
     const { server } = await startServer({});
     try {
-      assert.throws(() => server.register('fib', 'fib', { offload: true }), TypeError);
+      assert.throws(() => server.register('fib', 'fib', { offload: true }), { name: 'InvalidOptionError', code: 'ERR_INVALID_OPTION' });
     } finally {
       await server.shutdown();
     }

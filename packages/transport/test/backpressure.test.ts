@@ -1,4 +1,4 @@
-// Backpressure both ways (DESIGN section 3): a peer that floods an echo server without reading the
+// Backpressure both ways: a peer that floods an echo server without reading the
 // replies, and a handler that stops consuming, must not make the process buffer without bound; once
 // reading resumes, every byte arrives.
 import { test } from 'node:test';

@@ -1,10 +1,10 @@
-// The callback order of DESIGN section 4: onConnect before onRequest, one onRequest at a time, no
+// The callback order of the README: onConnect before onRequest, one onRequest at a time, no
 // spinning on unconsumed input, onDisconnect only for the peer's close, close callbacks once and in
 // reverse order after a running onRequest settled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Connection } from '../src/index.js';
-import { RawClient, deferred, echoFrames, frame, serve, sleep, until, within } from './helpers.js';
+import { RawClient, deferred, echoFrames, frame, frames, serve, sleep, until, within } from './helpers.js';
 
 test('an async onConnect delays onRequest; the ctx it returns reaches onRequest', { timeout: 10_000 }, async (t) => {
   const gate = deferred();
@@ -48,12 +48,10 @@ test('at most one onRequest runs at a time while data keeps arriving', { timeout
     running++;
     maxRunning = Math.max(maxRunning, running);
     try {
-      const r = conn.reader;
-      if (r.length < 4) return;
-      const n = r.peekUint32BE();
-      if (r.length < 4 + n) return;
+      const f = frames.decode(conn.reader);
+      if (f === undefined) return;
       await sleep(2); // data keeps arriving meanwhile
-      conn.writer.writeBinary(r.next(4 + n)); // one frame per call
+      frames.encode(f, conn.writer); // one frame per call
       await conn.writer.flush();
     } finally {
       running--;
@@ -104,7 +102,8 @@ test('input that arrives while a handler runs is handed to it again, even if tha
   const { loop, port } = await serve(async (ctx, conn) => {
     calls++;
     const r = conn.reader;
-    const complete = r.length >= 4 && r.length >= 4 + r.peekUint32BE(); // decided on the input at call time
+    const size = frames.frameSize(r);
+    const complete = size !== undefined && r.length >= size; // decided on the input at call time
     await sleep(30); // the rest of the frame arrives meanwhile
     if (complete) return echoFrames(ctx, conn);
   });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { dialConnection, type Connection } from '../src/index.js';
-import { RawClient, assertAllBack, deferred, echoFrames, frame, pattern, serve, until, within } from './helpers.js';
+import { RawClient, assertAllBack, deferred, echoFrames, frame, frames, pattern, serve, until, within } from './helpers.js';
 
 test('a peer reset in the middle of a frame: no crash, the connection closes, onDisconnect runs, blocks come back', { timeout: 10_000 }, async (t) => {
   const pool = new BlockPool();
@@ -59,12 +59,9 @@ for (const size of [10, 4 * 1024 * 1024]) {
     let disconnects = 0;
     const { loop, port } = await serve(
       async (_ctx, conn) => {
-        const r = conn.reader;
-        if (r.length < 4) return;
-        const n = r.peekUint32BE();
-        if (r.length < 4 + n) return;
-        r.skip(4);
-        const req = r.readString(n);
+        const f = frames.decode(conn.reader);
+        if (f === undefined) return;
+        const req = f.toString();
         await new Promise((resolve) => setTimeout(resolve, 20)); // the FIN arrives meanwhile
         const reply = pattern(size, Number(req));
         conn.writer.writeUint32BE(reply.length);

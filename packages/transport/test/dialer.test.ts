@@ -6,7 +6,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { AbortError, DialError, DialTimeoutError, Dialer, ReadTimeoutError, dialConnection, type Connection } from '../src/index.js';
-import { assertAllBack, echoFrames, frame, pattern, serve, until, within } from './helpers.js';
+import { assertAllBack, echoFrames, frame, frames, pattern, serve, until, within } from './helpers.js';
 
 /** A server that accepts and never says a word (so a TLS handshake never completes); it discards what it gets. */
 async function silentServer(): Promise<{ server: net.Server; port: number; sockets: net.Socket[] }> {
@@ -90,11 +90,7 @@ for (const readMode of ['onread', 'link'] as const) {
       readMode,
       onRequest: async (_ctx, c) => {
         if (++running > 1) overlap = true;
-        const r = c.reader;
-        while (r.length >= 4 && r.length >= 4 + r.peekUint32BE()) {
-          const n = r.readUint32BE();
-          got.push(r.readBinary(n));
-        }
+        for (let f = frames.decode(c.reader); f !== undefined; f = frames.decode(c.reader)) got.push(Buffer.from(f));
         await Promise.resolve();
         running--;
       },

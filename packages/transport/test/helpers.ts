@@ -3,13 +3,16 @@
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import type { BlockPool } from '@nocopy/linkbuffer';
-import { EventLoop, type EventLoopOptions, type ListenOptions, type OnRequest } from '../src/index.js';
+import { EventLoop, type EventLoopOptions, type ListenOptions, type OnRequest, lengthField } from '../src/index.js';
+import { frameEcho } from '@nocopy/test-kit';
 
-export { sleep, within, until, deferred, frame, RawClient } from '@nocopy/test-kit';
-import { lengthPrefixedEcho } from '@nocopy/test-kit';
+export { sleep, within, until, deferred, frame, RawClient, readFrameFrom } from '@nocopy/test-kit';
 
-/** Length-prefixed echo: every complete frame goes back (the payload zero-copy); a partial frame waits. */
-export const echoFrames: OnRequest<any> = lengthPrefixedEcho;
+/** The tests' frames: a 4-byte big-endian length, then the payload (large enough for every test). */
+export const frames = lengthField({ maxFrameLength: 1 << 30 });
+
+/** Length-prefixed echo: every complete frame goes back; a partial frame waits. */
+export const echoFrames: OnRequest<any> = frameEcho(frames);
 
 
 /** `n` deterministic pseudo-random bytes for `seed` (so every byte of an echo can be verified). */

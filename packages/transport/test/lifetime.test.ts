@@ -6,18 +6,15 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop } from '../src/index.js';
+import { frames as codec } from './helpers.js';
 
 test('replies that reference their input survive a late-reading peer byte for byte', { timeout: 20_000 }, async () => {
   const pool = new BlockPool();
   const loop = new EventLoop(
     (_ctx, conn) => {
-      const r = conn.reader;
       const w = conn.writer;
-      while (r.length >= 4) {
-        const len = r.peekUint32BE();
-        if (r.length < 4 + len) break;
-        w.writeBinary(r.next(4 + len)); // by reference: > 4 KiB
-      }
+      // The payload by reference (writeBinary above 4 KiB).
+      for (let f = codec.decode(conn.reader); f !== undefined; f = codec.decode(conn.reader)) codec.encode(f, w);
       return w.flush();
     },
     { pool },

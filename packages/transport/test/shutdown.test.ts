@@ -1,9 +1,9 @@
-// Graceful shutdown (DESIGN section 6).
+// Graceful shutdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { ShutdownError, type Connection } from '../src/index.js';
-import { RawClient, assertAllBack, deferred, echoFrames, frame, pattern, serve, sleep, until, within } from './helpers.js';
+import { RawClient, assertAllBack, deferred, echoFrames, frame, frames, pattern, serve, sleep, until, within } from './helpers.js';
 
 test('shutdown: in-flight requests finish and are answered, idle connections close at once, every block comes back', { timeout: 10_000 }, async (t) => {
   const pool = new BlockPool();
@@ -11,7 +11,8 @@ test('shutdown: in-flight requests finish and are answered, idle connections clo
   const conns: Connection[] = [];
   const { loop, port } = await serve(
     async (ctx, conn) => {
-      if (conn.reader.length < 4 + conn.reader.peekUint32BE()) return;
+      const size = frames.frameSize(conn.reader);
+      if (size === undefined || conn.reader.length < size) return;
       started.resolve();
       await sleep(100);
       return echoFrames(ctx, conn);
@@ -114,7 +115,7 @@ test('shutdown resolves at its deadline and destroys a handler that never finish
   await within(loop.shutdown({ timeout: 100 }), 3000, 'shutdown');
   await within(c.closed, 3000, 'the client socket to close');
   assert.equal((await c.read(8)).toString(), 'working\n');
-  // The socket is gone, but close callbacks still wait for the handler to settle (DESIGN section 4).
+  // The socket is gone, but close callbacks still wait for the handler to settle.
   const early = await Promise.race([gone.promise.then(() => 'closed'), sleep(30).then(() => 'pending')]);
   assert.equal(early, 'pending', 'close callbacks ran before the handler settled');
   release.resolve();

@@ -1,11 +1,11 @@
-// Read, idle and write timeouts (DESIGN section 5).
+// Read, idle and write timeouts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { ConnClosedError, IdleTimeoutError, ReadTimeoutError, WriteTimeoutError, dialConnection, type Connection } from '../src/index.js';
-import { RawClient, assertAllBack, deferred, echoFrames, frame, serve, sleep, until, within } from './helpers.js';
+import { RawClient, assertAllBack, deferred, echoFrames, frame, frames, serve, sleep, until, within } from './helpers.js';
 
 /** A plain net server that hands each accepted socket to the test. */
 async function rawServer(): Promise<{ server: net.Server; port: number; next: () => Promise<net.Socket> }> {
@@ -57,9 +57,10 @@ test('a read wait in onRequest times out; the handler answers and the connection
   const { loop, port } = await serve(
     async (ctx, conn) => {
       const r = conn.reader;
-      if (r.length < 4) return;
+      const size = frames.frameSize(r);
+      if (size === undefined) return;
       try {
-        await r.waitFor(4 + r.peekUint32BE());
+        await r.waitFor(size);
       } catch (err) {
         errors.push(err);
         conn.writer.writeBinary(frame('timeout'));

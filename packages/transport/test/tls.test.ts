@@ -12,7 +12,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { DialError, dialConnection } from '../src/index.js';
-import { RawClient, assertAllBack, echoFrames, frame, pattern, serve, sleep, until, within } from './helpers.js';
+import { RawClient, assertAllBack, echoFrames, frame, frames, pattern, readFrameFrom, serve, sleep, until, within } from './helpers.js';
 
 function makeCert(): { key: string; cert: string } | null {
   const dir = mkdtempSync(join(tmpdir(), 'nocopy-tls-'));
@@ -46,14 +46,8 @@ const skip = made === null ? 'no openssl CLI to make a test certificate and no t
 const creds = made ?? { key: '', cert: '' };
 
 /** Reads one length-prefixed frame from a dialed connection. */
-async function readFrame(conn: Awaited<ReturnType<typeof dialConnection>>): Promise<Buffer> {
-  await conn.reader.waitFor(4);
-  const n = conn.reader.peekUint32BE();
-  await conn.reader.waitFor(4 + n);
-  conn.reader.skip(4);
-  const out = conn.reader.readBinary(n);
-  conn.reader.release();
-  return out;
+function readFrame(conn: Awaited<ReturnType<typeof dialConnection>>): Promise<Buffer> {
+  return readFrameFrom(frames, conn);
 }
 
 test('TLS round trip with a self-signed certificate trusted through `ca`', { skip, timeout: 10_000 }, async (t) => {
