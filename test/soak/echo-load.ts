@@ -9,7 +9,7 @@ import { ConnectionPool, EventLoop, dialConnection, type Connection, type OnRequ
 import { Scope, type SoakContext } from './ledger.js';
 import { owner } from './registry.js';
 import { chance, payloadSize, pick, rand, randomSlice } from './payload.js';
-import { RawConnClosedError, onceQuiet, sleep, within } from './util.js';
+import { RawConnClosedError, connectRaw, onceQuiet, sleep, within } from './util.js';
 import { lengthPrefixedEcho } from '../support.js';
 
 /** The echo server's read timeout: the slow-loris probe must be cut off after about this long. */
@@ -485,17 +485,9 @@ export class EchoLoad {
    * until the write timeout, then the server closes the connection (and frees what it held).
    */
   async stalledReader(): Promise<boolean> {
-    const socket = net.connect({ host: '127.0.0.1', port: this.port });
-    socket.on('error', () => {});
-    const closed = onceQuiet(socket, 'close');
-    try {
-      await within(once(socket, 'connect'), 5000, 'connect');
-    } catch (err) {
-      this.#ctx.ledger.problem(`stalled-reader probe: ${(err as Error).message}`);
-      socket.destroy();
-      await closed;
-      return false;
-    }
+    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`stalled-reader probe: ${err.message}`));
+    if (probe === null) return false;
+    const { socket, closed } = probe;
     socket.pause();
     // The server's side of this connection (a paused client may not notice the close by itself).
     let peer: Connection<any> | null = null;
@@ -543,17 +535,9 @@ export class EchoLoad {
 
   /** Half a frame, then FIN: the server must close the connection once it handled the input. */
   async truncated(): Promise<boolean> {
-    const socket = net.connect({ host: '127.0.0.1', port: this.port });
-    socket.on('error', () => {});
-    const closed = onceQuiet(socket, 'close');
-    try {
-      await within(once(socket, 'connect'), 5000, 'connect');
-    } catch (err) {
-      this.#ctx.ledger.problem(`truncated-frame probe: ${(err as Error).message}`);
-      socket.destroy();
-      await closed;
-      return false;
-    }
+    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`truncated-frame probe: ${err.message}`));
+    if (probe === null) return false;
+    const { socket, closed } = probe;
     const n = 1000 + rand(100_000);
     const partial = Buffer.allocUnsafe(4 + rand(n));
     partial.writeUInt32BE(n, 0);
@@ -575,17 +559,9 @@ export class EchoLoad {
    * much later, since each trickled byte counts as traffic for the idle timeout).
    */
   async slowLoris(): Promise<boolean> {
-    const socket = net.connect({ host: '127.0.0.1', port: this.port });
-    socket.on('error', () => {});
-    const closed = onceQuiet(socket, 'close');
-    try {
-      await within(once(socket, 'connect'), 5000, 'connect');
-    } catch (err) {
-      this.#ctx.ledger.problem(`slow-loris probe: ${(err as Error).message}`);
-      socket.destroy();
-      await closed;
-      return false;
-    }
+    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`slow-loris probe: ${err.message}`));
+    if (probe === null) return false;
+    const { socket, closed } = probe;
     const header = Buffer.alloc(5);
     header.writeUInt32BE(64 * 1024, 0);
     socket.write(header);

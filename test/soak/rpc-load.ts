@@ -2,14 +2,13 @@
 // driven by two RpcClients with four closed-loop workers apiece, and the RPC faults: aborted and
 // timed-out calls, a client closed mid-call, resets of either end of a client connection, a server
 // restart on the same port (clients see ERR_DIAL_FAILED until it is back), and malformed input.
-import net, { type AddressInfo } from 'node:net';
-import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import type { Connection } from '@nocopy/transport';
 import { rpc, type RpcClient, type RpcServer } from './rpc-module.js';
 import { Scope, type SoakContext } from './ledger.js';
 import { owner } from './registry.js';
 import { chance, payloadSize, pick, rand, randomSlice, randomValue, sameValue } from './payload.js';
-import { onceQuiet, settle, sleep, within } from './util.js';
+import { connectRaw, settle, sleep, within } from './util.js';
 import { encode } from '@msgpack/msgpack';
 
 type Framing = 'framed' | 'stream';
@@ -355,16 +354,9 @@ export class RpcLoad {
       stream: [Buffer.from([0xc1, 0x00]), Buffer.from([0x2a]), Buffer.from([0x93, 0x05, 0x01, 0x02])],
     };
     const bytes = pick(variants[t.framing]);
-    const socket = net.connect({ host: '127.0.0.1', port: t.port });
-    socket.on('error', () => {}); // a reset is one of the acceptable ways to be closed
-    const closed = onceQuiet(socket, 'close');
-    try {
-      await within(once(socket, 'connect'), 5000, 'connect');
-    } catch {
-      socket.destroy();
-      await closed;
-      return false; // the server is restarting
-    }
+    const probe = await connectRaw(t.port); // none: the server is restarting
+    if (probe === null) return false;
+    const { socket, closed } = probe;
     socket.write(bytes);
     socket.resume();
     try {
@@ -380,21 +372,14 @@ export class RpcLoad {
   /**
    * A raw peer that sends async calls (echoAsync of 1 KiB) for 2 s and never reads a reply. The
    * server must stop decoding while its replies wait for the peer: its output for that connection
-   * stays bounded (before the fix in server.ts it grew by about 50 MB a second).
+   * stays bounded.
    */
   async stalledReader(): Promise<boolean> {
     const t = pick(this.targets);
     if (t.restarting || t.server === null) return false;
-    const socket = net.connect({ host: '127.0.0.1', port: t.port });
-    socket.on('error', () => {});
-    const closed = onceQuiet(socket, 'close');
-    try {
-      await within(once(socket, 'connect'), 5000, 'connect');
-    } catch {
-      socket.destroy();
-      await closed;
-      return false;
-    }
+    const probe = await connectRaw(t.port); // none: the server is restarting
+    if (probe === null) return false;
+    const { socket, closed } = probe;
     socket.pause();
     const payload = Buffer.from(randomSlice(1024));
     let id = 0;

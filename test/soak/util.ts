@@ -1,4 +1,6 @@
 // Small helpers shared by the soak modules.
+import net from 'node:net';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
@@ -42,4 +44,23 @@ export function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok:
  */
 export function onceQuiet(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
   return new Promise((resolve) => emitter.once(event, () => resolve()));
+}
+
+/**
+ * A raw socket to 127.0.0.1:port for a probe, connected, with a promise of its close (errors are
+ * ignored: a reset is one way to be closed). Null if it does not connect within 5 s; `onFail` gets why.
+ */
+export async function connectRaw(port: number, onFail?: (err: Error) => void): Promise<{ socket: net.Socket; closed: Promise<void> } | null> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const closed = onceQuiet(socket, 'close');
+  try {
+    await within(once(socket, 'connect'), 5000, 'connect');
+    return { socket, closed };
+  } catch (err) {
+    onFail?.(err as Error);
+    socket.destroy();
+    await closed;
+    return null;
+  }
 }

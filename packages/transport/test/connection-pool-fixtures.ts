@@ -2,7 +2,8 @@
 // (Not a test file: it defines no tests.)
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import type { Connection, ConnectionPool, ConnectionPoolStats, OnRequest } from '../src/index.js';
+import type { TestContext } from 'node:test';
+import { ConnectionPool, type Connection, type ConnectionPoolOptions, type ConnectionPoolStats, type OnRequest } from '../src/index.js';
 import { serve, until, type Served } from './helpers.js';
 import assert from 'node:assert/strict';
 
@@ -108,4 +109,26 @@ export function hasCode(code: string, cls?: abstract new (...args: any[]) => Err
     assert.equal((err as { code?: unknown }).code, code, String(err));
     return true;
   };
+}
+
+/** A NetEcho server and a pool with `options`, both closed when the test ends. */
+export async function netPool(t: TestContext, options?: ConnectionPoolOptions<any>): Promise<{ srv: NetEcho; pool: ConnectionPool<any> }> {
+  const srv = await NetEcho.listen();
+  const pool = new ConnectionPool<any>(options);
+  t.after(async () => {
+    await pool.close();
+    await srv.close();
+  });
+  return { srv, pool };
+}
+
+/** A loopEcho server and a pool with `options`, both closed when the test ends. */
+export async function loopPool(t: TestContext, options?: ConnectionPoolOptions<any>): Promise<{ srv: Awaited<ReturnType<typeof loopEcho>>; pool: ConnectionPool<any> }> {
+  const srv = await loopEcho();
+  const pool = new ConnectionPool<any>(options);
+  t.after(async () => {
+    await pool.close();
+    await srv.loop.shutdown({ timeout: 100 });
+  });
+  return { srv, pool };
 }

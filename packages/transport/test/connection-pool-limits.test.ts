@@ -3,15 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbortError, ConnectionPool, PoolTimeoutError, type Connection } from '../src/index.js';
 import { until, within } from './helpers.js';
-import { NetEcho, assertStats, closedOf, hasCode, roundTrip } from './connection-pool-fixtures.js';
+import { NetEcho, netPool, assertStats, closedOf, hasCode, roundTrip } from './connection-pool-fixtures.js';
 
 test('maxActivePerAddress: concurrent get() calls never dial more than the limit; waiters are served in order', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool({ maxActivePerAddress: 2 });
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t, { maxActivePerAddress: 2 });
   const order: number[] = [];
   const gets = [0, 1, 2, 3, 4, 5].map((i) =>
     pool.get(srv.address).then((c) => {
@@ -46,12 +41,7 @@ test('maxActivePerAddress: concurrent get() calls never dial more than the limit
 });
 
 test('maxActivePerAddress: slots freed by closes are redialed for the waiters, in order, never above the limit', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool({ maxActivePerAddress: 2 });
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t, { maxActivePerAddress: 2 });
   // Client side: how many handed-out connections were not yet closed whenever a get() resolved.
   const all: Connection[] = [];
   let maxOpen = 0;
@@ -105,12 +95,7 @@ test('the limit is per address: another address dials while one is full', { time
 });
 
 test('a waiter times out with PoolTimeoutError and leaves the queue; the one behind it is still served', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool({ maxActivePerAddress: 1 });
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t, { maxActivePerAddress: 1 });
   const a = await pool.get(srv.address);
   const impatient = pool.get(srv.address, { timeout: 50 });
   const patient = pool.get(srv.address);
@@ -126,12 +111,7 @@ test('a waiter times out with PoolTimeoutError and leaves the queue; the one beh
 });
 
 test('an AbortSignal rejects a waiting get() with ABORT_ERR; an aborted one never dials', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool({ maxActivePerAddress: 1 });
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t, { maxActivePerAddress: 1 });
   const a = await pool.get(srv.address);
   const ac = new AbortController();
   const aborted = pool.get(srv.address, { signal: ac.signal, timeout: 5000 });

@@ -6,15 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectionPool, EventLoop, InvalidOptionError } from '../src/index.js';
 import { sleep, until } from './helpers.js';
-import { NetEcho, assertStats, closedOf, echoRaw, hasCode, loopEcho, roundTrip } from './connection-pool-fixtures.js';
+import { NetEcho, loopPool, netPool, assertStats, closedOf, echoRaw, hasCode, loopEcho, roundTrip } from './connection-pool-fixtures.js';
 
 test('LIFO: get() reuses the newest idle connection; stats after every step', { timeout: 5000 }, async (t) => {
-  const srv = await loopEcho();
-  const pool = new ConnectionPool();
-  t.after(async () => {
-    await pool.close();
-    await srv.loop.shutdown({ timeout: 100 });
-  });
+  const { srv, pool } = await loopPool(t);
   const [a, b, c] = await Promise.all([pool.get(srv.address), pool.get(srv.address), pool.get(srv.address)]);
   assert.ok(a !== b && b !== c && a !== c);
   assertStats(pool, { idle: 0, active: 3, dialed: 3, reused: 0, evicted: 0, waiting: 0 });
@@ -133,12 +128,7 @@ for (const how of ['graceful', 'reset'] as const) {
 }
 
 test('get() called while dead idle connections are still closing skips them all and dials', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool();
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t);
   const conns = await Promise.all([pool.get(srv.address), pool.get(srv.address), pool.get(srv.address)]);
   for (const c of conns) pool.put(c);
   const peers = await Promise.all(conns.map((c) => srv.peerOf(c)));
@@ -153,12 +143,7 @@ test('get() called while dead idle connections are still closing skips them all 
 });
 
 test('an idle connection that received unsolicited input is not handed out', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool();
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t);
   const [a, b] = await Promise.all([pool.get(srv.address), pool.get(srv.address)]);
   pool.put(a!);
   pool.put(b!);
@@ -172,12 +157,7 @@ test('an idle connection that received unsolicited input is not handed out', { t
 });
 
 test('maxIdlePerAddress: a put() beyond the cap closes the connection', { timeout: 5000 }, async (t) => {
-  const srv = await loopEcho();
-  const pool = new ConnectionPool({ maxIdlePerAddress: 2 });
-  t.after(async () => {
-    await pool.close();
-    await srv.loop.shutdown({ timeout: 100 });
-  });
+  const { srv, pool } = await loopPool(t, { maxIdlePerAddress: 2 });
   const conns = await Promise.all([1, 2, 3].map(() => pool.get(srv.address)));
   pool.put(conns[0]!);
   pool.put(conns[1]!);
@@ -195,12 +175,7 @@ test('maxIdlePerAddress: a put() beyond the cap closes the connection', { timeou
 });
 
 test('maxIdlePerAddress 0 keeps nothing idle', { timeout: 5000 }, async (t) => {
-  const srv = await loopEcho();
-  const pool = new ConnectionPool({ maxIdlePerAddress: 0 });
-  t.after(async () => {
-    await pool.close();
-    await srv.loop.shutdown({ timeout: 100 });
-  });
+  const { srv, pool } = await loopPool(t, { maxIdlePerAddress: 0 });
   const a = await pool.get(srv.address);
   pool.put(a);
   assert.equal(a.isActive(), false);
@@ -236,12 +211,7 @@ test('maxIdleGlobal holds over all addresses', { timeout: 5000 }, async (t) => {
 });
 
 test('the shared sweep closes idle connections past idleTimeout; one in use is not touched', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool({ idleTimeout: 50 });
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t, { idleTimeout: 50 });
   const s2 = await loopEcho();
   t.after(() => s2.loop.shutdown({ timeout: 100 }));
   const [a, b, held] = await Promise.all([pool.get(srv.address), pool.get(srv.address), pool.get(srv.address)]);
@@ -268,12 +238,7 @@ test('the shared sweep closes idle connections past idleTimeout; one in use is n
 });
 
 test('a connection reused before its idle deadline gets a new deadline when put back', { timeout: 5000 }, async (t) => {
-  const srv = await loopEcho();
-  const pool = new ConnectionPool({ idleTimeout: 250 });
-  t.after(async () => {
-    await pool.close();
-    await srv.loop.shutdown({ timeout: 100 });
-  });
+  const { srv, pool } = await loopPool(t, { idleTimeout: 250 });
   const a = await pool.get(srv.address);
   pool.put(a);
   // Take it and return it well inside the deadline, a few times over more than one idleTimeout.
@@ -287,12 +252,7 @@ test('a connection reused before its idle deadline gets a new deadline when put 
 });
 
 test('put() closes a connection returned with unread input, or one that saw an error', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool();
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t);
   const [unread, errored, reset] = await Promise.all([1, 2, 3].map(() => pool.get(srv.address)));
   // Unread input: the echo arrives and nobody reads it.
   unread!.writer.writeString('reply nobody reads');
@@ -321,12 +281,7 @@ test('put() closes a connection returned with unread input, or one that saw an e
 });
 
 test('discard() closes the connection and frees its slot', { timeout: 5000 }, async (t) => {
-  const srv = await NetEcho.listen();
-  const pool = new ConnectionPool({ maxActivePerAddress: 1 });
-  t.after(async () => {
-    await pool.close();
-    await srv.close();
-  });
+  const { srv, pool } = await netPool(t, { maxActivePerAddress: 1 });
   const a = await pool.get(srv.address);
   const waiting = pool.get(srv.address);
   assertStats(pool, { idle: 0, active: 1, dialed: 1, reused: 0, evicted: 0, waiting: 1 });
