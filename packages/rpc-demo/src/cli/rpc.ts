@@ -1,49 +1,195 @@
 #!/usr/bin/env node
 // nocopy-rpc: serve the demo methods, call one, or drive a server with load.
-//   nocopy-rpc serve [--port 7777] [--host 127.0.0.1] [--framing framed|stream] [--workers N] [limits]
-//   nocopy-rpc call METHOD [ARGS...] [--address 127.0.0.1:7777] [--framing ...] [--timeout ms]
-//   nocopy-rpc bench [--address ...] [--concurrency 32] [--duration 5] [--connections 2] [--size 128]
-import { parseArgs } from 'node:util';
-import { createClient } from '../rpc/client.js';
-import { createServer } from '../rpc/server.js';
-import { checkFraming } from '../rpc/protocol.js';
+// Bad arguments print one line and a hint, and exit with 2; a failure at run time (a busy port, a
+// failed call) prints one line and exits with 1. No stack traces: these are a user's mistakes or
+// their network's, not bugs.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InvalidOptionError } from '@nocopy/transport';
+import { checkHostPort } from '@nocopy/transport/validate';
+import { createClient, type RpcClient } from '../rpc/client.js';
+import { createServer, type RpcServer } from '../rpc/server.js';
+import { checkFraming, type Framing } from '../rpc/protocol.js';
+import { RemoteError } from '../errors.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
 
-const USAGE = `usage:
-  nocopy-rpc serve [--port 7777] [--host 127.0.0.1] [--framing framed|stream] [--workers N]
-                   [--max-connections 10000] [--max-message-size 4MiB] [--max-inbound-total BYTES]
-                   [--read-timeout 30000]
-  nocopy-rpc call METHOD [ARGS...] [--address HOST:PORT] [--framing framed|stream] [--timeout MS]
-  nocopy-rpc bench [--address HOST:PORT] [--concurrency 32] [--duration 5] [--connections 2]
-                   [--size 128] [--method echo] [--framing framed|stream]
+const USAGE = `Usage: nocopy-rpc <command> [options]
 
-Demo methods: echo(x), add(a, b), sleep(ms, value?), fib(n) (runs in the worker pool).
-ARGS are parsed as JSON when they parse (42, "s", [1,2], {"a":1}), else taken as strings.
-Sizes are bytes, or a number with KiB, MiB or GiB. --max-inbound-total is the input all
-connections may buffer together (default: 1/64 of memory, 32 MiB to 256 MiB); --read-timeout
-is how long a message may take to arrive once its first byte has, in ms. See SECURITY.md.`;
+MessagePack-RPC from the command line, with the demo methods echo(x), add(a, b),
+sleep(ms, value?) and fib(n).
 
-function fail(message: string): never {
-  process.stderr.write(`nocopy-rpc: ${message}\n\n${USAGE}\n`);
+Commands:
+  serve    serve the demo methods (default 127.0.0.1:7777)
+  call     call one method and print its result as JSON
+  bench    keep calls in flight for a few seconds, then print calls/s and latencies
+
+Run 'nocopy-rpc <command> --help' for the options of each.
+
+Example:
+  nocopy-rpc serve --port 7777
+  nocopy-rpc call add 40 2
+`;
+
+const SERVE_USAGE = `Usage: nocopy-rpc serve [options]
+
+Serves echo(x), add(a, b), sleep(ms, value?) and fib(n) (fib in a worker pool). Prints one
+line with the bound address once listening; SIGINT or SIGTERM answers the calls in flight
+and exits with 0.
+
+Options:
+      --port N                 TCP port (default 7777; 0 = any free port, see the startup line)
+      --host HOST              address to listen on (default 127.0.0.1)
+      --framing framed|stream  framed: a 4-byte length before each message (default);
+                               stream: plain concatenated MessagePack
+      --workers N              worker threads for fib (default 2)
+      --max-connections N      refuse clients beyond N (default 10000)
+      --max-message-size SIZE  a larger message closes its connection (default 4MiB)
+      --max-inbound-total SIZE input all connections may buffer together (default: 1/64
+                               of memory, 32 MiB to 256 MiB)
+      --read-timeout MS        how long a message may take to arrive once its first byte
+                               has (default 30000)
+  -h, --help                   print this help
+
+SIZE is bytes, or a number with KiB, MiB or GiB (4MiB). The limits: SECURITY.md.
+`;
+
+const CALL_USAGE = `Usage: nocopy-rpc call METHOD [ARGS...] [options]
+
+Calls METHOD once and prints the result as JSON. Each ARG is JSON when it parses
+(42, -1, "s", [1,2], {"a":1}), else a string; ARGS that start with a dash and are not
+numbers go after --.
+
+Options:
+  -a, --address HOST:PORT      the server (default 127.0.0.1:7777)
+      --framing framed|stream  as the server's (default framed)
+      --timeout MS             give up after MS (default 10000; 0 = wait forever)
+  -h, --help                   print this help
+
+Example:
+  nocopy-rpc call add -1 2
+  nocopy-rpc call echo -- --not-a-flag
+`;
+
+const BENCH_USAGE = `Usage: nocopy-rpc bench [options]
+
+Keeps calls in flight against a server for a while, prints a progress line every second
+and a summary: calls/s, p50, p99, errors.
+
+Options:
+  -a, --address HOST:PORT      the server (default 127.0.0.1:7777)
+  -c, --concurrency N          calls in flight (default 32)
+  -d, --duration S             seconds (default 5)
+      --connections N          connections (default 2)
+      --method NAME            echo (default), add, fib or sleep
+      --size BYTES             the string echo sends (default 128)
+      --framing framed|stream  as the server's (default framed)
+  -h, --help                   print this help
+`;
+
+type Command = 'serve' | 'call' | 'bench';
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const framing = { type: 'string' } as const;
+const help = { type: 'boolean', short: 'h' } as const;
+const commands: Record<Command, { usage: string; options: Options; positionals: boolean }> = {
+  serve: {
+    usage: SERVE_USAGE,
+    positionals: false,
+    options: {
+      help, framing,
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-message-size': { type: 'string' },
+      'max-inbound-total': { type: 'string' },
+      'read-timeout': { type: 'string' },
+    },
+  },
+  call: {
+    usage: CALL_USAGE,
+    positionals: true,
+    options: { help, framing, address: { type: 'string', short: 'a' }, timeout: { type: 'string' } },
+  },
+  bench: {
+    usage: BENCH_USAGE,
+    positionals: false,
+    options: {
+      help, framing,
+      address: { type: 'string', short: 'a' },
+      concurrency: { type: 'string', short: 'c' },
+      duration: { type: 'string', short: 'd' },
+      connections: { type: 'string' },
+      size: { type: 'string' },
+      method: { type: 'string' },
+    },
+  },
+};
+
+type Values = Record<string, string | undefined>;
+
+/** A usage error: the message, a hint, exit code 2. */
+function usage(message: string, command?: Command): never {
+  process.stderr.write(`nocopy-rpc: ${message}\nTry 'nocopy-rpc${command === undefined ? '' : ` ${command}`} --help'.\n`);
   process.exit(2);
 }
 
-function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${v}`);
-  return n;
+/** A failure at run time: one line, exit code 1. */
+function failed(message: string): never {
+  process.stderr.write(`nocopy-rpc: ${message}\n`);
+  process.exit(1);
+}
+
+/** An error as one line: `Name [CODE]: message`, and for an error the server sent, that it did. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  const coded = `${typeof code === 'string' ? ` [${code}]` : ''}: ${err.message.split('\n')[0]}`;
+  return err instanceof RemoteError ? `the server answered ${err.remoteName}${coded}` : `${err.name}${coded}`;
+}
+
+function int(command: Command, name: string, text: string | undefined, min: number, max: number, dflt: number): number {
+  if (text === undefined) return dflt;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(v) || v < min || v > max) {
+    usage(`--${name} must be an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}, got "${text}"`, command);
+  }
+  return v;
 }
 
 /** A size: bytes, or a number with a KiB/MiB/GiB (or k/m/g) suffix. */
-function bytes(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d+)\s*(k|kib|m|mib|g|gib)?$/i.exec(v.trim());
+function size(command: Command, name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\s*(k|kib|m|mib|g|gib)?$/i.exec(text.trim());
   const unit = m?.[2]?.[0]?.toLowerCase();
   const n = m === null ? NaN : Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
-  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a size in bytes (e.g. 4194304 or 4MiB), got ${v}`);
+  if (!Number.isSafeInteger(n) || n < 1) usage(`--${name} must be a size in bytes (4194304, or 4MiB), got "${text}"`, command);
   return n;
+}
+
+function framingOf(command: Command, text: string | undefined): Framing {
+  if (text !== undefined && text !== 'framed' && text !== 'stream') usage(`--framing must be framed or stream, got "${text}"`, command);
+  return checkFraming(text);
+}
+
+function addressOf(command: Command, text: string | undefined): string {
+  const a = text ?? '127.0.0.1:7777';
+  try {
+    checkHostPort('address', a);
+  } catch {
+    usage(`--address must be HOST:PORT, got "${a}"`, command);
+  }
+  return a;
+}
+
+/** Constructors throw InvalidOptionError for a value the flags above let through: still a usage error. */
+function construct<T>(command: Command, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof InvalidOptionError) usage(err.message, command);
+    throw err;
+  }
 }
 
 function parseArg(s: string): unknown {
@@ -54,73 +200,115 @@ function parseArg(s: string): unknown {
   }
 }
 
-async function serve(values: Record<string, string | boolean | undefined>): Promise<void> {
-  const port = values.port === undefined ? 7777 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, got ${String(values.port)}`);
-  const maxConnections = values['max-connections'] === undefined ? undefined : positiveInt('max-connections', values['max-connections'] as string, 1);
-  const server = createServer({
-    framing: checkFraming(values.framing),
-    maxMessageSize: bytes('max-message-size', values['max-message-size'] as string | undefined),
-    workers: { filename: handlersFile, maxThreads: positiveInt('workers', values.workers as string | undefined, 2) },
+// parseArgs takes "-1" for a short option. A negative number is never one of our flags, so it is
+// marked (NUL cannot occur in an argument) to pass as a positional or a flag's value, then unmarked.
+const MARK = '\0';
+const negative = /^-\.?\d/;
+const unmark = (s: string): string => (s.startsWith(MARK) ? s.slice(1) : s);
+
+function parse(command: Command, args: string[]): { values: Values; positionals: string[] } {
+  const spec = commands[command];
+  const marked = args.map((a) => (negative.test(a) ? MARK + a : a));
+  // First a lenient pass: --help wins over any other mistake, and an unknown flag gets a short message.
+  const { tokens } = parseArgs({ args: marked, options: spec.options, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') break;
+    if (t.kind === 'option' && t.name === 'help') {
+      process.stdout.write(spec.usage);
+      process.exit(0);
+    }
+  }
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') break;
+    if (t.kind === 'option' && !Object.hasOwn(spec.options, t.name)) usage(`unknown option ${t.rawName} for ${command}`, command);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: marked, options: spec.options, strict: true, allowPositionals: spec.positionals });
+  } catch (err) {
+    usage(unmark((err as Error).message), command);
+  }
+  const values: Values = {};
+  for (const [k, v] of Object.entries(parsed.values)) values[k] = typeof v === 'string' ? unmark(v) : undefined;
+  return { values, positionals: parsed.positionals.map(unmark) };
+}
+
+async function serve(values: Values): Promise<void> {
+  const port = int('serve', 'port', values.port, 0, 65535, 7777);
+  const host = values.host ?? '127.0.0.1';
+  const server: RpcServer = construct('serve', () => createServer({
+    framing: framingOf('serve', values.framing),
+    maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
+    workers: { filename: handlersFile, maxThreads: int('serve', 'workers', values.workers, 1, 1024, 2) },
     transport: {
-      maxConnections,
-      readTimeout: values['read-timeout'] === undefined ? undefined : positiveInt('read-timeout', values['read-timeout'] as string, 1),
-      maxInboundBytesTotal: bytes('max-inbound-total', values['max-inbound-total'] as string | undefined),
+      maxConnections: values['max-connections'] === undefined ? undefined : int('serve', 'max-connections', values['max-connections'], 1, Number.MAX_SAFE_INTEGER, 1),
+      readTimeout: values['read-timeout'] === undefined ? undefined : int('serve', 'read-timeout', values['read-timeout'], 1, 2 ** 31 - 1, 1),
+      maxInboundBytesTotal: size('serve', 'max-inbound-total', values['max-inbound-total']),
     },
-  });
+  }));
   registerDemoMethods(server);
-  const addr = await server.listen({ port, host: (values.host as string | undefined) ?? '127.0.0.1' });
-  const where = typeof addr === 'string' ? addr : `${addr.address}:${addr.port}`;
-  const stop = (signal: string) => {
+  let addr;
+  try {
+    addr = await server.listen({ port, host });
+  } catch (err) {
+    failed(`cannot listen: ${(err as Error).message}`);
+  }
+  const where = typeof addr === 'string' ? addr : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) failed(`${signal} again, exiting now`);
+    stopping = true;
     process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
     server.shutdown({ timeout: 5000 }).then(
       () => process.exit(0),
-      (err) => {
-        process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
+      (err: unknown) => failed(`shutdown failed: ${describe(err)}`),
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
   process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing); Ctrl-C stops\n`);
 }
 
-async function call(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void> {
+async function call(values: Values, positionals: string[]): Promise<void> {
   const [method, ...args] = positionals;
-  if (method === undefined) fail('call needs a METHOD');
-  const client = createClient({
-    address: (values.address as string | undefined) ?? '127.0.0.1:7777',
-    framing: checkFraming(values.framing),
+  if (method === undefined) usage('call needs a METHOD, as in: nocopy-rpc call add 40 2', 'call');
+  const timeout = int('call', 'timeout', values.timeout, 0, 2 ** 31 - 1, 10_000);
+  const client: RpcClient = construct('call', () => createClient({
+    address: addressOf('call', values.address),
+    framing: framingOf('call', values.framing),
     connections: 1,
     backoff: { initial: 0 },
-  });
+  }));
   try {
-    const timeout = values.timeout === undefined ? 10_000 : Number(values.timeout);
     const result = await client.request(method, args.map(parseArg), { timeout });
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    // JSON has no bigint (MessagePack integers beyond 2^53 decode as one): print its digits.
+    const json = JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
+    process.stdout.write(`${json}\n`);
   } catch (err) {
-    const e = err as { code?: string; message: string };
-    process.stderr.write(`error${e.code ? ` ${e.code}` : ''}: ${e.message}\n`);
+    process.stderr.write(`nocopy-rpc: call ${method} failed: ${describe(err)}\n`);
     process.exitCode = 1;
   } finally {
     await client.close();
   }
 }
 
-async function bench(values: Record<string, string | boolean | undefined>): Promise<void> {
-  const concurrency = positiveInt('concurrency', values.concurrency as string | undefined, 32);
-  const duration = positiveInt('duration', values.duration as string | undefined, 5);
-  const size = positiveInt('size', values.size as string | undefined, 128);
-  const method = (values.method as string | undefined) ?? 'echo';
-  const address = (values.address as string | undefined) ?? '127.0.0.1:7777';
-  const client = createClient({
-    address,
-    framing: checkFraming(values.framing),
-    connections: positiveInt('connections', values.connections as string | undefined, 2),
-  });
-  const params = method === 'echo' ? ['x'.repeat(size)] : method === 'add' ? [1, 2] : method === 'fib' ? [20] : [];
+async function bench(values: Values): Promise<void> {
+  const concurrency = int('bench', 'concurrency', values.concurrency, 1, 1_000_000, 32);
+  const duration = int('bench', 'duration', values.duration, 1, 86_400, 5);
+  const bytes = int('bench', 'size', values.size, 1, 64 * 1024 * 1024, 128);
+  const connections = int('bench', 'connections', values.connections, 1, 1024, 2);
+  const method = values.method ?? 'echo';
+  const address = addressOf('bench', values.address);
+  const client: RpcClient = construct('bench', () => createClient({ address, framing: framingOf('bench', values.framing), connections }));
+  const params = method === 'echo' ? ['x'.repeat(bytes)] : method === 'add' ? [1, 2] : method === 'fib' ? [20] : method === 'sleep' ? [1] : [];
+  // One call first: a server that is down or lacks the method is one line, not N seconds of errors.
+  try {
+    await client.request(method, params);
+  } catch (err) {
+    await client.close();
+    failed(`bench: the first call of ${method} on ${address} failed: ${describe(err)}`);
+  }
   const tty = process.stdout.isTTY;
   process.stdout.write(`bench: ${method} on ${address}, ${concurrency} in flight for ${duration} s\n`);
   const summary = await runLoad(client, {
@@ -139,45 +327,26 @@ async function bench(values: Record<string, string | boolean | undefined>): Prom
   if (summary.calls === 0) process.exitCode = 1;
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      address: { type: 'string', short: 'a' },
-      framing: { type: 'string' },
-      workers: { type: 'string' },
-      timeout: { type: 'string' },
-      concurrency: { type: 'string', short: 'c' },
-      duration: { type: 'string', short: 'd' },
-      connections: { type: 'string' },
-      size: { type: 'string' },
-      method: { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-message-size': { type: 'string' },
-      'max-inbound-total': { type: 'string' },
-      'read-timeout': { type: 'string' },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(`${USAGE}\n`);
+async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === '-h' || first === '--help') {
+    process.stdout.write(USAGE);
     return;
   }
-  try {
-    if (values.framing !== undefined) checkFraming(values.framing);
-  } catch (err) {
-    fail((err as Error).message);
+  if (first === 'help') {
+    const topic = rest[0];
+    process.stdout.write(topic !== undefined && Object.hasOwn(commands, topic) ? commands[topic as Command].usage : USAGE);
+    return;
   }
+  if (first === undefined) usage('missing command: serve, call or bench');
+  if (!Object.hasOwn(commands, first)) {
+    usage(first.startsWith('-') ? `unknown option ${first}: the command (serve, call or bench) comes first` : `unknown command ${first}: expected serve, call or bench`);
+  }
+  const command = first as Command;
+  const { values, positionals } = parse(command, rest);
   if (command === 'serve') await serve(values);
-  else if (command === 'call') await call(values, rest);
-  else if (command === 'bench') await bench(values);
-  else fail(`unknown command ${command}`);
+  else if (command === 'call') await call(values, positionals);
+  else await bench(values);
 }
 
-main().catch((err) => {
-  process.stderr.write(`nocopy-rpc: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).catch((err: unknown) => failed(describe(err)));
