@@ -1,0 +1,450 @@
+// The primary: listens on the one address, hands each accepted socket to a worker process by policy,
+// supervises the workers (restart with backoff), replaces them one by one on restart(), and drains
+// them on stop(). It runs no user code itself.
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { EventEmitter, once } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import { WorkerProcess, type ForkSpec, type WorkerExit } from './worker-process.js';
+import { Picker, POLICIES, type Policy, type SlotLoad } from './policies.js';
+import { backoffDelay, resolveRestart, type ResolvedRestart, type RestartOptions } from './backoff.js';
+import { reusePortSupported } from './reuse-port.js';
+import { ClusterStoppedError, ReusePortUnsupportedError, WorkerStartError } from './errors.js';
+import { clusterWorkerChannel } from './diagnostics.js';
+import type { ClusterStats, ClusterWorkerStats } from './stats.js';
+import { InvalidOptionError } from '../errors.js';
+import { checkBoolean, checkCount, checkEnum, checkMs } from '../validate.js';
+
+export interface ClusterListenOptions {
+  port?: number;
+  host?: string;
+  backlog?: number;
+  /** A Unix socket path instead of a TCP port (not with reusePort). */
+  path?: string;
+}
+
+export interface ClusterOptions {
+  /** The worker module (a path or file: URL). It builds its server and calls serveWorker(server). */
+  module: string | URL;
+  /** Worker processes. Default os.availableParallelism(). */
+  workers?: number;
+  listen?: ClusterListenOptions;
+  /** How the primary hands out connections. Default 'round-robin'. */
+  policy?: Policy;
+  /**
+   * Let the kernel balance instead: every worker listens on the port with SO_REUSEPORT and the
+   * primary hands nothing. true requires it (ReusePortUnsupportedError where Node lacks it, Node < 22.12
+   * or not Linux); 'auto' uses it where available and falls back to the primary. Default false.
+   */
+  reusePort?: boolean | 'auto';
+  restart?: RestartOptions;
+  /** A worker that has not called serveWorker() within this many ms is killed (a failed start). Default 30000. */
+  startTimeout?: number;
+  /** The default deadline of stop() and restart() for a worker's connections, in ms. Default 30000. */
+  drainTimeout?: number;
+  /** Accepted sockets held while no worker is ready (all restarting); past it they are refused. Default 1024. */
+  maxPending?: number;
+  /** SIGTERM and SIGINT stop the cluster, SIGHUP restarts it. Default false (a library leaves signals alone). */
+  signals?: boolean;
+  /** Arguments, execArgv and environment of the worker processes (default: the primary's execArgv and env). */
+  args?: string[];
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ClusterStopOptions {
+  /** How long workers may take to finish their connections, in ms. Default: the cluster's drainTimeout. */
+  timeout?: number;
+}
+
+/** Events: 'worker-ready' { slot, pid }, 'worker-exit' { slot, pid, code, signal, expected }, 'restart-scheduled' { slot, delay, failures }. */
+export interface ClusterEvents {
+  'worker-ready': [{ slot: number; pid: number }];
+  'worker-exit': [{ slot: number; pid: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }];
+  'restart-scheduled': [{ slot: number; delay: number; failures: number }];
+}
+
+const kStart = Symbol('start');
+const kInstallSignals = Symbol('installSignals');
+
+interface Slot {
+  readonly index: number;
+  current: WorkerProcess | null;
+  /** The replacement being started by a rolling restart. */
+  next: WorkerProcess | null;
+  timer: NodeJS.Timeout | null;
+  failures: number;
+  restarts: number;
+  /** Workers replaced by a rolling restart, finishing their connections. */
+  readonly draining: Set<WorkerProcess>;
+  /** Counts of the slot's workers that have exited. */
+  pastAccepted: number;
+  pastRefused: number;
+}
+
+export class Cluster extends EventEmitter<ClusterEvents> {
+  /** The address the primary listens on (in reuse-port mode, the one every worker listens on). */
+  readonly address: AddressInfo | string;
+  readonly mode: 'primary' | 'reuse-port';
+  readonly policy: Policy;
+  readonly #server: net.Server | null;
+  readonly #slots: Slot[];
+  readonly #spec: ForkSpec;
+  readonly #restart: ResolvedRestart;
+  readonly #drainTimeout: number;
+  readonly #maxPending: number;
+  readonly #picker: Picker;
+  readonly #loads: SlotLoad[];
+  readonly #pending: Socket[] = [];
+  #accepted = 0;
+  #refused = 0;
+  #lost = 0;
+  #stopping: Promise<void> | null = null;
+  #restarting: Promise<void> | null = null;
+  #signals: (() => void) | null = null;
+
+  /** Use runCluster(). */
+  constructor(o: { server: net.Server | null; address: AddressInfo | string; workers: number; policy: Policy; spec: ForkSpec; restart: ResolvedRestart; drainTimeout: number; maxPending: number }) {
+    super();
+    this.#server = o.server;
+    this.address = o.address;
+    this.mode = o.server === null ? 'reuse-port' : 'primary';
+    this.policy = o.policy;
+    this.#picker = new Picker(o.policy);
+    this.#spec = o.spec;
+    this.#restart = o.restart;
+    this.#drainTimeout = o.drainTimeout;
+    this.#maxPending = o.maxPending;
+    this.#slots = Array.from({ length: o.workers }, (_, index) => ({ index, current: null, next: null, timer: null, failures: 0, restarts: 0, draining: new Set(), pastAccepted: 0, pastRefused: 0 }));
+    this.#loads = this.#slots.map(() => ({ ready: false, load: 0 }));
+    this.#server?.on('connection', (socket: Socket) => this.#onConnection(socket));
+  }
+
+  /** Starts every slot's first worker; resolves when each is ready or has failed once (then it is being restarted). */
+  async [kStart](): Promise<void> {
+    const first = this.#slots.map((s) => this.#spawn(s).ready.then(() => true, () => false));
+    const ok = await Promise.all(first);
+    if (!ok.includes(true)) {
+      await this.stop({ timeout: 0 });
+      throw new WorkerStartError(0, 'every worker failed its first start (is the module right, and does it call serveWorker()?)');
+    }
+  }
+
+  [kInstallSignals](): void {
+    const onStop = (): void => void this.stop();
+    const onHup = (): void => void this.restart().catch(noop);
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+    this.#signals = () => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onHup);
+    };
+  }
+
+  stats(): ClusterStats {
+    const workers: ClusterWorkerStats[] = this.#slots.map((s) => {
+      const w = s.current;
+      const state = w === null || w.state === 'exited' ? 'down' : w.state;
+      let connections = w?.connections ?? 0;
+      let accepted = s.pastAccepted + (w?.received ?? 0);
+      let refused = s.pastRefused + (w?.refused ?? 0);
+      for (const d of s.draining) {
+        connections += d.connections;
+        accepted += d.received;
+        refused += d.refused;
+      }
+      return {
+        slot: s.index,
+        pid: w === null ? null : w.pid,
+        state,
+        connections,
+        accepted,
+        refused,
+        restarts: s.restarts,
+        failures: s.failures,
+      };
+    });
+    const sum = (f: (w: ClusterWorkerStats) => number): number => workers.reduce((a, w) => a + f(w), 0);
+    let lost = this.#lost;
+    for (const s of this.#slots) {
+      lost += s.current?.lost ?? 0;
+      for (const d of s.draining) lost += d.lost;
+    }
+    return {
+      mode: this.mode,
+      policy: this.policy,
+      connections: sum((w) => w.connections),
+      accepted: this.mode === 'primary' ? this.#accepted : sum((w) => w.accepted),
+      refused: this.#refused + sum((w) => w.refused),
+      lost,
+      pending: this.#pending.length,
+      restarts: sum((w) => w.restarts),
+      workers,
+    };
+  }
+
+  /**
+   * Replaces the workers one at a time: starts the new one, waits until it is ready, routes new
+   * connections to it, then drains the old one (it finishes its connections within `timeout`) and
+   * waits for its exit before the next slot. A new worker that fails to start leaves the old one
+   * serving and rejects. A restart already running is returned, not started twice.
+   */
+  restart(options: ClusterStopOptions = {}): Promise<void> {
+    if (this.#stopping !== null) return Promise.reject(new ClusterStoppedError());
+    if (this.#restarting !== null) return this.#restarting;
+    let timeout: number;
+    try {
+      timeout = checkMs('timeout', options.timeout, this.#drainTimeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#restarting = this.#rolling(timeout).finally(() => (this.#restarting = null));
+    return this.#restarting;
+  }
+
+  async #rolling(timeout: number): Promise<void> {
+    for (const slot of this.#slots) {
+      if (this.#stopping !== null) throw new ClusterStoppedError();
+      const old = slot.current;
+      // A slot that is down or starting gets a worker with the new code anyway.
+      if (old === null || old.state !== 'ready') continue;
+      const fresh = this.#fork(slot);
+      slot.next = fresh;
+      try {
+        await fresh.ready;
+      } catch (err) {
+        // The old worker keeps serving (or, if it died meanwhile, the slot is supervised again).
+        if (slot.next === fresh) slot.next = null;
+        if (slot.current === null) this.#scheduleRestart(slot);
+        throw err;
+      }
+      slot.next = null;
+      if (this.#stopping !== null) {
+        void fresh.drain(0);
+        throw new ClusterStoppedError();
+      }
+      if (slot.timer !== null) {
+        clearTimeout(slot.timer);
+        slot.timer = null;
+      }
+      slot.restarts++;
+      const prev = slot.current;
+      slot.current = fresh;
+      this.#flushPending();
+      if (prev !== null && prev !== old) {
+        slot.draining.add(prev);
+        void prev.drain(timeout);
+      }
+      // It finishes what it has while the new one takes the new connections.
+      if (old.state !== ('exited' as string)) slot.draining.add(old);
+      await old.drain(timeout);
+    }
+  }
+
+  /**
+   * Stops accepting, hands what is already accepted to a worker, then lets every worker finish its
+   * connections (the RPC server answers each call it received) within `timeout` and exit. Resolves
+   * when all workers have exited.
+   */
+  stop(options: ClusterStopOptions = {}): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    let timeout: number;
+    try {
+      timeout = checkMs('timeout', options.timeout, this.#drainTimeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#stopping = this.#stop(timeout);
+    return this.#stopping;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    const closed = this.#server !== null && this.#server.listening ? once(this.#server, 'close').catch(noop) : Promise.resolve();
+    this.#server?.close();
+    for (const s of this.#slots) {
+      if (s.timer !== null) clearTimeout(s.timer);
+      s.timer = null;
+    }
+    this.#flushPending();
+    for (const socket of this.#pending.splice(0)) {
+      this.#refused++;
+      socket.destroy();
+    }
+    const all: Promise<WorkerExit>[] = [];
+    for (const s of this.#slots) {
+      if (s.current !== null) all.push(s.current.drain(timeout));
+      if (s.next !== null) all.push(s.next.drain(0));
+      for (const d of s.draining) all.push(d.exited);
+    }
+    await Promise.all(all);
+    // Node's server waits for the workers' report that their sockets are closed; they have exited.
+    await closed;
+    this.#signals?.();
+    this.#signals = null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // ---- handing out ----
+
+  #onConnection(socket: Socket): void {
+    this.#accepted++;
+    if (this.#stopping !== null) {
+      this.#refused++;
+      socket.destroy();
+      return;
+    }
+    if (!this.#place(socket)) {
+      if (this.#pending.length >= this.#maxPending) {
+        this.#refused++;
+        socket.destroy();
+      } else {
+        this.#pending.push(socket);
+      }
+    }
+  }
+
+  #place(socket: Socket): boolean {
+    const loads = this.#loads;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const w = this.#slots[i]!.current;
+      const l = loads[i]!;
+      l.ready = w !== null && w.state === 'ready' && w.child.connected;
+      l.load = w === null ? 0 : w.load;
+    }
+    const k = this.#picker.pick(loads, socket.remoteAddress);
+    if (k < 0) return false;
+    this.#slots[k]!.current!.hand(socket, noop);
+    return true;
+  }
+
+  #flushPending(): void {
+    while (this.#pending.length > 0) {
+      const socket = this.#pending[0]!;
+      if (socket.destroyed) {
+        this.#pending.shift();
+        continue;
+      }
+      if (!this.#place(socket)) return;
+      this.#pending.shift();
+    }
+  }
+
+  // ---- supervision ----
+
+  #fork(slot: Slot): WorkerProcess {
+    return new WorkerProcess(slot.index, this.#spec, (w) => this.#onReady(w), (w, e) => this.#onExit(slot, w, e));
+  }
+
+  #spawn(slot: Slot): WorkerProcess {
+    const w = this.#fork(slot);
+    slot.current = w;
+    return w;
+  }
+
+  #onReady(w: WorkerProcess): void {
+    this.emit('worker-ready', { slot: w.slot, pid: w.pid });
+    if (clusterWorkerChannel.hasSubscribers) clusterWorkerChannel.publish({ event: 'ready', slot: w.slot, pid: w.pid });
+    this.#flushPending();
+  }
+
+  #onExit(slot: Slot, w: WorkerProcess, e: WorkerExit): void {
+    const expected = this.#stopping !== null || w !== slot.current;
+    // The slot's counts keep what the worker received and refused.
+    slot.pastAccepted += w.received;
+    slot.pastRefused += w.refused;
+    this.#lost += w.lost;
+    slot.draining.delete(w);
+    if (w === slot.current) {
+      slot.current = null;
+      // A worker that ran long enough starts the count of failures in a row again.
+      if (w.readyAt !== 0 && Date.now() - w.readyAt >= this.#restart.resetAfter) slot.failures = 0;
+      slot.failures++;
+      if (this.#stopping === null && slot.next === null) this.#scheduleRestart(slot);
+    } else if (w === slot.next) {
+      slot.next = null;
+    }
+    const info = { slot: slot.index, pid: w.pid, code: e.code, signal: e.signal, expected };
+    this.emit('worker-exit', info);
+    if (clusterWorkerChannel.hasSubscribers) clusterWorkerChannel.publish({ event: 'exit', ...info });
+  }
+
+  #scheduleRestart(slot: Slot): void {
+    if (slot.timer !== null || this.#stopping !== null) return;
+    const delay = backoffDelay(Math.max(slot.failures, 1), this.#restart);
+    slot.timer = setTimeout(() => {
+      slot.timer = null;
+      if (this.#stopping !== null || slot.current !== null) return;
+      slot.restarts++;
+      this.#spawn(slot);
+    }, delay);
+    const info = { slot: slot.index, delay, failures: slot.failures };
+    this.emit('restart-scheduled', info);
+    if (clusterWorkerChannel.hasSubscribers) clusterWorkerChannel.publish({ event: 'restart-scheduled', ...info });
+  }
+}
+
+/** Starts a cluster: listens, forks the workers, and resolves once they are up (see ClusterOptions). */
+export async function runCluster(options: ClusterOptions): Promise<Cluster> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
+  const module = resolveModule(options.module);
+  const workers = checkCount('workers', options.workers, availableParallelism());
+  const policy = checkEnum('policy', options.policy, POLICIES, 'round-robin');
+  const restart = resolveRestart(options.restart);
+  const startTimeout = checkMs('startTimeout', options.startTimeout, 30_000);
+  const drainTimeout = checkMs('drainTimeout', options.drainTimeout, 30_000);
+  const maxPending = checkCount('maxPending', options.maxPending, 1024, true);
+  const signals = checkBoolean('signals', options.signals, false);
+  const listen = options.listen ?? {};
+  if (listen === null || typeof listen !== 'object') throw new InvalidOptionError('listen', listen, '{ port, host } or { path }');
+  const reuse = options.reusePort ?? false;
+  if (reuse !== true && reuse !== false && reuse !== 'auto') throw new InvalidOptionError('reusePort', reuse, "true, false or 'auto'");
+  let useReuse = false;
+  if (reuse !== false) {
+    const supported = listen.path === undefined && (await reusePortSupported());
+    if (reuse === true && !supported) throw new ReusePortUnsupportedError();
+    useReuse = supported;
+  }
+  if (options.args !== undefined && !(Array.isArray(options.args) && options.args.every((a) => typeof a === 'string'))) throw new InvalidOptionError('args', options.args, 'an array of strings');
+  const host = listen.host ?? '127.0.0.1';
+  let server: net.Server | null = null;
+  let address: AddressInfo | string;
+  if (useReuse) {
+    // Each worker binds the port itself; with port 0 each would get a different one.
+    if (!listen.port) throw new InvalidOptionError('listen.port', listen.port, 'a fixed port (reusePort: every worker binds it)');
+    address = { address: host, port: listen.port, family: host.includes(':') ? 'IPv6' : 'IPv4' };
+  } else {
+    // pauseOnConnect: the primary reads nothing, so the worker (and its EventLoop's read path) gets every byte.
+    server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    const listening = once(server, 'listening');
+    if (listen.path !== undefined) server.listen({ path: listen.path, backlog: listen.backlog });
+    else server.listen({ port: listen.port ?? 0, host, backlog: listen.backlog });
+    await Promise.race([listening, once(server, 'error').then(([err]) => Promise.reject(err))]);
+    address = server.address()!;
+  }
+  const spec: ForkSpec = {
+    module,
+    args: options.args ?? [],
+    execArgv: options.execArgv,
+    env: options.env ?? process.env,
+    listen: useReuse ? { port: listen.port!, host, backlog: listen.backlog } : null,
+    startTimeout,
+  };
+  const cluster = new Cluster({ server, address, workers, policy, spec, restart, drainTimeout, maxPending });
+  await cluster[kStart]();
+  if (signals) cluster[kInstallSignals]();
+  return cluster;
+}
+
+function resolveModule(m: unknown): string {
+  if (m instanceof URL) return fileURLToPath(m);
+  if (typeof m !== 'string' || m === '') throw new InvalidOptionError('module', m, 'a path or file: URL of the worker module');
+  return m.startsWith('file:') ? fileURLToPath(m) : resolvePath(m);
+}
+
+function noop(): void {}

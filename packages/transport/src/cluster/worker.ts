@@ -1,0 +1,149 @@
+// The worker side of a cluster: receives the sockets the primary hands over and emits them on a
+// carrier server that the target (an EventLoop, an RpcServer, anything with serve(server)) serves;
+// reports its counts; on the primary's drain message, or when the primary is gone, shuts the target
+// down gracefully and exits.
+import type net from 'node:net';
+import type { Socket } from 'node:net';
+import { TAG, SLOT_ENV, LISTEN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
+import { createCarrier, carrierConnections, handToCarrier } from './handed-socket.js';
+import { NotClusterWorkerError } from './errors.js';
+import { InvalidOptionError } from '../errors.js';
+import { checkBoolean, checkMs } from '../validate.js';
+
+/** What serveWorker() serves: EventLoop and RpcServer fit as they are. */
+export interface ClusterServable {
+  serve(server: net.Server): unknown;
+  /** Graceful stop (EventLoop, RpcServer): answers what it received, bounded by `timeout`. */
+  shutdown?(options: { timeout?: number }): Promise<unknown>;
+  /** Used when there is no shutdown() (TcpProxy). */
+  close?(options: { timeout?: number }): Promise<unknown>;
+  /** If it returns `refused`, the worker reports it (EventLoop: maxConnections and the like). */
+  stats?(): { refused?: number } | object;
+}
+
+export interface ServeWorkerOptions {
+  /** Exit the process once the target has shut down after a drain. Default true. */
+  exit?: boolean;
+  /** Grace for the target when the primary is gone (its IPC channel closed), in ms. Default 5000. */
+  orphanTimeout?: number;
+}
+
+export interface ClusterWorker {
+  /** This worker's slot, 0 to workers-1 (a restarted worker keeps its slot). */
+  readonly slot: number;
+  /** Sockets received from the primary. */
+  readonly received: number;
+  /** Resolves when the target has shut down after a drain (before the process exits). */
+  readonly drained: Promise<void>;
+}
+
+/** Whether this process was forked by runCluster(). */
+export function isClusterWorker(): boolean {
+  return typeof process.send === 'function' && process.env[SLOT_ENV] !== undefined;
+}
+
+/** How often the worker looks whether its connection count changed (closes are not signalled). */
+const STATS_INTERVAL = 20;
+
+export function serveWorker(target: ClusterServable, options: ServeWorkerOptions = {}): ClusterWorker {
+  if (!isClusterWorker()) throw new NotClusterWorkerError();
+  if (target === null || typeof target !== 'object' || typeof target.serve !== 'function') {
+    throw new InvalidOptionError('target', target, 'a server with serve(server): an EventLoop, an RpcServer');
+  }
+  const exit = checkBoolean('exit', options.exit, true);
+  const orphanTimeout = checkMs('orphanTimeout', options.orphanTimeout, 5000);
+  const send = (m: ToPrimary): void => {
+    if (process.connected) process.send!(m, undefined, {}, noop);
+  };
+  const carrier = createCarrier();
+  target.serve(carrier);
+  let received = 0;
+  let refused = 0;
+  let fallbackLive = 0;
+  let draining = false;
+  let resolveDrained!: () => void;
+  const drained = new Promise<void>((r) => (resolveDrained = r));
+
+  const live = (): number => carrierConnections(carrier) ?? fallbackLive;
+  const targetRefused = (): number => {
+    const s = typeof target.stats === 'function' ? (target.stats() as { refused?: unknown }) : undefined;
+    return typeof s?.refused === 'number' ? s.refused : 0;
+  };
+  let last = '';
+  const report = (): void => {
+    const m: ToPrimary = { [TAG]: 'stats', received, connections: live(), refused: refused + targetRefused() };
+    const key = `${m.received}/${m.connections}/${m.refused}`;
+    if (key === last) return;
+    last = key;
+    send(m);
+  };
+  const timer = setInterval(report, STATS_INTERVAL).unref();
+
+  const onSocket = (socket: Socket): void => {
+    received++;
+    if (draining) {
+      // Not expected: the primary sends nothing after its drain message. Counted, not silently lost.
+      refused++;
+      socket.destroy();
+      return;
+    }
+    if (carrierConnections(carrier) === undefined) {
+      fallbackLive++;
+      socket.once('close', () => fallbackLive--);
+    }
+    handToCarrier(carrier, socket);
+    report();
+  };
+
+  const drain = async (timeout: number): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    // With reusePort the carrier itself listens; otherwise it never does.
+    if (carrier.listening) carrier.close();
+    try {
+      if (typeof target.shutdown === 'function') await target.shutdown({ timeout });
+      else if (typeof target.close === 'function') await target.close({ timeout });
+    } finally {
+      clearInterval(timer);
+      report();
+      send({ [TAG]: 'drained' });
+      process.off('message', onMessage);
+      resolveDrained();
+      if (exit) {
+        // process.exit only after the IPC messages above are written.
+        if (process.connected) process.disconnect();
+        setImmediate(() => process.exit(0));
+      }
+    }
+  };
+
+  const onMessage = (msg: unknown, handle: unknown): void => {
+    const kind = kindOf(msg);
+    if (kind === 'socket') {
+      if (handle != null) onSocket(handle as Socket);
+    } else if (kind === 'drain') {
+      void drain((msg as Extract<ToWorker, { [TAG]: 'drain' }>).timeout);
+    }
+  };
+  process.on('message', onMessage);
+  // The primary is gone (killed, or exited): nobody hands us sockets or stops us, so finish and exit.
+  process.once('disconnect', () => void drain(orphanTimeout));
+
+  const reuse = process.env[LISTEN_ENV];
+  if (reuse === undefined) send({ [TAG]: 'ready' });
+  else {
+    // reusePort mode: this worker listens on the cluster's port itself and the kernel balances.
+    // A failure to bind is thrown (the worker dies and the primary reports it).
+    const l = JSON.parse(reuse) as { port: number; host: string; backlog?: number };
+    carrier.listen({ ...l, reusePort: true } as net.ListenOptions, () => send({ [TAG]: 'ready' }));
+  }
+  return {
+    slot: Number(process.env[SLOT_ENV]),
+    get received() {
+      return received;
+    },
+    drained,
+  };
+}
+
+function noop(): void {}
