@@ -148,3 +148,47 @@ export class PoolTimeoutError extends TransportError {
   }
 }
 PoolTimeoutError.prototype.name = 'PoolTimeoutError';
+
+// ---- sessions ----
+
+/** A session heard nothing from its peer for heartbeat.timeout ms and was closed. */
+export class HeartbeatTimeoutError extends TransportError {
+  constructor(ms: number) {
+    super(`no message from the peer within the heartbeat timeout of ${ms} ms`, 'ERR_HEARTBEAT_TIMEOUT');
+  }
+}
+HeartbeatTimeoutError.prototype.name = 'HeartbeatTimeoutError';
+
+/** A listener's onOpen refused the session (it returned false or threw; `cause` holds what it threw). */
+export class SessionRejectedError extends TransportError {
+  constructor(options?: ErrorOptions) {
+    super('onOpen rejected the session', 'ERR_SESSION_REJECTED', options);
+  }
+}
+SessionRejectedError.prototype.name = 'SessionRejectedError';
+
+/** A codec could not decode the input (a codec's own error, not already a coded one, is its `cause`). */
+export class MalformedMessageError extends TransportError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`malformed message: ${detail}`, 'ERR_MALFORMED_MESSAGE', options);
+  }
+}
+MalformedMessageError.prototype.name = 'MalformedMessageError';
+
+/** A message that routing has no handler for. */
+export class UnknownMessageTypeError extends TransportError {
+  readonly type: unknown;
+  constructor(type: unknown) {
+    super(`no handler for message type ${String(type)}`, 'ERR_UNKNOWN_MESSAGE_TYPE');
+    this.type = type;
+  }
+}
+UnknownMessageTypeError.prototype.name = 'UnknownMessageTypeError';
+
+/** A session client has no open session to send on (all are connecting, or it is closed). */
+export class NoSessionError extends TransportError {
+  constructor(message = 'no open session') {
+    super(message, 'ERR_NO_SESSION');
+  }
+}
+NoSessionError.prototype.name = 'NoSessionError';

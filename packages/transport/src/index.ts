@@ -25,6 +25,12 @@ export {
   InvalidOptionError,
   PoolClosedError,
   PoolTimeoutError,
+  HeartbeatTimeoutError,
+  SessionRejectedError,
+  MalformedMessageError,
+  UnknownMessageTypeError,
+  NoSessionError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 export * from './framing/index.js';
+export * from './session/index.js';

@@ -1,0 +1,37 @@
+// Reconnect delays: exponential from `initial` up to `max`, each shortened by a random part of up
+// to `jitter` of itself, so that many clients that lost the same server do not return in step.
+import { InvalidOptionError } from '../errors.js';
+import { checkMs } from '../validate.js';
+
+export interface ReconnectOptions {
+  /** The first delay after a failure, in ms. Default 100. */
+  initial?: number;
+  /** The largest delay, in ms. Default 10000. */
+  max?: number;
+  /** The share of each delay that is random, 0 to 1: the delay is d x (1 - jitter x random()). Default 0.5. */
+  jitter?: number;
+  /** A session that stayed open this long resets the delay to `initial`; one that closes sooner keeps it growing (no hot loop against a server that accepts and drops). Default 1000. */
+  stableAfter?: number;
+}
+
+export interface Backoff {
+  initial: number;
+  max: number;
+  jitter: number;
+  stableAfter: number;
+}
+
+export function resolveBackoff(o: ReconnectOptions = {}): Backoff {
+  const initial = checkMs('reconnect.initial', o.initial, 100);
+  const max = checkMs('reconnect.max', o.max, 10_000);
+  if (max < initial) throw new InvalidOptionError('reconnect.max', o.max, `at least reconnect.initial (${initial})`);
+  const jitter = o.jitter ?? 0.5;
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new InvalidOptionError('reconnect.jitter', o.jitter, 'a number from 0 to 1');
+  return { initial, max, jitter, stableAfter: checkMs('reconnect.stableAfter', o.stableAfter, 1000) };
+}
+
+/** The delay before attempt `attempt` (0 = the first retry). */
+export function backoffDelay(b: Backoff, attempt: number, random: () => number = Math.random): number {
+  const d = Math.min(b.max, b.initial * 2 ** Math.min(attempt, 30));
+  return Math.round(d * (1 - b.jitter * random()));
+}

@@ -1,0 +1,120 @@
+// The session server: an EventLoop whose connections are sessions. Each accepted connection gets a
+// Session as its ctx, onOpen runs as the connection's onConnect, and the session's input loop is
+// the onRequest of every connection (one shared function, no closure per connection).
+import type { AddressInfo, Server } from 'node:net';
+import type { Connection } from '../connection.js';
+import { EventLoop, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '../eventloop.js';
+import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
+import { Session, kFail, kFinished, kInput, kOpen } from './session.js';
+
+export type SessionServerOptions<In, Out = In> = SessionOptions<In, Out> &
+  Omit<EventLoopOptions<Session<In, Out>>, 'onPrepare' | 'onConnect' | 'onError' | 'onDisconnect' | 'idleTimeout'>;
+
+export interface SessionServerStats extends EventLoopStats {
+  /** Sessions open now (onClose not yet run). */
+  sessions: number;
+  /** Sessions whose onClose has run. */
+  sessionsClosed: number;
+}
+
+function onRequest(session: Session<any, any>): void | Promise<void> {
+  return session[kInput]();
+}
+
+function onConnect(session: Session<any, any>): void | Promise<void> {
+  return session[kOpen]();
+}
+
+function onError(err: unknown, conn: Connection<Session<any, any>>): void {
+  // Errors the connection meets (input limits, read timeouts): the session's, and it closes.
+  const s = conn.ctx;
+  if (s !== undefined) s[kFail](err);
+}
+
+export class SessionServer<In = unknown, Out = In> {
+  readonly #cfg: SessionConfig<In, Out>;
+  readonly #loop: EventLoop<Session<In, Out>>;
+  readonly #sessions = new Set<Session<In, Out>>();
+  #closedCount = 0;
+  #allFinished: (() => void) | null = null;
+  /** @internal */
+  [kFinished](s: Session<In, Out>): void {
+    this.#sessions.delete(s);
+    this.#closedCount++;
+    if (this.#sessions.size === 0) this.#allFinished?.();
+  }
+
+  constructor(options: SessionServerOptions<In, Out>) {
+    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, ...loopOptions } = options as SessionServerOptions<In, Out> & { idleTimeout?: number };
+    this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
+    this.#loop = new EventLoop<Session<In, Out>>(onRequest, {
+      ...loopOptions,
+      onPrepare: (conn) => {
+        const s = new Session<In, Out>(conn, this.#cfg, this);
+        this.#sessions.add(s);
+        return s;
+      },
+      onConnect,
+      onError,
+    });
+  }
+
+  /** The EventLoop underneath (its stats, limits and servers). */
+  get eventLoop(): EventLoop<Session<In, Out>> {
+    return this.#loop;
+  }
+
+  /** The open sessions (onClose not yet run), in the order they were accepted. */
+  sessions(): IterableIterator<Session<In, Out>> {
+    return this.#sessions.values();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Sends `message` to every active session (that `filter` accepts); returns how many it went to. */
+  broadcast(message: Out, filter?: (s: Session<In, Out>) => boolean): number {
+    let n = 0;
+    for (const s of this.#sessions) {
+      if (!s.isActive() || (filter !== undefined && !filter(s))) continue;
+      void s.send(message);
+      n++;
+    }
+    return n;
+  }
+
+  stats(): SessionServerStats {
+    return { ...this.#loop.stats(), sessions: this.#sessions.size, sessionsClosed: this.#closedCount };
+  }
+
+  listen(options?: ListenOptions): Promise<AddressInfo | string> {
+    return this.#loop.listen(options);
+  }
+
+  serve(server: Server): this {
+    this.#loop.serve(server);
+    return this;
+  }
+
+  address(): AddressInfo | string | null {
+    return this.#loop.address();
+  }
+
+  /**
+   * The EventLoop's shutdown (stop accepting, let messages in progress finish, then close), and it
+   * resolves once every session's onClose has run.
+   */
+  async shutdown(options?: ShutdownOptions): Promise<void> {
+    await this.#loop.shutdown(options);
+    if (this.#sessions.size > 0) await new Promise<void>((resolve) => (this.#allFinished = resolve));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+export function createSessionServer<In, Out = In>(options: SessionServerOptions<In, Out>): SessionServer<In, Out> {
+  return new SessionServer<In, Out>(options);
+}

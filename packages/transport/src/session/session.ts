@@ -1,0 +1,473 @@
+// A Session is a connection seen as messages (getty's Session, tao's conn): its codec decodes the
+// input into onMessage calls, send() encodes and batches output per tick, and its timers (cron,
+// heartbeat, idle, after/every) live on the timing wheel. Order of callbacks: listener.ts.
+import type { Connection } from '../connection.js';
+import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, MalformedMessageError, SessionRejectedError, TransportError } from '../errors.js';
+import { checkFunction, checkMs } from '../validate.js';
+import { Attributes } from './attributes.js';
+import type { SessionConfig } from './config.js';
+import { Counter64 } from './counter.js';
+import type { WheelTimer } from './timing-wheel.js';
+
+export interface SessionStats {
+  bytesIn: bigint;
+  bytesOut: bigint;
+  messagesIn: bigint;
+  messagesOut: bigint;
+}
+
+export type SessionCloseCallback<In, Out> = (session: Session<In, Out>) => void | Promise<void>;
+
+/** @internal The server or client a session belongs to. */
+export interface SessionOwner<In, Out> {
+  /** onOpen accepted the session. */
+  [kOpened]?(session: Session<In, Out>): void;
+  /** onClose and the close callbacks have run. */
+  [kFinished](session: Session<In, Out>): void;
+}
+
+export const kOpened = Symbol('nocopy.sessionOpened');
+export const kFinished = Symbol('nocopy.sessionFinished');
+
+let nextId = 1;
+const RESOLVED = Promise.resolve();
+const noop = (): void => {};
+
+/** A rejected promise that counts as handled: `await` on it throws, ignoring it is not a crash. */
+function rejected(err: unknown): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function address(host: string | undefined, port: number | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export const kOpen = Symbol('nocopy.sessionOpen');
+export const kInput = Symbol('nocopy.sessionInput');
+export const kFail = Symbol('nocopy.sessionFail');
+const kCron = Symbol('nocopy.sessionCron');
+const kHeartbeat = Symbol('nocopy.sessionHeartbeat');
+const kCheckHeartbeat = Symbol('nocopy.sessionCheckHeartbeat');
+const kCheckIdle = Symbol('nocopy.sessionCheckIdle');
+
+export class Session<In = unknown, Out = In> {
+  /** Unique in this process, increasing. */
+  readonly id: number;
+  /** The underlying connection (its socket, timeouts, reader and writer). */
+  readonly connection: Connection<any>;
+  /** "ip:port" ("[v6]:port"); undefined for Unix sockets. */
+  readonly localAddress: string | undefined;
+  readonly remoteAddress: string | undefined;
+  /** Typed per-session values (see AttributeKey), cleared after onClose. */
+  readonly attributes = new Attributes();
+  /** When input or output last happened (Date.now() ms), or updateActive() was called. */
+  lastActive: number;
+  /** When the last input arrived (Date.now() ms); the heartbeat timeout counts from it. */
+  lastRead: number;
+  /** What closed the session (see onClose), once it is closing. */
+  closeReason: unknown = undefined;
+
+  readonly #cfg: SessionConfig<In, Out>;
+  readonly #bytesIn = new Counter64();
+  readonly #bytesOut = new Counter64();
+  readonly #messagesIn = new Counter64();
+  readonly #messagesOut = new Counter64();
+  /** after()/every() timers of the application. */
+  readonly #timers = new Set<WheelTimer>();
+  #cronTimer: WheelTimer | null = null;
+  #heartbeatTimer: WheelTimer | null = null;
+  #heartbeatCheck: WheelTimer | null = null;
+  #idleCheck: WheelTimer | null = null;
+  readonly #closeCallbacks: SessionCloseCallback<In, Out>[] = [];
+  /** Listener calls (onOpen, onMessage, onCron) that returned a promise not yet settled. */
+  #busy = 0;
+  /** onMessage promises not yet settled (maxInFlight > 1). */
+  #inflight = 0;
+  #cronRunning = false;
+  #flushQueued = false;
+  #closing = false;
+  #connGone = false;
+  #finished = false;
+  readonly #owner: SessionOwner<In, Out>;
+
+  constructor(conn: Connection<any>, cfg: SessionConfig<In, Out>, owner: SessionOwner<In, Out>) {
+    this.id = nextId++;
+    this.connection = conn;
+    this.#cfg = cfg;
+    this.#owner = owner;
+    this.localAddress = address(conn.localAddress, conn.localPort);
+    this.remoteAddress = address(conn.remoteAddress, conn.remotePort);
+    this.lastActive = this.lastRead = Date.now();
+    conn.addCloseCallback(this.#onConnClosed);
+  }
+
+  /** True until the session starts closing (either side, or an error). */
+  isActive(): boolean {
+    return !this.#closing && this.connection.isActive();
+  }
+
+  /** onClose and the close callbacks have run. */
+  get closed(): boolean {
+    return this.#finished;
+  }
+
+  updateActive(): void {
+    this.lastActive = Date.now();
+  }
+
+  stats(): SessionStats {
+    return {
+      bytesIn: this.#bytesIn.value,
+      bytesOut: this.#bytesOut.value,
+      messagesIn: this.#messagesIn.value,
+      messagesOut: this.#messagesOut.value,
+    };
+  }
+
+  /**
+   * Encodes `message` and sends it with every other message sent in this tick, in one flush. The
+   * promise resolves at once, unless the socket already holds maxOutboundBytes: then it waits for
+   * the peer, bounded by the connection's writeTimeout (WriteTimeoutError closes the session). It
+   * rejects with ConnClosedError once the session is closing; an unawaited rejection is not an
+   * unhandled one. The codec's encode errors throw synchronously (a bug, not a network event).
+   */
+  send(message: Out): Promise<void> {
+    if (this.#closing || !this.connection.isActive()) return rejected(new ConnClosedError('the session is closed'));
+    const w = this.connection.writer;
+    const before = w.mallocLength;
+    this.#cfg.codec.encode(message, w, this);
+    this.#bytesOut.add(w.mallocLength - before);
+    this.#messagesOut.add(1);
+    if (w.waiting) {
+      const p = w.flush();
+      p.catch(noop);
+      return p;
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+    return RESOLVED;
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    const w = this.connection.writer;
+    if (w.mallocLength === 0 || !this.connection.isActive()) return;
+    this.lastActive = Date.now();
+    try {
+      w.send();
+    } catch {
+      // Closed meanwhile: the close reports why.
+    }
+  };
+
+  /**
+   * Closes the session: what send() accepted still goes out, then the FIN. `reason` reaches
+   * onClose; an Error reason is also kept as the connection's error. Idempotent.
+   */
+  close(reason?: unknown): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.closeReason = reason;
+    this.#cancelTimers();
+    if (this.#flushQueued) this.#flush();
+    this.connection.close(reason instanceof Error ? reason : undefined, { graceful: true });
+  }
+
+  /** Calls `fn(session)` once after `ms` (timing-wheel resolution); cancelled when the session closes. */
+  after(ms: number, fn: (session: this) => void): WheelTimer {
+    return this.#timer(ms, fn, false);
+  }
+
+  /** Calls `fn(session)` every `ms` until cancelled or the session closes. */
+  every(ms: number, fn: (session: this) => void): WheelTimer {
+    return this.#timer(ms, fn, true);
+  }
+
+  #timer(ms: number, fn: (s: this) => void, periodic: boolean): WheelTimer {
+    checkMs('ms', ms, 0);
+    checkFunction('fn', fn);
+    if (this.#closing) throw new ConnClosedError('the session is closed');
+    const timers = this.#timers;
+    const wheel = this.#cfg.wheel;
+    const t: WheelTimer = periodic
+      ? wheel.every(ms, (s: this) => fn(s), this, onTimerError)
+      : wheel.after(ms, (s: this) => {
+          timers.delete(t);
+          fn(s);
+        }, this, onTimerError);
+    timers.add(t);
+    return t;
+  }
+
+  #cancelTimers(): void {
+    for (const t of this.#timers) t.cancel();
+    this.#timers.clear();
+    this.#cronTimer?.cancel();
+    this.#heartbeatTimer?.cancel();
+    this.#heartbeatCheck?.cancel();
+    this.#idleCheck?.cancel();
+  }
+
+  /**
+   * Runs `cb(session)` after onClose; callbacks run last added first, each isolated (a throw or
+   * rejection is reported, the rest still run). Added after the session finished, it runs at once.
+   */
+  addCloseCallback(cb: SessionCloseCallback<In, Out>): void {
+    checkFunction('cb', cb);
+    if (this.#finished) this.#runCallback(cb);
+    else this.#closeCallbacks.push(cb);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#finished) return;
+    const done = new Promise<void>((resolve) => this.addCloseCallback(() => resolve()));
+    this.close();
+    await done;
+  }
+
+  // ---- for the server, the client and the input loop ----
+
+  /** @internal An error about this session: to onError, else a warning. */
+  #reportError(err: unknown): void {
+    const onError = this.#cfg.listener.onError;
+    if (onError === undefined) {
+      this.#cfg.warn(err);
+      return;
+    }
+    try {
+      onError.call(this.#cfg.listener, this, err);
+    } catch (e) {
+      this.#cfg.warn(e);
+    }
+  }
+
+  /** @internal Reports `err` and closes the session with it. */
+  [kFail](err: unknown): void {
+    if (this.#closing) return;
+    this.#reportError(err);
+    this.close(err);
+  }
+
+  /** @internal Runs onOpen; on success starts the timers. May return a promise the connection waits for. */
+  [kOpen](): void | Promise<void> {
+    const l = this.#cfg.listener;
+    if (l.onOpen === undefined) {
+      this.#started();
+      return;
+    }
+    let r: void | boolean | Promise<void | boolean>;
+    try {
+      r = l.onOpen(this);
+    } catch (err) {
+      this[kFail](new SessionRejectedError({ cause: err }));
+      return;
+    }
+    if (!isThenable(r)) {
+      if (r === false) this[kFail](new SessionRejectedError());
+      else this.#started();
+      return;
+    }
+    this.#busy++;
+    return Promise.resolve(r).then(
+      (v) => {
+        this.#settle();
+        if (v === false) this[kFail](new SessionRejectedError());
+        else this.#started();
+      },
+      (err: unknown) => {
+        this.#settle();
+        this[kFail](new SessionRejectedError({ cause: err }));
+      },
+    );
+  }
+
+  #started(): void {
+    if (this.#closing || !this.connection.isActive()) return;
+    const cfg = this.#cfg;
+    const wheel = cfg.wheel;
+    this.#owner[kOpened]?.(this);
+    if (cfg.cronPeriod > 0 && cfg.listener.onCron !== undefined) this.#cronTimer = wheel.every(cfg.cronPeriod, runCron, this, onTimerError);
+    const hb = cfg.heartbeat;
+    if (hb !== null) {
+      this.#heartbeatTimer = wheel.every(hb.interval, sendHeartbeat, this, onTimerError);
+      this.#heartbeatCheck = wheel.after(hb.timeout, checkHeartbeat, this, onTimerError);
+    }
+    if (cfg.idleTimeout > 0) this.#idleCheck = wheel.after(cfg.idleTimeout, checkIdle, this, onTimerError);
+  }
+
+  /** @internal The connection's onRequest: decode and deliver what arrived. */
+  [kInput](): void | Promise<void> {
+    const cfg = this.#cfg;
+    const reader = this.connection.reader;
+    this.lastActive = this.lastRead = Date.now();
+    for (;;) {
+      if (this.#closing || this.#inflight >= cfg.maxInFlight) return;
+      const before = reader.length;
+      let message: In | undefined;
+      try {
+        message = cfg.codec.decode(reader, this);
+      } catch (err) {
+        this[kFail](err instanceof TransportError ? err : new MalformedMessageError((err as Error)?.message ?? String(err), { cause: err }));
+        return;
+      }
+      if (message === undefined) return;
+      this.#bytesIn.add(before - reader.length);
+      this.#messagesIn.add(1);
+      let r: void | Promise<void>;
+      try {
+        r = cfg.listener.onMessage(this, message);
+      } catch (err) {
+        this[kFail](err);
+        return;
+      }
+      if (!isThenable(r)) continue;
+      this.#busy++;
+      if (cfg.maxInFlight === 1) {
+        // The connection keeps this call running (and its views valid) until the promise settles,
+        // then calls again for the input left: messages stay in order, one at a time.
+        return Promise.resolve(r).then(this.#settle, this.#settleFailed);
+      }
+      this.#inflight++;
+      this.connection.hold();
+      Promise.resolve(r).then(this.#settleOne, this.#settleOneFailed);
+    }
+  }
+
+  readonly #settle = (): void => {
+    if (--this.#busy === 0 && this.#connGone) this.#finish();
+  };
+
+  readonly #settleFailed = (err: unknown): void => {
+    this[kFail](err);
+    this.#settle();
+  };
+
+  readonly #settleOne = (): void => {
+    this.#inflight--;
+    this.connection.unhold();
+    // Stopped at maxInFlight with input waiting: take it now.
+    if (!this.#closing) this.connection.redispatch();
+    this.#settle();
+  };
+
+  readonly #settleOneFailed = (err: unknown): void => {
+    this[kFail](err);
+    this.#inflight--;
+    this.connection.unhold();
+    this.#settle();
+  };
+
+  /** @internal A cron tick (skipped while the previous async onCron runs). */
+  [kCron](): void {
+    if (this.#cronRunning || this.#closing) return;
+    const r = this.#cfg.listener.onCron!(this);
+    if (!isThenable(r)) return;
+    this.#cronRunning = true;
+    this.#busy++;
+    Promise.resolve(r).then(
+      () => {
+        this.#cronRunning = false;
+        this.#settle();
+      },
+      (err: unknown) => {
+        this.#cronRunning = false;
+        this[kFail](err);
+        this.#settle();
+      },
+    );
+  }
+
+  /** @internal */
+  [kHeartbeat](): void {
+    const hb = this.#cfg.heartbeat!;
+    const m = typeof hb.message === 'function' ? (hb.message as (s: Session<any, Out>) => Out)(this) : hb.message;
+    void this.send(m);
+  }
+
+  // Deadlines are checked lazily: the timer fires at the earliest possible expiry and, if there was
+  // input (or any activity) since, re-arms for the rest. One wheel entry per deadline, O(1) a period.
+
+  /** @internal */
+  [kCheckHeartbeat](): void {
+    if (this.#closing) return;
+    const ms = this.#cfg.heartbeat!.timeout;
+    const left = this.lastRead + ms - Date.now();
+    if (left <= 0) this[kFail](new HeartbeatTimeoutError(ms));
+    else this.#heartbeatCheck = this.#cfg.wheel.after(left, checkHeartbeat, this, onTimerError);
+  }
+
+  /** @internal */
+  [kCheckIdle](): void {
+    if (this.#closing) return;
+    const ms = this.#cfg.idleTimeout;
+    const left = this.lastActive + ms - Date.now();
+    if (left <= 0) this[kFail](new IdleTimeoutError(ms));
+    else this.#idleCheck = this.#cfg.wheel.after(left, checkIdle, this, onTimerError);
+  }
+
+  readonly #onConnClosed = (): void => {
+    this.#connGone = true;
+    if (!this.#closing) {
+      this.#closing = true;
+      this.closeReason = this.connection.error;
+      this.#cancelTimers();
+    }
+    if (this.#busy === 0) this.#finish();
+  };
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const l = this.#cfg.listener;
+    if (l.onClose !== undefined) {
+      try {
+        l.onClose(this, this.closeReason);
+      } catch (err) {
+        this.#cfg.warn(err);
+      }
+    }
+    const cbs = this.#closeCallbacks;
+    for (let i = cbs.length - 1; i >= 0; i--) this.#runCallback(cbs[i]!);
+    cbs.length = 0;
+    this.attributes.clear();
+    this.#owner[kFinished](this);
+  }
+
+  #runCallback(cb: SessionCloseCallback<In, Out>): void {
+    try {
+      const r = cb(this);
+      if (isThenable(r)) Promise.resolve(r).catch((err: unknown) => this.#cfg.warn(err));
+    } catch (err) {
+      this.#cfg.warn(err);
+    }
+  }
+}
+
+function onTimerError(err: unknown, s: Session<any, any>): void {
+  s[kFail](err);
+}
+
+function runCron(s: Session<any, any>): void {
+  s[kCron]();
+}
+
+function sendHeartbeat(s: Session<any, any>): void {
+  s[kHeartbeat]();
+}
+
+function checkHeartbeat(s: Session<any, any>): void {
+  s[kCheckHeartbeat]();
+}
+
+function checkIdle(s: Session<any, any>): void {
+  s[kCheckIdle]();
+}
