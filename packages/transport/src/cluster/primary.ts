@@ -43,6 +43,12 @@ export interface ClusterOptions {
   startTimeout?: number;
   /** The default deadline of stop() and restart() for a worker's connections, in ms. Default 30000. */
   drainTimeout?: number;
+  /**
+   * A worker told to drain keeps reading for this many ms after the last connection it was handed,
+   * before its graceful shutdown closes idle connections: a connection handed to it a moment ago is
+   * idle only because its first request has not arrived yet. Default 100.
+   */
+  drainSettle?: number;
   /** Accepted sockets held while no worker is ready (all restarting); past it they are refused. Default 1024. */
   maxPending?: number;
   /** SIGTERM and SIGINT stop the cluster, SIGHUP restarts it. Default false (a library leaves signals alone). */
@@ -93,6 +99,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly #spec: ForkSpec;
   readonly #restart: ResolvedRestart;
   readonly #drainTimeout: number;
+  readonly #settle: number;
   readonly #maxPending: number;
   readonly #picker: Picker;
   readonly #loads: SlotLoad[];
@@ -105,7 +112,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #signals: (() => void) | null = null;
 
   /** Use runCluster(). */
-  constructor(o: { server: net.Server | null; address: AddressInfo | string; workers: number; policy: Policy; spec: ForkSpec; restart: ResolvedRestart; drainTimeout: number; maxPending: number }) {
+  constructor(o: { server: net.Server | null; address: AddressInfo | string; workers: number; policy: Policy; spec: ForkSpec; restart: ResolvedRestart; drainTimeout: number; settle: number; maxPending: number }) {
     super();
     this.#server = o.server;
     this.address = o.address;
@@ -115,6 +122,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#spec = o.spec;
     this.#restart = o.restart;
     this.#drainTimeout = o.drainTimeout;
+    this.#settle = o.settle;
     this.#maxPending = o.maxPending;
     this.#slots = Array.from({ length: o.workers }, (_, index) => ({ index, current: null, next: null, timer: null, failures: 0, restarts: 0, draining: new Set(), pastAccepted: 0, pastRefused: 0 }));
     this.#loads = this.#slots.map(() => ({ ready: false, load: 0 }));
@@ -240,7 +248,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       }
       // It finishes what it has while the new one takes the new connections.
       if (old.state !== ('exited' as string)) slot.draining.add(old);
-      await old.drain(timeout);
+      await old.drain(timeout, this.#settle);
     }
   }
 
@@ -275,7 +283,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     const all: Promise<WorkerExit>[] = [];
     for (const s of this.#slots) {
-      if (s.current !== null) all.push(s.current.drain(timeout));
+      if (s.current !== null) all.push(s.current.drain(timeout, this.#settle));
       if (s.next !== null) all.push(s.next.drain(0));
       for (const d of s.draining) all.push(d.exited);
     }
@@ -398,6 +406,7 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster> {
   const restart = resolveRestart(options.restart);
   const startTimeout = checkMs('startTimeout', options.startTimeout, 30_000);
   const drainTimeout = checkMs('drainTimeout', options.drainTimeout, 30_000);
+  const settle = checkMs('drainSettle', options.drainSettle, 100);
   const maxPending = checkCount('maxPending', options.maxPending, 1024, true);
   const signals = checkBoolean('signals', options.signals, false);
   const listen = options.listen ?? {};
@@ -435,7 +444,7 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster> {
     listen: useReuse ? { port: listen.port!, host, backlog: listen.backlog } : null,
     startTimeout,
   };
-  const cluster = new Cluster({ server, address, workers, policy, spec, restart, drainTimeout, maxPending });
+  const cluster = new Cluster({ server, address, workers, policy, spec, restart, drainTimeout, settle, maxPending });
   await cluster[kStart]();
   if (signals) cluster[kInstallSignals]();
   return cluster;

@@ -6,7 +6,7 @@ export const TAG = 'nocopyCluster';
 /** Primary → worker. A `socket` message carries the accepted socket as its handle. */
 export type ToWorker =
   | { [TAG]: 'socket' }
-  | { [TAG]: 'drain'; timeout: number };
+  | { [TAG]: 'drain'; timeout: number; settle: number };
 
 /** Worker → primary. */
 export type ToPrimary =

@@ -121,13 +121,16 @@ export class WorkerProcess {
     });
   }
 
-  /** Asks a ready worker to finish its connections within `timeout` and exit; stops a starting one. Resolves at its exit. */
-  drain(timeout: number): Promise<WorkerExit> {
+  /**
+   * Asks a ready worker to finish its connections within `timeout` and exit (after `settle` ms for
+   * connections it received just now, see ClusterOptions.drainSettle); stops a starting one. Resolves at its exit.
+   */
+  drain(timeout: number, settle = 0): Promise<WorkerExit> {
     if (this.state === 'ready') {
       this.state = 'draining';
-      const m: ToWorker = { [TAG]: 'drain', timeout };
+      const m: ToWorker = { [TAG]: 'drain', timeout, settle };
       if (this.child.connected) this.child.send(m, undefined, {}, noop);
-      this.#killAfter(timeout + KILL_GRACE);
+      this.#killAfter(timeout + settle + KILL_GRACE);
     } else if (this.state === 'starting') {
       // Not serving yet, so nothing to finish: it may not even listen for messages yet.
       this.state = 'draining';

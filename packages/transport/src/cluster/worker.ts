@@ -61,6 +61,7 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   let refused = 0;
   let fallbackLive = 0;
   let draining = false;
+  let lastReceived = 0;
   let resolveDrained!: () => void;
   const drained = new Promise<void>((r) => (resolveDrained = r));
 
@@ -81,6 +82,7 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
 
   const onSocket = (socket: Socket): void => {
     received++;
+    lastReceived = Date.now();
     if (draining) {
       // Not expected: the primary sends nothing after its drain message. Counted, not silently lost.
       refused++;
@@ -95,11 +97,16 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
     report();
   };
 
-  const drain = async (timeout: number): Promise<void> => {
+  const drain = async (timeout: number, settle: number): Promise<void> => {
     if (draining) return;
     draining = true;
     // With reusePort the carrier itself listens; otherwise it never does.
     if (carrier.listening) carrier.close();
+    // The shutdown closes idle connections at once. One handed over a moment ago is idle only
+    // because its first request is still on the way: give it `settle` ms to arrive (within timeout).
+    const wait = Math.min(timeout, lastReceived + settle - Date.now());
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    timeout = Math.max(0, timeout - Math.max(wait, 0));
     try {
       if (typeof target.shutdown === 'function') await target.shutdown({ timeout });
       else if (typeof target.close === 'function') await target.close({ timeout });
@@ -122,12 +129,13 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
     if (kind === 'socket') {
       if (handle != null) onSocket(handle as Socket);
     } else if (kind === 'drain') {
-      void drain((msg as Extract<ToWorker, { [TAG]: 'drain' }>).timeout);
+      const m = msg as Extract<ToWorker, { [TAG]: 'drain' }>;
+      void drain(m.timeout, m.settle);
     }
   };
   process.on('message', onMessage);
   // The primary is gone (killed, or exited): nobody hands us sockets or stops us, so finish and exit.
-  process.once('disconnect', () => void drain(orphanTimeout));
+  process.once('disconnect', () => void drain(orphanTimeout, 0));
 
   const reuse = process.env[LISTEN_ENV];
   if (reuse === undefined) send({ [TAG]: 'ready' });
