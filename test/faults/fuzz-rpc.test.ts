@@ -151,6 +151,8 @@ for (const framing of ['framed', 'stream'] as const) {
                     assert.equal(r[0], 1, 'only responses come back');
                     const id = r[1] as number;
                     if (!expected.has(id)) continue; // garbage that happened to be a request
+                    // The refusal of an oversized message, answered before the close, may reuse an id.
+                    if ((r[2] as { closing?: unknown } | null)?.closing === true) continue;
                     seen.set(id, (seen.get(id) ?? 0) + 1);
                     assert.equal(r[2], null, `request ${id} failed: ${JSON.stringify(r[2])}`);
                     assert.deepEqual(normalize(r[3]), normalize(expected.get(id)), `the answer to request ${id}`);

@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { encode } from '@msgpack/msgpack';
+import { decode, encode } from '@msgpack/msgpack';
 import {
-  ConnClosedError,
   IdleTimeoutError,
   ReadTimeoutError,
   connectionCloseChannel,
@@ -112,9 +111,10 @@ test('maxMessageSize: an oversized message closes its own connection only (frame
   assert.equal(await offender.call('echo', 'before'), 'before');
   const bystanderCall = bystander.call('echo', 'during');
 
-  // The client's own limit is the default 4 MiB, so it sends; the server refuses and closes.
+  // The client's own limit is the default 4 MiB, so it sends; the server answers with the reason, then closes.
   await assert.rejects(offender.call('echo', 'y'.repeat(2 * limit)), (e: unknown) => {
-    assert.ok(e instanceof ConnClosedError, String(e));
+    assert.ok(e instanceof RemoteError, String(e));
+    assert.equal(e.code, 'ERR_MESSAGE_TOO_LARGE');
     return true;
   });
   const tooLarge = errors.filter((e) => e instanceof MessageTooLargeError) as MessageTooLargeError[];
@@ -148,7 +148,9 @@ test('maxMessageSize: an oversized message closes its own connection only (frame
   const whole = encode([0, 1, 'echo', ['z'.repeat(4 * limit)]]);
   raw.socket.write(whole.subarray(0, 2 * limit)); // never completed
   await within(raw.closed, 3000, 'the stream connection to close');
-  assert.equal(raw.received, 0);
+  // Nothing but the refusal of request 1 (its id was in the first bytes): [1, 1, { ... }, nil].
+  const refusal = decode(raw.take()) as [number, number, { code: string }, null];
+  assert.deepEqual([refusal[0], refusal[1], refusal[2].code, refusal[3]], [1, 1, 'ERR_MESSAGE_TOO_LARGE', null]);
   assert.ok(stream.errors.some((e) => e instanceof MessageTooLargeError), `errors: ${stream.errors.map(String).join(', ')}`);
 });
 

@@ -13,10 +13,13 @@ RpcError.prototype.name = 'RpcError';
 export class MessageTooLargeError extends RpcError {
   readonly size: number;
   readonly limit: number;
-  constructor(size: number, limit: number) {
+  /** The id of the oversized request when its first bytes had arrived: the server answers it before closing. */
+  requestId: number | undefined;
+  constructor(size: number, limit: number, requestId?: number) {
     super(`message of ${size} bytes exceeds the limit of ${limit} bytes`, 'ERR_MESSAGE_TOO_LARGE');
     this.size = size;
     this.limit = limit;
+    this.requestId = requestId;
   }
 }
 MessageTooLargeError.prototype.name = 'MessageTooLargeError';
@@ -28,6 +31,29 @@ export class MalformedMessageError extends RpcError {
   }
 }
 MalformedMessageError.prototype.name = 'MalformedMessageError';
+
+/**
+ * The peer's bytes look like the other framing ('stream' MessagePack at a 'framed' end, or a length
+ * prefix at a 'stream' end). The connection is closed; a server answers the request first, in the
+ * peer's framing, when it could read its id.
+ */
+export class FramingMismatchError extends RpcError {
+  /** This end's framing. */
+  readonly framing: 'framed' | 'stream';
+  /** The framing the peer seems to speak. */
+  readonly peerFraming: 'framed' | 'stream';
+  readonly requestId: number | undefined;
+  constructor(framing: 'framed' | 'stream', peerFraming: 'framed' | 'stream', requestId?: number) {
+    super(
+      `framing mismatch: this end speaks '${framing}' and the peer's bytes look like '${peerFraming}' framing; both ends must use the same framing option`,
+      'ERR_FRAMING_MISMATCH',
+    );
+    this.framing = framing;
+    this.peerFraming = peerFraming;
+    this.requestId = requestId;
+  }
+}
+FramingMismatchError.prototype.name = 'FramingMismatchError';
 
 /** A value has no MessagePack form (a function, a symbol, a Set, a cycle, ...); nothing was sent. */
 export class UnencodableValueError extends RpcError {
@@ -47,8 +73,8 @@ RpcTimeoutError.prototype.name = 'RpcTimeoutError';
 
 /** The server has no such method. Sent as the response's error. */
 export class MethodNotFoundError extends RpcError {
-  constructor(method: unknown) {
-    super(`no such method: ${String(method)}`, 'ERR_METHOD_NOT_FOUND');
+  constructor(method: unknown, what: 'call' | 'notification' = 'call') {
+    super(what === 'call' ? `no such method: ${String(method)}` : `notification to no such method: ${String(method)}`, 'ERR_METHOD_NOT_FOUND');
   }
 }
 MethodNotFoundError.prototype.name = 'MethodNotFoundError';

@@ -7,6 +7,7 @@ export {
   RpcError,
   MessageTooLargeError,
   MalformedMessageError,
+  FramingMismatchError,
   RpcTimeoutError,
   MethodNotFoundError,
   QueueFullError,

@@ -169,7 +169,7 @@ for (const framing of FRAMINGS) {
 }
 
 describe('notification errors', () => {
-  it('a notification handler that throws or rejects is reported to onError, never answered, never a crash', async () => {
+  it('a notification handler that throws or rejects, or an unknown notification, is reported to onError, never answered, never a crash', async () => {
     const { server, address, errors } = await startServer({}, (s) => {
       registerBasics(s);
       s.register('badNote', () => {
@@ -186,9 +186,9 @@ describe('notification errors', () => {
       await c.notify('badAsyncNote');
       await c.notify('unknownNote');
       assert.equal(await c.call('add', 1, 1), 2);
-      await until(() => errors.length >= 2, 'both notification errors to be reported');
+      await until(() => errors.length >= 3, 'the three notification errors to be reported');
       const messages = errors.map((e) => (e as Error).message).sort();
-      assert.deepEqual(messages, ['async note', 'sync note']);
+      assert.deepEqual(messages, ['async note', 'notification to no such method: unknownNote', 'sync note']);
       assert.equal(c.stats().pending, 0);
       assert.equal(c.stats().dials, 1);
     } finally {

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { ConnClosedError, ConnectionPool, InvalidOptionError, type Connection, type DialOptions, type Network } from '@nocopy/transport';
 import { checkBytes, checkCount, checkEnum, checkHostPort, checkMs } from '@nocopy/transport/validate';
 import { AbortError } from '@nocopy/transport';
-import { RemoteError, RpcClosedError, RpcTimeoutError } from '../errors.js';
+import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 
 export interface ClientOptions {
@@ -413,8 +413,12 @@ export class RpcClient {
     slot.pending.delete(m[1]);
     this.#settle(p);
     const err = m[2];
-    if (err !== null && err !== undefined) p.reject(toRemoteError(err));
-    else p.resolve(m[3]);
+    if (err !== null && err !== undefined) {
+      // The server closes this connection after this reply (it refused our input): new calls go to a
+      // new one; the calls already sent here are still answered, then the close fails the rest.
+      if ((err as { closing?: unknown }).closing === true && slot.conn === p.conn) slot.conn = null;
+      p.reject(toRemoteError(err));
+    } else p.resolve(m[3]);
     return true;
   }
 
@@ -423,7 +427,9 @@ export class RpcClient {
     if (slot.conn === conn) slot.conn = null;
     // Only the calls sent on this connection: once it went inactive (the peer's FIN) the slot may have
     // dialed again before it finished closing, and calls already sent on the new one are alive.
-    const err = new ConnClosedError('connection closed with calls pending', { cause: conn.error });
+    // The reason, when it is ours (a framing mismatch, a response too large), is in the message too.
+    const why = conn.error instanceof RpcError ? `: ${conn.error.message}` : '';
+    const err = new ConnClosedError(`connection closed with calls pending${why}`, { cause: conn.error });
     for (const [id, p] of slot.pending) if (p.conn === conn) this.#fail(slot, id, err);
   };
 }

@@ -12,6 +12,7 @@ import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
 import { decode } from '../msgpack/decode.js';
 import { type EncodeTarget, encodeInto } from '../msgpack/encode.js';
 import { valueFrames } from '../msgpack/frames.js';
+import { framedPeer, peekRequestId, streamPeer } from './sniff.js';
 
 export type Framing = 'framed' | 'stream';
 
@@ -66,8 +67,8 @@ function isMsgId(x: unknown): x is number {
 /**
  * A connection's message decoder: each read() decodes every complete message in `r`, consuming it,
  * and passes each to `onMessage`; it stops early when onMessage returns false (the rest stays in
- * `r`). Throws MessageTooLargeError or MalformedMessageError, after which the connection must be
- * closed. One per connection: the 'stream' framing remembers how far it scanned a partial message.
+ * `r`). Throws MessageTooLargeError, FramingMismatchError or MalformedMessageError, after which the
+ * connection must be closed. One per connection: the 'stream' framing remembers how far it scanned a partial message.
  */
 export class MessageReader {
   readonly framing: Framing;
@@ -75,6 +76,9 @@ export class MessageReader {
   readonly #frames: FrameCodec<Buffer>;
   /** Arrays and maps per message at most: decoding cost grows with them, not with bytes. */
   readonly #containers: number;
+  /** Messages decoded so far. */
+  #decoded = 0;
+  readonly #check = (bytes: Buffer): Message => validate(decode(bytes, this.#containers));
 
   constructor(framing: Framing, max: number) {
     this.framing = framing;
@@ -90,12 +94,23 @@ export class MessageReader {
       try {
         frame = frames.decode(r);
       } catch (err) {
-        throw err instanceof FrameTooLargeError ? new MessageTooLargeError(err.size, err.limit) : err;
+        // Refused input says why, and carries the id of the request when its first bytes are here.
+        // A mismatched framing shows on a connection's first message.
+        if (err instanceof FrameTooLargeError) throw (this.#decoded === 0 ? streamPeer(r, this.max, this.#check) : null) ?? new MessageTooLargeError(err.size, err.limit, peekRequestId(r, 4));
+        if (err instanceof MessageTooLargeError) err.requestId = peekRequestId(r, 0);
+        throw err;
       }
       if (frame === undefined) return;
+      // A bare 0 is no message; it is likely the first byte of a 'framed' peer's length prefix.
+      if (frame.length === 1 && frame[0] === 0 && this.framing === 'stream' && this.#decoded === 0) {
+        const mismatch = framedPeer(r, this.max, this.#check);
+        if (mismatch !== null) throw mismatch;
+      }
       // Exactly the message's bytes (a view, or one copy when it spans nodes); the decoded values
       // own their memory, so the input may be released as soon as this returns.
-      if (onMessage(validate(decode(frame, this.#containers))) === false) return;
+      const m = this.#check(frame);
+      this.#decoded++;
+      if (onMessage(m) === false) return;
     }
   }
 }

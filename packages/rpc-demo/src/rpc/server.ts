@@ -5,7 +5,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
 import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
-import { MessageTooLargeError, MethodNotFoundError } from '../errors.js';
+import { FramingMismatchError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 
@@ -129,6 +129,8 @@ export class RpcServer {
   #errors = 0;
   #inFlight = 0;
   #offloaded = 0;
+  /** shutdown() was called: register() refuses. */
+  #shutdown = false;
 
   constructor(options: ServerOptions = {}) {
     this.framing = checkFraming(options.framing);
@@ -170,6 +172,7 @@ export class RpcServer {
   register(method: string, handler: Handler): this;
   register(method: string, exportName: string, options: RegisterOptions & { offload: true }): this;
   register(method: string, handler: Handler | string, options: RegisterOptions = {}): this {
+    if (this.#shutdown) throw new RpcClosedError('server');
     if (typeof method !== 'string' || method === '') throw new InvalidOptionError('method', method, 'a non-empty string');
     if (options.offload) {
       if (this.#offload === null) throw new InvalidOptionError('offload', true, `a server with a workers option to offload ${method}`);
@@ -205,6 +208,7 @@ export class RpcServer {
    * are flushed), closes the connections, then stops the worker pool. Bounded by `timeout` or `signal`.
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    this.#shutdown = true;
     await this.#loop.shutdown(options);
     await this.#offload?.close();
   }
@@ -233,6 +237,18 @@ export class RpcServer {
       this.#onError(err);
       st.failed = err;
       conn.reader.skip(conn.reader.length);
+      // The peer learns why: its request is answered with the error before the close (in the peer's
+      // framing for a framing mismatch), when the request's id could be read.
+      const id = (err as { requestId?: number }).requestId;
+      if (id !== undefined) {
+        const framing = err instanceof FramingMismatchError ? err.peerFraming : this.framing;
+        try {
+          // `closing`: the client sends no more calls on this connection (they would be lost).
+          writeMessage(w, framing, [1, id, { ...errorObject(err), closing: true }, null], this.maxMessageSize);
+        } catch {
+          // The writer closed: nothing to tell.
+        }
+      }
       // With no calls in flight it ends now (closeWrite() flushes this batch's replies first).
       if (st.inFlight === 0) st.end();
       else if (w.mallocLength > 0) return w.flush();
@@ -280,7 +296,11 @@ export class RpcServer {
     }
     if (m[0] === NOTIFICATION) {
       const method = this.#methods.get(m[1]);
-      if (method === undefined) return true;
+      if (method === undefined) {
+        // Nobody answers a notification: the server's onError is the only place a typo shows.
+        this.#onError(new MethodNotFoundError(m[1], 'notification'));
+        return true;
+      }
       try {
         const r = method.offload !== null ? this.#runOffloaded(m[1], method.offload, m[2]) : method.fn!(...m[2]);
         if (isThenable(r)) r.then(undefined, this.#onError);
