@@ -270,7 +270,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async #stop(timeout: number): Promise<void> {
-    const closed = this.#server !== null && this.#server.listening ? once(this.#server, 'close').catch(noop) : Promise.resolve();
+    // The listening socket closes at once. Not awaited: once sockets were sent to workers, Node's
+    // server waits for their reports instead of its own count, and never emits 'close' if none is left.
     this.#server?.close();
     for (const s of this.#slots) {
       if (s.timer !== null) clearTimeout(s.timer);
@@ -288,8 +289,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       for (const d of s.draining) all.push(d.exited);
     }
     await Promise.all(all);
-    // Node's server waits for the workers' report that their sockets are closed; they have exited.
-    await closed;
     this.#signals?.();
     this.#signals = null;
   }
@@ -370,10 +369,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     slot.draining.delete(w);
     if (w === slot.current) {
       slot.current = null;
-      // A worker that ran long enough starts the count of failures in a row again.
-      if (w.readyAt !== 0 && Date.now() - w.readyAt >= this.#restart.resetAfter) slot.failures = 0;
-      slot.failures++;
-      if (this.#stopping === null && slot.next === null) this.#scheduleRestart(slot);
+      if (this.#stopping === null) {
+        // A worker that ran long enough starts the count of failures in a row again.
+        if (w.readyAt !== 0 && Date.now() - w.readyAt >= this.#restart.resetAfter) slot.failures = 0;
+        slot.failures++;
+        if (slot.next === null) this.#scheduleRestart(slot);
+      }
     } else if (w === slot.next) {
       slot.next = null;
     }
