@@ -12,7 +12,7 @@ const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const work = join(root, 'test', 'dist', 'readme-blocks');
 
 function readmes(): string[] {
-  const out = [join(root, 'README.md'), join(root, 'SECURITY.md'), join(root, 'bench', 'README.md')];
+  const out = [join(root, 'README.md'), join(root, 'SECURITY.md'), join(root, 'bench', 'README.md'), join(root, 'examples', 'README.md')];
   for (const dir of ['packages', 'bench']) {
     for (const name of readdirSync(join(root, dir))) {
       const p = join(root, dir, name, 'README.md');
