@@ -1,7 +1,8 @@
 // Runs redis-benchmark against a port and parses its --csv output. redis-benchmark 7 prints
 //   "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
 // older versions print only "test","rps": p99 is then NaN.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpuMs } from './procs.js';
 
 export interface BenchRow {
   /** PING_INLINE, PING_MBULK, SET, GET. */
@@ -19,7 +20,21 @@ export interface BenchOptions {
   pipeline: number;
   /** Kill it after this long, in ms. */
   timeout: number;
+  /** Value size for SET/GET (-d); redis-benchmark's default is 3 bytes. */
+  dataSize?: number;
+  /** Pin redis-benchmark to this CPU (taskset), where taskset exists. */
+  cpu?: number;
 }
+
+export interface BenchRun {
+  rows: BenchRow[];
+  /** redis-benchmark's own CPU time (user + system) over the run, in ms, sampled from /proc (NaN elsewhere). */
+  clientCpuMs: number;
+  /** Wall time of the run, in ms. */
+  wallMs: number;
+}
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 /** Splits one CSV line of quoted fields ("a","b",...); redis-benchmark never quotes quotes. */
 function fields(line: string): string[] {
@@ -42,14 +57,28 @@ export function parseCsv(out: string): BenchRow[] {
   return rows;
 }
 
-export function runRedisBenchmark(bin: string, o: BenchOptions): Promise<BenchRow[]> {
+export async function runRedisBenchmark(bin: string, o: BenchOptions): Promise<BenchRow[]> {
+  return (await runRedisBenchmarkMeasured(bin, o)).rows;
+}
+
+export function runRedisBenchmarkMeasured(bin: string, o: BenchOptions): Promise<BenchRun> {
   const args = [
     '-h', '127.0.0.1', '-p', String(o.port),
     '-t', o.tests, '-c', String(o.clients), '-n', String(o.requests), '-P', String(o.pipeline),
+    ...(o.dataSize !== undefined ? ['-d', String(o.dataSize)] : []),
     '--csv',
   ];
+  const pinned = o.cpu !== undefined && hasTaskset;
+  const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = pinned ? spawn('taskset', ['-c', String(o.cpu), bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The process's CPU, read while it runs (it cannot be read after it exits): at most the last
+    // sampling interval is missed.
+    let clientCpu = NaN;
+    const sampler = setInterval(() => {
+      const v = cpuMs(child.pid);
+      if (!Number.isNaN(v)) clientCpu = v;
+    }, 50);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -57,10 +86,12 @@ export function runRedisBenchmark(bin: string, o: BenchOptions): Promise<BenchRo
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeout);
     child.once('error', (e) => {
       clearTimeout(timer);
+      clearInterval(sampler);
       reject(e);
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(sampler);
       if (code !== 0) {
         reject(new Error(`redis-benchmark ${args.join(' ')} failed (${code ?? signal}):\n${err}${out}`));
         return;
@@ -69,7 +100,7 @@ export function runRedisBenchmark(bin: string, o: BenchOptions): Promise<BenchRo
         const rows = parseCsv(out);
         // redis-benchmark prints errors (e.g. a connection reset mid-run) on stderr but may still exit 0.
         if (rows.length === 0 || /error/i.test(err)) throw new Error(`redis-benchmark ${args.join(' ')}: ${err}${out}`);
-        resolve(rows);
+        resolve({ rows, clientCpuMs: clientCpu, wallMs: performance.now() - started });
       } catch (e) {
         reject(e);
       }
