@@ -40,10 +40,26 @@ function int(name: string, text: string | undefined, min: number): number | unde
   return v;
 }
 
-async function main(): Promise<void> {
-  let values;
+/** HOST:PORT or a Unix socket path, named by its flag when it is neither. */
+function address(name: string, text: string): ReturnType<typeof parseAddress> {
   try {
-    ({ values } = parseArgs({
+    return parseAddress(text);
+  } catch {
+    fail(`--${name} must be HOST:PORT, :PORT or a Unix socket path, got "${text}"`);
+  }
+}
+
+// parseArgs refuses "--idle-timeout -5" as ambiguous: a value that looks like a negative number is
+// marked (NUL cannot occur in an argument) so that it reaches the range check, which names the flag.
+const MARK = '\0';
+const unmark = (s: string | undefined): string | undefined => (s?.startsWith(MARK) ? s.slice(1) : s);
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2).map((a) => (/^-\.?\d/.test(a) ? MARK + a : a));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
       options: {
         listen: { type: 'string', short: 'l' },
         upstream: { type: 'string', short: 'u' },
@@ -58,23 +74,19 @@ async function main(): Promise<void> {
       },
       strict: true,
       allowPositionals: false,
-    }));
+    });
   } catch (err) {
-    fail((err as Error).message);
+    // Some of parseArgs' messages span lines: one line here, as every other usage error.
+    fail((err as Error).message.replace(/\s*\n\s*/g, ' '));
   }
+  const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, typeof v === 'string' ? unmark(v) : v])) as typeof parsed.values;
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
   if (values.upstream === undefined) fail('--upstream is required');
-  let listen: ProxyOptions['listen'];
-  let upstream: ProxyOptions['upstream'];
-  try {
-    listen = parseAddress(values.listen ?? '127.0.0.1:0');
-    upstream = parseAddress(values.upstream);
-  } catch (err) {
-    fail((err as Error).message);
-  }
+  const listen = address('listen', values.listen ?? '127.0.0.1:0');
+  const upstream = address('upstream', values.upstream);
   const maxBuffer = int('max-buffer', values['max-buffer'], 1);
   const shutdownTimeout = int('shutdown-timeout', values['shutdown-timeout'], 0) ?? 5000;
   const options: ProxyOptions = {

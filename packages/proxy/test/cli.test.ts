@@ -38,10 +38,13 @@ async function start(args: string[]): Promise<Running> {
   return { child, port: Number(m[1]), stdout: () => out, stderr: () => err, exit };
 }
 
-test('the source starts with a node shebang and package.json names it as the nocopy-proxy bin', () => {
+test('the source starts with a node shebang and package.json names the bin shim that loads it', () => {
   assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { bin?: Record<string, string> };
-  assert.equal(pkg.bin?.['nocopy-proxy'], './dist/src/cli.js');
+  assert.equal(pkg.bin?.['nocopy-proxy'], './bin/nocopy-proxy.js');
+  const shim = readFileSync(fileURLToPath(new URL('../../bin/nocopy-proxy.js', import.meta.url)), 'utf8');
+  assert.match(shim, /^#!\/usr\/bin\/env node\n/);
+  assert.match(shim, /'\.\.\/dist\/src\/cli\.js'/);
 });
 
 test('--help prints the usage and exits 0; a missing --upstream or a bad option exits 2', () => {

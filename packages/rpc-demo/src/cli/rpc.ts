@@ -226,7 +226,8 @@ function parse(command: Command, args: string[]): { values: Values; positionals:
   try {
     parsed = parseArgs({ args: marked, options: spec.options, strict: true, allowPositionals: spec.positionals });
   } catch (err) {
-    usage(unmark((err as Error).message), command);
+    // Some of parseArgs' messages span lines: one line here, as every other usage error.
+    usage(unmark((err as Error).message).replace(/\s*\n\s*/g, ' '), command);
   }
   const values: Values = {};
   for (const [k, v] of Object.entries(parsed.values)) values[k] = typeof v === 'string' ? unmark(v) : undefined;

@@ -1,0 +1,75 @@
+// Spawning the CLIs as a user's shell would: through the bin shims npm links into node_modules/.bin.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { until } from '../support.js';
+
+export const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const rpcBin = fileURLToPath(new URL('../../../packages/rpc-demo/bin/nocopy-rpc.js', import.meta.url));
+export const proxyBin = fileURLToPath(new URL('../../../packages/proxy/bin/nocopy-proxy.js', import.meta.url));
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bin args` to its end (killed after 20 s). */
+export function run(bin: string, args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export interface Running {
+  child: ChildProcess;
+  /** The first stdout line (the startup line). */
+  line: string;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a long-running command and waits for its first stdout line. */
+export async function start(bin: string, args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    await until(() => out.includes('\n') || child.exitCode !== null, 'the startup line', 15_000);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  if (!out.includes('\n')) throw new Error(`exited before its startup line: stderr ${JSON.stringify(err)}`);
+  return { child, line: out.slice(0, out.indexOf('\n')), stdout: () => out, stderr: () => err, exit };
+}
+
+/** A port something listens on (the returned server, which the caller closes). */
+export async function busyPort(): Promise<{ port: number; close: () => Promise<void> }> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  return { port: (s.address() as AddressInfo).port, close: () => new Promise((resolve) => s.close(() => resolve())) };
+}
+
+/** A port nothing listens on (bound once, then closed). */
+export async function deadPort(): Promise<number> {
+  const b = await busyPort();
+  await b.close();
+  return b.port;
+}
+
+/** No stack trace: no line of the form "    at fn (file:line:col)". */
+export const stackLine = /^\s+at /m;
