@@ -29,6 +29,7 @@ const suites: Suite[] = [
   { name: 'readpath', entry: 'readpath/main.js', what: 'dialed read path: onread vs linked chunks' },
   { name: 'rpc', entry: 'rpc/main.js', what: 'RPC: nocopy-rpc vs grpc-js vs hand-written net+msgpackr' },
   { name: 'proxy', entry: 'proxy/main.js', what: 'TCP proxy in front of Redis: nocopy vs HAProxy vs pipe' },
+  { name: 'session', entry: 'session/main.js', what: 'session API vs a hand-written onRequest; the timing wheel vs setInterval' },
   { name: 'resp', entry: 'resp/main.js', what: 'Redis-protocol example server vs redis-server, driven by redis-benchmark' },
   { name: 'cluster', entry: 'cluster/main.js', what: 'RPC and echo behind runCluster(): 1 and 2 worker processes vs one process, server CPU per request' },
 ];

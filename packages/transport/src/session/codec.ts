@@ -22,10 +22,11 @@ export interface Codec<In = unknown, Out = In> {
 
 /** The frames of a framing codec as messages (views of the input; see FrameCodec). */
 export function frames(framing: FrameCodec<Buffer>, maxMessageLength?: number): Codec<Buffer, Uint8Array> {
+  // Bound, not wrapped: the frame codec's methods are the session codec's, one call per message.
   return {
     maxMessageLength,
-    decode: (reader) => framing.decode(reader),
-    encode: (message, writer) => framing.encode(message, writer),
+    decode: framing.decode.bind(framing),
+    encode: framing.encode.bind(framing),
   };
 }
 

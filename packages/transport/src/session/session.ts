@@ -2,6 +2,7 @@
 // input into onMessage calls, send() encodes and batches output per tick, and its timers (cron,
 // heartbeat, idle, after/every) live on the timing wheel. Order of callbacks: listener.ts.
 import type { Connection } from '../connection.js';
+import type { FrameReader } from '../framing/codec.js';
 import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, MalformedMessageError, SessionRejectedError, TransportError } from '../errors.js';
 import { checkFunction, checkMs } from '../validate.js';
 import { Attributes } from './attributes.js';
@@ -92,6 +93,10 @@ export class Session<In = unknown, Out = In> {
   #inflight = 0;
   #cronRunning = false;
   #flushQueued = false;
+  /** Messages encoded and not yet counted as sent. */
+  #unsent = 0;
+  /** In the input loop: replies are sent once at its end. */
+  #inInput = false;
   #closing = false;
   #connGone = false;
   #finished = false;
@@ -141,20 +146,27 @@ export class Session<In = unknown, Out = In> {
   send(message: Out): Promise<void> {
     if (this.#closing || !this.connection.isActive()) return rejected(new ConnClosedError('the session is closed'));
     const w = this.connection.writer;
-    const before = w.mallocLength;
     this.#cfg.codec.encode(message, w, this);
-    this.#bytesOut.add(w.mallocLength - before);
-    this.#messagesOut.add(1);
+    this.#unsent++;
     if (w.waiting) {
+      this.#countOut();
       const p = w.flush();
       p.catch(noop);
       return p;
     }
-    if (!this.#flushQueued) {
+    // Inside the input loop, the loop sends once at its end; elsewhere a microtask does.
+    if (!this.#flushQueued && !this.#inInput) {
       this.#flushQueued = true;
       queueMicrotask(this.#flush);
     }
     return RESOLVED;
+  }
+
+  /** Counts what was written since the last count (bytes and messages), at each send to the socket. */
+  #countOut(): void {
+    this.#bytesOut.add(this.connection.writer.mallocLength);
+    this.#messagesOut.add(this.#unsent);
+    this.#unsent = 0;
   }
 
   readonly #flush = (): void => {
@@ -162,6 +174,7 @@ export class Session<In = unknown, Out = In> {
     const w = this.connection.writer;
     if (w.mallocLength === 0 || !this.connection.isActive()) return;
     this.lastActive = Date.now();
+    this.#countOut();
     try {
       w.send();
     } catch {
@@ -178,7 +191,8 @@ export class Session<In = unknown, Out = In> {
     this.#closing = true;
     this.closeReason = reason;
     this.#cancelTimers();
-    if (this.#flushQueued) this.#flush();
+    // What send() accepted goes out before the FIN (queued for a microtask or for the input loop's end).
+    if (this.connection.writer.mallocLength > 0) this.#flush();
     this.connection.close(reason instanceof Error ? reason : undefined, { graceful: true });
   }
 
@@ -306,25 +320,46 @@ export class Session<In = unknown, Out = In> {
 
   /** @internal The connection's onRequest: decode and deliver what arrived. */
   [kInput](): void | Promise<void> {
-    const cfg = this.#cfg;
     const reader = this.connection.reader;
+    const start = reader.length;
     this.lastActive = this.lastRead = Date.now();
+    this.#inInput = true;
+    let delivered = 0;
+    let r: void | Promise<void> = undefined;
+    try {
+      r = this.#deliver(reader);
+    } finally {
+      this.#inInput = false;
+      delivered = this.#delivered;
+      this.#delivered = 0;
+      this.#bytesIn.add(start - reader.length);
+      this.#messagesIn.add(delivered);
+      if (this.connection.writer.mallocLength > 0) this.#flush();
+    }
+    return r;
+  }
+
+  /** Messages delivered by the running input loop. */
+  #delivered = 0;
+
+  #deliver(reader: FrameReader): void | Promise<void> {
+    const cfg = this.#cfg;
+    const codec = cfg.codec;
+    const listener = cfg.listener;
     for (;;) {
       if (this.#closing || this.#inflight >= cfg.maxInFlight) return;
-      const before = reader.length;
       let message: In | undefined;
       try {
-        message = cfg.codec.decode(reader, this);
+        message = codec.decode(reader, this);
       } catch (err) {
         this[kFail](err instanceof TransportError ? err : new MalformedMessageError((err as Error)?.message ?? String(err), { cause: err }));
         return;
       }
       if (message === undefined) return;
-      this.#bytesIn.add(before - reader.length);
-      this.#messagesIn.add(1);
+      this.#delivered++;
       let r: void | Promise<void>;
       try {
-        r = cfg.listener.onMessage(this, message);
+        r = listener.onMessage(this, message);
       } catch (err) {
         this[kFail](err);
         return;
