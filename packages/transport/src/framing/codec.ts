@@ -3,10 +3,10 @@ import type { Reader } from '../reader.js';
 import type { Writer } from '../writer.js';
 
 /** What a codec reads from: a connection's reader, or any LinkBuffer. */
-export type FrameReader = Pick<Reader, 'length' | 'next' | 'skip' | 'readBinary' | 'until' | 'peekUint8' | 'peekUint16BE' | 'peekUint16LE' | 'peekUint32BE' | 'peekUint32LE' | 'views'>;
+export type FrameReader = Pick<Reader, 'length' | 'next' | 'peek' | 'skip' | 'readBinary' | 'readString' | 'until' | 'indexOf' | 'peekUint8' | 'peekUint16BE' | 'peekUint16LE' | 'peekUint32BE' | 'peekUint32LE' | 'views'>;
 
 /** What a codec writes to: a connection's writer, or any LinkBuffer. */
-export type FrameWriter = Pick<Writer, 'writeBinary' | 'writeUint8' | 'writeUint16BE' | 'writeUint16LE' | 'writeUint32BE' | 'writeUint32LE' | 'writeBigUint64BE' | 'writeBigUint64LE'>;
+export type FrameWriter = Pick<Writer, 'writeBinary' | 'writeString' | 'writeUint8' | 'writeUint16BE' | 'writeUint16LE' | 'writeUint32BE' | 'writeUint32LE' | 'writeBigUint64BE' | 'writeBigUint64LE'>;
 
 export interface FrameCodec<F = Buffer> {
   /**
