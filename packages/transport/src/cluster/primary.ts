@@ -64,12 +64,17 @@ export interface ClusterStopOptions {
   timeout?: number;
 }
 
-/** Events: 'worker-ready' { slot, pid }, 'worker-exit' { slot, pid, code, signal, expected }, 'restart-scheduled' { slot, delay, failures }. */
+/** Events: 'worker-ready' { slot, pid }, 'worker-exit' { slot, pid, code, signal, expected }, 'restart-scheduled' { slot, delay, failures }, 'error' (accept failures). */
 export interface ClusterEvents {
   'worker-ready': [{ slot: number; pid: number }];
   'worker-exit': [{ slot: number; pid: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }];
   'restart-scheduled': [{ slot: number; delay: number; failures: number }];
+  /** The primary's listening socket failed to accept (EMFILE, ...); without a listener, a process warning. */
+  error: [Error];
 }
+
+/** Sockets sent to one worker and not yet reported received, at most (then it is skipped). */
+const MAX_IN_FLIGHT = 256;
 
 const kStart = Symbol('start');
 const kInstallSignals = Symbol('installSignals');
@@ -127,6 +132,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#slots = Array.from({ length: o.workers }, (_, index) => ({ index, current: null, next: null, timer: null, failures: 0, restarts: 0, draining: new Set(), pastAccepted: 0, pastRefused: 0 }));
     this.#loads = this.#slots.map(() => ({ ready: false, load: 0 }));
     this.#server?.on('connection', (socket: Socket) => this.#onConnection(socket));
+    // accept() failures (EMFILE, ...) must not take the primary down.
+    this.#server?.on('error', (err: Error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else process.emitWarning(err.message, { code: 'NOCOPY_CLUSTER_ACCEPT' });
+    });
   }
 
   /** Starts every slot's first worker; resolves when each is ready or has failed once (then it is being restarted). */
@@ -299,8 +309,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   // ---- handing out ----
 
-  #onConnection(socket: Socket): void {
-    this.#accepted++;
+  #onConnection(socket: Socket, again = false): void {
+    if (!again) this.#accepted++;
     if (this.#stopping !== null) {
       this.#refused++;
       socket.destroy();
@@ -316,17 +326,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  readonly #retry = (socket: Socket): void => this.#onConnection(socket, true);
+
   #place(socket: Socket): boolean {
     const loads = this.#loads;
     for (let i = 0; i < this.#slots.length; i++) {
       const w = this.#slots[i]!.current;
       const l = loads[i]!;
-      l.ready = w !== null && w.state === 'ready' && w.child.connected;
+      // A worker that does not take what it is sent (stuck) stops getting more: the primary's memory stays bounded.
+      l.ready = w !== null && w.state === 'ready' && w.child.connected && w.inFlight < MAX_IN_FLIGHT;
       l.load = w === null ? 0 : w.load;
     }
     const k = this.#picker.pick(loads, socket.remoteAddress);
     if (k < 0) return false;
-    this.#slots[k]!.current!.hand(socket, noop);
+    this.#slots[k]!.current!.hand(socket, this.#retry);
     return true;
   }
 

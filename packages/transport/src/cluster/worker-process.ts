@@ -109,15 +109,24 @@ export class WorkerProcess {
     return this.connections + (this.handed - this.received);
   }
 
-  /** Sends an accepted socket. `onLost` runs if it could not be delivered. */
-  hand(socket: Socket, onLost: () => void): void {
+  /** Sockets sent whose arrival the worker has not reported yet. */
+  get inFlight(): number {
+    return this.handed - this.received;
+  }
+
+  /**
+   * Sends an accepted socket. If the send fails while the socket still has its handle (the worker's
+   * channel closed before Node took it), `retry` gets it back to place elsewhere; otherwise it is lost.
+   */
+  hand(socket: Socket, retry: (socket: Socket) => void): void {
     this.handed++;
     const m: ToWorker = { [TAG]: 'socket' };
     this.child.send(m, socket, {}, (err) => {
       if (err == null) return;
+      this.handed--;
+      if (!socket.destroyed && (socket as Socket & { _handle?: unknown })._handle != null) return retry(socket);
       this.lost++;
-      if (!socket.destroyed) socket.destroy();
-      onLost();
+      socket.destroy();
     });
   }
 

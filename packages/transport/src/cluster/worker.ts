@@ -44,6 +44,8 @@ export function isClusterWorker(): boolean {
 
 /** How often the worker looks whether its connection count changed (closes are not signalled). */
 const STATS_INTERVAL = 20;
+/** Sockets received since the last report that make a report go out at once. */
+const REPORT_BURST = 32;
 
 export function serveWorker(target: ClusterServable, options: ServeWorkerOptions = {}): ClusterWorker {
   if (!isClusterWorker()) throw new NotClusterWorkerError();
@@ -71,7 +73,9 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
     return typeof s?.refused === 'number' ? s.refused : 0;
   };
   let last = '';
+  let reportedReceived = 0;
   const report = (): void => {
+    reportedReceived = received;
     const m: ToPrimary = { [TAG]: 'stats', received, connections: live(), refused: refused + targetRefused() };
     const key = `${m.received}/${m.connections}/${m.refused}`;
     if (key === last) return;
@@ -94,7 +98,9 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
       socket.once('close', () => fallbackLive--);
     }
     handToCarrier(carrier, socket);
-    report();
+    // Reports go out every STATS_INTERVAL; one IPC message per socket would cost the worker and the
+    // primary more than the socket itself under connection churn. A burst is reported early.
+    if (received - reportedReceived >= REPORT_BURST) report();
   };
 
   const drain = async (timeout: number, settle: number): Promise<void> => {
