@@ -95,7 +95,7 @@ export class EventLoop<C = unknown> {
   readonly #conns = new Set<Connection<C>>();
   readonly #servers = new Set<Server>();
   readonly #ownServers = new Set<Server>();
-  /** The TCP sockets under TLS servers, so that shutdown can end handshakes still in progress. */
+  /** @internal The TCP sockets under TLS servers, so that shutdown can end handshakes still in progress. */
   readonly [kRawSockets] = new Set<Socket>();
   #accepted = 0;
   #refused = 0;
@@ -200,6 +200,7 @@ export class EventLoop<C = unknown> {
   }
 
   /**
+   * @internal
    * TLS servers: a TCP socket is checked against the limits before its handshake, so a loop that is
    * full does no handshake (crypto) work for it and drops it at once, not after tlsHandshakeTimeout.
    * Returns false if refused.
@@ -257,14 +258,13 @@ export class EventLoop<C = unknown> {
    * until the deadline, then destroys what is left. Resolves when every connection is closed.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
+    // Bad options throw here, before any promise exists (as Node's own APIs validate arguments), on
+    // every call: the promise itself only ever resolves.
+    const timeout = checkMs('timeout', options.timeout, 30_000);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('signal', signal, 'an AbortSignal');
     if (this.#shutdown !== null) return this.#shutdown;
-    let timeout: number;
-    try {
-      timeout = checkMs('timeout', options.timeout, 30_000);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#shutdown = this.#runShutdown(timeout, options.signal);
+    this.#shutdown = this.#runShutdown(timeout, signal);
     return this.#shutdown;
   }
 

@@ -207,10 +207,11 @@ export class RpcServer {
    * Stops accepting, answers every call already received (running handlers finish and their replies
    * are flushed), closes the connections, then stops the worker pool. Bounded by `timeout` or `signal`.
    */
-  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    // Not async: the loop throws InvalidOptionError for bad options synchronously, as documented.
+    const closed = this.#loop.shutdown(options);
     this.#shutdown = true;
-    await this.#loop.shutdown(options);
-    await this.#offload?.close();
+    return closed.then(() => this.#offload?.close());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
