@@ -1,0 +1,64 @@
+// 10,000 sessions with heartbeats in one server: every session gets its heartbeats from one timing
+// wheel (two wheel entries a session, one Node timer in all), the peers that answer stay, and the
+// half that goes silent is closed by the heartbeat timeout, nothing else.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { until } from './helpers.js';
+import { lineCodec } from './session-fixtures.js';
+import { TimingWheel, createSessionServer } from '../src/index.js';
+
+const N = 10_000;
+
+test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones stay, the silent half is closed`, { timeout: 120_000 }, async (t) => {
+  const wheel = new TimingWheel({ tick: 20 });
+  const errors = new Map<string, number>();
+  const server = createSessionServer<string>({
+    codec: lineCodec(),
+    wheel,
+    heartbeat: { interval: 300, timeout: 1500, message: 'hb' },
+    maxInboundBytesTotal: Infinity,
+    listener: {
+      onMessage() {},
+      onError(_s, e) {
+        const code = (e as { code?: string }).code ?? 'other';
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+      },
+    },
+  });
+  const { port } = (await server.listen({ port: 0, backlog: 4096 })) as AddressInfo;
+  t.after(() => server.shutdown({ timeout: 5000 }));
+  const peers = fork(new URL('./session-scale-peers.js', import.meta.url), [String(port), String(N)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  t.after(() => {
+    if (peers.exitCode === null) peers.kill();
+  });
+  const [hello] = (await once(peers, 'message')) as [{ open: number }];
+  assert.equal(hello.open, N);
+  await until(() => server.size === N, () => `${server.size} sessions`, 20_000);
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  assert.equal(wheel.size, 2 * N, 'a heartbeat timer and a deadline per session');
+  assert.ok(timers < 50, `${timers} Node timers for ${N} sessions`);
+
+  const report = async (): Promise<{ heartbeats: number; closed: number }> => {
+    const reply = once(peers, 'message') as Promise<[{ heartbeats: number; closed: number }]>;
+    peers.send('report');
+    return (await reply)[0];
+  };
+  // Every session hears its heartbeats and answers: after 3 s (10 intervals, 2 timeouts) none is closed.
+  await new Promise((r) => setTimeout(r, 3000));
+  const r1 = await report();
+  assert.ok(r1.heartbeats >= N * 5, `${r1.heartbeats} heartbeats for ${N} sessions in 3 s`);
+  assert.equal(r1.closed, 0);
+  assert.equal(server.size, N);
+
+  peers.send('mute');
+  await until(() => server.size <= N / 2, () => `${server.size} sessions left`, 20_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(server.size, N / 2, 'exactly the silent half was closed');
+  assert.deepEqual([...errors], [['ERR_HEARTBEAT_TIMEOUT', N / 2]]);
+  assert.equal(wheel.size, 2 * (N / 2), 'the closed sessions left the wheel');
+  peers.send('exit');
+  await once(peers, 'exit');
+});
