@@ -26,28 +26,25 @@ MessageTooLargeError.prototype.name = 'MessageTooLargeError';
 
 /** Bytes that are not MessagePack, or MessagePack that is not a MessagePack-RPC message. The connection is closed. */
 export class MalformedMessageError extends RpcError {
-  constructor(detail: string, options?: ErrorOptions) {
-    super(`malformed MessagePack-RPC message: ${detail}`, 'ERR_MALFORMED_MESSAGE', options);
+  constructor(detail: string, options?: ErrorOptions, code = 'ERR_MALFORMED_MESSAGE') {
+    super(`malformed MessagePack-RPC message: ${detail}`, code, options);
   }
 }
 MalformedMessageError.prototype.name = 'MalformedMessageError';
 
 /**
- * The peer's bytes look like the other framing ('stream' MessagePack at a 'framed' end, or a length
- * prefix at a 'stream' end). The connection is closed; a server answers the request first, in the
+ * Malformed input of a kind: the peer's bytes look like the other framing ('stream' MessagePack at a
+ * 'framed' end, or a length prefix at a 'stream' end). The connection is closed; a server answers the request first, in the
  * peer's framing, when it could read its id.
  */
-export class FramingMismatchError extends RpcError {
+export class FramingMismatchError extends MalformedMessageError {
   /** This end's framing. */
   readonly framing: 'framed' | 'stream';
   /** The framing the peer seems to speak. */
   readonly peerFraming: 'framed' | 'stream';
   readonly requestId: number | undefined;
   constructor(framing: 'framed' | 'stream', peerFraming: 'framed' | 'stream', requestId?: number) {
-    super(
-      `framing mismatch: this end speaks '${framing}' and the peer's bytes look like '${peerFraming}' framing; both ends must use the same framing option`,
-      'ERR_FRAMING_MISMATCH',
-    );
+    super(`framing mismatch: this end speaks '${framing}' and the peer's bytes look like '${peerFraming}' framing; both ends must use the same framing option`, undefined, 'ERR_FRAMING_MISMATCH');
     this.framing = framing;
     this.peerFraming = peerFraming;
     this.requestId = requestId;
@@ -70,6 +67,18 @@ export class RpcTimeoutError extends RpcError {
   }
 }
 RpcTimeoutError.prototype.name = 'RpcTimeoutError';
+
+/**
+ * The reason of a server-side call's `signal`: the client cancelled it (ERR_RPC_CANCELLED), its
+ * deadline passed (ERR_RPC_DEADLINE) or its connection closed (ERR_CONN_CLOSED).
+ */
+export class CallCancelledError extends RpcError {
+  constructor(method: string, code: 'ERR_RPC_CANCELLED' | 'ERR_RPC_DEADLINE' | 'ERR_CONN_CLOSED') {
+    const what = code === 'ERR_RPC_CANCELLED' ? 'cancelled by the client' : code === 'ERR_RPC_DEADLINE' ? 'past its deadline' : 'abandoned: its connection closed';
+    super(`call ${method} ${what}`, code);
+  }
+}
+CallCancelledError.prototype.name = 'CallCancelledError';
 
 /** The server has no such method. Sent as the response's error. */
 export class MethodNotFoundError extends RpcError {

@@ -2,6 +2,8 @@
 export { createServer, RpcServer, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, type ServerOptions, type RegisterOptions, type ServerStats, type Handler } from './rpc/server.js';
 export { createClient, RpcClient, type ClientOptions, type CallOptions, type ClientStats } from './rpc/client.js';
 export type { WorkersOptions } from './rpc/offload.js';
+export { CallContext, type Peer } from './rpc/context.js';
+export type { Metadata } from './rpc/extensions.js';
 export { type Framing, type Message, DEFAULT_MAX_MESSAGE_SIZE } from './rpc/protocol.js';
 export {
   RpcError,
@@ -9,6 +11,7 @@ export {
   MalformedMessageError,
   FramingMismatchError,
   RpcTimeoutError,
+  CallCancelledError,
   MethodNotFoundError,
   QueueFullError,
   RpcClosedError,

@@ -158,6 +158,7 @@ describe('a connection that closes after its slot dialed again', () => {
         framing: 'stream',
         connections: 2,
         timeout: 0,
+        extensions: false, // the raw server's first bytes must be the big request
         maxMessageSize: 64 * 1024 * 1024,
         dial: { onDisconnect: (_slot, conn) => queuedAtFin.push(conn.socket.writableLength) },
       });

@@ -5,10 +5,11 @@
 // stays down, failing fast in between rather than queueing calls behind a dead server.
 import { performance } from 'node:perf_hooks';
 import { ConnClosedError, ConnectionPool, InvalidOptionError, type Connection, type DialOptions, type Network } from '@nocopy/transport';
-import { checkBytes, checkCount, checkEnum, checkHostPort, checkMs } from '@nocopy/transport/validate';
+import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs } from '@nocopy/transport/validate';
 import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
+import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
 
 export interface ClientOptions {
   /** One server, "host:port" (or a socket path with network 'unix'). */
@@ -27,12 +28,21 @@ export interface ClientOptions {
   dial?: Omit<DialOptions<Slot>, 'onRequest' | 'ctx' | 'signal'>;
   /** Reconnect backoff: the first delay and the cap, in ms. Default 50 and 5000. */
   backoff?: { initial?: number; max?: number };
+  /**
+   * Negotiate the wire extensions (cancel, deadline, metadata) on each connection: one standard
+   * request "$/nocopy" after the dial, answered as an unknown method by a plain MessagePack-RPC
+   * server. Default true; false sends only plain messages (and drops metadata).
+   */
+  extensions?: boolean;
 }
 
 export interface CallOptions {
-  /** Overrides the client's default timeout, in ms; 0 = none. */
+  /** Overrides the client's default timeout, in ms; 0 = none. Sent to the server as the call's deadline. */
   timeout?: number;
+  /** Aborting it rejects the call with ABORT_ERR and cancels it on the server. */
   signal?: AbortSignal;
+  /** String metadata for the handler (ctx.metadata): trace ids, auth tokens. Dropped for a plain MessagePack-RPC server. */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 export interface ClientStats {
@@ -58,6 +68,8 @@ interface Pending {
   id: number;
   /** performance.now() deadline while the call waits in the client's timeout queue, else 0. */
   deadline: number;
+  /** The server speaks the extensions on this call's connection: a timeout or abort sends $/cancel. */
+  ext: boolean;
 }
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
@@ -82,6 +94,8 @@ class Slot {
   flushQueued = false;
   /** Requests written since the last flush. */
   batched = 0;
+  /** The connection whose server announced the extensions (null: plain MessagePack-RPC). */
+  extConn: Connection<Slot> | null = null;
   /** The decoder of the current connection's responses (a new one per connection). */
   messages: MessageReader;
   /** Bound once by the client: the per-message callback of messages.read(). */
@@ -107,6 +121,9 @@ export class RpcClient {
   readonly #pool: ConnectionPool<Slot>;
   readonly #backoffInitial: number;
   readonly #backoffMax: number;
+  readonly #extensions: boolean;
+  /** The fifth element of a request with the default timeout and no metadata (shared: it never changes). */
+  readonly #defaultExt: { t: number };
   #rr = 0;
   /** The slot of the last request written (see BATCH_PER_SLOT). */
   #last: Slot | null = null;
@@ -138,6 +155,8 @@ export class RpcClient {
     const perAddress = checkCount('connections', options.connections, 2);
     this.#backoffInitial = checkMs('backoff.initial', options.backoff?.initial, 50);
     this.#backoffMax = checkMs('backoff.max', options.backoff?.max, 5000);
+    this.#extensions = checkBoolean('extensions', options.extensions, true);
+    this.#defaultExt = Object.freeze({ t: this.#timeout });
     for (let i = 0; i < perAddress; i++) {
       for (const a of addresses) {
         const slot = new Slot(a, new MessageReader(this.framing, this.maxMessageSize));
@@ -177,11 +196,19 @@ export class RpcClient {
     }
     if (typeof method !== 'string') return Promise.reject(new InvalidOptionError('method', method, 'a string'));
     if (!Array.isArray(params)) return Promise.reject(new InvalidOptionError('params', params, 'an array'));
+    let metadata: Metadata | null = null;
+    if (options.metadata !== undefined) {
+      try {
+        metadata = readMetadata(options.metadata, MetadataOptionError);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     this.#calls++;
     const slot = this.#pick();
     const conn = slot.conn;
-    if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, timeout, signal);
-    return this.#connect(slot).then((c) => this.#send(slot, c, method, params, timeout, signal));
+    if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, timeout, signal, metadata);
+    return this.#connect(slot).then((c) => this.#send(slot, c, method, params, timeout, signal, metadata));
   }
 
   /** Sends a notification (no response); resolves once it is handed to the socket. */
@@ -243,10 +270,28 @@ export class RpcClient {
           throw new RpcClosedError();
         }
         conn.ctx = slot;
-        slot.conn = conn;
         slot.messages = new MessageReader(this.framing, this.maxMessageSize);
+        slot.extConn = null;
         conn.addCloseCallback(this.#onClosed);
-        return conn;
+        if (!this.#extensions) {
+          slot.conn = conn;
+          return conn;
+        }
+        // Calls wait for the answer (one round trip per connection): they must know whether their
+        // deadline and metadata can travel. Still `connecting` until then.
+        slot.connecting = this.#hello(slot, conn).then(
+          () => {
+            slot.connecting = null;
+            slot.conn = conn;
+            return conn;
+          },
+          (err: unknown) => {
+            slot.connecting = null;
+            conn.close(err);
+            throw err;
+          },
+        );
+        return slot.connecting;
       },
       (err: unknown) => {
         slot.connecting = null;
@@ -264,16 +309,61 @@ export class RpcClient {
     return slot.connecting;
   }
 
-  #send(slot: Slot, conn: Connection<Slot>, method: string, params: unknown[], timeout: number, signal: AbortSignal | null): Promise<unknown> {
-    // Aborted while the connection was being dialed: an 'abort' listener added now would never fire.
-    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+  /**
+   * [0, id, "$/nocopy", [1]] on a new connection: resolves once answered (extConn set if the server
+   * announced the extensions); rejects if the connection closes first, or with the server's error for
+   * a framing mismatch, or RpcTimeoutError after the client's default timeout.
+   */
+  #hello(slot: Slot, conn: Connection<Slot>): Promise<void> {
+    const id = this.#nextId(slot);
+    writeMessage(conn.writer, this.framing, [0, id, HELLO, [HELLO_VERSION]], this.maxMessageSize);
+    conn.writer.flush().catch(() => {});
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        resolve: (result) => {
+          if (announcesExtensions(result)) slot.extConn = conn;
+          resolve();
+        },
+        reject: (err) => {
+          // A plain peer answers with its unknown-method error: no extensions, nothing wrong.
+          if (err instanceof RemoteError && err.code !== 'ERR_FRAMING_MISMATCH' && err.code !== 'ERR_MESSAGE_TOO_LARGE') resolve();
+          else reject(err);
+        },
+        timer: null,
+        signal: null,
+        onAbort: null,
+        method: HELLO,
+        conn,
+        slot,
+        id,
+        deadline: 0,
+        ext: false,
+      };
+      slot.pending.set(id, p);
+      if (this.#timeout > 0) p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(HELLO, this.#timeout)), this.#timeout);
+    });
+  }
+
+  #nextId(slot: Slot): number {
     let id = slot.nextId;
     // 32-bit ids wrap; skip any still pending on this connection.
     do id = (id + 1) >>> 0;
     while (slot.pending.has(id));
     slot.nextId = id;
+    return id;
+  }
+
+  #send(slot: Slot, conn: Connection<Slot>, method: string, params: unknown[], timeout: number, signal: AbortSignal | null, metadata: Metadata | null): Promise<unknown> {
+    // Aborted while the connection was being dialed: an 'abort' listener added now would never fire.
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    const id = this.#nextId(slot);
+    // The deadline and metadata travel only to a server that announced the extensions.
+    const ext = slot.extConn === conn;
     try {
-      writeMessage(conn.writer, this.framing, [0, id, method, params], this.maxMessageSize);
+      if (ext && (timeout > 0 || metadata !== null)) {
+        const x = metadata === null ? (timeout === this.#timeout ? this.#defaultExt : { t: timeout }) : timeout > 0 ? { t: timeout, m: metadata } : { m: metadata };
+        writeMessage(conn.writer, this.framing, [0, id, method, params, x], this.maxMessageSize);
+      } else writeMessage(conn.writer, this.framing, [0, id, method, params], this.maxMessageSize);
     } catch (err) {
       return Promise.reject(err instanceof Error && (err as { code?: string }).code === 'ERR_BUFFER_CLOSED' ? new ConnClosedError('connection closed', { cause: err }) : err);
     }
@@ -284,26 +374,45 @@ export class RpcClient {
       queueMicrotask(slot.flush);
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: null, signal, onAbort: null, method, conn, slot, id, deadline: 0 };
+      const p: Pending = { resolve, reject, timer: null, signal, onAbort: null, method, conn, slot, id, deadline: 0, ext };
       slot.pending.set(id, p);
       if (timeout > 0) {
         if (timeout === this.#timeout) this.#enqueueDue(p, timeout);
-        else p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(method, timeout)), timeout);
+        else p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(method, timeout), true), timeout);
       }
       if (signal !== null) {
-        p.onAbort = () => this.#fail(slot, id, new AbortError(signal.reason));
+        p.onAbort = () => this.#fail(slot, id, new AbortError(signal.reason), true);
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
     });
   }
 
-  /** Rejects one call; a response arriving later for its id is dropped. */
-  #fail(slot: Slot, id: number, err: unknown): void {
+  /** Rejects one call; a response arriving later for its id is dropped. `cancel`: the server is told to stop it. */
+  #fail(slot: Slot, id: number, err: unknown, cancel = false): void {
     const p = slot.pending.get(id);
     if (p === undefined) return;
     slot.pending.delete(id);
     this.#settle(p);
+    if (cancel && p.ext) this.#cancelRemote(p);
     p.reject(err);
+  }
+
+  /** [2, "$/cancel", [id]] on the call's connection, flushed with the tick's other messages. */
+  #cancelRemote(p: Pending): void {
+    const conn = p.conn;
+    if (!conn.isActive()) return;
+    try {
+      writeMessage(conn.writer, this.framing, [2, CANCEL, [p.id]], this.maxMessageSize);
+    } catch {
+      return; // the connection is closing: the server abandons the call by itself
+    }
+    const slot = p.slot;
+    if (slot.conn === conn) {
+      if (!slot.flushQueued) {
+        slot.flushQueued = true;
+        queueMicrotask(slot.flush);
+      }
+    } else conn.writer.flush().catch(() => {});
   }
 
   #settle(p: Pending): void {
@@ -379,7 +488,7 @@ export class RpcClient {
     this.#dueHead = h;
     for (const p of expired) {
       if (p.deadline === 0) continue;
-      if (p.slot.pending.get(p.id) === p) this.#fail(p.slot, p.id, new RpcTimeoutError(p.method, this.#timeout));
+      if (p.slot.pending.get(p.id) === p) this.#fail(p.slot, p.id, new RpcTimeoutError(p.method, this.#timeout), true);
       else this.#settleDue(p);
     }
     if (this.#dueLive > 0 && this.#dueTimer === null) {
@@ -441,6 +550,13 @@ function toRemoteError(e: unknown): RemoteError {
   }
   // Other MessagePack-RPC peers send strings or [code, message] arrays.
   return new RemoteError('Error', typeof e === 'string' ? e : JSON.stringify(e), undefined);
+}
+
+/** InvalidOptionError for `metadata`, with the detail of what is wrong. */
+class MetadataOptionError extends InvalidOptionError {
+  constructor(detail: string) {
+    super('metadata', {}, `a map of string values (${detail})`);
+  }
 }
 
 export function createClient(options: ClientOptions): RpcClient {

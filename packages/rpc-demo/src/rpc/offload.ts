@@ -43,9 +43,10 @@ export class Offload {
     return this.#pool.queueSize;
   }
 
-  run(method: string, name: string, params: unknown[]): Promise<unknown> {
+  /** Runs export `name`; an abort of `signal` takes the task out of the queue, or stops the worker running it. */
+  run(method: string, name: string, params: unknown[], signal?: AbortSignal): Promise<unknown> {
     if (this.#pool.queueSize >= this.#maxQueue) return Promise.reject(new QueueFullError(method));
-    return this.#pool.run({ filename: this.#filename, name, params });
+    return this.#pool.run({ filename: this.#filename, name, params }, signal === undefined ? undefined : { signal });
   }
 
   async close(): Promise<void> {

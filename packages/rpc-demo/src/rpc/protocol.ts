@@ -1,5 +1,5 @@
 // MessagePack-RPC messages and their two framings, over LinkBuffers.
-//   request      [0, msgid, method, params]
+//   request      [0, msgid, method, params] (or with a fifth element, our extension: extensions.ts)
 //   response     [1, msgid, error, result]
 //   notification [2, method, params]
 // Encoded and decoded by the strict codec in ../msgpack: standard MessagePack only, so any peer reads
@@ -13,6 +13,7 @@ import { decode } from '../msgpack/decode.js';
 import { type EncodeTarget, encodeInto } from '../msgpack/encode.js';
 import { valueFrames } from '../msgpack/frames.js';
 import { framedPeer, peekRequestId, streamPeer } from './sniff.js';
+import { type RequestExtension, readExtension } from './extensions.js';
 
 export type Framing = 'framed' | 'stream';
 
@@ -20,7 +21,8 @@ export const REQUEST = 0;
 export const RESPONSE = 1;
 export const NOTIFICATION = 2;
 
-export type Request = [0, number, string, unknown[]];
+/** A request; the fifth element (our extension, see extensions.ts) is replaced by its checked form when decoded. */
+export type Request = [0, number, string, unknown[]] | [0, number, string, unknown[], RequestExtension];
 export type Response = [1, number, unknown, unknown];
 export type Notification = [2, string, unknown[]];
 export type Message = Request | Response | Notification;
@@ -38,7 +40,10 @@ export function checkFraming(framing: unknown): Framing {
 }
 
 /** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError or UnencodableValueError, writing nothing. */
-export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message, max: number): void {
+/** A request as our client sends it to a server with the extensions: the fifth element is the wire map. */
+export type ExtendedRequest = [0, number, string, unknown[], { t?: number; m?: Readonly<Record<string, string>> }];
+
+export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message | ExtendedRequest, max: number): void {
   encodeInto(w, msg, max, framing === 'framed');
 }
 
@@ -47,7 +52,8 @@ export function validate(v: unknown): Message {
   if (!Array.isArray(v)) throw new MalformedMessageError('not an array');
   switch (v[0]) {
     case REQUEST:
-      if (v.length !== 4 || !isMsgId(v[1]) || typeof v[2] !== 'string' || !Array.isArray(v[3])) throw new MalformedMessageError('bad request');
+      if ((v.length !== 4 && v.length !== 5) || !isMsgId(v[1]) || typeof v[2] !== 'string' || !Array.isArray(v[3])) throw new MalformedMessageError('bad request');
+      if (v.length === 5) v[4] = readExtension(v[4]);
       return v as Request;
     case RESPONSE:
       if (v.length !== 4 || !isMsgId(v[1])) throw new MalformedMessageError('bad response');

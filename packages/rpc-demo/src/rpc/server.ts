@@ -8,6 +8,8 @@ import { EventLoop, InvalidOptionError, createWarner, type Connection, type Even
 import { FramingMismatchError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
+import { CallContext, NO_PEER, type Peer } from './context.js';
+import { CANCEL, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
 
 export type Handler = (...params: any[]) => unknown;
 
@@ -50,11 +52,15 @@ export interface ServerStats {
   inFlight: number;
   /** Calls sent to the worker pool. */
   offloaded: number;
+  /** Calls that finished after they were cancelled (by the client, their deadline or their connection closing): not answered. */
+  cancelled: number;
 }
 
 interface Method {
   fn: Handler | null;
   offload: string | null;
+  /** Runs the call: the handler with the context as `this`, or the worker pool. */
+  invoke: (ctx: CallContext, params: unknown[]) => unknown;
 }
 
 /** Per-connection state: the EventLoop's ctx. */
@@ -64,6 +70,12 @@ class ConnState {
   /** Bound once: the per-message callback of messages.read(). */
   onMessage: (m: Message) => boolean = () => true;
   inFlight = 0;
+  /** Async calls in flight by msgid: a cancel aborts their signal, the connection's close too. */
+  readonly calls = new Map<number, CallContext>();
+  readonly peer: Peer;
+  readonly attributes = new Map<string, unknown>();
+  /** The peer sent the extensions' hello (it is our client, or speaks like it). */
+  extPeer = false;
   /** Async replies written but not yet flushed; their holds are released after the flush. */
   unflushed = 0;
   flushQueued = false;
@@ -77,6 +89,7 @@ class ConnState {
   constructor(conn: Connection<ConnState>, messages: MessageReader) {
     this.conn = conn;
     this.messages = messages;
+    this.peer = conn.remoteAddress === undefined ? NO_PEER : Object.freeze({ address: conn.remoteAddress, port: conn.remotePort });
     this.flush = () => {
       this.flushQueued = false;
       const n = this.unflushed;
@@ -129,6 +142,7 @@ export class RpcServer {
   #errors = 0;
   #inFlight = 0;
   #offloaded = 0;
+  #cancelled = 0;
   /** shutdown() was called: register() refuses. */
   #shutdown = false;
 
@@ -158,9 +172,19 @@ export class RpcServer {
         const st = new ConnState(conn, new MessageReader(this.framing, this.maxMessageSize));
         st.onFlushed = () => this.#resume(st);
         st.onMessage = (m) => this.#onMessage(st, m);
+        // Handlers still running learn that nobody waits for them any more.
+        conn.addCloseCallback(() => {
+          for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
+        });
         return st;
       },
       onError: (err) => this.#onError(err),
+      // A peer's FIN: a plain MessagePack-RPC peer may half-close and still read its replies, so its
+      // calls go on; our client ends a connection only once it no longer waits for any of them.
+      onDisconnect: (st, conn) => {
+        if (st.extPeer) for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
+        transport.onDisconnect?.(st, conn);
+      },
     });
   }
 
@@ -174,13 +198,16 @@ export class RpcServer {
   register(method: string, handler: Handler | string, options: RegisterOptions = {}): this {
     if (this.#shutdown) throw new RpcClosedError('server');
     if (typeof method !== 'string' || method === '') throw new InvalidOptionError('method', method, 'a non-empty string');
+    if (method.startsWith(RESERVED_PREFIX)) throw new InvalidOptionError('method', method, `a name not starting with "${RESERVED_PREFIX}" (reserved for the wire extensions)`);
     if (options.offload) {
       if (this.#offload === null) throw new InvalidOptionError('offload', true, `a server with a workers option to offload ${method}`);
       if (typeof handler !== 'string') throw new InvalidOptionError('handler', handler, 'the name of an export of the workers module (offloaded)');
-      this.#methods.set(method, { fn: null, offload: handler });
+      const name = handler;
+      // The call's signal goes to piscina: a cancelled call leaves the queue, or its worker is stopped.
+      this.#methods.set(method, { fn: null, offload: name, invoke: (ctx, params) => this.#runOffloaded(method, name, params, ctx.signal) });
     } else {
       if (typeof handler !== 'function') throw new InvalidOptionError('handler', handler, 'a function');
-      this.#methods.set(method, { fn: handler, offload: null });
+      this.#methods.set(method, { fn: handler, offload: null, invoke: (ctx, params) => handler.apply(ctx, params) });
     }
     return this;
   }
@@ -200,7 +227,7 @@ export class RpcServer {
   }
 
   stats(): ServerStats {
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded };
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled };
   }
 
   /**
@@ -261,17 +288,27 @@ export class RpcServer {
 
   /** Returns false to stop decoding when the connection has maxInFlight calls running. */
   #onMessage(st: ConnState, m: Message): boolean {
-    this.#calls++;
     if (m[0] === REQUEST) {
-      const [, id, name, params] = m;
+      const id = m[1];
+      const name = m[2];
       const method = this.#methods.get(name);
       if (method === undefined) {
-        this.#reply(st, id, new MethodNotFoundError(name), null);
+        if (name === HELLO) {
+          st.extPeer = true;
+          this.#reply(st, id, null, helloResult());
+        }
+        else {
+          this.#calls++;
+          this.#reply(st, id, new MethodNotFoundError(name), null);
+        }
         return true;
       }
+      this.#calls++;
+      const ext = m.length === 5 ? m[4] : undefined;
+      const ctx = new CallContext(name, id, ext === undefined ? NO_METADATA : ext.metadata, ext?.timeout === undefined ? Infinity : Date.now() + ext.timeout, st.peer, st.attributes);
       let r: unknown;
       try {
-        r = method.offload !== null ? this.#runOffloaded(name, method.offload, params) : method.fn!(...params);
+        r = method.invoke(ctx, m[3]);
       } catch (err) {
         this.#reply(st, id, err, null);
         return true;
@@ -282,10 +319,11 @@ export class RpcServer {
       }
       st.inFlight++;
       this.#inFlight++;
+      st.calls.set(id, ctx);
       st.conn.hold();
       r.then(
-        (v) => this.#complete(st, id, null, v),
-        (err) => this.#complete(st, id, err ?? new Error('rejected'), null),
+        (v) => this.#complete(st, ctx, null, v),
+        (err) => this.#complete(st, ctx, err ?? new Error('rejected'), null),
       );
       // Also while replies wait for the peer to read them: nobody awaits the flush of async replies,
       // and a peer that sends async calls without reading would make the output grow without bound.
@@ -296,14 +334,20 @@ export class RpcServer {
       return true;
     }
     if (m[0] === NOTIFICATION) {
-      const method = this.#methods.get(m[1]);
+      const name = m[1];
+      const method = this.#methods.get(name);
       if (method === undefined) {
-        // Nobody answers a notification: the server's onError is the only place a typo shows.
-        this.#onError(new MethodNotFoundError(m[1], 'notification'));
+        if (name === CANCEL) this.#onCancel(st, m[2]);
+        else {
+          this.#calls++;
+          // Nobody answers a notification: the server's onError is the only place a typo shows.
+          this.#onError(new MethodNotFoundError(name, 'notification'));
+        }
         return true;
       }
+      this.#calls++;
       try {
-        const r = method.offload !== null ? this.#runOffloaded(m[1], method.offload, m[2]) : method.fn!(...m[2]);
+        const r = method.invoke(new CallContext(name, -1, NO_METADATA, Infinity, st.peer, st.attributes), m[2]);
         if (isThenable(r)) r.then(undefined, this.#onError);
       } catch (err) {
         this.#onError(err);
@@ -313,15 +357,27 @@ export class RpcServer {
     return true;
   }
 
-  #runOffloaded(method: string, name: string, params: unknown[]): Promise<unknown> {
-    this.#offloaded++;
-    return this.#offload!.run(method, name, params);
+  /** [2, "$/cancel", [id]]: the client gave up on call `id`; its handler's signal aborts, its reply is not sent. */
+  #onCancel(st: ConnState, params: unknown[]): void {
+    const ctx = st.calls.get(params[0] as number);
+    // Unknown: finished already, or never seen.
+    ctx?.cancel('ERR_RPC_CANCELLED');
   }
 
-  #complete(st: ConnState, id: number, err: unknown, result: unknown): void {
+  #runOffloaded(method: string, name: string, params: unknown[], signal: AbortSignal): Promise<unknown> {
+    this.#offloaded++;
+    return this.#offload!.run(method, name, params, signal);
+  }
+
+  #complete(st: ConnState, ctx: CallContext, err: unknown, result: unknown): void {
     st.inFlight--;
     this.#inFlight--;
-    if (!st.conn.writer.closed) this.#reply(st, id, err, result);
+    const id = ctx.id;
+    if (st.calls.get(id) === ctx) st.calls.delete(id);
+    ctx.finish();
+    // A cancelled call's reply would be dropped by the client: it is not sent.
+    if (ctx.cancelled) this.#cancelled++;
+    else if (!st.conn.writer.closed) this.#reply(st, id, err, result);
     st.unflushed++;
     if (!st.flushQueued) {
       st.flushQueued = true;

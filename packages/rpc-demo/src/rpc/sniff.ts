@@ -7,14 +7,16 @@ import { ValueScanner } from '../msgpack/scan.js';
 
 const FIXARRAY_3 = 0x93;
 const FIXARRAY_4 = 0x94;
+/** A request with our extension (extensions.ts). */
+const FIXARRAY_5 = 0x95;
 
 /**
- * The msgid of a request whose encoding starts `at` bytes into `r` ([0x94, 0x00, id...]), or
+ * The msgid of a request whose encoding starts `at` bytes into `r` ([0x94 or 0x95, 0x00, id...]), or
  * undefined when the bytes are not a request's start or have not arrived.
  */
 export function peekRequestId(r: FrameReader, at: number): number | undefined {
   const n = r.length;
-  if (n < at + 3 || r.peekUint8(at) !== FIXARRAY_4 || r.peekUint8(at + 1) !== 0) return undefined;
+  if (n < at + 3 || (r.peekUint8(at) !== FIXARRAY_4 && r.peekUint8(at) !== FIXARRAY_5) || r.peekUint8(at + 1) !== 0) return undefined;
   const f = r.peekUint8(at + 2);
   if (f <= 0x7f) return f;
   if (f === 0xcc && n >= at + 4) return r.peekUint8(at + 3);
@@ -36,7 +38,7 @@ export type DecodeMessage = (bytes: Buffer) => readonly unknown[];
 export function streamPeer(r: FrameReader, max: number, decodeMessage: DecodeMessage): FramingMismatchError | null {
   if (r.length < 1) return null;
   const b = r.peekUint8(0);
-  if (b !== FIXARRAY_3 && b !== FIXARRAY_4) return null;
+  if (b !== FIXARRAY_3 && b !== FIXARRAY_4 && b !== FIXARRAY_5) return null;
   let id: number | undefined;
   try {
     const n = new ValueScanner().scan(r, max);

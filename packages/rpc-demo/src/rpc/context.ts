@@ -1,0 +1,92 @@
+// What a handler knows about its call besides the params: `this` in a handler (a `function` or a
+// method; arrow functions ignore it, so `(a, b) => a + b` handlers are unchanged). One object per
+// call; the AbortSignal and the deadline's timer are made only when a handler asks for `signal`.
+import { CallCancelledError } from '../errors.js';
+import { type Metadata, NO_METADATA } from './extensions.js';
+
+export interface Peer {
+  /** The peer's IP address (undefined on a Unix socket). */
+  address: string | undefined;
+  port: number | undefined;
+}
+
+/** Why a call's signal aborted: `reason.code` is one of these. */
+export type CancelCode = 'ERR_RPC_CANCELLED' | 'ERR_RPC_DEADLINE' | 'ERR_CONN_CLOSED';
+
+export class CallContext {
+  /** The method called. */
+  readonly method: string;
+  /** The request's msgid (-1 for a notification). */
+  readonly id: number;
+  /** String metadata the caller sent (trace ids, auth tokens); empty from plain MessagePack-RPC peers. */
+  readonly metadata: Metadata;
+  /** When the caller gives up, in Date.now() ms; Infinity when it set no deadline. */
+  readonly deadline: number;
+  readonly peer: Peer;
+  /** Per-connection values shared by every call on it (set by middleware: the authenticated user, say). */
+  readonly attributes: Map<string, unknown>;
+  #controller: AbortController | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #reason: Error | null = null;
+  #done = false;
+
+  constructor(method: string, id: number, metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
+    this.method = method;
+    this.id = id;
+    this.metadata = metadata;
+    this.deadline = deadline;
+    this.peer = peer;
+    this.attributes = attributes;
+  }
+
+  /**
+   * Aborted when the client cancels the call (it aborted or timed out), when the deadline passes, or
+   * when the connection closes; `signal.reason` is a CallCancelledError whose `code` says which.
+   */
+  get signal(): AbortSignal {
+    let c = this.#controller;
+    if (c === null) {
+      c = this.#controller = new AbortController();
+      if (this.#reason !== null) c.abort(this.#reason);
+      else if (this.deadline !== Infinity && !this.#done) {
+        const left = this.deadline - Date.now();
+        if (left <= 0) c.abort(cancelReason('ERR_RPC_DEADLINE', this.method));
+        else this.#timer = setTimeout(() => this.cancel('ERR_RPC_DEADLINE'), Math.min(left, 2 ** 31 - 1)).unref();
+      }
+    }
+    return c.signal;
+  }
+
+  /** Whether the call was cancelled (by the client, its deadline or the connection's close). */
+  get cancelled(): boolean {
+    return this.#reason !== null || (this.deadline !== Infinity && Date.now() >= this.deadline);
+  }
+
+  /** Aborts the call's signal (once). */
+  cancel(code: CancelCode): void {
+    if (this.#reason !== null || this.#done) return;
+    this.#reason = cancelReason(code, this.method);
+    this.#clearTimer();
+    this.#controller?.abort(this.#reason);
+  }
+
+  /** The call settled: its deadline timer goes. */
+  finish(): void {
+    this.#done = true;
+    this.#clearTimer();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+  }
+}
+
+function cancelReason(code: CancelCode, method: string): Error {
+  return new CallCancelledError(method, code);
+}
+
+export const NO_PEER: Peer = Object.freeze({ address: undefined, port: undefined });
+export { NO_METADATA };
