@@ -61,3 +61,28 @@ test('SIGTERM to the primary under load: every call in flight is answered, then 
   assert.deepEqual({ code, signal }, { code: 0, signal: null });
   await until(() => !pids.some(alive), 'the workers to be gone');
 });
+
+test('SIGINT to the whole process group (Ctrl-C) under load: workers drain too, every call in flight is answered', async (t) => {
+  // Its own process group, as a shell gives a foreground job: the signal reaches the primary and every worker.
+  const primary = spawn(process.execPath, [primaryScript, rpcWorker, '2'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  t.after(() => primary.kill('SIGKILL'));
+  let out = '';
+  primary.stdout.setEncoding('utf8');
+  primary.stdout.on('data', (d: string) => (out += d));
+  await until(() => out.includes('\n'), 'the primary to report its workers', 10_000);
+  const { port: p, pids } = JSON.parse(out) as { port: number; pids: number[] };
+  const client = createClient({ address: `127.0.0.1:${p}`, connections: 4, timeout: 5000 });
+  t.after(() => client.close());
+  const load = steadyLoad(client, 32, 'sleep', 300);
+  await sleep(500);
+  const settled = load.stop();
+  await sleep(50);
+  assert.ok(load.sent - load.ok - load.failed > 0);
+  const exited = once(primary, 'exit');
+  process.kill(-primary.pid!, 'SIGINT');
+  await settled;
+  const [code] = await exited;
+  assert.equal(load.failed, 0, `failed calls: ${JSON.stringify(load.errors)}`);
+  assert.equal(code, 0);
+  await until(() => !pids.some(alive), 'the workers to be gone');
+});

@@ -457,6 +457,7 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster> {
     env: options.env ?? process.env,
     listen: useReuse ? { port: listen.port!, host, backlog: listen.backlog } : null,
     startTimeout,
+    drainTimeout,
   };
   const cluster = new Cluster({ server, address, workers, policy, spec, restart, drainTimeout, settle, maxPending });
   await cluster[kStart]();

@@ -25,3 +25,6 @@ export const SLOT_ENV = 'NOCOPY_CLUSTER_SLOT';
 
 /** reusePort mode: `{ port, host, backlog }` as JSON, the address every worker listens on itself. */
 export const LISTEN_ENV = 'NOCOPY_CLUSTER_LISTEN';
+
+/** The cluster's drainTimeout in ms, for a worker that is signalled directly (see serveWorker's signals). */
+export const DRAIN_ENV = 'NOCOPY_CLUSTER_DRAIN_TIMEOUT';

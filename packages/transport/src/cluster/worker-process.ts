@@ -2,7 +2,7 @@
 // and draining it (graceful, then SIGKILL past the deadline).
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { TAG, SLOT_ENV, LISTEN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
+import { TAG, SLOT_ENV, LISTEN_ENV, DRAIN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
 import { WorkerStartError } from './errors.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
@@ -15,6 +15,7 @@ export interface ForkSpec {
   /** reusePort mode: the address the worker listens on itself. */
   listen: { port: number; host: string; backlog?: number } | null;
   startTimeout: number;
+  drainTimeout: number;
 }
 
 export interface WorkerExit {
@@ -45,7 +46,7 @@ export class WorkerProcess {
 
   constructor(slot: number, spec: ForkSpec, onReady: (w: WorkerProcess) => void, onExit: (w: WorkerProcess, e: WorkerExit) => void) {
     this.slot = slot;
-    const env: NodeJS.ProcessEnv = { ...spec.env, [SLOT_ENV]: String(slot) };
+    const env: NodeJS.ProcessEnv = { ...spec.env, [SLOT_ENV]: String(slot), [DRAIN_ENV]: String(spec.drainTimeout) };
     if (spec.listen !== null) env[LISTEN_ENV] = JSON.stringify(spec.listen);
     else delete env[LISTEN_ENV];
     this.child = fork(spec.module, spec.args, { env, execArgv: spec.execArgv, serialization: 'json' });

@@ -4,7 +4,7 @@
 // down gracefully and exits.
 import type net from 'node:net';
 import type { Socket } from 'node:net';
-import { TAG, SLOT_ENV, LISTEN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
+import { TAG, SLOT_ENV, LISTEN_ENV, DRAIN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
 import { createCarrier, carrierConnections, handToCarrier } from './handed-socket.js';
 import { NotClusterWorkerError } from './errors.js';
 import { InvalidOptionError } from '../errors.js';
@@ -26,6 +26,12 @@ export interface ServeWorkerOptions {
   exit?: boolean;
   /** Grace for the target when the primary is gone (its IPC channel closed), in ms. Default 5000. */
   orphanTimeout?: number;
+  /**
+   * SIGTERM and SIGINT drain this worker as the primary's drain would (within the cluster's
+   * drainTimeout), instead of killing it mid-request: a terminal's Ctrl-C and a service manager's
+   * SIGTERM reach every process of the group, not only the primary. Default true.
+   */
+  signals?: boolean;
 }
 
 export interface ClusterWorker {
@@ -54,6 +60,8 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   }
   const exit = checkBoolean('exit', options.exit, true);
   const orphanTimeout = checkMs('orphanTimeout', options.orphanTimeout, 5000);
+  const signals = checkBoolean('signals', options.signals, true);
+  const drainTimeout = Number(process.env[DRAIN_ENV] ?? 30_000);
   const send = (m: ToPrimary): void => {
     if (process.connected) process.send!(m, undefined, {}, noop);
   };
@@ -142,6 +150,11 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   process.on('message', onMessage);
   // The primary is gone (killed, or exited): nobody hands us sockets or stops us, so finish and exit.
   process.once('disconnect', () => void drain(orphanTimeout, 0));
+  if (signals) {
+    const onSignal = (): void => void drain(drainTimeout, 0);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
 
   const reuse = process.env[LISTEN_ENV];
   if (reuse === undefined) send({ [TAG]: 'ready' });
