@@ -88,6 +88,14 @@ export class MethodNotFoundError extends RpcError {
 }
 MethodNotFoundError.prototype.name = 'MethodNotFoundError';
 
+/** A method's validate hook refused the params. Sent as the response's error. */
+export class InvalidParamsError extends RpcError {
+  constructor(method: string, detail: string, cause?: unknown) {
+    super(`invalid params for ${method}: ${detail}`, 'ERR_INVALID_PARAMS', cause === undefined ? undefined : { cause });
+  }
+}
+InvalidParamsError.prototype.name = 'InvalidParamsError';
+
 /** The worker pool's queue is full: an offloaded call is answered with this error instead of waiting. */
 export class QueueFullError extends RpcError {
   constructor(method: string) {

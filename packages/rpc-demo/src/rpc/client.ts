@@ -9,6 +9,7 @@ import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs
 import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
+import { type ServiceClient, serviceProxy } from './service.js';
 import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
 
 export interface ClientOptions {
@@ -209,6 +210,14 @@ export class RpcClient {
     const conn = slot.conn;
     if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, timeout, signal, metadata);
     return this.#connect(slot).then((c) => this.#send(slot, c, method, params, timeout, signal, metadata));
+  }
+
+  /**
+   * A typed proxy of service `S` (the type of the server's object of handlers, or an interface):
+   * `api.add(1, 2)` is `request('add', [1, 2], options)`, typed as the handler is.
+   */
+  service<S>(options: CallOptions = NO_OPTIONS): ServiceClient<S> {
+    return serviceProxy<S>((method, params) => this.request(method, params, options));
   }
 
   /** Sends a notification (no response); resolves once it is handed to the socket. */

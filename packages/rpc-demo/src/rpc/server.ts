@@ -5,10 +5,11 @@
 import type { AddressInfo, Server } from 'node:net';
 import { checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
 import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
-import { FramingMismatchError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
+import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, NO_PEER, type Peer } from './context.js';
+import type { ServiceHandlers, Validators } from './service.js';
 import { CANCEL, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
 
 export type Handler = (...params: any[]) => unknown;
@@ -40,6 +41,17 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export interface RegisterOptions {
   /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
   offload?: boolean;
+  /**
+   * Checks the params before the handler runs (a schema library's parse, say): throw to refuse the
+   * call. A thrown error with a string `code` is the reply as it is; another becomes
+   * InvalidParamsError (ERR_INVALID_PARAMS) with its message.
+   */
+  validate?: (params: unknown[]) => void;
+}
+
+/** Options of register(handlers): a validator per method. */
+export interface ServiceOptions<S> {
+  validate?: Validators<S>;
 }
 
 export interface ServerStats {
@@ -190,28 +202,60 @@ export class RpcServer {
 
   /**
    * Registers a handler. It may be sync or async; its return value is the result, a thrown error
-   * becomes the response's error ({ name, message, code }). With `{ offload: true }`, `handler` is the
-   * name of an export of the workers module, run in the worker pool.
+   * becomes the response's error ({ name, message, code, data }). `this` in the handler is the call's
+   * CallContext. With `{ offload: true }`, `handler` is the name of an export of the workers module,
+   * run in the worker pool. With an object of handlers, registers each of its methods (a service:
+   * the client calls it through `client.service<typeof handlers>()`).
    */
-  register(method: string, handler: Handler): this;
+  register<S extends ServiceHandlers>(handlers: S, options?: ServiceOptions<S>): this;
+  register(method: string, handler: Handler, options?: Omit<RegisterOptions, 'offload'>): this;
   register(method: string, exportName: string, options: RegisterOptions & { offload: true }): this;
-  register(method: string, handler: Handler | string, options: RegisterOptions = {}): this {
+  register(method: string | ServiceHandlers, handler?: Handler | string | ServiceOptions<ServiceHandlers>, options: RegisterOptions = {}): this {
     if (this.#shutdown) throw new RpcClosedError('server');
-    if (typeof method !== 'string' || method === '') throw new InvalidOptionError('method', method, 'a non-empty string');
-    if (method.startsWith(RESERVED_PREFIX)) throw new InvalidOptionError('method', method, `a name not starting with "${RESERVED_PREFIX}" (reserved for the wire extensions)`);
+    if (method !== null && typeof method === 'object') {
+      const service = method;
+      const opts = (handler ?? {}) as ServiceOptions<ServiceHandlers>;
+      if (opts === null || typeof opts !== 'object') throw new InvalidOptionError('options', opts, 'an object');
+      const names = Object.keys(service);
+      if (names.length === 0) throw new InvalidOptionError('handlers', service, 'an object with at least one method');
+      const validators = opts.validate ?? {};
+      for (const name of Object.keys(validators)) if (!names.includes(name)) throw new InvalidOptionError(`validate.${name}`, validators[name], `a validator of a method of the service`);
+      // All checked before any is registered: a bad entry registers nothing.
+      for (const name of names) {
+        if (typeof service[name] !== 'function') throw new InvalidOptionError(`handlers.${name}`, service[name], 'a function');
+        checkFunction(`validate.${name}`, validators[name]);
+        this.#checkName(name);
+      }
+      for (const name of names) this.register(name, service[name]!, { validate: validators[name] });
+      return this;
+    }
+    this.#checkName(method);
+    checkFunction('validate', options.validate);
+    const validate = options.validate;
     if (options.offload) {
       if (this.#offload === null) throw new InvalidOptionError('offload', true, `a server with a workers option to offload ${method}`);
       if (typeof handler !== 'string') throw new InvalidOptionError('handler', handler, 'the name of an export of the workers module (offloaded)');
       const name = handler;
       // The call's signal goes to piscina: a cancelled call leaves the queue, or its worker is stopped.
-      this.#methods.set(method, { fn: null, offload: name, invoke: (ctx, params) => this.#runOffloaded(method, name, params, ctx.signal) });
+      this.#methods.set(method, { fn: null, offload: name, invoke: validated(method, validate, (ctx, params) => this.#runOffloaded(method, name, params, ctx.signal)) });
     } else {
       if (typeof handler !== 'function') throw new InvalidOptionError('handler', handler, 'a function');
-      this.#methods.set(method, { fn: handler, offload: null, invoke: (ctx, params) => handler.apply(ctx, params) });
+      const fn = handler as Handler;
+      this.#methods.set(method, { fn, offload: null, invoke: validated(method, validate, (ctx, params) => fn.apply(ctx, params)) });
     }
     return this;
   }
 
+  #checkName(method: unknown): void {
+    if (typeof method !== 'string' || method === '') throw new InvalidOptionError('method', method, 'a non-empty string');
+    if (method.startsWith(RESERVED_PREFIX)) throw new InvalidOptionError('method', method, `a name not starting with "${RESERVED_PREFIX}" (reserved for the wire extensions)`);
+  }
+
+  /** Resolves with the address: the socket path for `{ path }`, else the TCP address (its port when `port` was 0). */
+  listen(options: ListenOptions & { path: string }): Promise<string>;
+  listen(options?: ListenOptions & { path?: undefined }): Promise<AddressInfo>;
+  /** Options not known to be one or the other. */
+  listen(options?: ListenOptions): Promise<AddressInfo | string>;
   listen(options: ListenOptions = {}): Promise<AddressInfo | string> {
     return this.#loop.listen(options);
   }
@@ -416,6 +460,19 @@ function errorObject(err: unknown): { name: string; message: string; code?: stri
     return typeof code === 'string' ? { name: err.name, message: err.message, code } : { name: err.name, message: err.message };
   }
   return { name: 'Error', message: String(err) };
+}
+
+/** The handler behind a params check (validate), if there is one. */
+function validated(method: string, validate: ((params: unknown[]) => void) | undefined, invoke: Method['invoke']): Method['invoke'] {
+  if (validate === undefined) return invoke;
+  return (ctx, params) => {
+    try {
+      validate(params);
+    } catch (err) {
+      throw typeof (err as { code?: unknown } | null)?.code === 'string' ? err : new InvalidParamsError(method, err instanceof Error ? err.message : String(err), err);
+    }
+    return invoke(ctx, params);
+  };
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
