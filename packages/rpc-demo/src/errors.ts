@@ -1,10 +1,18 @@
 // Coded errors of @nocopy/rpc-demo. The `code` strings are stable API.
 
+export interface RpcErrorOptions extends ErrorOptions {
+  /** Structured detail sent with the error to the client (any MessagePack value): its RemoteError's `data`. */
+  data?: unknown;
+}
+
 export class RpcError extends Error {
   readonly code: string;
-  constructor(message: string, code: string, options?: ErrorOptions) {
+  /** Structured detail; a handler's error carries it to the client's RemoteError. */
+  readonly data?: unknown;
+  constructor(message: string, code: string, options?: RpcErrorOptions) {
     super(message, options);
     this.code = code;
+    if (options?.data !== undefined) this.data = options.data;
   }
 }
 RpcError.prototype.name = 'RpcError';
@@ -113,13 +121,14 @@ export class RpcClosedError extends RpcError {
 RpcClosedError.prototype.name = 'RpcClosedError';
 
 /**
- * The error a remote handler threw, as the response carried it: `name`, `message` and `code`
- * (default ERR_REMOTE) come from the server's error.
+ * The error a remote handler threw, as the response carried it: `name`, `message`, `code` (default
+ * ERR_REMOTE) and `data` (structured detail, when the error had a `data` property) come from the
+ * server's error.
  */
 export class RemoteError extends RpcError {
   readonly remoteName: string;
-  constructor(name: string, message: string, code: string | undefined) {
-    super(message, code ?? 'ERR_REMOTE');
+  constructor(name: string, message: string, code: string | undefined, data?: unknown) {
+    super(message, code ?? 'ERR_REMOTE', data === undefined ? undefined : { data });
     this.remoteName = name;
   }
 }

@@ -10,6 +10,7 @@ import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
+import { toRemoteError } from './wire-errors.js';
 import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
 
 export interface ClientOptions {
@@ -550,15 +551,6 @@ export class RpcClient {
     const err = new ConnClosedError(`connection closed with calls pending${why}`, { cause: conn.error });
     for (const [id, p] of slot.pending) if (p.conn === conn) this.#fail(slot, id, err);
   };
-}
-
-function toRemoteError(e: unknown): RemoteError {
-  if (e !== null && typeof e === 'object' && !Array.isArray(e)) {
-    const o = e as { name?: unknown; message?: unknown; code?: unknown };
-    return new RemoteError(typeof o.name === 'string' ? o.name : 'Error', typeof o.message === 'string' ? o.message : JSON.stringify(e), typeof o.code === 'string' ? o.code : undefined);
-  }
-  // Other MessagePack-RPC peers send strings or [code, message] arrays.
-  return new RemoteError('Error', typeof e === 'string' ? e : JSON.stringify(e), undefined);
 }
 
 /** InvalidOptionError for `metadata`, with the detail of what is wrong. */

@@ -9,6 +9,7 @@ import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodN
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, NO_PEER, type Peer } from './context.js';
+import { errorObject } from './wire-errors.js';
 import type { ServiceHandlers, Validators } from './service.js';
 import { CANCEL, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
 
@@ -446,21 +447,24 @@ export class RpcServer {
       writeMessage(w, this.framing, [1, id, err != null ? errorObject(err) : null, err != null ? null : result ?? null], this.maxMessageSize);
     } catch (e) {
       if (w.closed) return;
-      // The result could not be encoded (too large, or not serializable): answer with that error.
-      this.#errors++;
-      writeMessage(w, this.framing, [1, id, errorObject(e instanceof MessageTooLargeError ? e : new TypeError(`result not encodable: ${(e as Error).message}`)), null], this.maxMessageSize);
+      let why = e;
+      if (err != null && (err as { data?: unknown }).data !== undefined) {
+        // The error's data could not be encoded (too large, or not serializable): the error goes without it.
+        try {
+          writeMessage(w, this.framing, [1, id, errorObject(err, `data not sent: ${(e as Error).message}`), null], this.maxMessageSize);
+          return;
+        } catch (e2) {
+          if (w.closed) return;
+          why = e2;
+        }
+      }
+      // The result (or the error itself) could not be encoded: answer with that error.
+      if (err == null) this.#errors++;
+      writeMessage(w, this.framing, [1, id, errorObject(why instanceof MessageTooLargeError ? why : new TypeError(`${err == null ? 'result' : 'error'} not encodable: ${(why as Error).message}`)), null], this.maxMessageSize);
     }
   }
 }
 
-/** The wire form of an error: { name, message, code } (code only when the error has one). */
-function errorObject(err: unknown): { name: string; message: string; code?: string } {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? { name: err.name, message: err.message, code } : { name: err.name, message: err.message };
-  }
-  return { name: 'Error', message: String(err) };
-}
 
 /** The handler behind a params check (validate), if there is one. */
 function validated(method: string, validate: ((params: unknown[]) => void) | undefined, invoke: Method['invoke']): Method['invoke'] {
