@@ -358,7 +358,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   // ---- supervision ----
 
   #fork(slot: Slot): WorkerProcess {
-    return new WorkerProcess(slot.index, this.#spec, (w) => this.#onReady(w), (w, e) => this.#onExit(slot, w, e));
+    return new WorkerProcess(slot.index, this.#spec, (w) => this.#onReady(w), (w, e) => this.#onExit(slot, w, e), (w) => this.#onLeaving(slot, w));
   }
 
   #spawn(slot: Slot): WorkerProcess {
@@ -371,6 +371,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('worker-ready', { slot: w.slot, pid: w.pid });
     if (clusterWorkerChannel.hasSubscribers) clusterWorkerChannel.publish({ event: 'ready', slot: w.slot, pid: w.pid });
     this.#flushPending();
+  }
+
+  /**
+   * A worker got SIGTERM or SIGINT itself: it gets no more sockets and drains. Unless the cluster is
+   * stopping (a signal to the whole group), the slot is then restarted like after any exit.
+   */
+  #onLeaving(slot: Slot, w: WorkerProcess): void {
+    if (w.state !== 'ready') return;
+    if (w === slot.current && this.#stopping === null) {
+      // Counted as a failure only if it keeps happening: a worker that ran resetAfter starts again at 1.
+      slot.draining.add(w);
+      slot.current = null;
+      if (w.readyAt !== 0 && Date.now() - w.readyAt >= this.#restart.resetAfter) slot.failures = 0;
+      slot.failures++;
+      if (slot.next === null) this.#scheduleRestart(slot);
+    }
+    void w.drain(this.#drainTimeout, this.#settle);
   }
 
   #onExit(slot: Slot, w: WorkerProcess, e: WorkerExit): void {

@@ -12,7 +12,9 @@ export type ToWorker =
 export type ToPrimary =
   | { [TAG]: 'ready' }
   | { [TAG]: 'stats'; received: number; connections: number; refused: number }
-  | { [TAG]: 'drained' };
+  | { [TAG]: 'drained' }
+  /** The worker was signalled: the primary stops handing it sockets and answers with a drain. */
+  | { [TAG]: 'leaving' };
 
 export function kindOf(msg: unknown): string | undefined {
   if (msg === null || typeof msg !== 'object') return undefined;

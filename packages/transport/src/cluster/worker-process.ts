@@ -44,7 +44,7 @@ export class WorkerProcess {
   readonly exited: Promise<WorkerExit>;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(slot: number, spec: ForkSpec, onReady: (w: WorkerProcess) => void, onExit: (w: WorkerProcess, e: WorkerExit) => void) {
+  constructor(slot: number, spec: ForkSpec, onReady: (w: WorkerProcess) => void, onExit: (w: WorkerProcess, e: WorkerExit) => void, onLeaving: (w: WorkerProcess) => void) {
     this.slot = slot;
     const env: NodeJS.ProcessEnv = { ...spec.env, [SLOT_ENV]: String(slot), [DRAIN_ENV]: String(spec.drainTimeout) };
     if (spec.listen !== null) env[LISTEN_ENV] = JSON.stringify(spec.listen);
@@ -72,6 +72,9 @@ export class WorkerProcess {
           this.readyAt = Date.now();
           readyResolve();
           onReady(this);
+          return;
+        case 'leaving':
+          onLeaving(this);
           return;
         case 'stats': {
           const m = msg as Extract<ToPrimary, { [TAG]: 'stats' }>;

@@ -52,6 +52,8 @@ export function isClusterWorker(): boolean {
 const STATS_INTERVAL = 20;
 /** Sockets received since the last report that make a report go out at once. */
 const REPORT_BURST = 32;
+/** How long a signalled worker waits for the primary's drain message before it drains by itself. */
+const LEAVE_WAIT = 1000;
 
 export function serveWorker(target: ClusterServable, options: ServeWorkerOptions = {}): ClusterWorker {
   if (!isClusterWorker()) throw new NotClusterWorkerError();
@@ -151,7 +153,14 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   // The primary is gone (killed, or exited): nobody hands us sockets or stops us, so finish and exit.
   process.once('disconnect', () => void drain(orphanTimeout, 0));
   if (signals) {
-    const onSignal = (): void => void drain(drainTimeout, 0);
+    // Ask the primary to stop handing us sockets; its drain message comes after the last one it sent.
+    // Without an answer (a primary that is stuck), drain anyway after a while.
+    const onSignal = (): void => {
+      if (draining) return;
+      if (!process.connected) return void drain(orphanTimeout, 0);
+      send({ [TAG]: 'leaving' });
+      setTimeout(() => void drain(drainTimeout, 0), LEAVE_WAIT).unref();
+    };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
