@@ -42,6 +42,9 @@ test('SIGKILL of one worker: only its connections drop, new ones go to the other
   const s = cluster.stats();
   assert.equal(s.workers[0]!.restarts, 1);
   assert.equal(s.workers[0]!.pid, ready.pid);
+  // The slot's counts add its two workers' (2 before the kill, 1 after); the primary counted all 9.
+  assert.equal(s.accepted, 9);
+  await until(() => cluster.stats().workers[0]!.accepted === 3 && cluster.stats().workers[1]!.accepted === 6, () => `per-slot counts: ${JSON.stringify(cluster.stats().workers)}`);
   for (const c of [...clients, ...during, ...after]) c.socket.destroy();
 });
 
