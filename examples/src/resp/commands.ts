@@ -5,6 +5,22 @@ import { ErrorReply, OK, PONG, type RespReply } from './encode.js';
 
 const EMPTY: RespReply[] = [];
 
+// Command names matched on their bytes, case-insensitively (ASCII letters: & 0xdf upper-cases), to
+// one constant string each: no string is made per command.
+const NAMES = ['GET', 'SET', 'DEL', 'PING', 'ECHO', 'INCR', 'MGET', 'EXISTS', 'CONFIG', 'COMMAND'];
+const BY_LENGTH: (readonly [Buffer, string])[][] = [];
+for (const n of NAMES) (BY_LENGTH[n.length] ??= []).push([Buffer.from(n, 'latin1'), n]);
+
+function commandOf(b: Buffer): string {
+  const candidates = BY_LENGTH[b.length];
+  if (candidates === undefined) return '';
+  next: for (const [bytes, name] of candidates) {
+    for (let i = 0; i < bytes.length; i++) if ((b[i]! & 0xdf) !== bytes[i]) continue next;
+    return name;
+  }
+  return '';
+}
+
 export class Store {
   readonly #data = new Map<string, Buffer>();
 
@@ -15,8 +31,7 @@ export class Store {
   /** Runs one command and returns its reply. `args[0]` is the command name. */
   execute(args: Buffer[]): RespReply {
     const name = args[0]!;
-    // Commands are case-insensitive; names longer than any we know are unknown without a conversion.
-    const cmd = name.length <= 8 ? name.toString('latin1').toUpperCase() : '';
+    const cmd = commandOf(name);
     const argc = args.length;
     switch (cmd) {
       case 'GET':

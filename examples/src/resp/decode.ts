@@ -19,6 +19,7 @@ export interface RespLimits {
 
 export const DEFAULT_LIMITS: RespLimits = { maxArgs: 1024 * 1024, maxBulk: 16 * 1024 * 1024, maxInline: 64 * 1024 };
 
+const kNeed = Symbol('nocopy.respNeed');
 const CR = 13;
 const LF = 10;
 const STAR = 42;
@@ -32,9 +33,6 @@ interface Parsed {
 
 export class RespDecoder {
   readonly limits: RespLimits;
-  // Input that is known to be incomplete is not parsed again until at least this much has arrived:
-  // a large value trickling in is parsed once per arrival of the bytes it still needs, not per read.
-  readonly #need = new WeakMap<RespInput, number>();
   readonly #parsed: Parsed = { args: null, end: 0 };
 
   constructor(limits: Partial<RespLimits> = {}) {
@@ -45,17 +43,22 @@ export class RespDecoder {
   decode(r: RespInput): Buffer[] | undefined {
     for (;;) {
       const n = r.length;
-      if (n === 0 || n < (this.#need.get(r) ?? 0)) return undefined;
+      // Input known to be incomplete is not parsed again until at least this much has arrived: a
+      // large value trickling in is parsed (and, across nodes, copied by peek) once per arrival of
+      // the bytes it still needs. Kept on the reader itself under a symbol: a WeakMap lookup per
+      // command cost more than the rest of a small command's parse.
+      const holder = r as RespInput & { [kNeed]?: number };
+      if (n === 0 || n < (holder[kNeed] ?? 0)) return undefined;
       // A view when the input lies in one node (the common case), else one copy.
       const b = r.peek(n);
       const p = this.#parsed;
       if (b[0] === STAR) this.#multibulk(b, n, p);
       else this.#inline(b, n, p);
       if (p.args === null) {
-        this.#need.set(r, p.end);
+        holder[kNeed] = p.end;
         return undefined;
       }
-      this.#need.delete(r);
+      if (holder[kNeed] !== undefined) holder[kNeed] = 0;
       const args = p.args;
       if (args.length === 0) {
         r.skip(p.end); // an empty line: Redis ignores it

@@ -30,9 +30,14 @@ const NULL_BULK = Buffer.from('$-1\r\n');
 
 type Out = Pick<FrameWriter, 'writeBinary' | 'writeString'>;
 
+// The `$<n>\r\n` headers of bulk strings up to 1 KiB, made once: most values are small.
+const BULK_HEADERS = Array.from({ length: 1025 }, (_, n) => Buffer.from(`$${n}\r\n`, 'latin1'));
+
 export function writeReply(w: Out, r: RespReply): void {
   if (r instanceof Uint8Array) {
-    w.writeString(`$${r.length}\r\n`, 'latin1');
+    const n = r.length;
+    if (n < BULK_HEADERS.length) w.writeBinary(BULK_HEADERS[n]!);
+    else w.writeString(`$${n}\r\n`, 'latin1');
     w.writeBinary(r);
     w.writeBinary(CRLF);
   } else if (r === null) {

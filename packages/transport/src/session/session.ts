@@ -95,7 +95,7 @@ export class Session<In = unknown, Out = In> {
   #flushQueued = false;
   /** Messages encoded and not yet counted as sent. */
   #unsent = 0;
-  /** In the input loop: replies are sent once at its end. */
+  /** In the input loop: replies are sent after it (deferFlush). */
   #inInput = false;
   #closing = false;
   #connGone = false;
@@ -154,7 +154,7 @@ export class Session<In = unknown, Out = In> {
       p.catch(noop);
       return p;
     }
-    // Inside the input loop, the loop sends once at its end; elsewhere a microtask does.
+    // Inside the input loop, the output goes after every loop of this event-loop turn (deferFlush); elsewhere a microtask sends it.
     if (!this.#flushQueued && !this.#inInput) {
       this.#flushQueued = true;
       queueMicrotask(this.#flush);
@@ -334,7 +334,10 @@ export class Session<In = unknown, Out = In> {
       this.#delivered = 0;
       this.#bytesIn.add(start - reader.length);
       this.#messagesIn.add(delivered);
-      if (this.connection.writer.mallocLength > 0) this.#flush();
+      if (this.connection.writer.mallocLength > 0 && !this.#flushQueued) {
+        this.#flushQueued = true;
+        deferFlush(this.#flush);
+      }
     }
     return r;
   }
@@ -484,6 +487,25 @@ export class Session<In = unknown, Out = In> {
     } catch (err) {
       this.#cfg.warn(err);
     }
+  }
+}
+
+// Output of the input loops of one event-loop iteration is sent after all of them, in the check
+// phase (setImmediate), as Redis writes its replies before it sleeps: the peers are woken once per
+// iteration, not in the middle of the reads.
+let deferred: (() => void)[] = [];
+let deferScheduled = false;
+function runDeferred(): void {
+  const list = deferred;
+  deferred = [];
+  deferScheduled = false;
+  for (let i = 0; i < list.length; i++) list[i]!();
+}
+function deferFlush(fn: () => void): void {
+  deferred.push(fn);
+  if (!deferScheduled) {
+    deferScheduled = true;
+    setImmediate(runDeferred);
   }
 }
 
