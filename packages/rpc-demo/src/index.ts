@@ -3,11 +3,13 @@ export { createServer, RpcServer, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DE
 export { createClient, RpcClient, type ClientOptions, type CallOptions, type ClientStats } from './rpc/client.js';
 export type { WorkersOptions } from './rpc/offload.js';
 export { CallContext, type Peer } from './rpc/context.js';
+export type { ServerMiddleware, ClientMiddleware, ClientCall } from './rpc/middleware.js';
 export { defineService, type ServiceClient, type ServiceHandler, type ServiceHandlers, type Validators } from './rpc/service.js';
 export type { Metadata } from './rpc/extensions.js';
 export { type Framing, type Message, DEFAULT_MAX_MESSAGE_SIZE } from './rpc/protocol.js';
 export {
   RpcError,
+  type RpcErrorOptions,
   MessageTooLargeError,
   MalformedMessageError,
   FramingMismatchError,

@@ -10,6 +10,7 @@ import { AbortError } from '@nocopy/transport';
 import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
+import { type ClientCall, type ClientMiddleware, runChain } from './middleware.js';
 import { toRemoteError } from './wire-errors.js';
 import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
 
@@ -124,6 +125,7 @@ export class RpcClient {
   readonly #backoffInitial: number;
   readonly #backoffMax: number;
   readonly #extensions: boolean;
+  readonly #middleware: ClientMiddleware[] = [];
   /** The fifth element of a request with the default timeout and no metadata (shared: it never changes). */
   readonly #defaultExt: { t: number };
   #rr = 0;
@@ -182,8 +184,27 @@ export class RpcClient {
     return this.request(method, params);
   }
 
-  /** Like call(), with params as an array and per-call options (timeout, signal). */
+  /** Like call(), with params as an array and per-call options (timeout, signal, metadata). */
   request(method: string, params: unknown[] = [], options: CallOptions = NO_OPTIONS): Promise<unknown> {
+    if (this.#middleware.length === 0) return this.#request(method, params, options);
+    return runChain(this.#middleware, { method, params, options: { ...options } }, this.#afterChain);
+  }
+
+  /**
+   * Adds a middleware around every call (request(), call() and service proxies), in onion order: the
+   * first added runs outermost. `fn(call, next)` may change `call.params` and `call.options`
+   * (metadata, timeout) before `next()`, which sends the call and resolves with its result; returning
+   * without next() settles the call with that value (a cache), a throw fails it.
+   */
+  use(fn: ClientMiddleware): this {
+    if (typeof fn !== 'function') throw new InvalidOptionError('middleware', fn, 'a function (call, next)');
+    this.#middleware.push(fn);
+    return this;
+  }
+
+  readonly #afterChain = (c: ClientCall): Promise<unknown> => this.#request(c.method, c.params, c.options);
+
+  #request(method: string, params: unknown[], options: CallOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RpcClosedError());
     const signal = options.signal ?? null;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));

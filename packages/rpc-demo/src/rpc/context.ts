@@ -18,6 +18,8 @@ export class CallContext {
   readonly method: string;
   /** The request's msgid (-1 for a notification). */
   readonly id: number;
+  /** The call's params; middleware may replace them before next(). */
+  params: unknown[];
   /** String metadata the caller sent (trace ids, auth tokens); empty from plain MessagePack-RPC peers. */
   readonly metadata: Metadata;
   /** When the caller gives up, in Date.now() ms; Infinity when it set no deadline. */
@@ -30,9 +32,10 @@ export class CallContext {
   #reason: Error | null = null;
   #done = false;
 
-  constructor(method: string, id: number, metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
+  constructor(method: string, id: number, params: unknown[], metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
     this.method = method;
     this.id = id;
+    this.params = params;
     this.metadata = metadata;
     this.deadline = deadline;
     this.peer = peer;

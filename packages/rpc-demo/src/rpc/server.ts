@@ -11,6 +11,7 @@ import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, NO_PEER, type Peer } from './context.js';
 import { errorObject } from './wire-errors.js';
 import type { ServiceHandlers, Validators } from './service.js';
+import { type ServerMiddleware, runChain } from './middleware.js';
 import { CANCEL, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
 
 export type Handler = (...params: any[]) => unknown;
@@ -72,9 +73,13 @@ export interface ServerStats {
 interface Method {
   fn: Handler | null;
   offload: string | null;
-  /** Runs the call: the handler with the context as `this`, or the worker pool. */
-  invoke: (ctx: CallContext, params: unknown[]) => unknown;
+  /** Runs the call: the handler with the context as `this`, or the worker pool (after the validate hook). */
+  core: Invoke;
+  /** core inside the middleware chain (core itself when there is none). */
+  invoke: Invoke;
 }
+
+type Invoke = (ctx: CallContext, params: unknown[]) => unknown;
 
 /** Per-connection state: the EventLoop's ctx. */
 class ConnState {
@@ -156,6 +161,7 @@ export class RpcServer {
   #inFlight = 0;
   #offloaded = 0;
   #cancelled = 0;
+  readonly #middleware: ServerMiddleware[] = [];
   /** shutdown() was called: register() refuses. */
   #shutdown = false;
 
@@ -238,13 +244,38 @@ export class RpcServer {
       if (typeof handler !== 'string') throw new InvalidOptionError('handler', handler, 'the name of an export of the workers module (offloaded)');
       const name = handler;
       // The call's signal goes to piscina: a cancelled call leaves the queue, or its worker is stopped.
-      this.#methods.set(method, { fn: null, offload: name, invoke: validated(method, validate, (ctx, params) => this.#runOffloaded(method, name, params, ctx.signal)) });
+      this.#set(method, null, name, validated(method, validate, (ctx, params) => this.#runOffloaded(method, name, params, ctx.signal)));
     } else {
       if (typeof handler !== 'function') throw new InvalidOptionError('handler', handler, 'a function');
       const fn = handler as Handler;
-      this.#methods.set(method, { fn, offload: null, invoke: validated(method, validate, (ctx, params) => fn.apply(ctx, params)) });
+      this.#set(method, fn, null, validated(method, validate, (ctx, params) => fn.apply(ctx, params)));
     }
     return this;
+  }
+
+  /**
+   * Adds a middleware around every call (and notification) of registered methods, in onion order:
+   * the first added runs outermost. `fn(ctx, next)` sees `ctx.method`, `ctx.params`, `ctx.metadata`,
+   * ...; `next()` resolves with the result or rejects with the error of the rest of the chain.
+   * Returning without calling next() answers the call with the value returned; a throw, with the error.
+   */
+  use(fn: ServerMiddleware): this {
+    if (this.#shutdown) throw new RpcClosedError('server');
+    if (typeof fn !== 'function') throw new InvalidOptionError('middleware', fn, 'a function (ctx, next)');
+    this.#middleware.push(fn);
+    for (const m of this.#methods.values()) m.invoke = this.#wrap(m.core);
+    return this;
+  }
+
+  #set(method: string, fn: Handler | null, offload: string | null, core: Invoke): void {
+    this.#methods.set(method, { fn, offload, core, invoke: this.#wrap(core) });
+  }
+
+  #wrap(core: Invoke): Invoke {
+    const chain = this.#middleware;
+    if (chain.length === 0) return core;
+    const last = (ctx: CallContext) => core(ctx, ctx.params);
+    return (ctx) => runChain(chain, ctx, last);
   }
 
   #checkName(method: unknown): void {
@@ -350,10 +381,11 @@ export class RpcServer {
       }
       this.#calls++;
       const ext = m.length === 5 ? m[4] : undefined;
-      const ctx = new CallContext(name, id, ext === undefined ? NO_METADATA : ext.metadata, ext?.timeout === undefined ? Infinity : Date.now() + ext.timeout, st.peer, st.attributes);
+      const params = m[3];
+      const ctx = new CallContext(name, id, params, ext === undefined ? NO_METADATA : ext.metadata, ext?.timeout === undefined ? Infinity : Date.now() + ext.timeout, st.peer, st.attributes);
       let r: unknown;
       try {
-        r = method.invoke(ctx, m[3]);
+        r = method.invoke(ctx, params);
       } catch (err) {
         this.#reply(st, id, err, null);
         return true;
@@ -392,7 +424,7 @@ export class RpcServer {
       }
       this.#calls++;
       try {
-        const r = method.invoke(new CallContext(name, -1, NO_METADATA, Infinity, st.peer, st.attributes), m[2]);
+        const r = method.invoke(new CallContext(name, -1, m[2], NO_METADATA, Infinity, st.peer, st.attributes), m[2]);
         if (isThenable(r)) r.then(undefined, this.#onError);
       } catch (err) {
         this.#onError(err);
