@@ -11,6 +11,7 @@ import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../error
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
 import { type ClientCall, type ClientMiddleware, runChain } from './middleware.js';
+import { clientCallChannel, traced } from './tracing.js';
 import { toRemoteError } from './wire-errors.js';
 import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
 
@@ -186,6 +187,11 @@ export class RpcClient {
 
   /** Like call(), with params as an array and per-call options (timeout, signal, metadata). */
   request(method: string, params: unknown[] = [], options: CallOptions = NO_OPTIONS): Promise<unknown> {
+    if (clientCallChannel.hasSubscribers) return traced(clientCallChannel, { method, params, options }, () => this.#intercepted(method, params, options)) as Promise<unknown>;
+    return this.#intercepted(method, params, options);
+  }
+
+  #intercepted(method: string, params: unknown[], options: CallOptions): Promise<unknown> {
     if (this.#middleware.length === 0) return this.#request(method, params, options);
     return runChain(this.#middleware, { method, params, options: { ...options } }, this.#afterChain);
   }

@@ -3,7 +3,8 @@
 // finish (out of order). Replies produced while one read batch is handled leave in one flush; replies
 // of async handlers that finish together are coalesced into one flush per microtask checkpoint.
 import type { AddressInfo, Server } from 'node:net';
-import { checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
+import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
+import { checkBoolean, checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
 import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
@@ -12,6 +13,7 @@ import { CallContext, NO_PEER, type Peer } from './context.js';
 import { errorObject } from './wire-errors.js';
 import type { ServiceHandlers, Validators } from './service.js';
 import { type ServerMiddleware, runChain } from './middleware.js';
+import { serverCallChannel, traced } from './tracing.js';
 import { CANCEL, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
 
 export type Handler = (...params: any[]) => unknown;
@@ -27,6 +29,11 @@ export interface ServerOptions {
   workers?: WorkersOptions;
   /** Transport options for the EventLoop (timeouts, maxConnections, buffer limits, ...). */
   transport?: Omit<EventLoopOptions<ConnState>, 'onPrepare' | 'onConnect' | 'onError'>;
+  /**
+   * Record each call's latency (from decoding the request to its result) in a histogram per method,
+   * in stats().methods. Default false: it costs about 0.2 µs per call.
+   */
+  latency?: boolean;
   /** Errors from notifications, malformed input and the transport. Default: a process warning (NOCOPY_RPC_ERROR), at most 10 per 10 s. */
   onError?: (error: unknown) => void;
 }
@@ -56,6 +63,13 @@ export interface ServiceOptions<S> {
   validate?: Validators<S>;
 }
 
+export interface MethodStats {
+  calls: number;
+  errors: number;
+  /** Node's RecordableHistogram of call latencies in ns (min, max, mean, percentile(p), count); null without the latency option. */
+  latency: RecordableHistogram | null;
+}
+
 export interface ServerStats {
   connections: number;
   /** Requests and notifications received. */
@@ -66,6 +80,8 @@ export interface ServerStats {
   inFlight: number;
   /** Calls sent to the worker pool. */
   offloaded: number;
+  /** Per registered method: calls (requests and notifications), errors (calls answered with an error) and the latency histogram (ns; null without the latency option). */
+  methods: Record<string, MethodStats>;
   /** Calls that finished after they were cancelled (by the client, their deadline or their connection closing): not answered. */
   cancelled: number;
 }
@@ -77,6 +93,10 @@ interface Method {
   core: Invoke;
   /** core inside the middleware chain (core itself when there is none). */
   invoke: Invoke;
+  calls: number;
+  errors: number;
+  /** Latency of each call in ns (ServerOptions.latency), else null. */
+  latency: RecordableHistogram | null;
 }
 
 type Invoke = (ctx: CallContext, params: unknown[]) => unknown;
@@ -162,6 +182,7 @@ export class RpcServer {
   #offloaded = 0;
   #cancelled = 0;
   readonly #middleware: ServerMiddleware[] = [];
+  readonly #latency: boolean;
   /** shutdown() was called: register() refuses. */
   #shutdown = false;
 
@@ -171,6 +192,7 @@ export class RpcServer {
     if (max > 2 ** 32 - 1) throw new InvalidOptionError('maxMessageSize', max, 'an integer from 1 to 2^32-1');
     this.maxMessageSize = max;
     this.#maxInFlight = checkCount('maxInFlight', options.maxInFlight, 1024);
+    this.#latency = checkBoolean('latency', options.latency, false);
     checkFunction('onError', options.onError);
     this.#onError = options.onError ?? warnRpcError;
     this.#offload = options.workers ? new Offload(options.workers) : null;
@@ -268,7 +290,7 @@ export class RpcServer {
   }
 
   #set(method: string, fn: Handler | null, offload: string | null, core: Invoke): void {
-    this.#methods.set(method, { fn, offload, core, invoke: this.#wrap(core) });
+    this.#methods.set(method, { fn, offload, core, invoke: this.#wrap(core), calls: 0, errors: 0, latency: this.#latency ? createHistogram() : null });
   }
 
   #wrap(core: Invoke): Invoke {
@@ -303,7 +325,9 @@ export class RpcServer {
   }
 
   stats(): ServerStats {
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled };
+    const methods: Record<string, MethodStats> = {};
+    for (const [name, m] of this.#methods) methods[name] = { calls: m.calls, errors: m.errors, latency: m.latency };
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, methods };
   }
 
   /**
@@ -383,14 +407,19 @@ export class RpcServer {
       const ext = m.length === 5 ? m[4] : undefined;
       const params = m[3];
       const ctx = new CallContext(name, id, params, ext === undefined ? NO_METADATA : ext.metadata, ext?.timeout === undefined ? Infinity : Date.now() + ext.timeout, st.peer, st.attributes);
+      method.calls++;
+      const t0 = method.latency === null ? 0 : performance.now();
       let r: unknown;
       try {
-        r = method.invoke(ctx, params);
+        r = serverCallChannel.hasSubscribers ? traced(serverCallChannel, { method: name, params, context: ctx }, () => method.invoke(ctx, params)) : method.invoke(ctx, params);
       } catch (err) {
+        method.errors++;
+        if (t0 !== 0) record(method.latency!, t0);
         this.#reply(st, id, err, null);
         return true;
       }
       if (!isThenable(r)) {
+        if (t0 !== 0) record(method.latency!, t0);
         this.#reply(st, id, null, r);
         return true;
       }
@@ -399,8 +428,15 @@ export class RpcServer {
       st.calls.set(id, ctx);
       st.conn.hold();
       r.then(
-        (v) => this.#complete(st, ctx, null, v),
-        (err) => this.#complete(st, ctx, err ?? new Error('rejected'), null),
+        (v) => {
+          if (t0 !== 0) record(method.latency!, t0);
+          this.#complete(st, ctx, null, v);
+        },
+        (err) => {
+          method.errors++;
+          if (t0 !== 0) record(method.latency!, t0);
+          this.#complete(st, ctx, err ?? new Error('rejected'), null);
+        },
       );
       // Also while replies wait for the peer to read them: nobody awaits the flush of async replies,
       // and a peer that sends async calls without reading would make the output grow without bound.
@@ -423,11 +459,17 @@ export class RpcServer {
         return true;
       }
       this.#calls++;
-      try {
-        const r = method.invoke(new CallContext(name, -1, m[2], NO_METADATA, Infinity, st.peer, st.attributes), m[2]);
-        if (isThenable(r)) r.then(undefined, this.#onError);
-      } catch (err) {
+      method.calls++;
+      const onError = (err: unknown) => {
+        method.errors++;
         this.#onError(err);
+      };
+      try {
+        const ctx = new CallContext(name, -1, m[2], NO_METADATA, Infinity, st.peer, st.attributes);
+        const r = serverCallChannel.hasSubscribers ? traced(serverCallChannel, { method: name, params: m[2], context: ctx }, () => method.invoke(ctx, m[2])) : method.invoke(ctx, m[2]);
+        if (isThenable(r)) r.then(undefined, onError);
+      } catch (err) {
+        onError(err);
       }
     }
     // Responses are not expected by a server: ignored.
@@ -509,6 +551,11 @@ function validated(method: string, validate: ((params: unknown[]) => void) | und
     }
     return invoke(ctx, params);
   };
+}
+
+/** A call's latency since `t0` (performance.now()), in ns, at least 1 (a histogram takes no 0). */
+function record(h: RecordableHistogram, t0: number): void {
+  h.record(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
