@@ -40,7 +40,7 @@ export class Store {
       case 'SET':
         // SET key value; the options (EX, PX, NX, XX, ...) are not supported and said so.
         if (argc < 3) return arity(cmd);
-        if (argc > 3) return new ErrorReply('ERR syntax error (SET options are not supported by this server)');
+        if (argc > 3) return new ErrorReply('ERR syntax error'); // options (EX, PX, NX, ...) are not supported
         this.#data.set(args[1]!.toString('latin1'), Buffer.from(args[2]!));
         return OK;
       case 'PING':
@@ -88,9 +88,16 @@ export class Store {
         // redis-cli asks for the command table (COMMAND DOCS) to offer hints; an empty one is valid.
         return EMPTY;
       default:
-        return new ErrorReply(`ERR unknown command '${name.toString('latin1').slice(0, 64)}'`);
+        return unknown(args);
     }
   }
+}
+
+/** Redis 7's words: the name as sent (128 bytes at most), then the first arguments, quoted, up to 128 bytes. */
+function unknown(args: Buffer[]): ErrorReply {
+  let list = '';
+  for (let i = 1; i < args.length && list.length < 128; i++) list += `'${args[i]!.toString('latin1').slice(0, 128 - list.length)}' `;
+  return new ErrorReply(`ERR unknown command '${args[0]!.toString('latin1').slice(0, 128)}', with args beginning with: ${list}`);
 }
 
 function arity(cmd: string): ErrorReply {

@@ -134,9 +134,16 @@ function readInt(b: Buffer, at: number, n: number, max: number, what: string): n
   let v = 0;
   let i = at;
   if (i < n && b[i] === 45) {
-    // `*-1` / `*0`: Redis treats a non-positive multibulk length as an empty command.
-    while (i < n && b[i] !== CR) i++;
+    // `*-1`: Redis treats a negative multibulk length as an empty command; the rest must still be
+    // a decimal integer ("*-" or "*-x" is a protocol error), and a negative bulk length is invalid.
+    i++;
+    const digits = i;
+    while (i < n && b[i] !== CR) {
+      if (b[i]! < 48 || b[i]! > 57 || i - digits > 19) throw new RespProtocolError(`invalid ${what}`);
+      i++;
+    }
     if (i + 1 >= n) return INCOMPLETE;
+    if (i === digits) throw new RespProtocolError(`invalid ${what}`);
     if (b[i + 1] !== LF) throw new RespProtocolError(`${what} not followed by CRLF`);
     intEnd = i + 2;
     if (what === 'bulk length') throw new RespProtocolError('invalid bulk length');

@@ -7,8 +7,8 @@ import type { Session } from './session.js';
 export interface Codec<In = unknown, Out = In> {
   /**
    * Consumes and returns the next whole message, or returns undefined (consuming nothing) while it
-   * is incomplete. Throws on malformed input (a coded error, or any error, which the session wraps
-   * in MalformedMessageError): the session reports it to onError and closes, after delivering every
+   * is incomplete. Throws on malformed input (a coded error, with a string `code`, or any other
+   * error, which the session wraps in MalformedMessageError): the session reports it to onError and closes, after delivering every
    * message decoded before. A length declared above the codec's limit must throw as soon as the
    * header that declares it is readable, so that an oversized message is never buffered.
    * A message may be a view of the input: it stays valid until its onMessage settles.

@@ -3,7 +3,7 @@
 // heartbeat, idle, after/every) live on the timing wheel. Order of callbacks: listener.ts.
 import type { Connection } from '../connection.js';
 import type { FrameReader } from '../framing/codec.js';
-import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, MalformedMessageError, SessionRejectedError, TransportError } from '../errors.js';
+import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, MalformedMessageError, SessionRejectedError } from '../errors.js';
 import { checkFunction, checkMs } from '../validate.js';
 import { Attributes } from './attributes.js';
 import type { SessionConfig } from './config.js';
@@ -355,7 +355,8 @@ export class Session<In = unknown, Out = In> {
       try {
         message = codec.decode(reader, this);
       } catch (err) {
-        this[kFail](err instanceof TransportError ? err : new MalformedMessageError((err as Error)?.message ?? String(err), { cause: err }));
+        // A coded error (a string `code`, as every nocopy error and Node's own have) is the codec's word; any other is wrapped.
+        this[kFail](typeof (err as { code?: unknown })?.code === 'string' ? err : new MalformedMessageError((err as Error)?.message ?? String(err), { cause: err }));
         return;
       }
       if (message === undefined) return;
