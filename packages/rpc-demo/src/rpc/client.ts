@@ -127,8 +127,6 @@ export class RpcClient {
   readonly #backoffMax: number;
   readonly #extensions: boolean;
   readonly #middleware: ClientMiddleware[] = [];
-  /** The fifth element of a request with the default timeout and no metadata (shared: it never changes). */
-  readonly #defaultExt: { t: number };
   #rr = 0;
   /** The slot of the last request written (see BATCH_PER_SLOT). */
   #last: Slot | null = null;
@@ -161,7 +159,6 @@ export class RpcClient {
     this.#backoffInitial = checkMs('backoff.initial', options.backoff?.initial, 50);
     this.#backoffMax = checkMs('backoff.max', options.backoff?.max, 5000);
     this.#extensions = checkBoolean('extensions', options.extensions, true);
-    this.#defaultExt = Object.freeze({ t: this.#timeout });
     for (let i = 0; i < perAddress; i++) {
       for (const a of addresses) {
         const slot = new Slot(a, new MessageReader(this.framing, this.maxMessageSize));
@@ -398,7 +395,7 @@ export class RpcClient {
     const ext = slot.extConn === conn;
     try {
       if (ext && (timeout > 0 || metadata !== null)) {
-        const x = metadata === null ? (timeout === this.#timeout ? this.#defaultExt : { t: timeout }) : timeout > 0 ? { t: timeout, m: metadata } : { m: metadata };
+        const x = metadata === null ? timeout : timeout > 0 ? { t: timeout, m: metadata } : { m: metadata };
         writeMessage(conn.writer, this.framing, [0, id, method, params, x], this.maxMessageSize);
       } else writeMessage(conn.writer, this.framing, [0, id, method, params], this.maxMessageSize);
     } catch (err) {

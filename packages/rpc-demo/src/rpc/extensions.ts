@@ -3,8 +3,9 @@
 //   1. on each new connection our client sends a standard request [0, id, "$/nocopy", [1]];
 //      a plain server answers it like any unknown method (an error), ours with
 //      { nocopy: 1, ext: ["cancel", "deadline", "metadata"] };
-//   2. only then, and only to such a server, a request may carry a fifth element, a map:
-//      [0, id, method, params, { t?: ms left before the caller gives up, m?: { key: "value" } }];
+//   2. only then, and only to such a server, a request may carry a fifth element: the ms the caller
+//      waits (an integer, the common case: 3 bytes), or with metadata a map
+//      [0, id, method, params, { t?: ms, m?: { key: "value" } }];
 //   3. and a call given up (aborted, timed out) is followed by the notification [2, "$/cancel", [id]].
 // Method names starting with "$/" are reserved for this: register() refuses them.
 import { MalformedMessageError } from '../errors.js';
@@ -45,20 +46,26 @@ export const NO_METADATA: Metadata = Object.freeze(Object.create(null) as Record
 
 const NO_EXTENSION: RequestExtension = Object.freeze({ timeout: undefined, metadata: NO_METADATA });
 
-/** Checks a request's fifth element (nil or a map of known keys); throws MalformedMessageError. */
-export function readExtension(v: unknown): RequestExtension {
+/**
+ * Checks a request's fifth element (nil, a timeout in ms, or a map of known keys); throws
+ * MalformedMessageError. A timeout alone stays a number (nothing allocated per call).
+ */
+export function readExtension(v: unknown): RequestExtension | number {
   if (v === null || v === undefined) return NO_EXTENSION;
+  if (typeof v === 'number') return checkTimeout(v);
   if (typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array || v instanceof Date || v instanceof Map) throw new MalformedMessageError('request extension is not a map');
   const o = v as { t?: unknown; m?: unknown };
   let timeout: number | undefined;
   let metadata = NO_METADATA;
   for (const k in o) if (k !== 't' && k !== 'm') throw new MalformedMessageError(`unknown request extension ${JSON.stringify(k)}`);
-  if (o.t !== undefined && o.t !== null) {
-    if (typeof o.t !== 'number' || !Number.isInteger(o.t) || o.t < 0 || o.t > 2 ** 31 - 1) throw new MalformedMessageError('request deadline is not an integer number of ms');
-    timeout = o.t;
-  }
+  if (o.t !== undefined && o.t !== null) timeout = checkTimeout(o.t);
   if (o.m !== undefined && o.m !== null) metadata = readMetadata(o.m, MalformedMessageError);
   return timeout === undefined && metadata === NO_METADATA ? NO_EXTENSION : { timeout, metadata };
+}
+
+function checkTimeout(t: unknown): number {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 2 ** 31 - 1) throw new MalformedMessageError('request deadline is not an integer number of ms');
+  return t;
 }
 
 /** A frozen copy of string-to-string metadata; throws `Err` (MalformedMessageError or InvalidOptionError-like) otherwise. */

@@ -22,7 +22,7 @@ export const RESPONSE = 1;
 export const NOTIFICATION = 2;
 
 /** A request; the fifth element (our extension, see extensions.ts) is replaced by its checked form when decoded. */
-export type Request = [0, number, string, unknown[]] | [0, number, string, unknown[], RequestExtension];
+export type Request = [0, number, string, unknown[]] | [0, number, string, unknown[], RequestExtension | number];
 export type Response = [1, number, unknown, unknown];
 export type Notification = [2, string, unknown[]];
 export type Message = Request | Response | Notification;
@@ -41,7 +41,7 @@ export function checkFraming(framing: unknown): Framing {
 
 /** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError or UnencodableValueError, writing nothing. */
 /** A request as our client sends it to a server with the extensions: the fifth element is the wire map. */
-export type ExtendedRequest = [0, number, string, unknown[], { t?: number; m?: Readonly<Record<string, string>> }];
+export type ExtendedRequest = [0, number, string, unknown[], number | { t?: number; m?: Readonly<Record<string, string>> }];
 
 export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message | ExtendedRequest, max: number): void {
   encodeInto(w, msg, max, framing === 'framed');

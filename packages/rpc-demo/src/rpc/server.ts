@@ -114,6 +114,8 @@ class ConnState {
   readonly attributes = new Map<string, unknown>();
   /** The peer sent the extensions' hello (it is our client, or speaks like it). */
   extPeer = false;
+  /** Date.now() read once for the read batch being decoded (0: not yet). */
+  now = 0;
   /** Async replies written but not yet flushed; their holds are released after the flush. */
   unflushed = 0;
   flushQueued = false;
@@ -357,6 +359,7 @@ export class RpcServer {
     }
     if (st.paused) return;
     const w = conn.writer;
+    st.now = 0;
     try {
       st.messages.read(conn.reader, st.onMessage);
     } catch (err) {
@@ -404,9 +407,19 @@ export class RpcServer {
         return true;
       }
       this.#calls++;
-      const ext = m.length === 5 ? m[4] : undefined;
       const params = m[3];
-      const ctx = new CallContext(name, id, params, ext === undefined ? NO_METADATA : ext.metadata, ext?.timeout === undefined ? Infinity : Date.now() + ext.timeout, st.peer, st.attributes);
+      let metadata = NO_METADATA;
+      let deadline = Infinity;
+      if (m.length === 5) {
+        const ext = m[4];
+        // One clock read per read batch: the deadline is the caller's timeout from about when it arrived.
+        if (typeof ext === 'number') deadline = (st.now || (st.now = Date.now())) + ext;
+        else {
+          metadata = ext.metadata;
+          if (ext.timeout !== undefined) deadline = (st.now || (st.now = Date.now())) + ext.timeout;
+        }
+      }
+      const ctx = new CallContext(name, id, params, metadata, deadline, st.peer, st.attributes);
       method.calls++;
       const t0 = method.latency === null ? 0 : performance.now();
       let r: unknown;
