@@ -86,3 +86,26 @@ test('SIGINT to the whole process group (Ctrl-C) under load: workers drain too, 
   assert.equal(code, 0);
   await until(() => !pids.some(alive), 'the workers to be gone');
 });
+
+test('a second SIGTERM while draining kills the workers instead of waiting', async (t) => {
+  const primary = spawn(process.execPath, [primaryScript, rpcWorker, '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => primary.kill('SIGKILL'));
+  let out = '';
+  primary.stdout.setEncoding('utf8');
+  primary.stdout.on('data', (d: string) => (out += d));
+  await until(() => out.includes('\n'), 'the primary to report its workers', 10_000);
+  const { port: p, pids } = JSON.parse(out) as { port: number; pids: number[] };
+  const client = createClient({ address: `127.0.0.1:${p}`, connections: 1, timeout: 20_000 });
+  t.after(() => client.close());
+  // A call the drain would wait for (drainTimeout 5 s in the primary script).
+  const long = client.call('sleep', 4000).then(() => 'answered', () => 'cut');
+  await sleep(100);
+  const exited = once(primary, 'exit');
+  primary.kill('SIGTERM');
+  await sleep(200);
+  primary.kill('SIGTERM');
+  assert.equal(await long, 'cut', 'the second signal ended the drain');
+  const [code] = await exited;
+  assert.equal(code, 0);
+  await until(() => !pids.some(alive), 'the workers to be gone');
+});

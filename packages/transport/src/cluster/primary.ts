@@ -51,7 +51,10 @@ export interface ClusterOptions {
   drainSettle?: number;
   /** Accepted sockets held while no worker is ready (all restarting); past it they are refused. Default 1024. */
   maxPending?: number;
-  /** SIGTERM and SIGINT stop the cluster, SIGHUP restarts it. Default false (a library leaves signals alone). */
+  /**
+   * SIGTERM and SIGINT stop the cluster (a second one kills the workers), SIGHUP restarts it.
+   * Default false (a library leaves signals alone).
+   */
   signals?: boolean;
   /** Arguments, execArgv and environment of the worker processes (default: the primary's execArgv and env). */
   args?: string[];
@@ -150,7 +153,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   [kInstallSignals](): void {
-    const onStop = (): void => void this.stop();
+    // A second signal while stopping does not wait any longer: the workers are killed.
+    const onStop = (): void => {
+      if (this.#stopping === null) void this.stop();
+      else this.#killAll();
+    };
     const onHup = (): void => void this.restart().catch(noop);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
@@ -301,6 +308,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     await Promise.all(all);
     this.#signals?.();
     this.#signals = null;
+  }
+
+  #killAll(): void {
+    for (const s of this.#slots) {
+      for (const w of [s.current, s.next, ...s.draining]) if (w !== null && w.state !== 'exited') w.child.kill('SIGKILL');
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
