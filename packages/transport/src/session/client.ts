@@ -6,7 +6,8 @@ import type tls from 'node:tls';
 import { type Connection } from '../connection.js';
 import { type DialOptions, type Network, dialConnection } from '../dialer.js';
 import { AbortError, InvalidOptionError, NoSessionError } from '../errors.js';
-import { checkCount, checkMs } from '../validate.js';
+import { checkCount, checkEnum, checkHostPort, checkMs } from '../validate.js';
+import { type UdpSocketConfig, type UdpSocketOptions, dialUdp, resolveSocketOptions } from './udp.js';
 import { type Backoff, type ReconnectOptions, backoffDelay, resolveBackoff } from './backoff.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { Session, kFail, kFinished, kInput, kOpen, kOpened } from './session.js';
@@ -19,6 +20,10 @@ export type SessionClientOptions<In, Out = In> = SessionOptions<In, Out> &
     addresses?: string[];
     /** Default 'tcp'. */
     network?: Network;
+    /** 'tcp' (default: TCP, TLS or a Unix socket, see network and tls) or 'udp' (a connected UDP socket per session). */
+    transport?: 'tcp' | 'udp';
+    /** UDP socket options (transport 'udp'). */
+    udp?: UdpSocketOptions;
     /** TLS: true for the defaults (verification on, TLS 1.2 at least), or tls.connect options. */
     tls?: boolean | tls.ConnectionOptions;
     /** Sessions to keep open. Default 1. */
@@ -61,6 +66,8 @@ export class SessionClient<In = unknown, Out = In> {
   readonly #cfg: SessionConfig<In, Out>;
   readonly #backoff: Backoff;
   readonly #network: Network;
+  readonly #transport: 'tcp' | 'udp';
+  readonly #udp: UdpSocketConfig | null;
   readonly #addresses: string[];
   readonly #dial: DialOptions<any>;
   readonly #slots: Slot<In, Out>[] = [];
@@ -75,7 +82,7 @@ export class SessionClient<In = unknown, Out = In> {
   #opened = 0;
 
   constructor(options: SessionClientOptions<In, Out>) {
-    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, address, addresses, network, sessions, reconnect, ...dial } =
+    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, address, addresses, network, sessions, reconnect, transport, udp, ...dial } =
       options as SessionClientOptions<In, Out> & { idleTimeout?: number };
     this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
     this.#backoff = resolveBackoff(reconnect);
@@ -85,6 +92,9 @@ export class SessionClient<In = unknown, Out = In> {
     }
     this.#addresses = [...list];
     this.#network = network ?? 'tcp';
+    this.#transport = checkEnum('transport', transport, ['tcp', 'udp'] as const, 'tcp');
+    this.#udp = this.#transport === 'udp' ? resolveSocketOptions(udp ?? {}, false) : null;
+    if (heartbeat !== undefined && !('message' in heartbeat)) throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
     if (this.#network !== 'tcp' && this.#network !== 'unix') throw new InvalidOptionError('network', network, '"tcp" or "unix"');
     checkMs('timeout', dial.timeout, 10_000);
     this.#dial = { ...dial, onError };
@@ -172,22 +182,19 @@ export class SessionClient<In = unknown, Out = In> {
     slot.dialing = ac;
     this.#dials++;
     const address = this.#addresses[slot.address]!;
-    // Dialed without onRequest: input waits until onOpen accepted the session.
-    dialConnection<Session<In, Out>>(this.#network, address, { ...this.#dial, signal: ac.signal }).then(
-      (conn) => {
+    this.#open1(address, ac.signal).then(
+      ({ session, start }) => {
         slot.dialing = null;
         if (this.#closing !== null) {
-          conn.close();
+          session.close();
           return;
         }
-        const s = new Session<In, Out>(conn, this.#cfg, this);
-        conn.ctx = s;
-        slot.session = s;
+        slot.session = session;
         slot.openedAt = Date.now();
-        this.#live.add(s);
-        const r = s[kOpen]();
-        if (r === undefined) conn.setOnRequest(onRequest);
-        else void r.then(() => conn.setOnRequest(onRequest));
+        this.#live.add(session);
+        const r = session[kOpen]();
+        if (r === undefined) start();
+        else void r.then(start);
       },
       () => {
         slot.dialing = null;
@@ -197,6 +204,21 @@ export class SessionClient<In = unknown, Out = In> {
         this.#retry(slot);
       },
     );
+  }
+
+  /** Dials one session; its input starts with `start()`, once onOpen accepted it. */
+  async #open1(address: string, signal: AbortSignal): Promise<{ session: Session<In, Out>; start: () => void }> {
+    if (this.#transport === 'udp') {
+      const link = await dialUdp(checkHostPort('address', address), this.#udp!, this.#cfg.maxInFlight, signal);
+      const session = new Session<In, Out>(link, this.#cfg, this, 'udp');
+      link.session = session;
+      return { session, start: () => link.start() };
+    }
+    // Dialed without onRequest: input waits until onOpen accepted the session.
+    const conn = await dialConnection<Session<In, Out>>(this.#network, address, { ...this.#dial, signal });
+    const session = new Session<In, Out>(conn, this.#cfg, this);
+    conn.ctx = session;
+    return { session, start: () => conn.setOnRequest(onRequest) };
   }
 
   #retry(slot: Slot<In, Out>): void {

@@ -12,8 +12,8 @@ export interface HeartbeatOptions<Out> {
   interval: number;
   /** Close a session that received nothing for this many ms (HeartbeatTimeoutError). Default 3 x interval. */
   timeout?: number;
-  /** The heartbeat message, or a function that makes one for the session. */
-  message: Out | ((session: Session<any, Out>) => Out);
+  /** The heartbeat message, or a function that makes one for the session. Required but over WebSocket, where the heartbeat is a ping. */
+  message?: Out | ((session: Session<any, Out>) => Out);
 }
 
 export interface SessionOptions<In, Out = In> {
@@ -61,8 +61,7 @@ export function resolveSessionOptions<In, Out>(o: SessionOptions<In, Out>): Sess
     if (interval === 0) throw new InvalidOptionError('heartbeat.interval', h.interval, 'a positive number of ms');
     const timeout = checkMs('heartbeat.timeout', h.timeout, 3 * interval);
     if (timeout === 0) throw new InvalidOptionError('heartbeat.timeout', h.timeout, 'a positive number of ms');
-    if (!('message' in h)) throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
-    heartbeat = { interval, timeout, message: h.message };
+    heartbeat = { interval, timeout, message: h.message as Out };
   }
   const wheel = o.wheel ?? defaultWheel;
   if (!(wheel instanceof TimingWheel)) throw new InvalidOptionError('wheel', wheel, 'a TimingWheel');

@@ -9,3 +9,4 @@ export type { ReconnectOptions } from './backoff.js';
 export { TimingWheel, defaultWheel, type TimingWheelOptions, type WheelTimer } from './timing-wheel.js';
 export { tlvCodec, type TlvMessage, type TlvOptions } from './tlv.js';
 export { Router, type RouteHandler } from './router.js';
+export { UdpSessionServer, createUdpSessionServer, type UdpSessionServerOptions, type UdpSessionServerStats, type UdpSocketOptions } from './udp.js';

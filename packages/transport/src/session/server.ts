@@ -3,6 +3,7 @@
 // the onRequest of every connection (one shared function, no closure per connection).
 import type { AddressInfo, Server } from 'node:net';
 import type { Connection } from '../connection.js';
+import { InvalidOptionError } from '../errors.js';
 import { EventLoop, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '../eventloop.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { Session, kFail, kFinished, kInput, kOpen } from './session.js';
@@ -46,6 +47,9 @@ export class SessionServer<In = unknown, Out = In> {
 
   constructor(options: SessionServerOptions<In, Out>) {
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, ...loopOptions } = options as SessionServerOptions<In, Out> & { idleTimeout?: number };
+    if (heartbeat !== undefined && heartbeat !== null && typeof heartbeat === 'object' && !('message' in heartbeat)) {
+      throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
+    }
     this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
     this.#loop = new EventLoop<Session<In, Out>>(onRequest, {
       ...loopOptions,

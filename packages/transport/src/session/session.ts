@@ -3,6 +3,7 @@
 // heartbeat, idle, after/every) live on the timing wheel. Order of callbacks: listener.ts.
 import type { Connection } from '../connection.js';
 import type { FrameReader } from '../framing/codec.js';
+import type { SessionLink } from './link.js';
 import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, MalformedMessageError, SessionRejectedError } from '../errors.js';
 import { checkFunction, checkMs } from '../validate.js';
 import { Attributes } from './attributes.js';
@@ -53,6 +54,7 @@ function address(host: string | undefined, port: number | undefined): string | u
 export const kOpen = Symbol('nocopy.sessionOpen');
 export const kInput = Symbol('nocopy.sessionInput');
 export const kFail = Symbol('nocopy.sessionFail');
+export const kTouch = Symbol('nocopy.sessionTouch');
 const kCron = Symbol('nocopy.sessionCron');
 const kHeartbeat = Symbol('nocopy.sessionHeartbeat');
 const kCheckHeartbeat = Symbol('nocopy.sessionCheckHeartbeat');
@@ -61,8 +63,10 @@ const kCheckIdle = Symbol('nocopy.sessionCheckIdle');
 export class Session<In = unknown, Out = In> {
   /** Unique in this process, increasing. */
   readonly id: number;
-  /** The underlying connection (its socket, timeouts, reader and writer). */
-  readonly connection: Connection<any>;
+  /** The underlying TCP, TLS or Unix connection (its socket, timeouts, reader and writer); undefined over UDP and WebSocket. */
+  readonly connection: Connection<any> | undefined;
+  /** 'tcp' (TLS and Unix sockets included), 'udp' or 'websocket'. */
+  readonly transport: 'tcp' | 'udp' | 'websocket';
   /** "ip:port" ("[v6]:port"); undefined for Unix sockets. */
   readonly localAddress: string | undefined;
   readonly remoteAddress: string | undefined;
@@ -101,21 +105,28 @@ export class Session<In = unknown, Out = In> {
   #connGone = false;
   #finished = false;
   readonly #owner: SessionOwner<In, Out>;
+  readonly #link: SessionLink;
+  /** Message transports cut a datagram or WebSocket message after each encode. */
+  readonly #perMessage: boolean;
 
-  constructor(conn: Connection<any>, cfg: SessionConfig<In, Out>, owner: SessionOwner<In, Out>) {
+  /** @internal Made by the session server and client of each transport. */
+  constructor(link: SessionLink, cfg: SessionConfig<In, Out>, owner: SessionOwner<In, Out>, transport: 'tcp' | 'udp' | 'websocket' = 'tcp') {
     this.id = nextId++;
-    this.connection = conn;
+    this.#link = link;
+    this.transport = transport;
+    this.connection = transport === 'tcp' ? (link as Connection<any>) : undefined;
+    this.#perMessage = link.endMessage !== undefined;
     this.#cfg = cfg;
     this.#owner = owner;
-    this.localAddress = address(conn.localAddress, conn.localPort);
-    this.remoteAddress = address(conn.remoteAddress, conn.remotePort);
+    this.localAddress = address(link.localAddress, link.localPort);
+    this.remoteAddress = address(link.remoteAddress, link.remotePort);
     this.lastActive = this.lastRead = Date.now();
-    conn.addCloseCallback(this.#onConnClosed);
+    link.addCloseCallback(this.#onConnClosed);
   }
 
   /** True until the session starts closing (either side, or an error). */
   isActive(): boolean {
-    return !this.#closing && this.connection.isActive();
+    return !this.#closing && this.#link.isActive();
   }
 
   /** onClose and the close callbacks have run. */
@@ -144,10 +155,19 @@ export class Session<In = unknown, Out = In> {
    * unhandled one. The codec's encode errors throw synchronously (a bug, not a network event).
    */
   send(message: Out): Promise<void> {
-    if (this.#closing || !this.connection.isActive()) return rejected(new ConnClosedError('the session is closed'));
-    const w = this.connection.writer;
+    if (this.#closing || !this.#link.isActive()) return rejected(new ConnClosedError('the session is closed'));
+    const w = this.#link.writer;
     this.#cfg.codec.encode(message, w, this);
     this.#unsent++;
+    if (this.#perMessage) {
+      // One datagram or WebSocket message per message: sent now, counted now.
+      this.#countOut();
+      this.#link.endMessage!();
+      if (!w.waiting) return RESOLVED;
+      const p = w.flush();
+      p.catch(noop);
+      return p;
+    }
     if (w.waiting) {
       this.#countOut();
       const p = w.flush();
@@ -164,15 +184,15 @@ export class Session<In = unknown, Out = In> {
 
   /** Counts what was written since the last count (bytes and messages), at each send to the socket. */
   #countOut(): void {
-    this.#bytesOut.add(this.connection.writer.mallocLength);
+    this.#bytesOut.add(this.#link.writer.mallocLength);
     this.#messagesOut.add(this.#unsent);
     this.#unsent = 0;
   }
 
   readonly #flush = (): void => {
     this.#flushQueued = false;
-    const w = this.connection.writer;
-    if (w.mallocLength === 0 || !this.connection.isActive()) return;
+    const w = this.#link.writer;
+    if (w.mallocLength === 0 || !this.#link.isActive()) return;
     this.lastActive = Date.now();
     this.#countOut();
     try {
@@ -192,8 +212,8 @@ export class Session<In = unknown, Out = In> {
     this.closeReason = reason;
     this.#cancelTimers();
     // What send() accepted goes out before the FIN (queued for a microtask or for the input loop's end).
-    if (this.connection.writer.mallocLength > 0) this.#flush();
-    this.connection.close(reason instanceof Error ? reason : undefined, { graceful: true });
+    if (this.#link.writer.mallocLength > 0) this.#flush();
+    this.#link.close(reason instanceof Error ? reason : undefined, { graceful: true });
   }
 
   /** Calls `fn(session)` once after `ms` (timing-wheel resolution); cancelled when the session closes. */
@@ -305,7 +325,7 @@ export class Session<In = unknown, Out = In> {
   }
 
   #started(): void {
-    if (this.#closing || !this.connection.isActive()) return;
+    if (this.#closing || !this.#link.isActive()) return;
     const cfg = this.#cfg;
     const wheel = cfg.wheel;
     this.#owner[kOpened]?.(this);
@@ -320,7 +340,7 @@ export class Session<In = unknown, Out = In> {
 
   /** @internal The connection's onRequest: decode and deliver what arrived. */
   [kInput](): void | Promise<void> {
-    const reader = this.connection.reader;
+    const reader = this.#link.reader;
     const start = reader.length;
     this.lastActive = this.lastRead = Date.now();
     this.#inInput = true;
@@ -334,7 +354,7 @@ export class Session<In = unknown, Out = In> {
       this.#delivered = 0;
       this.#bytesIn.add(start - reader.length);
       this.#messagesIn.add(delivered);
-      if (this.connection.writer.mallocLength > 0 && !this.#flushQueued) {
+      if (this.#link.writer.mallocLength > 0 && !this.#flushQueued) {
         this.#flushQueued = true;
         deferFlush(this.#flush);
       }
@@ -355,11 +375,22 @@ export class Session<In = unknown, Out = In> {
       try {
         message = codec.decode(reader, this);
       } catch (err) {
+        if (this.#perMessage && this.#link.dropMalformed!(err)) {
+          reader.skip(reader.length); // the whole datagram goes
+          return;
+        }
         // A coded error (a string `code`, as every nocopy error and Node's own have) is the codec's word; any other is wrapped.
         this[kFail](typeof (err as { code?: unknown })?.code === 'string' ? err : new MalformedMessageError((err as Error)?.message ?? String(err), { cause: err }));
         return;
       }
       if (message === undefined) return;
+      if (this.#perMessage && reader.length > 0) {
+        // One datagram or WebSocket message is one message: bytes after it make all of it malformed.
+        const err = new MalformedMessageError(`${reader.length} bytes after the message`);
+        reader.skip(reader.length);
+        if (this.#link.dropMalformed?.(err) !== true) this[kFail](err);
+        return;
+      }
       this.#delivered++;
       let r: void | Promise<void>;
       try {
@@ -368,7 +399,10 @@ export class Session<In = unknown, Out = In> {
         this[kFail](err);
         return;
       }
-      if (!isThenable(r)) continue;
+      if (!isThenable(r)) {
+        if (this.#perMessage) return; // one datagram or WebSocket message is one decode
+        continue;
+      }
       this.#busy++;
       if (cfg.maxInFlight === 1) {
         // The connection keeps this call running (and its views valid) until the promise settles,
@@ -376,8 +410,9 @@ export class Session<In = unknown, Out = In> {
         return Promise.resolve(r).then(this.#settle, this.#settleFailed);
       }
       this.#inflight++;
-      this.connection.hold();
+      this.#link.hold();
       Promise.resolve(r).then(this.#settleOne, this.#settleOneFailed);
+      if (this.#perMessage) return;
     }
   }
 
@@ -392,16 +427,16 @@ export class Session<In = unknown, Out = In> {
 
   readonly #settleOne = (): void => {
     this.#inflight--;
-    this.connection.unhold();
+    this.#link.unhold();
     // Stopped at maxInFlight with input waiting: take it now.
-    if (!this.#closing) this.connection.redispatch();
+    if (!this.#closing) this.#link.redispatch();
     this.#settle();
   };
 
   readonly #settleOneFailed = (err: unknown): void => {
     this[kFail](err);
     this.#inflight--;
-    this.connection.unhold();
+    this.#link.unhold();
     this.#settle();
   };
 
@@ -425,8 +460,18 @@ export class Session<In = unknown, Out = In> {
     );
   }
 
+  /** @internal Input that is not a message (a WebSocket pong) still shows the peer is there. */
+  [kTouch](): void {
+    this.lastActive = this.lastRead = Date.now();
+  }
+
   /** @internal */
   [kHeartbeat](): void {
+    // WebSocket: a ping (the pong counts as input); elsewhere the heartbeat message.
+    if (this.#link.ping !== undefined) {
+      this.#link.ping();
+      return;
+    }
     const hb = this.#cfg.heartbeat!;
     const m = typeof hb.message === 'function' ? (hb.message as (s: Session<any, Out>) => Out)(this) : hb.message;
     void this.send(m);
@@ -457,7 +502,7 @@ export class Session<In = unknown, Out = In> {
     this.#connGone = true;
     if (!this.#closing) {
       this.#closing = true;
-      this.closeReason = this.connection.error;
+      this.closeReason = this.#link.error;
       this.#cancelTimers();
     }
     if (this.#busy === 0) this.#finish();

@@ -123,6 +123,7 @@ export class TimingWheel {
     e.slot = -1;
   }
 
+  /** @internal */
   [kUnlink](e: Entry): void {
     this.#detach(e);
     // While firing, the interval is stopped (if nothing is left) once the tick is done.

@@ -1,0 +1,208 @@
+// The SessionLink of message transports (UDP, WebSocket): input arrives as whole messages, each
+// linked into the reader as a view (no copy) and decoded once; output is cut into one datagram or
+// WebSocket message per encoded message. Messages that arrive while an async onMessage runs wait
+// in a bounded queue, in order.
+import { LinkBuffer, type BlockPool, defaultPool } from '@nocopy/linkbuffer';
+import { MalformedMessageError } from '../errors.js';
+import type { SessionLink } from './link.js';
+import { type Session, kFail, kInput } from './session.js';
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** The writer of a message link: what encode() writes to; the session cuts a message after each encode. */
+class MessageWriter {
+  readonly buffer: LinkBuffer;
+  constructor(pool: BlockPool, readonly link: MessageLink) {
+    this.buffer = new LinkBuffer({ pool });
+  }
+  get mallocLength(): number {
+    return this.buffer.mallocLength;
+  }
+  get waiting(): boolean {
+    return this.link.waiting;
+  }
+  send(): boolean {
+    return !this.link.waiting;
+  }
+  flush(): Promise<void> {
+    return this.link.drained();
+  }
+  writeBinary(b: Uint8Array): void { this.buffer.writeBinary(b); }
+  writeString(s: string, encoding?: BufferEncoding): number { return this.buffer.writeString(s, encoding); }
+  writeUint8(v: number): void { this.buffer.writeUint8(v); }
+  writeUint16BE(v: number): void { this.buffer.writeUint16BE(v); }
+  writeUint16LE(v: number): void { this.buffer.writeUint16LE(v); }
+  writeUint32BE(v: number): void { this.buffer.writeUint32BE(v); }
+  writeUint32LE(v: number): void { this.buffer.writeUint32LE(v); }
+  writeBigUint64BE(v: bigint): void { this.buffer.writeBigUint64BE(v); }
+  writeBigUint64LE(v: bigint): void { this.buffer.writeBigUint64LE(v); }
+}
+
+export interface MessageLinkOptions {
+  pool?: BlockPool;
+  /** onMessage calls running at once (the session's maxInFlight). */
+  maxInFlight: number;
+  /** Messages waiting behind a running onMessage at most; past it, overflow() decides. */
+  maxQueued: number;
+}
+
+export abstract class MessageLink implements SessionLink {
+  readonly reader: LinkBuffer;
+  readonly writer: MessageWriter;
+  error: unknown = undefined;
+  abstract readonly localAddress: string | undefined;
+  abstract readonly localPort: number | undefined;
+  abstract readonly remoteAddress: string | undefined;
+  abstract readonly remotePort: number | undefined;
+  session: Session<any, any> | null = null;
+  /** Messages received while the session could not take them, in order. */
+  readonly #queue: Uint8Array[] = [];
+  readonly #maxInFlight: number;
+  readonly #maxQueued: number;
+  readonly #closeCallbacks: (() => void)[] = [];
+  #active = true;
+  #started = false;
+  /** An input call (maxInFlight 1) has not settled. */
+  #running = false;
+  #holds = 0;
+  #gone = false;
+  readonly #afterRun = (): void => {
+    this.#running = false;
+    this.reader.release();
+    this.#pump();
+  };
+
+  constructor(options: MessageLinkOptions) {
+    const pool = options.pool ?? defaultPool;
+    this.reader = new LinkBuffer({ pool });
+    this.writer = new MessageWriter(pool, this);
+    this.#maxInFlight = options.maxInFlight;
+    this.#maxQueued = options.maxQueued;
+  }
+
+  /** Sends one message (the bytes of one encode). */
+  protected abstract sendMessage(bytes: Buffer): void;
+  /** Output waits for the peer. */
+  abstract get waiting(): boolean;
+  /** Resolves when output no longer waits (bounded by the write timeout), rejects when closed. */
+  abstract drained(): Promise<void>;
+  /** Ends the transport side: `graceful` lets queued output go out first. */
+  protected abstract closeTransport(error: unknown, graceful: boolean): void;
+  /** A message that found the queue full: return true to drop it (counted by the transport), false to wait (the transport pauses). */
+  protected abstract overflow(message: Uint8Array): boolean;
+  /** A message could not be decoded: dropped and counted (true), or the session closes (false). */
+  abstract dropMalformed(error: unknown): boolean;
+
+  isActive(): boolean {
+    return this.#active;
+  }
+
+  /** Input starts once onOpen accepted the session; what arrived before waits in the queue. */
+  start(): void {
+    this.#started = true;
+    this.#pump();
+  }
+
+  /** A message from the transport. */
+  push(message: Uint8Array): void {
+    if (!this.#active) return;
+    if (this.#queue.length > 0 || !this.#ready()) {
+      if (this.#queue.length >= this.#maxQueued && this.overflow(message)) return;
+      this.#queue.push(message);
+      return;
+    }
+    this.#deliver(message);
+  }
+
+  /** How many messages wait. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  #ready(): boolean {
+    return this.#started && !this.#running && this.#holds < this.#maxInFlight && this.session !== null;
+  }
+
+  #pump(): void {
+    while (this.#active && this.#queue.length > 0 && this.#ready()) this.#deliver(this.#queue.shift()!);
+    if (this.#gone && !this.#running && this.#holds === 0) this.#runCloseCallbacks();
+  }
+
+  #deliver(message: Uint8Array): void {
+    const reader = this.reader;
+    reader.link(message);
+    const r = this.session![kInput]();
+    // One message, one decode: bytes it did not take are a malformed (or incomplete) message.
+    if (reader.length > 0 && this.#active) {
+      const err = new MalformedMessageError(`${reader.length} bytes of the message were not decoded`);
+      reader.skip(reader.length);
+      if (!this.dropMalformed(err)) this.session![kFail](err);
+    }
+    if (isThenable(r)) {
+      this.#running = true;
+      Promise.resolve(r).then(this.#afterRun, this.#afterRun);
+    } else {
+      reader.release();
+    }
+  }
+
+  endMessage(): void {
+    const b = this.writer.buffer;
+    const n = b.mallocLength;
+    b.flush();
+    if (n === 0) return;
+    // The bytes of this one message: a view when they lie in one node (the common case).
+    const bytes = b.next(n);
+    try {
+      this.sendMessage(bytes);
+    } finally {
+      b.release();
+    }
+  }
+
+  hold(): void {
+    this.#holds++;
+  }
+
+  unhold(): void {
+    if (this.#holds > 0) this.#holds--;
+    this.#pump();
+  }
+
+  redispatch(): void {
+    this.#pump();
+  }
+
+  close(error?: unknown, options?: { graceful?: boolean }): void {
+    if (!this.#active) return;
+    this.#active = false;
+    if (error !== undefined) this.error = error;
+    this.#queue.length = 0;
+    this.closeTransport(error, options?.graceful ?? error === undefined);
+  }
+
+  /** The transport is gone (closed by us or by the peer): close callbacks run once input settled. */
+  protected gone(error?: unknown): void {
+    if (this.#gone) return;
+    if (this.#active) {
+      this.#active = false;
+      if (error !== undefined) this.error = error;
+      this.#queue.length = 0;
+    }
+    this.#gone = true;
+    if (!this.#running && this.#holds === 0) this.#runCloseCallbacks();
+  }
+
+  addCloseCallback(cb: () => void): void {
+    this.#closeCallbacks.push(cb);
+  }
+
+  #runCloseCallbacks(): void {
+    const cbs = this.#closeCallbacks.splice(0);
+    for (let i = cbs.length - 1; i >= 0; i--) cbs[i]!();
+    this.reader.close();
+    this.writer.buffer.close();
+  }
+}

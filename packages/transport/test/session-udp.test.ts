@@ -1,0 +1,170 @@
+// UDP sessions: a session per peer address opened by its first datagram, one datagram one decode,
+// malformed and oversized datagrams dropped and counted (the session stays), idle expiry,
+// maxSessions eviction, and a connected UDP socket as a client session.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { sleep, until } from './helpers.js';
+import { fastWheel } from './session-fixtures.js';
+import { type Codec, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
+
+const json: Codec<unknown> = mapFrames(lengthField({ maxFrameLength: 1024 }), {
+  decode: (f) => JSON.parse(f.toString('utf8')) as unknown,
+  encode: (m) => Buffer.from(JSON.stringify(m)),
+}, 1024);
+
+function framed(obj: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(obj));
+  const h = Buffer.alloc(4);
+  h.writeUint32BE(body.length);
+  return Buffer.concat([h, body]);
+}
+
+async function peer(): Promise<{ sock: dgram.Socket; got: unknown[]; send: (b: Buffer, port: number) => Promise<void> }> {
+  const sock = dgram.createSocket('udp4');
+  const got: unknown[] = [];
+  sock.on('message', (m) => got.push(JSON.parse(m.subarray(4).toString())));
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  return { sock, got, send: (b, port) => new Promise((r) => sock.send(b, port, '127.0.0.1', () => r())) };
+}
+
+test('udp: a session per peer, one datagram one message, replies as datagrams; bad datagrams dropped and counted', async (t) => {
+  const events: string[] = [];
+  const server = createUdpSessionServer<unknown>({
+    codec: json,
+    listener: {
+      onOpen: (s) => void events.push(`open ${s.remoteAddress}`),
+      onMessage: (s, m) => void s.send({ echo: m, from: s.id }),
+      onClose: (s) => void events.push(`close ${s.id}`),
+    },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const a = await peer();
+  const b = await peer();
+  t.after(() => {
+    a.sock.close();
+    b.sock.close();
+  });
+  await a.send(framed('a1'), port);
+  await a.send(framed('a2'), port);
+  await b.send(framed('b1'), port);
+  await a.send(Buffer.from('not json at all'), port); // does not decode: dropped
+  await a.send(Buffer.concat([framed('x'), Buffer.from('trailing')]), port); // bytes left: dropped
+  await a.send(Buffer.from([0, 0, 4, 0, 1, 2]), port); // declares 1024+ bytes: oversized, dropped
+  await a.send(framed('a3'), port);
+  await until(() => a.got.length === 3 && b.got.length === 1, () => `a ${a.got.length}, b ${b.got.length}`);
+  const ids = new Set(a.got.map((m) => (m as { from: number }).from));
+  assert.equal(ids.size, 1, 'all of a\'s datagrams went to one session');
+  assert.deepEqual(a.got.map((m) => (m as { echo: unknown }).echo), ['a1', 'a2', 'a3']);
+  assert.equal(server.size, 2);
+  const st = server.stats();
+  assert.equal(st.malformed, 3);
+  assert.equal(st.datagramsIn, 7);
+  assert.equal(events.filter((e) => e.startsWith('open')).length, 2);
+});
+
+test('udp: a message larger than maxDatagramSize throws at send(), nothing is truncated', async (t) => {
+  let err: unknown;
+  const server = createUdpSessionServer<unknown>({
+    codec: json,
+    maxDatagramSize: 100,
+    listener: {
+      onMessage(s) {
+        try {
+          void s.send('x'.repeat(200));
+        } catch (e) {
+          err = e;
+          void s.send('small');
+        }
+      },
+    },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const a = await peer();
+  t.after(() => a.sock.close());
+  await a.send(framed('hi'), port);
+  await until(() => a.got.length === 1, 'reply');
+  assert.deepEqual(a.got, ['small']);
+  assert.equal((err as { code?: string }).code, 'ERR_FRAME_TOO_LARGE');
+});
+
+test('udp: idle sessions expire; at maxSessions the least recently active peer makes room', async (t) => {
+  const closed: unknown[] = [];
+  const server = createUdpSessionServer<unknown>({
+    codec: json,
+    wheel: fastWheel(),
+    idleTimeout: 150,
+    maxSessions: 2,
+    listener: { onMessage() {}, onClose: (_s, reason) => void closed.push(reason) },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const [p1, p2, p3] = await Promise.all([peer(), peer(), peer()]);
+  t.after(() => [p1, p2, p3].forEach((p) => p!.sock.close()));
+  await p1!.send(framed(1), port);
+  await sleep(10);
+  await p2!.send(framed(2), port);
+  await sleep(10);
+  await p1!.send(framed(1), port); // p1 is now the most recent
+  await until(() => server.size === 2, 'two');
+  await p3!.send(framed(3), port);
+  await until(() => server.stats().evicted === 1, 'evicted');
+  const remotes = [...server.sessions()].map((s) => s.remoteAddress).sort();
+  assert.deepEqual(remotes, [p1!, p3!].map((p) => `127.0.0.1:${p.sock.address().port}`).sort(), 'p2, the least recent, went');
+  await until(() => server.size === 0, 'all expired', 3000);
+  assert.equal(closed.filter((r) => (r as { code?: string })?.code === 'ERR_IDLE_TIMEOUT').length, 2);
+});
+
+test('udp: async onMessage keeps a peer\'s datagrams in order; a full queue drops and counts', async (t) => {
+  const seen: unknown[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const server = createUdpSessionServer<unknown>({
+    codec: json,
+    maxQueued: 5,
+    listener: {
+      async onMessage(_s, m) {
+        seen.push(m);
+        if (m === 0) await gate;
+      },
+    },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const a = await peer();
+  t.after(() => a.sock.close());
+  for (let i = 0; i < 10; i++) await a.send(framed(i), port);
+  await until(() => server.stats().datagramsIn === 10, 'all received');
+  assert.deepEqual(seen, [0]);
+  release();
+  await until(() => seen.length === 6, () => `${seen.length} seen`);
+  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5], 'in order; the 4 beyond the queue were dropped');
+  assert.equal(server.stats().overflowed, 4);
+});
+
+test('udp client: a connected socket as a session; replies arrive through the listener', async (t) => {
+  const server = createUdpSessionServer<unknown>({ codec: json, listener: { onMessage: (s, m) => void s.send({ re: m }) } });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const got: unknown[] = [];
+  const client = createSessionClient<unknown>({
+    transport: 'udp',
+    address: `127.0.0.1:${port}`,
+    codec: json,
+    listener: { onMessage: (_s, m) => void got.push(m) },
+  });
+  t.after(() => client.close());
+  const s = await client.ready({ timeout: 2000 });
+  assert.equal(s.transport, 'udp');
+  assert.equal(s.connection, undefined);
+  await s.send('one');
+  await s.send({ two: 2 });
+  await until(() => got.length === 2, 'replies');
+  assert.deepEqual(got, [{ re: 'one' }, { re: { two: 2 } }]);
+  assert.equal(s.stats().messagesOut, 2n);
+  assert.equal(s.stats().messagesIn, 2n);
+});
