@@ -174,11 +174,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const w = s.current;
       const state = w === null || w.state === 'exited' ? 'down' : w.state;
       let connections = w?.connections ?? 0;
-      let accepted = s.pastAccepted + (w?.received ?? 0);
+      let accepted = s.pastAccepted + (w?.accepted ?? 0);
       let refused = s.pastRefused + (w?.refused ?? 0);
       for (const d of s.draining) {
         connections += d.connections;
-        accepted += d.received;
+        accepted += d.accepted;
         refused += d.refused;
       }
       return {
@@ -406,7 +406,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #onExit(slot: Slot, w: WorkerProcess, e: WorkerExit): void {
     const expected = this.#stopping !== null || w !== slot.current;
     // The slot's counts keep what the worker received and refused.
-    slot.pastAccepted += w.received;
+    slot.pastAccepted += w.accepted;
     slot.pastRefused += w.refused;
     this.#lost += w.lost;
     slot.draining.delete(w);

@@ -11,7 +11,7 @@ export interface ClusterWorkerStats {
   state: SlotState;
   /** Live connections, as the worker last reported (every 20 ms when they change). */
   connections: number;
-  /** Connections the slot's workers received, over all their generations. */
+  /** Connections handed to the slot's workers (in reuse-port mode: as they reported), over all their generations. */
   accepted: number;
   /** Connections the slot's workers refused (their server's maxConnections, say), over all generations. */
   refused: number;

@@ -113,6 +113,11 @@ export class WorkerProcess {
     return this.connections + (this.handed - this.received);
   }
 
+  /** Connections it took: exact for sockets handed by the primary; as reported in reuse-port mode. */
+  get accepted(): number {
+    return this.handed > 0 ? this.handed - this.lost : this.received;
+  }
+
   /** Sockets sent whose arrival the worker has not reported yet. */
   get inFlight(): number {
     return this.handed - this.received;
