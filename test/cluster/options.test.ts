@@ -2,7 +2,9 @@
 // reusePort detection, bad options and a worker module run outside a cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, rmSync, mkdtempSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -101,4 +103,28 @@ test('bad options throw InvalidOptionError naming the option, before anything is
 test('serveWorker() outside a cluster throws NotClusterWorkerError', () => {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', "import { serveWorker } from '@nocopy/transport/cluster'; try { serveWorker({ serve() {} }); } catch (e) { console.log(e.code); }"], { encoding: 'utf8', cwd: process.cwd() });
   assert.equal(r.stdout.trim(), 'ERR_NOT_CLUSTER_WORKER');
+});
+
+test('tls: workers terminate TLS for the sockets they are handed', async (t) => {
+  const tlsWorker = fileURLToPath(new URL('./workers/tls-echo.js', import.meta.url));
+  const ca = readFileSync(new URL('../../../packages/transport/test/fixtures/localhost-cert.pem', import.meta.url));
+  const cluster = await runCluster({ module: tlsWorker, workers: 2 });
+  t.after(() => cluster.stop({ timeout: 1000 }));
+  const slots: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = tls.connect({ port: port(cluster), host: '127.0.0.1', ca, servername: 'localhost' });
+    s.setEncoding('utf8');
+    let text = '';
+    s.on('data', (d: string) => (text += d));
+    await once(s, 'secureConnect');
+    await until(() => text.includes('\n'), 'the greeting over TLS');
+    slots.push(Number(text.split(' ')[0]));
+    s.write('over tls\n');
+    await until(() => text.endsWith('over tls\n'), 'the echo over TLS');
+    s.end();
+    await once(s, 'close');
+  }
+  assert.deepEqual(slots.sort(), [0, 0, 1, 1]);
+  await until(() => cluster.stats().connections === 0, 'the closes to be reported');
+  assert.deepEqual(cluster.stats().workers.map((w) => w.accepted), [2, 2]);
 });

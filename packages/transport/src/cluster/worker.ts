@@ -3,6 +3,7 @@
 // reports its counts; on the primary's drain message, or when the primary is gone, shuts the target
 // down gracefully and exits.
 import type net from 'node:net';
+import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import { TAG, SLOT_ENV, LISTEN_ENV, DRAIN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
 import { createCarrier, carrierConnections, handToCarrier } from './handed-socket.js';
@@ -32,6 +33,11 @@ export interface ServeWorkerOptions {
    * SIGTERM reach every process of the group, not only the primary. Default true.
    */
   signals?: boolean;
+  /**
+   * Terminate TLS in the worker with these options (key, cert, ...): each handed socket goes through
+   * a tls.Server (at least TLS 1.2, a 10 s handshake bound unless given) before the target sees it.
+   */
+  tls?: tls.TlsOptions;
 }
 
 export interface ClusterWorker {
@@ -67,7 +73,10 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   const send = (m: ToPrimary): void => {
     if (process.connected) process.send!(m, undefined, {}, noop);
   };
-  const carrier = createCarrier();
+  if (options.tls !== undefined && (options.tls === null || typeof options.tls !== 'object')) throw new InvalidOptionError('tls', options.tls, 'TLS options (key, cert, ...)');
+  const carrier = options.tls !== undefined ? tls.createServer({ minVersion: 'TLSv1.2', handshakeTimeout: 10_000, ...options.tls }) : createCarrier();
+  // Node's connection count of the carrier is right only for plain sockets (handToCarrier sets it up).
+  const nodeCounts = !(carrier instanceof tls.Server) && carrierConnections(carrier) !== undefined;
   target.serve(carrier);
   let received = 0;
   let refused = 0;
@@ -77,7 +86,7 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   let resolveDrained!: () => void;
   const drained = new Promise<void>((r) => (resolveDrained = r));
 
-  const live = (): number => carrierConnections(carrier) ?? fallbackLive;
+  const live = (): number => (nodeCounts ? carrierConnections(carrier)! : fallbackLive);
   const targetRefused = (): number => {
     const s = typeof target.stats === 'function' ? (target.stats() as { refused?: unknown }) : undefined;
     return typeof s?.refused === 'number' ? s.refused : 0;
@@ -103,11 +112,13 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
       socket.destroy();
       return;
     }
-    if (carrierConnections(carrier) === undefined) {
+    if (!nodeCounts) {
       fallbackLive++;
       socket.once('close', () => fallbackLive--);
+      carrier.emit('connection', socket);
+    } else {
+      handToCarrier(carrier, socket);
     }
-    handToCarrier(carrier, socket);
     // Reports go out every STATS_INTERVAL; one IPC message per socket would cost the worker and the
     // primary more than the socket itself under connection churn. A burst is reported early.
     if (received - reportedReceived >= REPORT_BURST) report();
