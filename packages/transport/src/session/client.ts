@@ -7,6 +7,7 @@ import { type Connection } from '../connection.js';
 import { type DialOptions, type Network, dialConnection } from '../dialer.js';
 import { AbortError, InvalidOptionError, NoSessionError } from '../errors.js';
 import { checkCount, checkEnum, checkHostPort, checkMs } from '../validate.js';
+import type { WebSocketLinkOptions } from './websocket.js';
 import { type UdpSocketConfig, type UdpSocketOptions, dialUdp, resolveSocketOptions } from './udp.js';
 import { type Backoff, type ReconnectOptions, backoffDelay, resolveBackoff } from './backoff.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
@@ -20,8 +21,10 @@ export type SessionClientOptions<In, Out = In> = SessionOptions<In, Out> &
     addresses?: string[];
     /** Default 'tcp'. */
     network?: Network;
-    /** 'tcp' (default: TCP, TLS or a Unix socket, see network and tls) or 'udp' (a connected UDP socket per session). */
-    transport?: 'tcp' | 'udp';
+    /** 'tcp' (default: TCP, TLS or a Unix socket, see network and tls), 'udp' (a connected UDP socket per session) or 'websocket' (addresses are ws:// or wss:// URLs). */
+    transport?: 'tcp' | 'udp' | 'websocket';
+    /** WebSocket options (transport 'websocket'). */
+    websocket?: WebSocketLinkOptions;
     /** UDP socket options (transport 'udp'). */
     udp?: UdpSocketOptions;
     /** TLS: true for the defaults (verification on, TLS 1.2 at least), or tls.connect options. */
@@ -66,7 +69,8 @@ export class SessionClient<In = unknown, Out = In> {
   readonly #cfg: SessionConfig<In, Out>;
   readonly #backoff: Backoff;
   readonly #network: Network;
-  readonly #transport: 'tcp' | 'udp';
+  readonly #transport: 'tcp' | 'udp' | 'websocket';
+  readonly #websocket: WebSocketLinkOptions;
   readonly #udp: UdpSocketConfig | null;
   readonly #addresses: string[];
   readonly #dial: DialOptions<any>;
@@ -82,7 +86,7 @@ export class SessionClient<In = unknown, Out = In> {
   #opened = 0;
 
   constructor(options: SessionClientOptions<In, Out>) {
-    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, address, addresses, network, sessions, reconnect, transport, udp, ...dial } =
+    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, address, addresses, network, sessions, reconnect, transport, udp, websocket, ...dial } =
       options as SessionClientOptions<In, Out> & { idleTimeout?: number };
     this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
     this.#backoff = resolveBackoff(reconnect);
@@ -92,7 +96,21 @@ export class SessionClient<In = unknown, Out = In> {
     }
     this.#addresses = [...list];
     this.#network = network ?? 'tcp';
-    this.#transport = checkEnum('transport', transport, ['tcp', 'udp'] as const, 'tcp');
+    this.#transport = checkEnum('transport', transport, ['tcp', 'udp', 'websocket'] as const, 'tcp');
+    this.#websocket = websocket ?? {};
+    for (const a of this.#addresses) {
+      if (this.#transport === 'websocket') {
+        let u: URL | null = null;
+        try {
+          u = new URL(a);
+        } catch {
+          // reported below
+        }
+        if (u === null || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) throw new InvalidOptionError('address', a, 'a ws:// or wss:// URL');
+      } else if (this.#network === 'tcp' || this.#transport === 'udp') {
+        checkHostPort('address', a);
+      }
+    }
     this.#udp = this.#transport === 'udp' ? resolveSocketOptions(udp ?? {}, false) : null;
     if (heartbeat !== undefined && !('message' in heartbeat)) throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
     if (this.#network !== 'tcp' && this.#network !== 'unix') throw new InvalidOptionError('network', network, '"tcp" or "unix"');
@@ -211,6 +229,14 @@ export class SessionClient<In = unknown, Out = In> {
     if (this.#transport === 'udp') {
       const link = await dialUdp(checkHostPort('address', address), this.#udp!, this.#cfg.maxInFlight, signal);
       const session = new Session<In, Out>(link, this.#cfg, this, 'udp');
+      link.session = session;
+      return { session, start: () => link.start() };
+    }
+    if (this.#transport === 'websocket') {
+      // Loaded when first used: `ws` stays out of processes that speak TCP only.
+      const { dialWebSocket } = await import('./websocket.js');
+      const link = await dialWebSocket(address, { ...this.#websocket, tls: this.#dial.tls, timeout: this.#dial.timeout }, this.#cfg.codec.maxMessageLength, this.#cfg.maxInFlight, signal);
+      const session = new Session<In, Out>(link, this.#cfg, this, 'websocket');
       link.session = session;
       return { session, start: () => link.start() };
     }

@@ -1,0 +1,352 @@
+// WebSocket sessions (WS and WSS, on `ws`): one WebSocket message is one decode, one encode is one
+// WebSocket message. The heartbeat is a ping, and a session that has not answered (any input, a
+// pong included) within heartbeat.timeout is closed. send() waits while the socket buffers more
+// than maxOutboundBytes, bounded by writeTimeout. permessage-deflate is off unless asked for
+// (SECURITY.md: a compression bomb is bounded by maxPayload after inflation, and by zlib concurrency).
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
+import { once } from 'node:events';
+import { WebSocket, WebSocketServer } from 'ws';
+import { ConnClosedError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
+import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
+import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
+import { MessageLink } from './message-link.js';
+import { Session, kFail, kFinished, kOpen, kOpened, kTouch } from './session.js';
+
+const RESOLVED = Promise.resolve();
+
+export interface WebSocketLinkOptions {
+  /** Send messages as 'binary' (default) or 'text' frames. Received text and binary messages both reach the codec as bytes. */
+  sendAs?: 'binary' | 'text';
+  /** Bytes the socket may buffer before send() waits. Default 1 MiB. */
+  maxOutboundBytes?: number;
+  /** Bound on send() waiting under backpressure, in ms; 0 = none. On expiry the session closes (WriteTimeoutError). Default 0. */
+  writeTimeout?: number;
+  /** The largest message accepted, in bytes (after inflation). Default: the codec's maxMessageLength, else 1 MiB. */
+  maxPayload?: number;
+  /** permessage-deflate. Default false. true enables it with zlib concurrency 10 and a 1 KiB threshold. */
+  perMessageDeflate?: boolean;
+}
+
+export interface WebSocketSessionServerOptions<In, Out = In> extends SessionOptions<In, Out>, WebSocketLinkOptions {
+  /** The path WebSocket upgrades are served at. Default '/'. */
+  path?: string;
+  /** Sessions at most; an upgrade beyond is refused (HTTP 503). Default 10000. */
+  maxConnections?: number;
+  /** Messages waiting behind a running async onMessage, per session, before reading pauses. Default 64. */
+  maxQueued?: number;
+  /** Answers HTTP requests that are not upgrades (a page, a health check); default 426 Upgrade Required. */
+  onHttpRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+
+interface LinkConfig {
+  binary: boolean;
+  maxOutbound: number;
+  writeTimeout: number;
+  maxPayload: number;
+  deflate: false | { concurrencyLimit: number; threshold: number };
+}
+
+function resolveLinkOptions(o: WebSocketLinkOptions, codecMax: number | undefined): LinkConfig {
+  return {
+    binary: checkEnum('sendAs', o.sendAs, ['binary', 'text'] as const, 'binary') === 'binary',
+    maxOutbound: checkBytes('maxOutboundBytes', o.maxOutboundBytes, 1024 * 1024),
+    writeTimeout: checkMs('writeTimeout', o.writeTimeout, 0),
+    maxPayload: checkBytes('maxPayload', o.maxPayload, codecMax ?? 1024 * 1024),
+    deflate: checkBoolean('perMessageDeflate', o.perMessageDeflate, false) ? { concurrencyLimit: 10, threshold: 1024 } : false,
+  };
+}
+
+type Waiter = { resolve: () => void; reject: (e: unknown) => void };
+
+class WebSocketLink extends MessageLink {
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly #ws: WebSocket;
+  readonly #c: LinkConfig;
+  #drainWaiters: Waiter[] = [];
+  #writeTimer: NodeJS.Timeout | null = null;
+  #paused = false;
+  readonly #onSent = (): void => {
+    if (this.#drainWaiters.length > 0 && this.#ws.bufferedAmount <= this.#c.maxOutbound) this.#wake(null);
+  };
+
+  constructor(ws: WebSocket, c: LinkConfig, maxInFlight: number, maxQueued: number) {
+    super({ maxInFlight, maxQueued });
+    this.#ws = ws;
+    this.#c = c;
+    const sock = (ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    this.localAddress = sock?.localAddress;
+    this.localPort = sock?.localPort;
+    this.remoteAddress = sock?.remoteAddress;
+    this.remotePort = sock?.remotePort;
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => this.push(toBuffer(data)));
+    ws.on('pong', () => this.session?.[kTouch]());
+    ws.on('ping', () => this.session?.[kTouch]());
+    ws.on('error', (err) => {
+      if (this.error === undefined) this.error = err;
+    });
+    ws.once('close', (code: number) => {
+      this.#wake(new ConnClosedError(`the WebSocket closed (${code})`));
+      // An error (a message above maxPayload, a protocol violation) goes to onError; a close is a close.
+      if (this.error !== undefined) this.session?.[kFail](this.error);
+      else this.session?.close();
+      this.gone(this.error);
+    });
+  }
+
+  protected sendMessage(bytes: Buffer): void {
+    // ws frames (and, with deflate, compresses) the bytes before this returns or queues a copy:
+    // the writer may reuse the memory after it.
+    this.#ws.send(bytes, { binary: this.#c.binary }, this.#onSent);
+  }
+
+  get waiting(): boolean {
+    return this.#ws.bufferedAmount > this.#c.maxOutbound;
+  }
+
+  drained(): Promise<void> {
+    if (!this.isActive()) return Promise.reject(new ConnClosedError('the session is closed'));
+    if (!this.waiting) return RESOLVED;
+    const ms = this.#c.writeTimeout;
+    if (ms > 0 && this.#writeTimer === null) {
+      this.#writeTimer = setTimeout(() => {
+        const err = new WriteTimeoutError(ms);
+        this.#wake(err);
+        this.session?.[kFail](err);
+      }, ms);
+    }
+    return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  #wake(err: unknown): void {
+    if (this.#writeTimer !== null) clearTimeout(this.#writeTimer);
+    this.#writeTimer = null;
+    const ws = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of ws) if (err === null) w.resolve();
+    else w.reject(err);
+  }
+
+  ping(): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
+  }
+
+  protected closeTransport(error: unknown, graceful: boolean): void {
+    if (graceful) this.#ws.close(error === undefined ? 1000 : 1011);
+    else this.#ws.terminate();
+  }
+
+  protected overflow(): boolean {
+    // A WebSocket is a stream: stop reading until the queue drains (TCP backpressure does the rest).
+    const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    if (!this.#paused && sock !== undefined) {
+      this.#paused = true;
+      sock.pause();
+      const resume = setInterval(() => {
+        if (this.queued < 1 || !this.isActive()) {
+          clearInterval(resume);
+          this.#paused = false;
+          sock.resume();
+        }
+      }, 5);
+    }
+    return false;
+  }
+
+  dropMalformed(): boolean {
+    return false; // a stream: a malformed message closes the session, as over TCP
+  }
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+export interface WebSocketListenOptions {
+  port?: number;
+  host?: string;
+  /** Serve WSS with these options (key, cert, ...); TLS 1.2 at least unless they say otherwise. */
+  tls?: tls.TlsOptions;
+}
+
+export interface WebSocketSessionServerStats {
+  sessions: number;
+  opened: number;
+  closed: number;
+  refused: number;
+}
+
+export class WebSocketSessionServer<In = unknown, Out = In> {
+  readonly #cfg: SessionConfig<In, Out>;
+  readonly #link: LinkConfig;
+  readonly #path: string;
+  readonly #maxConnections: number;
+  readonly #maxQueued: number;
+  readonly #onHttpRequest: WebSocketSessionServerOptions<In, Out>['onHttpRequest'];
+  readonly #live = new Set<Session<In, Out>>();
+  #http: http.Server | https.Server | null = null;
+  #wss: WebSocketServer | null = null;
+  #opened = 0;
+  #closed = 0;
+  #refused = 0;
+  #shutdown: Promise<void> | null = null;
+  #allGone: (() => void) | null = null;
+
+  constructor(options: WebSocketSessionServerOptions<In, Out>) {
+    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel } = options;
+    this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
+    this.#link = resolveLinkOptions(options, codec.maxMessageLength);
+    const path = options.path ?? '/';
+    if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', path, 'a path that starts with "/"');
+    this.#path = path;
+    this.#maxConnections = checkCount('maxConnections', options.maxConnections, 10_000);
+    this.#maxQueued = checkCount('maxQueued', options.maxQueued, 64);
+    if (options.onHttpRequest !== undefined && typeof options.onHttpRequest !== 'function') throw new InvalidOptionError('onHttpRequest', options.onHttpRequest, 'a function');
+    this.#onHttpRequest = options.onHttpRequest;
+  }
+
+  async listen(options: WebSocketListenOptions = {}): Promise<AddressInfo> {
+    if (this.#shutdown !== null) throw new ShutdownError();
+    if (this.#http !== null) throw new InvalidOptionError('listen', 'a second call', 'one listen() per WebSocket server');
+    const onRequest = this.#onHttpRequest ?? ((_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('a WebSocket endpoint\n');
+    });
+    const server = options.tls ? https.createServer({ minVersion: 'TLSv1.2', ...options.tls }, onRequest) : http.createServer(onRequest);
+    this.#http = server;
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.#link.maxPayload,
+      perMessageDeflate: this.#link.deflate,
+      clientTracking: false,
+    });
+    this.#wss = wss;
+    server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname !== this.#path || this.#live.size >= this.#maxConnections || this.#shutdown !== null) {
+        this.#refused++;
+        socket.end(`HTTP/1.1 ${url.pathname !== this.#path ? '404 Not Found' : '503 Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws));
+    });
+    server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e))]);
+    return server.address() as AddressInfo;
+  }
+
+  #accept(ws: WebSocket): void {
+    const link = new WebSocketLink(ws, this.#link, this.#cfg.maxInFlight, this.#maxQueued);
+    const session = new Session<In, Out>(link, this.#cfg, this, 'websocket');
+    link.session = session;
+    this.#live.add(session);
+    const r = session[kOpen]();
+    if (r === undefined) link.start();
+    else void r.then(() => link.start());
+  }
+
+  address(): AddressInfo | null {
+    return (this.#http?.address() as AddressInfo | null) ?? null;
+  }
+
+  sessions(): IterableIterator<Session<In, Out>> {
+    return this.#live.values();
+  }
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  broadcast(message: Out, filter?: (s: Session<In, Out>) => boolean): number {
+    let n = 0;
+    for (const s of this.#live) {
+      if (!s.isActive() || (filter !== undefined && !filter(s))) continue;
+      void s.send(message);
+      n++;
+    }
+    return n;
+  }
+
+  stats(): WebSocketSessionServerStats {
+    return { sessions: this.#live.size, opened: this.#opened, closed: this.#closed, refused: this.#refused };
+  }
+
+  /** @internal */
+  [kOpened](): void {
+    this.#opened++;
+  }
+
+  /** @internal */
+  [kFinished](s: Session<In, Out>): void {
+    this.#live.delete(s);
+    this.#closed++;
+    if (this.#live.size === 0) this.#allGone?.();
+  }
+
+  /** Stops accepting, closes every session (close frames; each onClose runs), then the HTTP server. */
+  shutdown(options: { timeout?: number } = {}): Promise<void> {
+    if (this.#shutdown !== null) return this.#shutdown;
+    const timeout = checkMs('timeout', options.timeout, 30_000);
+    this.#shutdown = (async () => {
+      for (const s of this.#live) s.close();
+      if (this.#live.size > 0) {
+        const timer = setTimeout(() => {
+          for (const s of this.#live) s.connection?.close();
+          for (const s of this.#live) s.close(new ShutdownError('the shutdown deadline passed'));
+        }, timeout);
+        await new Promise<void>((resolve) => (this.#allGone = resolve));
+        clearTimeout(timer);
+      }
+      this.#wss?.close();
+      const server = this.#http;
+      if (server !== null) {
+        server.closeAllConnections?.();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    })();
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+export function createWebSocketSessionServer<In, Out = In>(options: WebSocketSessionServerOptions<In, Out>): WebSocketSessionServer<In, Out> {
+  return new WebSocketSessionServer<In, Out>(options);
+}
+
+/** @internal A WebSocket client connection as a session link (the session client's 'websocket' transport). */
+export async function dialWebSocket(
+  url: string,
+  o: WebSocketLinkOptions & { tls?: boolean | tls.ConnectionOptions; timeout?: number },
+  codecMax: number | undefined,
+  maxInFlight: number,
+  signal: AbortSignal,
+): Promise<MessageLink> {
+  const c = resolveLinkOptions(o, codecMax);
+  const u = new URL(url);
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new InvalidOptionError('address', url, 'a ws:// or wss:// URL');
+  const tlsOpts = typeof o.tls === 'object' ? o.tls : {};
+  const ws = new WebSocket(url, {
+    maxPayload: c.maxPayload,
+    perMessageDeflate: c.deflate,
+    handshakeTimeout: o.timeout ?? 10_000,
+    minVersion: 'TLSv1.2',
+    ...tlsOpts,
+  } as ConstructorParameters<typeof WebSocket>[2]);
+  const onAbort = () => ws.terminate();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([once(ws, 'open'), once(ws, 'error').then(([e]) => Promise.reject(e)), once(ws, 'close').then(() => Promise.reject(new ConnClosedError('the WebSocket closed before it opened')))]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return new WebSocketLink(ws, c, maxInFlight, 64);
+}

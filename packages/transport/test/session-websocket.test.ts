@@ -1,0 +1,112 @@
+// WebSocket sessions: one WebSocket message is one decode, replies are WebSocket messages; WSS with
+// verification; the heartbeat is a ping and a peer that does not pong is closed; maxPayload from
+// the codec; a client session over ws://.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
+import { until } from './helpers.js';
+import { fastWheel, lineCodec, recorder } from './session-fixtures.js';
+import { type Codec, createSessionClient, frames, lengthField, mapFrames } from '../src/index.js';
+import { createWebSocketSessionServer } from '../src/session/websocket-entry.js';
+
+/** Messages are the WebSocket messages themselves, as text. */
+const whole: Codec<string> = {
+  maxMessageLength: 1024,
+  decode: (r) => (r.length === 0 ? undefined : r.readString(r.length, 'utf8')),
+  encode: (m, w) => void w.writeString(m, 'utf8'),
+};
+
+test('websocket: one message one decode, replies as messages, text and binary in; a ws client', async (t) => {
+  const { listener, rec } = recorder({ onMessage: (s, m) => void s.send(`echo ${m}`) });
+  const server = createWebSocketSessionServer<string>({ codec: whole, listener, sendAs: 'text' });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await once(ws, 'open');
+  const got: [string, boolean][] = [];
+  ws.on('message', (d: Buffer, isBinary: boolean) => got.push([d.toString(), isBinary]));
+  ws.send('hello');
+  ws.send(Buffer.from('bytes'), { binary: true });
+  await until(() => got.length === 2, 'two replies');
+  assert.deepEqual(got, [['echo hello', false], ['echo bytes', false]]);
+  ws.close();
+  await until(() => rec.events.includes('close'), 'closed');
+  assert.deepEqual(rec.events, ['open', 'message:hello', 'message:bytes', 'close']);
+  assert.equal(rec.sessions[0]!.transport, 'websocket');
+});
+
+test('websocket: a message above maxPayload (the codec\'s maxMessageLength) closes the session with onError', async (t) => {
+  const { listener, rec } = recorder();
+  const server = createWebSocketSessionServer<string>({ codec: whole, listener });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await once(ws, 'open');
+  ws.send('x'.repeat(2000));
+  const [code] = (await once(ws, 'close')) as [number];
+  assert.equal(code, 1009, 'message too big');
+  await until(() => rec.events.includes('close'), 'closed');
+  assert.match(rec.events.join(' '), /error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH close$/);
+});
+
+test('websocket heartbeat: pings; a peer that does not answer is closed with ERR_HEARTBEAT_TIMEOUT, one that does stays', async (t) => {
+  const { listener, rec } = recorder();
+  const server = createWebSocketSessionServer<string>({ codec: whole, listener, wheel: fastWheel(), heartbeat: { interval: 30, timeout: 150 } });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const silent = new WebSocket(`ws://127.0.0.1:${port}/`, { autoPong: false });
+  const polite = new WebSocket(`ws://127.0.0.1:${port}/`);
+  let pings = 0;
+  polite.on('ping', () => void pings++);
+  await Promise.all([once(silent, 'open'), once(polite, 'open')]);
+  await once(silent, 'close');
+  assert.ok(rec.errors.some((e) => (e as { code?: string }).code === 'ERR_HEARTBEAT_TIMEOUT'));
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(polite.readyState, WebSocket.OPEN);
+  assert.ok(pings >= 5, `${pings} pings`);
+  polite.close();
+});
+
+test('websocket: WSS with the transport\'s TLS defaults; the session client over wss:// verifies the certificate', async (t) => {
+  const dir = new URL('../../test/fixtures/', import.meta.url);
+  const key = readFileSync(new URL('localhost-key.pem', dir));
+  const cert = readFileSync(new URL('localhost-cert.pem', dir));
+  const codec = mapFrames<string>(lengthField({ maxFrameLength: 4096 }), { decode: (f) => f.toString(), encode: (m) => Buffer.from(m) });
+  const { listener } = recorder({ onMessage: (s, m) => void s.send(`secure ${m}`) });
+  const server = createWebSocketSessionServer<string>({ codec, listener });
+  const { port } = await server.listen({ port: 0, tls: { key, cert } });
+  t.after(() => server.shutdown());
+  const replies: string[] = [];
+  const client = createSessionClient<string>({
+    transport: 'websocket',
+    address: `wss://localhost:${port}/`,
+    tls: { ca: cert },
+    codec,
+    listener: { onMessage: (_s, m) => void replies.push(m) },
+  });
+  t.after(() => client.close());
+  const s = await client.ready({ timeout: 3000 });
+  await s.send('hi');
+  await until(() => replies.length === 1, 'reply');
+  assert.deepEqual(replies, ['secure hi']);
+  // Without the CA, verification fails and no session opens.
+  const untrusted = createSessionClient<string>({ transport: 'websocket', address: `wss://localhost:${port}/`, codec, reconnect: { initial: 1000 }, listener: { onMessage() {} } });
+  await until(() => untrusted.stats().dialFailures >= 1, 'refused');
+  assert.equal(untrusted.size, 0);
+  await untrusted.close();
+});
+
+test('websocket: a wrong path is refused (404); options are checked', async (t) => {
+  const server = createWebSocketSessionServer<string>({ codec: lineCodec(), listener: { onMessage() {} }, path: '/chat' });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/other`);
+  const [err] = (await once(ws, 'error')) as [Error];
+  assert.match(err.message, /404/);
+  assert.equal(server.stats().refused, 1);
+  assert.throws(() => createWebSocketSessionServer({ codec: lineCodec(), listener: { onMessage() {} }, path: 'x' }), { code: 'ERR_INVALID_OPTION' });
+  assert.throws(() => createSessionClient({ transport: 'websocket', address: 'http://x/', codec: lineCodec(), listener: { onMessage() {} } }), { code: 'ERR_INVALID_OPTION' });
+  void frames;
+});
