@@ -6,11 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '@nocopy/rpc-demo';
 import { runCluster, type Cluster } from '@nocopy/transport/cluster';
-import { sleep } from '@nocopy/test-kit';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { sleep, until } from '@nocopy/test-kit';
 import { alive, connectEcho, echoWorker, rpcWorker } from './helpers.js';
 import { steadyLoad } from './load.js';
 
 const port = (c: Cluster) => (c.address as { port: number }).port;
+const primaryScript = fileURLToPath(new URL('./workers/primary.js', import.meta.url));
 
 test('rolling restart under connection churn: new pids in every slot, zero refused connections', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2 });
@@ -64,4 +68,26 @@ test('rolling restart under RPC load: zero refused connections; failed calls cou
   assert.ok(load.ok > 0);
   // The client recovers: with the restart over, calls succeed again.
   assert.equal(await client.call('echo', 'after'), 'after');
+});
+
+test('SIGHUP to a primary with signals: true replaces every worker, once per slot for two SIGHUPs in a row', async (t) => {
+  const primary = spawn(process.execPath, [primaryScript, echoWorker, '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => primary.kill('SIGKILL'));
+  let out = '';
+  primary.stdout.setEncoding('utf8');
+  primary.stdout.on('data', (d: string) => (out += d));
+  await until(() => out.includes('\n'), 'the primary to report its workers', 10_000);
+  const { port: p, pids } = JSON.parse(out.split('\n')[0]!) as { port: number; pids: number[] };
+  primary.kill('SIGHUP');
+  primary.kill('SIGHUP');
+  await until(() => out.split('\n').filter((l) => l.includes('"ready"')).length >= 2, 'two new workers', 10_000);
+  await until(() => !pids.some(alive), 'the old workers to exit');
+  const ready = out.split('\n').filter((l) => l.includes('"ready"')).map((l) => JSON.parse(l) as { ready: number; pid: number });
+  assert.deepEqual(ready.map((r) => r.ready), [0, 1], 'one replacement per slot: the second SIGHUP joined the running restart (or the kernel merged the two)');
+  const c = await connectEcho(p);
+  assert.ok(ready.some((r) => r.pid === c.pid), 'a new worker serves');
+  c.socket.destroy();
+  const exited = once(primary, 'exit');
+  primary.kill('SIGTERM');
+  assert.equal((await exited)[0], 0);
 });
