@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
 import { InvalidOptionError } from '@nocopy/transport';
-import { runCluster, reusePortSupported, ReusePortUnsupportedError, WorkerStartError, type Cluster } from '@nocopy/transport/cluster';
+import { runCluster, reusePortSupported, ClusterStoppedError, ReusePortUnsupportedError, WorkerStartError, type Cluster } from '@nocopy/transport/cluster';
 import { until } from '@nocopy/test-kit';
 import { connectEcho, echoWorker, perSlot } from './helpers.js';
 
@@ -127,4 +127,17 @@ test('tls: workers terminate TLS for the sockets they are handed', async (t) => 
   assert.deepEqual(slots.sort(), [0, 0, 1, 1]);
   await until(() => cluster.stats().connections === 0, 'the closes to be reported');
   assert.deepEqual(cluster.stats().workers.map((w) => w.accepted), [2, 2]);
+});
+
+test('restart() while one runs returns that one; after stop() it rejects with ClusterStoppedError; stop() twice is one stop', async () => {
+  const cluster = await runCluster({ module: echoWorker, workers: 1 });
+  const a = cluster.restart();
+  assert.equal(cluster.restart(), a);
+  await a;
+  assert.equal(cluster.stats().restarts, 1);
+  const s1 = cluster.stop({ timeout: 1000 });
+  assert.equal(cluster.stop(), s1);
+  await s1;
+  await assert.rejects(cluster.restart(), (e: unknown) => e instanceof ClusterStoppedError && e.code === 'ERR_CLUSTER_STOPPED');
+  assert.equal(cluster.stats().workers[0]!.state, 'down');
 });
