@@ -399,8 +399,7 @@ export class RpcServer {
         if (name === HELLO) {
           st.extPeer = true;
           this.#reply(st, id, null, helloResult());
-        }
-        else {
+        } else {
           this.#calls++;
           this.#reply(st, id, new MethodNotFoundError(name), null);
         }
