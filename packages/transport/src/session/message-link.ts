@@ -7,6 +7,9 @@ import { MalformedMessageError } from '../errors.js';
 import type { SessionLink } from './link.js';
 import { type Session, kFail, kInput } from './session.js';
 
+/** Set on a received Buffer that came as a WebSocket text frame. */
+export const kText = Symbol('nocopy.wsText');
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -14,6 +17,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 /** The writer of a message link: what encode() writes to; the session cuts a message after each encode. */
 class MessageWriter {
   readonly buffer: LinkBuffer;
+  /** The message being encoded goes as a text frame (WebSocket; see markText). */
+  text = false;
   constructor(pool: BlockPool, readonly link: MessageLink) {
     this.buffer = new LinkBuffer({ pool });
   }
@@ -82,8 +87,10 @@ export abstract class MessageLink implements SessionLink {
     this.#maxQueued = options.maxQueued;
   }
 
-  /** Sends one message (the bytes of one encode). */
-  protected abstract sendMessage(bytes: Buffer): void;
+  /** Sends one message (the bytes of one encode); `text`: the codec marked it as text (WebSocket). */
+  protected abstract sendMessage(bytes: Buffer, text: boolean): void;
+  /** The message being delivered came as a text frame (WebSocket). */
+  currentText = false;
   /** Output waits for the peer. */
   abstract get waiting(): boolean;
   /** Resolves when output no longer waits (bounded by the write timeout), rejects when closed. */
@@ -132,6 +139,7 @@ export abstract class MessageLink implements SessionLink {
 
   #deliver(message: Uint8Array): void {
     const reader = this.reader;
+    this.currentText = (message as { [kText]?: boolean })[kText] === true;
     reader.link(message);
     const r = this.session![kInput]();
     // One message, one decode: bytes it did not take are a malformed (or incomplete) message.
@@ -155,8 +163,10 @@ export abstract class MessageLink implements SessionLink {
     if (n === 0) return;
     // The bytes of this one message: a view when they lie in one node (the common case).
     const bytes = b.next(n);
+    const text = this.writer.text;
+    this.writer.text = false;
     try {
-      this.sendMessage(bytes);
+      this.sendMessage(bytes, text);
     } finally {
       b.release();
     }

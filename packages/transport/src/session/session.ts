@@ -55,6 +55,7 @@ export const kOpen = Symbol('nocopy.sessionOpen');
 export const kInput = Symbol('nocopy.sessionInput');
 export const kFail = Symbol('nocopy.sessionFail');
 export const kTouch = Symbol('nocopy.sessionTouch');
+export const kLink = Symbol('nocopy.sessionLink');
 const kCron = Symbol('nocopy.sessionCron');
 const kHeartbeat = Symbol('nocopy.sessionHeartbeat');
 const kCheckHeartbeat = Symbol('nocopy.sessionCheckHeartbeat');
@@ -458,6 +459,11 @@ export class Session<In = unknown, Out = In> {
         this.#settle();
       },
     );
+  }
+
+  /** @internal The transport under the session (codecs of a transport look at it). */
+  get [kLink](): SessionLink {
+    return this.#link;
   }
 
   /** @internal Input that is not a message (a WebSocket pong) still shows the peer is there. */

@@ -7,4 +7,5 @@ export {
   type WebSocketSessionServerStats,
   type WebSocketListenOptions,
   type WebSocketLinkOptions,
+  webSocketMessages,
 } from './websocket.js';

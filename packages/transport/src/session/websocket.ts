@@ -12,8 +12,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { ConnClosedError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
-import { MessageLink } from './message-link.js';
-import { Session, kFail, kFinished, kOpen, kOpened, kTouch } from './session.js';
+import { MessageLink, kText } from './message-link.js';
+import { Session, kFail, kFinished, kLink, kOpen, kOpened, kTouch } from './session.js';
+import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
 
@@ -84,7 +85,11 @@ class WebSocketLink extends MessageLink {
     this.localPort = sock?.localPort;
     this.remoteAddress = sock?.remoteAddress;
     this.remotePort = sock?.remotePort;
-    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => this.push(toBuffer(data)));
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      const b = toBuffer(data);
+      if (!isBinary) (b as { [kText]?: boolean })[kText] = true;
+      this.push(b);
+    });
     ws.on('pong', () => this.session?.[kTouch]());
     ws.on('ping', () => this.session?.[kTouch]());
     ws.on('error', (err) => {
@@ -99,10 +104,10 @@ class WebSocketLink extends MessageLink {
     });
   }
 
-  protected sendMessage(bytes: Buffer): void {
+  protected sendMessage(bytes: Buffer, text: boolean): void {
     // ws frames (and, with deflate, compresses) the bytes before this returns or queues a copy:
     // the writer may reuse the memory after it.
-    this.#ws.send(bytes, { binary: this.#c.binary }, this.#onSent);
+    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, this.#onSent);
   }
 
   get waiting(): boolean {
@@ -349,4 +354,27 @@ export async function dialWebSocket(
     signal.removeEventListener('abort', onAbort);
   }
   return new WebSocketLink(ws, c, maxInFlight, 64);
+}
+
+/**
+ * WebSocket messages as they came: text frames as strings, binary frames as Buffers (views, valid
+ * while onMessage runs); a string is sent as a text frame, bytes as a binary frame.
+ */
+export function webSocketMessages(maxMessageLength = 1024 * 1024): Codec<string | Buffer, string | Uint8Array> {
+  return {
+    maxMessageLength,
+    // Called once per WebSocket message, so an empty message is a message too.
+    decode(reader, session) {
+      const link = session[kLink] as MessageLink | undefined;
+      return link?.currentText === true ? reader.readString(reader.length, 'utf8') : reader.next(reader.length);
+    },
+    encode(message, writer) {
+      if (typeof message === 'string') {
+        writer.writeString(message, 'utf8');
+        (writer as { text?: boolean }).text = true;
+      } else {
+        writer.writeBinary(message);
+      }
+    },
+  };
 }
