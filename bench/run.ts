@@ -30,6 +30,7 @@ const suites: Suite[] = [
   { name: 'rpc', entry: 'rpc/main.js', what: 'RPC: nocopy-rpc vs grpc-js vs hand-written net+msgpackr' },
   { name: 'proxy', entry: 'proxy/main.js', what: 'TCP proxy in front of Redis: nocopy vs HAProxy vs pipe' },
   { name: 'session', entry: 'session/main.js', what: 'session API vs a hand-written onRequest; the timing wheel vs setInterval' },
+  { name: 'messages', entry: 'messages/main.js', what: 'WebSocket and UDP echo: the session API vs plain ws and dgram' },
   { name: 'resp', entry: 'resp/main.js', what: 'Redis-protocol example server vs redis-server, driven by redis-benchmark' },
   { name: 'cluster', entry: 'cluster/main.js', what: 'RPC and echo behind runCluster(): 1 and 2 worker processes vs one process, server CPU per request' },
 ];

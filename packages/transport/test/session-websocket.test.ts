@@ -110,3 +110,27 @@ test('websocket: a wrong path is refused (404); options are checked', async (t) 
   assert.throws(() => createSessionClient({ transport: 'websocket', address: 'http://x/', codec: lineCodec(), listener: { onMessage() {} } }), { code: 'ERR_INVALID_OPTION' });
   void frames;
 });
+
+test('websocket: many large messages sent at once arrive intact (the pooled output is kept until ws has written it)', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const payloads = Array.from({ length: 60 }, (_, i) => randomBytes(5000 + i * 997));
+  const bin: Codec<Buffer, Uint8Array> = { maxMessageLength: 1 << 20, decode: (r) => r.next(r.length), encode: (m, w) => w.writeBinary(m) };
+  const server = createWebSocketSessionServer<Buffer, Uint8Array>({
+    codec: bin,
+    listener: {
+      onMessage(s) {
+        for (const p of payloads) void s.send(p);
+      },
+    },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await once(ws, 'open');
+  const got: Buffer[] = [];
+  ws.on('message', (d: Buffer) => got.push(d));
+  ws.send('go');
+  await until(() => got.length === payloads.length, () => `${got.length} of ${payloads.length}`);
+  for (let i = 0; i < payloads.length; i++) assert.ok(got[i]!.equals(payloads[i]!), `message ${i} changed`);
+  ws.close();
+});

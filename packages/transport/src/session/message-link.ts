@@ -7,6 +7,10 @@ import { MalformedMessageError } from '../errors.js';
 import type { SessionLink } from './link.js';
 import { type Session, kFail, kInput } from './session.js';
 
+const EMPTY = Buffer.alloc(0);
+/** Messages up to this size are sent as copies; larger ones as slices of the pooled output. */
+const COPY_MAX = 4096;
+
 /** Set on a received Buffer that came as a WebSocket text frame. */
 export const kText = Symbol('nocopy.wsText');
 
@@ -87,8 +91,11 @@ export abstract class MessageLink implements SessionLink {
     this.#maxQueued = options.maxQueued;
   }
 
-  /** Sends one message (the bytes of one encode); `text`: the codec marked it as text (WebSocket). */
-  protected abstract sendMessage(bytes: Buffer, text: boolean): void;
+  /**
+   * Sends one message (the bytes of one encode); `text`: the codec marked it as text (WebSocket).
+   * `done`, when given, must be called once the transport no longer needs `bytes`.
+   */
+  protected abstract sendMessage(bytes: Buffer, text: boolean, done: (() => void) | null): void;
   /** The message being delivered came as a text frame (WebSocket). */
   currentText = false;
   /** Output waits for the peer. */
@@ -160,16 +167,23 @@ export abstract class MessageLink implements SessionLink {
     const b = this.writer.buffer;
     const n = b.mallocLength;
     b.flush();
-    if (n === 0) return;
-    // The bytes of this one message: a view when they lie in one node (the common case).
-    const bytes = b.next(n);
     const text = this.writer.text;
     this.writer.text = false;
-    try {
-      this.sendMessage(bytes, text);
-    } finally {
-      b.release();
+    if (n === 0 && text === false && b.length === 0) {
+      this.sendMessage(EMPTY, false, null);
+      return;
     }
+    // The transport may hold the bytes until the socket has written them (ws and dgram both do):
+    // small messages go as a copy of their own; large ones as a slice that keeps the pooled memory
+    // until the send callback closes it.
+    if (n <= COPY_MAX) {
+      const bytes = b.readBinary(n);
+      b.release();
+      this.sendMessage(bytes, text, null);
+      return;
+    }
+    const slice = b.slice(n);
+    this.sendMessage(slice.next(n), text, () => slice.close());
   }
 
   hold(): void {

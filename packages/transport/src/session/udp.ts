@@ -98,13 +98,14 @@ class UdpLink extends MessageLink {
     this.remoteAddress = remote.address;
     this.remotePort = remote.port;
   }
-  protected sendMessage(bytes: Buffer): void {
-    if (bytes.length > this.maxDatagramSize) throw new FrameTooLargeError(bytes.length, this.maxDatagramSize);
-    // dgram copies the bytes into the kernel before its callback; the view stays valid until then
-    // because the writer releases only after this call and dgram sends synchronously when it can.
-    const copy = Buffer.from(bytes);
-    if (this.connected) this.socket.send(copy);
-    else this.socket.send(copy, this.remotePort, this.remoteAddress);
+  protected sendMessage(bytes: Buffer, _text: boolean, done: (() => void) | null): void {
+    if (bytes.length > this.maxDatagramSize) {
+      done?.();
+      throw new FrameTooLargeError(bytes.length, this.maxDatagramSize);
+    }
+    const cb = done === null ? undefined : () => done();
+    if (this.connected) this.socket.send(bytes, cb);
+    else this.socket.send(bytes, this.remotePort, this.remoteAddress, cb);
   }
   get waiting(): boolean {
     return false;
@@ -138,7 +139,7 @@ export class UdpSessionServer<In = unknown, Out = In> {
   readonly #maxSessions: number;
   readonly #maxQueued: number;
   readonly #multicast: { group: string; interface?: string } | undefined;
-  /** Links by peer, least recently active first (a Map keeps insertion order; activity re-inserts). */
+  /** Links by peer, in the order they opened. */
   readonly #peers = new Map<string, UdpLink>();
   readonly #live = new Set<Session<In, Out>>();
   readonly #counters = { malformed: 0, overflowed: 0 };
@@ -209,18 +210,10 @@ export class UdpSessionServer<In = unknown, Out = In> {
     const k = key(rinfo.address, rinfo.port);
     let link = this.#peers.get(k);
     if (link !== undefined) {
-      // Most recently active last: re-insert.
-      this.#peers.delete(k);
-      this.#peers.set(k, link);
       link.push(msg);
       return;
     }
-    if (this.#peers.size >= this.#maxSessions) {
-      const [oldestKey, oldest] = this.#peers.entries().next().value as [string, UdpLink];
-      this.#peers.delete(oldestKey);
-      this.#evicted++;
-      oldest.session?.close('evicted: maxSessions reached');
-    }
+    if (this.#peers.size >= this.#maxSessions) this.#evict();
     link = new UdpLink(this.#socket!, this.#local!, rinfo, false, this.#sock.maxDatagramSize, this.#counters, this.#cfg.maxInFlight, this.#maxQueued);
     this.#peers.set(k, link);
     const l = link;
@@ -233,6 +226,25 @@ export class UdpSessionServer<In = unknown, Out = In> {
     if (r === undefined) link.start();
     else void r.then(() => link!.start());
   };
+
+  /**
+   * At maxSessions: of the 64 oldest sessions (the Map keeps them in the order they opened), the
+   * least recently active goes. Cheaper than keeping an exact LRU order on every datagram, and as
+   * good under a flood of new sources, where the oldest are also the idlest.
+   */
+  #evict(): void {
+    let victim: [string, UdpLink] | null = null;
+    let n = 0;
+    for (const entry of this.#peers) {
+      const s = entry[1].session;
+      if (victim === null || (s !== null && s.lastActive < (victim[1].session?.lastActive ?? Infinity))) victim = entry;
+      if (++n === 64) break;
+    }
+    if (victim === null) return;
+    this.#peers.delete(victim[0]);
+    this.#evicted++;
+    victim[1].session?.close('evicted: maxSessions reached');
+  }
 
   readonly #linkGone = (link: UdpLink): void => {
     const k = key(link.remoteAddress, link.remotePort);

@@ -72,6 +72,12 @@ class WebSocketLink extends MessageLink {
   #drainWaiters: Waiter[] = [];
   #writeTimer: NodeJS.Timeout | null = null;
   #paused = false;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    if (sock !== undefined && !sock.destroyed) sock.uncork();
+  };
   readonly #onSent = (): void => {
     if (this.#drainWaiters.length > 0 && this.#ws.bufferedAmount <= this.#c.maxOutbound) this.#wake(null);
   };
@@ -104,10 +110,23 @@ class WebSocketLink extends MessageLink {
     });
   }
 
-  protected sendMessage(bytes: Buffer, text: boolean): void {
-    // ws frames (and, with deflate, compresses) the bytes before this returns or queues a copy:
-    // the writer may reuse the memory after it.
-    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, this.#onSent);
+  protected sendMessage(bytes: Buffer, text: boolean, done: (() => void) | null): void {
+    // The messages of one event-loop turn leave in one write: the socket stays corked until the
+    // check phase (ws corks each frame itself; corks nest).
+    if (!this.#corked) {
+      const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      if (sock !== undefined && !sock.destroyed) {
+        this.#corked = true;
+        sock.cork();
+        uncorkLater(this.#uncork);
+      }
+    }
+    // ws writes the bytes as they are (a server does not mask), so they must stay valid until its
+    // callback: `done` releases them then.
+    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, done === null ? this.#onSent : () => {
+      done();
+      this.#onSent();
+    });
   }
 
   get waiting(): boolean {
@@ -166,6 +185,16 @@ class WebSocketLink extends MessageLink {
   dropMalformed(): boolean {
     return false; // a stream: a malformed message closes the session, as over TCP
   }
+}
+
+let uncorks: (() => void)[] = [];
+function runUncorks(): void {
+  const list = uncorks;
+  uncorks = [];
+  for (let i = 0; i < list.length; i++) list[i]!();
+}
+function uncorkLater(fn: () => void): void {
+  if (uncorks.push(fn) === 1) setImmediate(runUncorks);
 }
 
 function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
