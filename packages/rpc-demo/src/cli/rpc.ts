@@ -12,6 +12,7 @@ import { checkFraming, type Framing } from '../rpc/protocol.js';
 import { RemoteError } from '../errors.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
+import type { WebSocketEndpoint } from '../websocket/endpoint.js';
 
 const USAGE = `Usage: nocopy-rpc <command> [options]
 
@@ -48,6 +49,8 @@ Options:
                                of memory, 32 MiB to 256 MiB)
       --read-timeout MS        how long a message may take to arrive once its first byte
                                has (default 30000)
+      --websocket PORT         also serve the methods over WebSocket at ws://HOST:PORT/, and
+                               a page at http://HOST:PORT/ that calls them from a browser
   -h, --help                   print this help
 
 SIZE is bytes, or a number with KiB, MiB or GiB (4MiB). The limits: SECURITY.md.
@@ -104,6 +107,7 @@ const commands: Record<Command, { usage: string; options: Options; positionals: 
       'max-message-size': { type: 'string' },
       'max-inbound-total': { type: 'string' },
       'read-timeout': { type: 'string' },
+      websocket: { type: 'string' },
     },
   },
   call: {
@@ -255,12 +259,32 @@ async function serve(values: Values): Promise<void> {
     failed(`cannot listen: ${(err as Error).message}`);
   }
   const where = typeof addr === 'string' ? addr : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  // --websocket PORT: the same methods over WebSocket, and a page that calls them from a browser.
+  let endpoint: WebSocketEndpoint | undefined;
+  let wsWhere = '';
+  if (values.websocket !== undefined) {
+    const wsPort = int('serve', 'websocket', values.websocket, 0, 65535, 0);
+    if (server.framing !== 'framed') usage('--websocket needs the framed framing', 'serve');
+    const rpcHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const { createWebSocketEndpoint } = await import('../websocket/endpoint.js');
+    endpoint = createWebSocketEndpoint({
+      rpcAddress: `${rpcHost.includes(':') ? `[${rpcHost}]` : rpcHost}:${(addr as { port: number }).port}`,
+      maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
+    });
+    try {
+      const w = await endpoint.listen({ port: wsPort, host });
+      const h = w.family === 'IPv6' ? `[${w.address}]` : w.address;
+      wsWhere = `; WebSocket on ws://${h}:${w.port}/ (a page at http://${h}:${w.port}/)`;
+    } catch (err) {
+      failed(`cannot listen on --websocket ${wsPort}: ${(err as Error).message}`);
+    }
+  }
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) failed(`${signal} again, exiting now`);
     stopping = true;
     process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
-    server.shutdown({ timeout: 5000 }).then(
+    Promise.all([endpoint?.shutdown(), server.shutdown({ timeout: 5000 })]).then(
       () => process.exit(0),
       (err: unknown) => failed(`shutdown failed: ${describe(err)}`),
     );
@@ -268,7 +292,7 @@ async function serve(values: Values): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
-  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing); Ctrl-C stops\n`);
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}; Ctrl-C stops\n`);
 }
 
 async function call(values: Values, positionals: string[]): Promise<void> {
