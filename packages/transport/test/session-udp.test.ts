@@ -168,3 +168,51 @@ test('udp client: a connected socket as a session; replies arrive through the li
   assert.equal(s.stats().messagesOut, 2n);
   assert.equal(s.stats().messagesIn, 2n);
 });
+
+test('udp over IPv6 (udp6 on ::1)', async (t) => {
+  const server = createUdpSessionServer<unknown>({ type: 'udp6', codec: json, listener: { onMessage: (s, m) => void s.send({ v6: m }) } });
+  let port: number;
+  try {
+    ({ port } = await server.listen({ port: 0 }));
+  } catch (err) {
+    t.skip(`no IPv6 loopback here: ${(err as Error).message}`);
+    return;
+  }
+  t.after(() => server.shutdown());
+  const got: unknown[] = [];
+  const client = createSessionClient<unknown>({ transport: 'udp', udp: { type: 'udp6' }, address: `[::1]:${port}`, codec: json, listener: { onMessage: (_s, m) => void got.push(m) } });
+  t.after(() => client.close());
+  await (await client.ready({ timeout: 2000 })).send('six');
+  await until(() => got.length === 1, 'reply');
+  assert.deepEqual(got, [{ v6: 'six' }]);
+  assert.match([...server.sessions()][0]!.remoteAddress!, /^\[::1\]:\d+$/);
+});
+
+test('udp multicast: the server joins a group and answers datagrams sent to it', async (t) => {
+  const group = '239.255.42.99';
+  const server = createUdpSessionServer<unknown>({ codec: json, multicast: { group, interface: '127.0.0.1' }, listener: { onMessage: (s, m) => void s.send({ mc: m }) } });
+  let port: number;
+  try {
+    ({ port } = await server.listen({ port: 0, host: '0.0.0.0' }));
+  } catch (err) {
+    t.skip(`multicast is not available here: ${(err as Error).message}`);
+    return;
+  }
+  t.after(() => server.shutdown());
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  t.after(() => sock.close());
+  const got: unknown[] = [];
+  sock.on('message', (m) => got.push(JSON.parse(m.subarray(4).toString())));
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  sock.setMulticastInterface('127.0.0.1');
+  sock.setMulticastLoopback(true);
+  sock.send(framed('hello group'), port, group);
+  const deadline = Date.now() + 2000;
+  while (got.length === 0 && Date.now() < deadline) await sleep(20);
+  if (got.length === 0) {
+    t.skip('no multicast route on this machine\'s loopback: the datagram to the group did not arrive');
+    return;
+  }
+  assert.deepEqual(got, [{ mc: 'hello group' }]);
+});
