@@ -1,11 +1,11 @@
 // bench/echo: one load client process against each echo server process, CPU-pinned where taskset
 // exists (server on CPU 0, client on CPU 1), for three cases. Rounds interleave the servers so drift
 // on a noisy machine hits them all alike; each figure is the median over rounds.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { printTable } from '../lib/table.js';
 import { figure, recordFigures, type Figure } from '../lib/results.js';
+import { hasTaskset, nextMessage, pinnedNode } from '../lib/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -22,7 +22,6 @@ const cases = [
   { name: '10 conns ping-pong 16 KiB', connections: 10, inflight: 1, size: 16 * 1024 },
 ];
 
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 interface ClientResult {
   requests: number;
@@ -43,25 +42,12 @@ interface Run {
   serverCpuPercent: number;
 }
 
-function node(cpu: number, args: string[], ipc: boolean): ChildProcess {
-  const stdio: ('ignore' | 'pipe' | 'inherit' | 'ipc')[] = ipc ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'];
-  return hasTaskset
-    ? spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio })
-    : spawn(process.execPath, args, { stdio });
-}
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m as T));
-    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-}
 
 async function runOne(server: ServerName, c: (typeof cases)[number]): Promise<Run> {
-  const srv = node(0, [join(here, 'servers.js'), server], true);
+  const srv = pinnedNode(0, [join(here, 'servers.js'), server], true, []);
   const { port } = await nextMessage<{ port: number }>(srv);
   srv.send('start');
-  const client = node(1, [
+  const client = pinnedNode(1, [
     join(here, '..', 'load', 'client.js'),
     '--port', String(port),
     '--connections', String(c.connections),
@@ -69,7 +55,7 @@ async function runOne(server: ServerName, c: (typeof cases)[number]): Promise<Ru
     '--size', String(c.size),
     '--duration', String(duration),
     '--warmup', String(warmup),
-  ], false);
+  ], false, []);
   let out = '';
   client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => client.on('exit', resolve));

@@ -9,6 +9,7 @@
 import net from 'node:net';
 import { BufferList } from 'bl';
 import { EventLoop, lengthField } from '@nocopy/transport';
+import { answerCpuOverIpc } from '../lib/processes.js';
 
 const mode = process.argv[2];
 
@@ -71,12 +72,7 @@ async function start(): Promise<{ port: number }> {
   return { port: (server.address() as net.AddressInfo).port };
 }
 
-let cpu0 = process.cpuUsage();
-process.on('message', (msg: string) => {
-  if (msg === 'start') cpu0 = process.cpuUsage();
-  if (msg === 'stop') {
-    const cpu = process.cpuUsage(cpu0);
-    process.send!({ cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssKiB: process.resourceUsage().maxRSS }, () => process.exit(0));
-  }
+start().then((info) => answerCpuOverIpc(info), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
 });
-start().then((info) => process.send!(info));

@@ -10,7 +10,8 @@ export interface SuiteOptions {
   readonly bench: BenchOptions;
 }
 
-function intFlag(argv: readonly string[], name: string, fallback: number): number {
+/** `--name=<n>` from argv as a positive integer, or `fallback` when absent; throws on a bad value. */
+export function intFlag(argv: readonly string[], name: string, fallback: number): number {
   const arg = argv.find((a) => a.startsWith(`--${name}=`));
   if (arg === undefined) return fallback;
   const v = Number(arg.slice(name.length + 3));

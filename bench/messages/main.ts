@@ -4,19 +4,17 @@
 // CPU per message (the session layer must not cost more) and the client's CPU, which shows whether
 // the client had headroom; for UDP, datagrams lost.
 //   node bench/dist/messages/main.js [--quick] [--rounds=<n>]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
 import { figure, median, recordFigures, type Figure } from '../lib/results.js';
+import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode } from '../lib/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
 const rounds = roundsArg ? Number(roundsArg.split('=')[1]) : quick ? 1 : 3;
 const seconds = quick ? 0.5 : 3;
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-const V8 = ['--max-semi-space-size=16', '--min-semi-space-size=16'];
 
 const cases = [
   { kind: 'ws', name: 'WebSocket echo, 50 conns x 16 in flight, 128 B', conns: 50, inflight: 16, size: 128, pair: ['ws-session', 'ws'], target: 1.0 },
@@ -31,24 +29,12 @@ interface Run {
   lost: number;
 }
 
-function node(cpu: number, args: string[], ipc: boolean): ChildProcess {
-  const stdio: ('ignore' | 'pipe' | 'inherit' | 'ipc')[] = ipc ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'];
-  const full = [...V8, ...args];
-  return hasTaskset ? spawn('taskset', ['-c', String(cpu), process.execPath, ...full], { stdio }) : spawn(process.execPath, full, { stdio });
-}
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m as T));
-    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-}
 
 async function runOne(mode: string, c: (typeof cases)[number]): Promise<Run> {
-  const srv = node(0, [join(here, 'servers.js'), mode], true);
+  const srv = pinnedNode(0, [join(here, 'servers.js'), mode], true);
   const { port } = await nextMessage<{ port: number }>(srv);
   srv.send('start');
-  const client = node(1, [join(here, 'client.js'), c.kind, String(port), String(c.conns), String(c.inflight), String(c.size), String(seconds)], false);
+  const client = pinnedNode(1, [join(here, 'client.js'), c.kind, String(port), String(c.conns), String(c.inflight), String(c.size), String(seconds)], false);
   let out = '';
   client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => client.on('exit', resolve));
@@ -66,7 +52,7 @@ async function runOne(mode: string, c: (typeof cases)[number]): Promise<Run> {
 const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
 
 async function main(): Promise<void> {
-  console.log(`messages: ${rounds} round(s) of ${seconds} s per server and case, interleaved; medians; ${hasTaskset ? 'server on CPU 0, client on CPU 1' : 'not pinned'}; V8 ${V8.join(' ')}`);
+  console.log(`messages: ${rounds} round(s) of ${seconds} s per server and case, interleaved; medians; ${hasTaskset ? 'server on CPU 0, client on CPU 1' : 'not pinned'}; V8 ${V8_FLAGS.join(' ')}`);
   const figures: Figure[] = [];
   let missed = 0;
   for (const c of cases) {

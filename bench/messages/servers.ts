@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { type Codec, createUdpSessionServer } from '@nocopy/transport';
 import { createWebSocketSessionServer } from '@nocopy/transport/websocket';
+import { answerCpuOverIpc } from '../lib/processes.js';
 
 const mode = process.argv[2];
 const whole: Codec<Buffer, Uint8Array> = { maxMessageLength: 1 << 20, decode: (r) => r.next(r.length), encode: (m, w) => w.writeBinary(m) };
@@ -42,16 +43,7 @@ async function start(): Promise<number> {
   }
 }
 
-let cpu0 = process.cpuUsage();
-process.on('message', (msg: string) => {
-  if (msg === 'start') cpu0 = process.cpuUsage();
-  if (msg === 'stop') {
-    const cpu = process.cpuUsage(cpu0);
-    process.send!({ cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 }, () => process.exit(0));
-  }
-});
-
-start().then((port) => process.send!({ port }), (err: unknown) => {
+start().then((port) => answerCpuOverIpc({ port }), (err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
+import { intFlag as intFlagOf } from '../lib/options.js';
 import { figure, median, recordFigures, spread, type Figure } from '../lib/results.js';
 import { cpuMs, firstLine, installCleanup, stopAll, which } from './procs.js';
 import { runRedisBenchmark, type BenchRow } from './redis-benchmark.js';
@@ -19,13 +20,7 @@ const NOCOPY_CLI = resolve(here, '../../../packages/proxy/dist/src/cli.js');
 const PIPE_PROXY = join(here, 'pipe-proxy.js');
 
 const argv = process.argv.slice(2);
-function intFlag(name: string, fallback: number): number {
-  const arg = argv.find((a) => a.startsWith(`--${name}=`));
-  if (arg === undefined) return fallback;
-  const v = Number(arg.slice(name.length + 3));
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`bad ${arg}: expected a positive integer`);
-  return v;
-}
+const intFlag = (name: string, fallback: number): number => intFlagOf(argv, name, fallback);
 const quick = argv.includes('--quick');
 const rounds = intFlag('rounds', quick ? 1 : 3);
 const requests = intFlag('requests', quick ? 2000 : 200_000);

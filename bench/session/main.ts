@@ -4,12 +4,12 @@
 // layer must keep within 10% of the hand-written one. (2) 100,000 session timers with a 1 s period
 // on the timing wheel against one setInterval each: CPU per second and heap.
 //   node bench/dist/session/main.js [--quick] [--rounds=<n>]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
 import { figure, median, recordFigures, type Figure } from '../lib/results.js';
 import { intervalCost, wheelCost, type TimerCost } from './wheel.js';
+import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode } from '../lib/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -23,8 +23,6 @@ const cases = [
   { name: '50 conns x16 in flight 128 B', connections: 50, inflight: 16, size: 128 },
   { name: '50 conns ping-pong 128 B', connections: 50, inflight: 1, size: 128 },
 ];
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-const V8_FLAGS = ['--max-semi-space-size=16', '--min-semi-space-size=16'];
 
 interface Run {
   rps: number;
@@ -33,24 +31,12 @@ interface Run {
   usPerMsg: number;
 }
 
-function node(cpu: number, args: string[], ipc: boolean): ChildProcess {
-  const stdio: ('ignore' | 'pipe' | 'inherit' | 'ipc')[] = ipc ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'];
-  const full = [...V8_FLAGS, ...args];
-  return hasTaskset ? spawn('taskset', ['-c', String(cpu), process.execPath, ...full], { stdio }) : spawn(process.execPath, full, { stdio });
-}
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m as T));
-    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-}
 
 async function runOne(mode: Mode, c: (typeof cases)[number]): Promise<Run> {
-  const srv = node(0, [join(here, 'servers.js'), mode], true);
+  const srv = pinnedNode(0, [join(here, 'servers.js'), mode], true);
   const { port } = await nextMessage<{ port: number }>(srv);
   srv.send('start');
-  const client = node(1, [
+  const client = pinnedNode(1, [
     join(here, '..', 'load', 'client.js'),
     '--port', String(port), '--connections', String(c.connections), '--inflight', String(c.inflight),
     '--size', String(c.size), '--duration', String(duration), '--warmup', String(warmup),

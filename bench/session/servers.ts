@@ -7,6 +7,7 @@
 // { cpuUserMs, cpuSystemMs, maxRssKiB } and exits.
 import type { AddressInfo } from 'node:net';
 import { EventLoop, createSessionServer, frames, lengthField } from '@nocopy/transport';
+import { answerCpuOverIpc } from '../lib/processes.js';
 
 const mode = process.argv[2];
 const framing = lengthField({ maxFrameLength: 64 * 1024 * 1024 });
@@ -34,16 +35,7 @@ async function start(): Promise<{ port: number }> {
   throw new Error(`unknown server mode ${mode}`);
 }
 
-let cpu0 = process.cpuUsage();
-process.on('message', (msg: string) => {
-  if (msg === 'start') cpu0 = process.cpuUsage();
-  if (msg === 'stop') {
-    const cpu = process.cpuUsage(cpu0);
-    process.send!({ cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssKiB: process.resourceUsage().maxRSS }, () => process.exit(0));
-  }
-});
-
-start().then((info) => process.send!(info), (err: unknown) => {
+start().then((info) => answerCpuOverIpc(info), (err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { createRespServer } from '@nocopy/examples/resp-server';
+import { freePort, rng } from '@nocopy/test-kit';
 
 const haveRedis = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
 const skip = haveRedis ? false : 'redis-server not found (Debian package redis-server; .ci/run installs it)';
@@ -20,13 +21,6 @@ let redisPort = 0;
 let ours: ReturnType<typeof createRespServer> | undefined;
 let oursPort = 0;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 before(async () => {
   if (skip) return;
@@ -57,16 +51,6 @@ after(async () => {
   }
 });
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

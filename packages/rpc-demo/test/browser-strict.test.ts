@@ -6,17 +6,8 @@ import assert from 'node:assert/strict';
 import { encode as referenceEncode } from '@msgpack/msgpack';
 import { checkStrict } from '../src/browser/strict.js';
 import { decode } from '../src/msgpack/decode.js';
+import { rng } from '@nocopy/test-kit';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function value(rand: () => number, depth = 0): unknown {
   const k = rand();

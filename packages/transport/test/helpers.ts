@@ -6,7 +6,7 @@ import type { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, type EventLoopOptions, type ListenOptions, type OnRequest, lengthField } from '../src/index.js';
 import { frameEcho } from '@nocopy/test-kit';
 
-export { sleep, within, until, deferred, frame, RawClient, readFrameFrom } from '@nocopy/test-kit';
+export { sleep, within, until, deferred, frame, RawClient, readFrameFrom, freePort, rng } from '@nocopy/test-kit';
 
 /** The tests' frames: a 4-byte big-endian length, then the payload (large enough for every test). */
 export const frames = lengthField({ maxFrameLength: 1 << 30 });

@@ -3,18 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
-import { sleep, until } from './helpers.js';
+import { freePort, sleep, until } from './helpers.js';
 import { lineCodec, recorder, sessionServer } from './session-fixtures.js';
 import { createSessionClient, type Session } from '../src/index.js';
 
-/** A port that nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('client: keeps N sessions open, sends round robin, and gets replies through its listener', async (t) => {
   const { listener: serverListener } = recorder({ onMessage: (s, m) => void s.send(`${s.id}:${m}`) });
@@ -39,7 +31,7 @@ test('client: keeps N sessions open, sends round robin, and gets replies through
 });
 
 test('client: reconnects after the server goes down and comes back, with growing backoff, no hot loop', async (t) => {
-  const port = await deadPort();
+  const port = await freePort();
   const opened: number[] = [];
   const client = createSessionClient<string>({
     address: `127.0.0.1:${port}`,
@@ -82,7 +74,7 @@ test('client: a server that accepts and drops at once is not dialed in a hot loo
 });
 
 test('client: close() during a backoff returns at once and dials no more', async () => {
-  const port = await deadPort();
+  const port = await freePort();
   const client = createSessionClient<string>({
     address: `127.0.0.1:${port}`,
     codec: lineCodec(),
@@ -119,7 +111,7 @@ test('client: close() with open sessions resolves after each onClose; the server
 });
 
 test('client: several addresses; a dead one is skipped for the next', async (t) => {
-  const dead = await deadPort();
+  const dead = await freePort();
   const { listener } = recorder();
   const { server, port } = await sessionServer({ listener });
   t.after(() => server.shutdown());

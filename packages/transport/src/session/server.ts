@@ -6,7 +6,8 @@ import type { Connection } from '../connection.js';
 import { InvalidOptionError } from '../errors.js';
 import { EventLoop, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '../eventloop.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
-import { Session, kFail, kFinished, kInput, kOpen } from './session.js';
+import { Session, kFail, kInput, kOpen } from './session.js';
+import { SessionSet } from './set.js';
 
 export type SessionServerOptions<In, Out = In> = SessionOptions<In, Out> &
   Omit<EventLoopOptions<Session<In, Out>>, 'onPrepare' | 'onConnect' | 'onError' | 'onDisconnect' | 'idleTimeout'>;
@@ -35,15 +36,7 @@ function onError(err: unknown, conn: Connection<Session<any, any>>): void {
 export class SessionServer<In = unknown, Out = In> {
   readonly #cfg: SessionConfig<In, Out>;
   readonly #loop: EventLoop<Session<In, Out>>;
-  readonly #sessions = new Set<Session<In, Out>>();
-  #closedCount = 0;
-  #allFinished: (() => void) | null = null;
-  /** @internal */
-  [kFinished](s: Session<In, Out>): void {
-    this.#sessions.delete(s);
-    this.#closedCount++;
-    if (this.#sessions.size === 0) this.#allFinished?.();
-  }
+  readonly #sessions = new SessionSet<In, Out>();
 
   constructor(options: SessionServerOptions<In, Out>) {
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, ...loopOptions } = options as SessionServerOptions<In, Out> & { idleTimeout?: number };
@@ -54,7 +47,7 @@ export class SessionServer<In = unknown, Out = In> {
     this.#loop = new EventLoop<Session<In, Out>>(onRequest, {
       ...loopOptions,
       onPrepare: (conn) => {
-        const s = new Session<In, Out>(conn, this.#cfg, this);
+        const s = new Session<In, Out>(conn, this.#cfg, this.#sessions);
         this.#sessions.add(s);
         return s;
       },
@@ -79,17 +72,11 @@ export class SessionServer<In = unknown, Out = In> {
 
   /** Sends `message` to every active session (that `filter` accepts); returns how many it went to. */
   broadcast(message: Out, filter?: (s: Session<In, Out>) => boolean): number {
-    let n = 0;
-    for (const s of this.#sessions) {
-      if (!s.isActive() || (filter !== undefined && !filter(s))) continue;
-      void s.send(message);
-      n++;
-    }
-    return n;
+    return this.#sessions.broadcast(message, filter);
   }
 
   stats(): SessionServerStats {
-    return { ...this.#loop.stats(), sessions: this.#sessions.size, sessionsClosed: this.#closedCount };
+    return { ...this.#loop.stats(), sessions: this.#sessions.size, sessionsClosed: this.#sessions.closed };
   }
 
   listen(options?: ListenOptions): Promise<AddressInfo | string> {
@@ -111,7 +98,7 @@ export class SessionServer<In = unknown, Out = In> {
    */
   async shutdown(options?: ShutdownOptions): Promise<void> {
     await this.#loop.shutdown(options);
-    if (this.#sessions.size > 0) await new Promise<void>((resolve) => (this.#allFinished = resolve));
+    await this.#sessions.whenEmpty();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

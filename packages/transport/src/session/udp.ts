@@ -10,7 +10,8 @@ import { ConnClosedError, FrameTooLargeError, InvalidOptionError, ShutdownError 
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { MessageLink } from './message-link.js';
-import { Session, kFinished, kOpen, kOpened } from './session.js';
+import { Session, kOpen } from './session.js';
+import { SessionSet } from './set.js';
 
 const RESOLVED = Promise.resolve();
 
@@ -141,16 +142,13 @@ export class UdpSessionServer<In = unknown, Out = In> {
   readonly #multicast: { group: string; interface?: string } | undefined;
   /** Links by peer, in the order they opened. */
   readonly #peers = new Map<string, UdpLink>();
-  readonly #live = new Set<Session<In, Out>>();
+  readonly #live = new SessionSet<In, Out>();
   readonly #counters = { malformed: 0, overflowed: 0 };
   #socket: dgram.Socket | null = null;
   #local: AddressInfo | null = null;
-  #opened = 0;
-  #closed = 0;
   #datagrams = 0;
   #evicted = 0;
   #shutdown: Promise<void> | null = null;
-  #allGone: (() => void) | null = null;
 
   constructor(options: UdpSessionServerOptions<In, Out>) {
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel } = options;
@@ -195,8 +193,8 @@ export class UdpSessionServer<In = unknown, Out = In> {
   stats(): UdpSessionServerStats {
     return {
       sessions: this.#live.size,
-      opened: this.#opened,
-      closed: this.#closed,
+      opened: this.#live.opened,
+      closed: this.#live.closed,
       datagramsIn: this.#datagrams,
       malformed: this.#counters.malformed,
       overflowed: this.#counters.overflowed,
@@ -218,7 +216,7 @@ export class UdpSessionServer<In = unknown, Out = In> {
     this.#peers.set(k, link);
     const l = link;
     l.addCloseCallback(() => this.#linkGone(l));
-    const session = new Session<In, Out>(link, this.#cfg, this, 'udp');
+    const session = new Session<In, Out>(link, this.#cfg, this.#live, 'udp');
     link.session = session;
     this.#live.add(session);
     link.push(msg);
@@ -251,25 +249,13 @@ export class UdpSessionServer<In = unknown, Out = In> {
     if (this.#peers.get(k) === link) this.#peers.delete(k);
   };
 
-  /** @internal */
-  [kOpened](): void {
-    this.#opened++;
-  }
-
-  /** @internal */
-  [kFinished](s: Session<In, Out>): void {
-    this.#live.delete(s);
-    this.#closed++;
-    if (this.#live.size === 0) this.#allGone?.();
-  }
-
   /** Stops receiving, closes every session (each onClose runs), then closes the socket. */
   shutdown(options: { timeout?: number } = {}): Promise<void> {
     if (this.#shutdown !== null) return this.#shutdown;
     checkMs('timeout', options.timeout, 30_000);
     this.#shutdown = (async () => {
       for (const s of this.#live) s.close();
-      if (this.#live.size > 0) await new Promise<void>((resolve) => (this.#allGone = resolve));
+      await this.#live.whenEmpty();
       const socket = this.#socket;
       if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
     })();

@@ -13,7 +13,8 @@ import { ConnClosedError, InvalidOptionError, ShutdownError, WriteTimeoutError }
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { MessageLink, kText } from './message-link.js';
-import { Session, kFail, kFinished, kLink, kOpen, kOpened, kTouch } from './session.js';
+import { Session, kFail, kLink, kOpen, kTouch } from './session.js';
+import { SessionSet } from './set.js';
 import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
@@ -224,14 +225,11 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
   readonly #maxConnections: number;
   readonly #maxQueued: number;
   readonly #onHttpRequest: WebSocketSessionServerOptions<In, Out>['onHttpRequest'];
-  readonly #live = new Set<Session<In, Out>>();
+  readonly #live = new SessionSet<In, Out>();
   #http: http.Server | https.Server | null = null;
   #wss: WebSocketServer | null = null;
-  #opened = 0;
-  #closed = 0;
   #refused = 0;
   #shutdown: Promise<void> | null = null;
-  #allGone: (() => void) | null = null;
 
   constructor(options: WebSocketSessionServerOptions<In, Out>) {
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel } = options;
@@ -277,7 +275,7 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
 
   #accept(ws: WebSocket): void {
     const link = new WebSocketLink(ws, this.#link, this.#cfg.maxInFlight, this.#maxQueued);
-    const session = new Session<In, Out>(link, this.#cfg, this, 'websocket');
+    const session = new Session<In, Out>(link, this.#cfg, this.#live, 'websocket');
     link.session = session;
     this.#live.add(session);
     const r = session[kOpen]();
@@ -298,29 +296,11 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
   }
 
   broadcast(message: Out, filter?: (s: Session<In, Out>) => boolean): number {
-    let n = 0;
-    for (const s of this.#live) {
-      if (!s.isActive() || (filter !== undefined && !filter(s))) continue;
-      void s.send(message);
-      n++;
-    }
-    return n;
+    return this.#live.broadcast(message, filter);
   }
 
   stats(): WebSocketSessionServerStats {
-    return { sessions: this.#live.size, opened: this.#opened, closed: this.#closed, refused: this.#refused };
-  }
-
-  /** @internal */
-  [kOpened](): void {
-    this.#opened++;
-  }
-
-  /** @internal */
-  [kFinished](s: Session<In, Out>): void {
-    this.#live.delete(s);
-    this.#closed++;
-    if (this.#live.size === 0) this.#allGone?.();
+    return { sessions: this.#live.size, opened: this.#live.opened, closed: this.#live.closed, refused: this.#refused };
   }
 
   /** Stops accepting, closes every session (close frames; each onClose runs), then the HTTP server. */
@@ -334,7 +314,7 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
           for (const s of this.#live) s.connection?.close();
           for (const s of this.#live) s.close(new ShutdownError('the shutdown deadline passed'));
         }, timeout);
-        await new Promise<void>((resolve) => (this.#allGone = resolve));
+        await this.#live.whenEmpty();
         clearTimeout(timer);
       }
       this.#wss?.close();
