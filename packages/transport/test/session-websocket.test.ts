@@ -134,3 +134,42 @@ test('websocket: many large messages sent at once arrive intact (the pooled outp
   for (let i = 0; i < payloads.length; i++) assert.ok(got[i]!.equals(payloads[i]!), `message ${i} changed`);
   ws.close();
 });
+
+test('websocket backpressure: send() waits while the socket buffers past maxOutboundBytes; a peer that never reads is cut at writeTimeout', async (t) => {
+  const bin: Codec<Buffer, Uint8Array> = { maxMessageLength: 1 << 20, decode: (r) => r.next(r.length), encode: (m, w) => w.writeBinary(m) };
+  const waits: number[] = [];
+  const errors: unknown[] = [];
+  let sent = 0;
+  const server = createWebSocketSessionServer<Buffer, Uint8Array>({
+    codec: bin,
+    maxOutboundBytes: 256 * 1024,
+    writeTimeout: 300,
+    listener: {
+      async onMessage(s) {
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        for (let i = 0; i < 400; i++) {
+          const t0 = performance.now();
+          try {
+            await s.send(chunk);
+          } catch {
+            return;
+          }
+          sent++;
+          waits.push(performance.now() - t0);
+        }
+      },
+      onError: (_s, e) => void errors.push(e),
+    },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await once(ws, 'open');
+  (ws as unknown as { _socket: import('node:net').Socket })._socket.pause(); // never reads
+  ws.send('go');
+  await until(() => errors.length === 1, 'cut by the write timeout', 10_000);
+  assert.equal((errors[0] as { code?: string }).code, 'ERR_WRITE_TIMEOUT');
+  assert.ok(sent < 400, `${sent} of 400 chunks were taken: send() did not wait`);
+  assert.ok(waits.some((w) => w > 0.5) || sent * 64 * 1024 < 64 * 1024 * 1024, 'some send() waited');
+  ws.terminate();
+});
