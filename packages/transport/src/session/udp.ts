@@ -132,7 +132,49 @@ class UdpLink extends MessageLink {
   }
 }
 
-const key = (address: string, port: number): string => `${address}|${port}`;
+/**
+ * The server's peers, found by port first (a number: no string is built per datagram) and then by
+ * address; kept in the order they opened, for eviction.
+ */
+class PeerTable {
+  readonly #byPort = new Map<number, UdpLink | UdpLink[]>();
+  readonly #order = new Set<UdpLink>();
+
+  get size(): number {
+    return this.#order.size;
+  }
+
+  get(address: string, port: number): UdpLink | undefined {
+    const e = this.#byPort.get(port);
+    if (e === undefined) return undefined;
+    if (!Array.isArray(e)) return e.remoteAddress === address ? e : undefined;
+    for (const l of e) if (l.remoteAddress === address) return l;
+    return undefined;
+  }
+
+  add(link: UdpLink): void {
+    const e = this.#byPort.get(link.remotePort);
+    if (e === undefined) this.#byPort.set(link.remotePort, link);
+    else if (Array.isArray(e)) e.push(link);
+    else this.#byPort.set(link.remotePort, [e, link]);
+    this.#order.add(link);
+  }
+
+  delete(link: UdpLink): void {
+    if (!this.#order.delete(link)) return;
+    const e = this.#byPort.get(link.remotePort);
+    if (e === link) this.#byPort.delete(link.remotePort);
+    else if (Array.isArray(e)) {
+      const rest = e.filter((l) => l !== link);
+      this.#byPort.set(link.remotePort, rest.length === 1 ? rest[0]! : rest);
+    }
+  }
+
+  /** The peers, oldest first. */
+  values(): IterableIterator<UdpLink> {
+    return this.#order.values();
+  }
+}
 
 export class UdpSessionServer<In = unknown, Out = In> {
   readonly #cfg: SessionConfig<In, Out>;
@@ -141,7 +183,7 @@ export class UdpSessionServer<In = unknown, Out = In> {
   readonly #maxQueued: number;
   readonly #multicast: { group: string; interface?: string } | undefined;
   /** Links by peer, in the order they opened. */
-  readonly #peers = new Map<string, UdpLink>();
+  readonly #peers = new PeerTable();
   readonly #live = new SessionSet<In, Out>();
   readonly #counters = { malformed: 0, overflowed: 0 };
   #socket: dgram.Socket | null = null;
@@ -205,15 +247,14 @@ export class UdpSessionServer<In = unknown, Out = In> {
   readonly #onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.#shutdown !== null) return;
     this.#datagrams++;
-    const k = key(rinfo.address, rinfo.port);
-    let link = this.#peers.get(k);
+    let link = this.#peers.get(rinfo.address, rinfo.port);
     if (link !== undefined) {
       link.push(msg);
       return;
     }
     if (this.#peers.size >= this.#maxSessions) this.#evict();
     link = new UdpLink(this.#socket!, this.#local!, rinfo, false, this.#sock.maxDatagramSize, this.#counters, this.#cfg.maxInFlight, this.#maxQueued);
-    this.#peers.set(k, link);
+    this.#peers.add(link);
     const l = link;
     l.addCloseCallback(() => this.#linkGone(l));
     const session = new Session<In, Out>(link, this.#cfg, this.#live, 'udp');
@@ -231,22 +272,20 @@ export class UdpSessionServer<In = unknown, Out = In> {
    * good under a flood of new sources, where the oldest are also the idlest.
    */
   #evict(): void {
-    let victim: [string, UdpLink] | null = null;
+    let victim: UdpLink | null = null;
     let n = 0;
-    for (const entry of this.#peers) {
-      const s = entry[1].session;
-      if (victim === null || (s !== null && s.lastActive < (victim[1].session?.lastActive ?? Infinity))) victim = entry;
+    for (const link of this.#peers.values()) {
+      if (victim === null || (link.session?.lastActive ?? Infinity) < (victim.session?.lastActive ?? Infinity)) victim = link;
       if (++n === 64) break;
     }
     if (victim === null) return;
-    this.#peers.delete(victim[0]);
+    this.#peers.delete(victim);
     this.#evicted++;
-    victim[1].session?.close('evicted: maxSessions reached');
+    victim.session?.close('evicted: maxSessions reached');
   }
 
   readonly #linkGone = (link: UdpLink): void => {
-    const k = key(link.remoteAddress, link.remotePort);
-    if (this.#peers.get(k) === link) this.#peers.delete(k);
+    this.#peers.delete(link);
   };
 
   /** Stops receiving, closes every session (each onClose runs), then closes the socket. */
