@@ -19,7 +19,6 @@ export interface RespLimits {
 
 export const DEFAULT_LIMITS: RespLimits = { maxArgs: 1024 * 1024, maxBulk: 16 * 1024 * 1024, maxInline: 64 * 1024 };
 
-const kNeed = Symbol('nocopy.respNeed');
 const CR = 13;
 const LF = 10;
 const STAR = 42;
@@ -34,6 +33,10 @@ interface Parsed {
 export class RespDecoder {
   readonly limits: RespLimits;
   readonly #parsed: Parsed = { args: null, end: 0 };
+  /** Readers known to hold an incomplete command, and the input each needs before it is parsed again. */
+  readonly #need = new WeakMap<RespInput, number>();
+  /** How many readers #need holds (an estimate: a reader collected while waiting is not subtracted), so the common case skips the lookup. */
+  #waiting = 0;
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -45,20 +48,20 @@ export class RespDecoder {
       const n = r.length;
       // Input known to be incomplete is not parsed again until at least this much has arrived: a
       // large value trickling in is parsed (and, across nodes, copied by peek) once per arrival of
-      // the bytes it still needs. Kept on the reader itself under a symbol: a WeakMap lookup per
-      // command cost more than the rest of a small command's parse.
-      const holder = r as RespInput & { [kNeed]?: number };
-      if (n === 0 || n < (holder[kNeed] ?? 0)) return undefined;
+      // the bytes it still needs. (Not a property on the reader: adding one changes the reader's
+      // shape, and the transport's reads of it got slower.)
+      if (n === 0 || (this.#waiting > 0 && n < (this.#need.get(r) ?? 0))) return undefined;
       // A view when the input lies in one node (the common case), else one copy.
       const b = r.peek(n);
       const p = this.#parsed;
       if (b[0] === STAR) this.#multibulk(b, n, p);
       else this.#inline(b, n, p);
       if (p.args === null) {
-        holder[kNeed] = p.end;
+        if (!this.#need.has(r)) this.#waiting++;
+        this.#need.set(r, p.end);
         return undefined;
       }
-      if (holder[kNeed] !== undefined) holder[kNeed] = 0;
+      if (this.#waiting > 0 && this.#need.delete(r)) this.#waiting--;
       const args = p.args;
       if (args.length === 0) {
         r.skip(p.end); // an empty line: Redis ignores it
