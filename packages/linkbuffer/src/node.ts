@@ -26,6 +26,8 @@ const FastBuffer = (Buffer as unknown as { [Symbol.species]: new (ab: ArrayBuffe
 
 /** A Buffer view of node.buf[off, off + n), without copying. */
 export function view(node: LinkNode, off: number, n: number): Buffer {
+  // All of a referenced (linked) Buffer: itself, no new object (a datagram or WebSocket message read whole).
+  if (off === 0 && node.block === null && n === node.buf.length) return node.buf;
   let ab = node.ab;
   if (ab === null) {
     ab = node.ab = node.buf.buffer as ArrayBuffer;

@@ -18,16 +18,22 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** The writer of a message link: what encode() writes to; the session cuts a message after each encode. */
+/**
+ * The writer of a message link: what encode() writes to; the session cuts a message after each
+ * encode. A message that is one writeBinary() of a Uint8Array is not copied: that array is sent as
+ * it is (like socket.write(), the caller must not change it until it has gone).
+ */
 class MessageWriter {
   readonly buffer: LinkBuffer;
   /** The message being encoded goes as a text frame (WebSocket; see markText). */
   text = false;
+  /** The message so far, while it is one Uint8Array given to writeBinary(). */
+  #single: Uint8Array | null = null;
   constructor(pool: BlockPool, readonly link: MessageLink) {
     this.buffer = new LinkBuffer({ pool });
   }
   get mallocLength(): number {
-    return this.buffer.mallocLength;
+    return this.buffer.mallocLength + (this.#single === null ? 0 : this.#single.length);
   }
   get waiting(): boolean {
     return this.link.waiting;
@@ -38,15 +44,34 @@ class MessageWriter {
   flush(): Promise<void> {
     return this.link.drained();
   }
-  writeBinary(b: Uint8Array): void { this.buffer.writeBinary(b); }
-  writeString(s: string, encoding?: BufferEncoding): number { return this.buffer.writeString(s, encoding); }
-  writeUint8(v: number): void { this.buffer.writeUint8(v); }
-  writeUint16BE(v: number): void { this.buffer.writeUint16BE(v); }
-  writeUint16LE(v: number): void { this.buffer.writeUint16LE(v); }
-  writeUint32BE(v: number): void { this.buffer.writeUint32BE(v); }
-  writeUint32LE(v: number): void { this.buffer.writeUint32LE(v); }
-  writeBigUint64BE(v: bigint): void { this.buffer.writeBigUint64BE(v); }
-  writeBigUint64LE(v: bigint): void { this.buffer.writeBigUint64LE(v); }
+  /** The message, when it is exactly one Uint8Array; clears it. */
+  takeSingle(): Uint8Array | null {
+    const s = this.#single;
+    this.#single = null;
+    return s;
+  }
+  #spill(): void {
+    const s = this.#single;
+    if (s === null) return;
+    this.#single = null;
+    this.buffer.writeBinary(s);
+  }
+  writeBinary(b: Uint8Array): void {
+    if (this.#single === null && this.buffer.mallocLength === 0) {
+      this.#single = b;
+      return;
+    }
+    this.#spill();
+    this.buffer.writeBinary(b);
+  }
+  writeString(s: string, encoding?: BufferEncoding): number { this.#spill(); return this.buffer.writeString(s, encoding); }
+  writeUint8(v: number): void { this.#spill(); this.buffer.writeUint8(v); }
+  writeUint16BE(v: number): void { this.#spill(); this.buffer.writeUint16BE(v); }
+  writeUint16LE(v: number): void { this.#spill(); this.buffer.writeUint16LE(v); }
+  writeUint32BE(v: number): void { this.#spill(); this.buffer.writeUint32BE(v); }
+  writeUint32LE(v: number): void { this.#spill(); this.buffer.writeUint32LE(v); }
+  writeBigUint64BE(v: bigint): void { this.#spill(); this.buffer.writeBigUint64BE(v); }
+  writeBigUint64LE(v: bigint): void { this.#spill(); this.buffer.writeBigUint64LE(v); }
 }
 
 export interface MessageLinkOptions {
@@ -165,6 +190,14 @@ export abstract class MessageLink implements SessionLink {
 
   endMessage(): void {
     const b = this.writer.buffer;
+    const single = this.writer.takeSingle();
+    if (single !== null) {
+      // One Uint8Array given to writeBinary(): sent as it is, no copy, nothing to release.
+      const text = this.writer.text;
+      this.writer.text = false;
+      this.sendMessage(Buffer.isBuffer(single) ? single : Buffer.from(single.buffer, single.byteOffset, single.byteLength), text, null);
+      return;
+    }
     const n = b.mallocLength;
     b.flush();
     const text = this.writer.text;
