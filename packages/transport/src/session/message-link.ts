@@ -123,6 +123,8 @@ export abstract class MessageLink implements SessionLink {
   protected abstract sendMessage(bytes: Buffer, text: boolean, done: (() => void) | null): void;
   /** The message being delivered came as a text frame (WebSocket). */
   currentText = false;
+  /** Messages may be text frames (WebSocket): only then is each one looked at for it. */
+  protected readonly textFrames: boolean = false;
   /** Output waits for the peer. */
   abstract get waiting(): boolean;
   /** Resolves when output no longer waits (bounded by the write timeout), rejects when closed. */
@@ -171,7 +173,7 @@ export abstract class MessageLink implements SessionLink {
 
   #deliver(message: Uint8Array): void {
     const reader = this.reader;
-    this.currentText = (message as { [kText]?: boolean })[kText] === true;
+    if (this.textFrames) this.currentText = (message as { [kText]?: boolean })[kText] === true;
     reader.link(message);
     const r = this.session![kInput]();
     // One message, one decode: bytes it did not take are a malformed (or incomplete) message.

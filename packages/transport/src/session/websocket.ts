@@ -64,6 +64,7 @@ function resolveLinkOptions(o: WebSocketLinkOptions, codecMax: number | undefine
 type Waiter = { resolve: () => void; reject: (e: unknown) => void };
 
 class WebSocketLink extends MessageLink {
+  protected override readonly textFrames = true;
   readonly localAddress: string | undefined;
   readonly localPort: number | undefined;
   readonly remoteAddress: string | undefined;
@@ -80,8 +81,24 @@ class WebSocketLink extends MessageLink {
     if (sock !== undefined && !sock.destroyed) sock.uncork();
   };
   readonly #onSent = (): void => {
-    if (this.#drainWaiters.length > 0 && this.#ws.bufferedAmount <= this.#c.maxOutbound) this.#wake(null);
+    if (this.#drainWaiters.length === 0) return;
+    if (this.#ws.bufferedAmount <= this.#c.maxOutbound) this.#wake(null);
+    else this.#armDrain();
   };
+  #drainArmed = false;
+  readonly #onDrain = (): void => {
+    this.#drainArmed = false;
+    this.#onSent();
+  };
+
+  /** One 'drain' listener at a time on the socket, while someone waits. */
+  #armDrain(): void {
+    if (this.#drainArmed) return;
+    const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    if (sock === undefined) return;
+    this.#drainArmed = true;
+    sock.once('drain', this.#onDrain);
+  }
 
   constructor(ws: WebSocket, c: LinkConfig, maxInFlight: number, maxQueued: number) {
     super({ maxInFlight, maxQueued });
@@ -124,10 +141,13 @@ class WebSocketLink extends MessageLink {
     }
     // ws writes the bytes as they are (a server does not mask), so they must stay valid until its
     // callback: `done` releases them then.
-    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, done === null ? this.#onSent : () => {
+    // No write callback unless one is needed (Node's per-write callbacks cost): `done` for a slice,
+    // or someone waiting for the output to drain.
+    const cb = done !== null ? () => {
       done();
       this.#onSent();
-    });
+    } : this.#drainWaiters.length > 0 ? this.#onSent : undefined;
+    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, cb);
   }
 
   get waiting(): boolean {
@@ -145,6 +165,8 @@ class WebSocketLink extends MessageLink {
         this.session?.[kFail](err);
       }, ms);
     }
+    // The socket's 'drain' wakes the waiters too: sends without a callback do not.
+    this.#armDrain();
     return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
