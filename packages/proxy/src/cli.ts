@@ -3,7 +3,9 @@
 // once listening; SIGINT or SIGTERM closes the listener, lets connections drain (up to
 // --shutdown-timeout) and exits with 0. A second signal exits at once.
 import { parseArgs } from 'node:util';
-import { createProxy, parseAddress, type ProxyOptions } from './index.js';
+import { fileURLToPath } from 'node:url';
+import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
+import { createProxy, parseAddress, TcpProxy, type ProxyOptions } from './index.js';
 
 const USAGE = `Usage: nocopy-proxy --listen HOST:PORT --upstream HOST:PORT [options]
 
@@ -21,6 +23,8 @@ Options:
       --max-buffer BYTES       per connection: unread input at which reading pauses, and
                                queued output at which forwarding waits (default 262144)
       --shutdown-timeout MS    on SIGINT/SIGTERM, how long connections may drain (default 5000)
+      --processes N            forward from N worker processes behind the one address
+                               (a cluster; default: this process alone)
   -q, --quiet                  do not log errors (upstream unreachable, ...) to stderr
   -h, --help                   print this help
 
@@ -69,6 +73,7 @@ async function main(): Promise<void> {
         'max-connections': { type: 'string' },
         'max-buffer': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        processes: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -100,6 +105,8 @@ async function main(): Promise<void> {
     maxOutboundBytes: maxBuffer,
   };
   if (values.quiet) options.onError = () => {};
+  const processes = int('processes', values.processes, 1);
+  if (processes !== undefined) return cluster(options, processes, shutdownTimeout);
 
   let proxy;
   try {
@@ -130,6 +137,38 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
   process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}\n`);
+}
+
+/**
+ * --processes N: this process is the cluster's primary and hands clients to N workers, each of which
+ * runs this same command and forwards them; SIGINT or SIGTERM drains the workers and exits with 0.
+ */
+async function cluster(options: ProxyOptions, processes: number, shutdownTimeout: number): Promise<void> {
+  let proxy: TcpProxy;
+  try {
+    proxy = new TcpProxy(options);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (isClusterWorker()) {
+    serveWorker(proxy);
+    return;
+  }
+  const l = options.listen ?? {};
+  let c;
+  try {
+    c = await runCluster({ module: fileURLToPath(import.meta.url), args: process.argv.slice(2), workers: processes, listen: l, signals: true, drainTimeout: shutdownTimeout });
+  } catch (err) {
+    const what = (err as { code?: string }).code === 'ERR_CLUSTER_WORKER_START' ? 'start the workers' : 'listen';
+    process.stderr.write(`nocopy-proxy: cannot ${what}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  c.on('worker-exit', (e) => {
+    if (!e.expected) process.stderr.write(`nocopy-proxy: worker ${e.slot} (pid ${e.pid}) exited with ${e.signal ?? e.code}; restarting it\n`);
+  });
+  const a = c.address;
+  const bound = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}, ${processes} processes\n`);
 }
 
 await main();

@@ -1,7 +1,7 @@
 // createProxy(): an EventLoop whose onConnect dials the upstream for each client, after which relay.ts
 // forwards bytes both ways without copying. Shutdown stops accepting, drains the client connections
 // (their close callbacks close the upstreams) and waits until every upstream connection is gone too.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { checkMs } from '@nocopy/transport/validate';
 import { Dialer, EventLoop, InvalidOptionError, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
 import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect } from './relay.js';
@@ -100,6 +100,12 @@ export class TcpProxy {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('listen', options, '{ host, port } or { path }');
     if ('path' in options) await this.#loop.listen({ path: options.path, backlog });
     else await this.#loop.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog });
+  }
+
+  /** Forwards clients accepted by an existing server (a cluster worker's, see @nocopy/transport/cluster) instead of listen(). */
+  serve(server: Server): this {
+    this.#loop.serve(server);
+    return this;
   }
 
   /** The bound address (a Unix socket path, or host, port and family), null before listening. */

@@ -6,6 +6,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidOptionError } from '@nocopy/transport';
 import { checkHostPort } from '@nocopy/transport/validate';
+import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
+import { fileURLToPath } from 'node:url';
 import { createClient, type RpcClient } from '../rpc/client.js';
 import { createServer, type RpcServer } from '../rpc/server.js';
 import { checkFraming, type Framing } from '../rpc/protocol.js';
@@ -43,6 +45,8 @@ Options:
       --framing framed|stream  framed: a 4-byte length before each message (default);
                                stream: plain concatenated MessagePack
       --workers N              worker threads for fib (default 2)
+      --processes N            serve from N worker processes behind the one address
+                               (a cluster; default: this process alone)
       --max-connections N      refuse clients beyond N (default 10000)
       --max-message-size SIZE  a larger message closes its connection (default 4MiB)
       --max-inbound-total SIZE input all connections may buffer together (default: 1/64
@@ -103,6 +107,7 @@ const commands: Record<Command, { usage: string; options: Options; positionals: 
       port: { type: 'string' },
       host: { type: 'string' },
       workers: { type: 'string' },
+      processes: { type: 'string' },
       'max-connections': { type: 'string' },
       'max-message-size': { type: 'string' },
       'max-inbound-total': { type: 'string' },
@@ -241,6 +246,9 @@ function parse(command: Command, args: string[]): { values: Values; positionals:
 async function serve(values: Values): Promise<void> {
   const port = int('serve', 'port', values.port, 0, 65535, 7777);
   const host = values.host ?? '127.0.0.1';
+  // --processes N: this process is the cluster's primary; each worker runs this same command.
+  if (values.processes !== undefined && values.websocket !== undefined) usage('--processes and --websocket do not combine', 'serve');
+  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing));
   const server: RpcServer = construct('serve', () => createServer({
     framing: framingOf('serve', values.framing),
     maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
@@ -252,6 +260,10 @@ async function serve(values: Values): Promise<void> {
     },
   }));
   registerDemoMethods(server);
+  if (isClusterWorker()) {
+    serveWorker(server);
+    return;
+  }
   let addr;
   try {
     addr = await server.listen({ port, host });
@@ -293,6 +305,29 @@ async function serve(values: Values): Promise<void> {
   process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
   process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}; Ctrl-C stops\n`);
+}
+
+/** The primary of `serve --processes N`: hands connections to N workers; SIGINT or SIGTERM drains them and exits with 0. */
+async function servePrimary(port: number, host: string, processes: number, framing: Framing): Promise<void> {
+  let cluster;
+  try {
+    cluster = await runCluster({ module: fileURLToPath(import.meta.url), args: process.argv.slice(2), workers: processes, listen: { port, host }, signals: true, drainTimeout: 5000 });
+  } catch (err) {
+    failed(`cannot ${(err as { code?: string }).code === 'ERR_CLUSTER_WORKER_START' ? 'start the workers' : 'listen'}: ${(err as Error).message}`);
+  }
+  cluster.on('worker-exit', (e) => {
+    if (!e.expected) process.stderr.write(`nocopy-rpc: worker ${e.slot} (pid ${e.pid}) exited with ${e.signal ?? e.code}; restarting it\n`);
+  });
+  const a = cluster.address;
+  const where = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  let announced = false;
+  const announce = (signal: NodeJS.Signals): void => {
+    if (!announced) process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
+    announced = true;
+  };
+  process.on('SIGINT', announce);
+  process.on('SIGTERM', announce);
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${framing} framing, ${processes} processes); Ctrl-C stops\n`);
 }
 
 async function call(values: Values, positionals: string[]): Promise<void> {
