@@ -83,7 +83,8 @@ export async function openPage(bin: string, url: string): Promise<Page> {
       ws.close();
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      rmSync(profile, { recursive: true, force: true });
+      // Chromium's helpers may still write into the profile for a moment after the kill.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
