@@ -44,3 +44,23 @@ export function answerCpuOverIpc(hello: unknown): void {
   });
   process.send!(hello);
 }
+
+/**
+ * One measured run: the server process (`serverArgs`, pinned to CPU 0, answering over IPC) and a
+ * load process (`loadArgs(port)`, pinned to CPU 1) whose stdout is collected; the server's CPU covers
+ * the load's whole run. Throws if the load exits with a failure.
+ */
+export async function serveAndLoad(serverArgs: string[], loadArgs: (port: number) => string[], what: string, v8Flags: readonly string[] = V8_FLAGS): Promise<{ out: string; server: ServerCpu }> {
+  const srv = pinnedNode(0, serverArgs, true, v8Flags);
+  const { port } = await nextMessage<{ port: number }>(srv);
+  srv.send('start');
+  const load = pinnedNode(1, loadArgs(port), false, v8Flags);
+  let out = '';
+  load.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => load.on('exit', resolve));
+  const stats = nextMessage<ServerCpu>(srv);
+  srv.send('stop');
+  const server = await stats;
+  if (code !== 0) throw new Error(`the load failed against ${what} (exit ${code})`);
+  return { out, server };
+}

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
 import { figure, median, recordFigures, type Figure } from '../lib/results.js';
-import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode } from '../lib/processes.js';
+import { V8_FLAGS, hasTaskset, serveAndLoad } from '../lib/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -31,17 +31,7 @@ interface Run {
 
 
 async function runOne(mode: string, c: (typeof cases)[number]): Promise<Run> {
-  const srv = pinnedNode(0, [join(here, 'servers.js'), mode], true);
-  const { port } = await nextMessage<{ port: number }>(srv);
-  srv.send('start');
-  const client = pinnedNode(1, [join(here, 'client.js'), c.kind, String(port), String(c.conns), String(c.inflight), String(c.size), String(seconds)], false);
-  let out = '';
-  client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => client.on('exit', resolve));
-  const stats = nextMessage<{ cpuUserMs: number; cpuSystemMs: number }>(srv);
-  srv.send('stop');
-  const s = await stats;
-  if (code !== 0) throw new Error(`client failed against ${mode} (exit ${code})`);
+  const { out, server: s } = await serveAndLoad([join(here, 'servers.js'), mode], (port) => [join(here, 'client.js'), c.kind, String(port), String(c.conns), String(c.inflight), String(c.size), String(seconds)], mode);
   const r = JSON.parse(out.trim()) as { rate: number; messages: number; seconds: number; cpuPercent: number; lost: number; bad: number; sent: number };
   if (r.bad > 0) throw new Error(`${r.bad} replies of the wrong length from ${mode}`);
   // The server's CPU covers warm-up and connection setup too; per message over all it answered.

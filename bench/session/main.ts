@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
 import { figure, median, recordFigures, type Figure } from '../lib/results.js';
 import { intervalCost, wheelCost, type TimerCost } from './wheel.js';
-import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode } from '../lib/processes.js';
+import { V8_FLAGS, hasTaskset, serveAndLoad } from '../lib/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -33,21 +33,11 @@ interface Run {
 
 
 async function runOne(mode: Mode, c: (typeof cases)[number]): Promise<Run> {
-  const srv = pinnedNode(0, [join(here, 'servers.js'), mode], true);
-  const { port } = await nextMessage<{ port: number }>(srv);
-  srv.send('start');
-  const client = pinnedNode(1, [
+  const { out, server: s } = await serveAndLoad([join(here, 'servers.js'), mode], (port) => [
     join(here, '..', 'load', 'client.js'),
     '--port', String(port), '--connections', String(c.connections), '--inflight', String(c.inflight),
     '--size', String(c.size), '--duration', String(duration), '--warmup', String(warmup),
-  ], false);
-  let out = '';
-  client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => client.on('exit', resolve));
-  const stats = nextMessage<{ cpuUserMs: number; cpuSystemMs: number }>(srv);
-  srv.send('stop');
-  const s = await stats;
-  if (code !== 0) throw new Error(`load client failed against ${mode} (exit ${code})`);
+  ], mode);
   const r = JSON.parse(out.trim()) as { requests: number; rps: number; cpuPercent: number; errors: number; seconds: number };
   if (r.errors > 0) throw new Error(`${r.errors} verification errors against ${mode}`);
   // The client counts requests over the measured window only; the server's CPU covers warmup too,
