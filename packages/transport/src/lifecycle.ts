@@ -50,7 +50,9 @@ export function beginClose(core: Core<any>, error: unknown, graceful = false): v
     core.writeTimer = null;
   }
   clearPartial(core);
-  rejectDrainWaiters(core, new ConnClosedError('connection closed', { cause: error }));
+  // An error (and its stack) only for someone to receive it: most connections close with no one waiting.
+  if (core.drainWaiters.length > 0) rejectDrainWaiters(core, new ConnClosedError('connection closed', { cause: error }));
+  else core.state &= ~OUT_WAITING;
   const s = core.socket;
   s.setTimeout(0);
   if (!s.destroyed) {
