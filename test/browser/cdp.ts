@@ -27,7 +27,7 @@ export async function openPage(bin: string, url: string): Promise<Page> {
   const child: ChildProcess = spawn(bin, [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--remote-debugging-port=0', url,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true }); // its own process group: close() kills the helpers too
   let err = '';
   const browserUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 30_000);
@@ -81,10 +81,21 @@ export async function openPage(bin: string, url: string): Promise<Page> {
     },
     async close() {
       ws.close();
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      // Chromium's helpers may still write into the profile for a moment after the kill.
-      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+      // The whole group: Chromium's zygote, GPU and renderer processes would outlive the browser and
+      // keep writing into the profile.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await exited;
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch (err) {
+        // A temporary profile left behind is not the page's failure.
+        console.log(`# could not remove ${profile}: ${(err as Error).message}`);
+      }
     },
   };
 }
