@@ -1,5 +1,5 @@
 // Graceful stop under load: every call the RPC servers received is answered before the workers exit.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -36,17 +36,22 @@ test('stop() under load: every call in flight is answered, the workers exit', as
   assert.equal(cluster.stats().refused, 0);
 });
 
-test('SIGTERM to the primary under load: every call in flight is answered, then it exits 0', async (t) => {
-  const primary = spawn(process.execPath, [primaryScript, rpcWorker, '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A primary of 2 RPC workers in a process of its own (its own group if `detached`), with 32 calls of sleep(300) in flight. */
+async function primaryUnderLoad(t: TestContext, detached: boolean) {
+  const primary = spawn(process.execPath, [primaryScript, rpcWorker, '2'], { stdio: ['ignore', 'pipe', 'inherit'], detached });
   t.after(() => primary.kill('SIGKILL'));
   let out = '';
   primary.stdout.setEncoding('utf8');
   primary.stdout.on('data', (d: string) => (out += d));
   await until(() => out.includes('\n'), 'the primary to report its workers', 10_000);
-  const { port: p, pids } = JSON.parse(out) as { port: number; pids: number[] };
-  const client = createClient({ address: `127.0.0.1:${p}`, connections: 4, timeout: 5000 });
+  const { port, pids } = JSON.parse(out) as { port: number; pids: number[] };
+  const client = createClient({ address: `127.0.0.1:${port}`, connections: 4, timeout: 5000 });
   t.after(() => client.close());
-  const load = steadyLoad(client, 32, 'sleep', 300);
+  return { primary, pids, load: steadyLoad(client, 32, 'sleep', 300) };
+}
+
+test('SIGTERM to the primary under load: every call in flight is answered, then it exits 0', async (t) => {
+  const { primary, pids, load } = await primaryUnderLoad(t, false);
   await sleep(500);
   const settled = load.stop();
   await sleep(50);
@@ -64,16 +69,7 @@ test('SIGTERM to the primary under load: every call in flight is answered, then 
 
 test('SIGINT to the whole process group (Ctrl-C) under load: workers drain too, every call in flight is answered', async (t) => {
   // Its own process group, as a shell gives a foreground job: the signal reaches the primary and every worker.
-  const primary = spawn(process.execPath, [primaryScript, rpcWorker, '2'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-  t.after(() => primary.kill('SIGKILL'));
-  let out = '';
-  primary.stdout.setEncoding('utf8');
-  primary.stdout.on('data', (d: string) => (out += d));
-  await until(() => out.includes('\n'), 'the primary to report its workers', 10_000);
-  const { port: p, pids } = JSON.parse(out) as { port: number; pids: number[] };
-  const client = createClient({ address: `127.0.0.1:${p}`, connections: 4, timeout: 5000 });
-  t.after(() => client.close());
-  const load = steadyLoad(client, 32, 'sleep', 300);
+  const { primary, pids, load } = await primaryUnderLoad(t, true);
   await sleep(500);
   const settled = load.stop();
   await sleep(50);

@@ -1,6 +1,8 @@
 // A steady RPC load for the cluster tests: `concurrency` loops, each calling one call after another
 // until stop(); every call's outcome is counted, failures by their error code.
+import assert from 'node:assert/strict';
 import type { RpcClient } from '@nocopy/rpc-demo';
+import { connectEcho } from './helpers.js';
 
 export interface Load {
   sent: number;
@@ -41,4 +43,37 @@ export function steadyLoad(client: RpcClient, concurrency: number, method: strin
   };
   const loops = Array.from({ length: concurrency }, loop);
   return load;
+}
+
+export interface Churn {
+  /** Connections that completed a ping and closed. */
+  done: number;
+  /** Why the others failed (error code or message). */
+  errors: string[];
+  /** Stop opening connections; resolves once every loop has ended. */
+  stop(): Promise<void>;
+}
+
+/** `lanes` loops of connect, one echo, close, against `port`, until stop(). */
+export function echoChurn(port: number, lanes = 4): Churn {
+  let running = true;
+  const churn: Churn = { done: 0, errors: [], stop: async () => {
+    running = false;
+    await Promise.all(loops);
+  } };
+  const lane = async (): Promise<void> => {
+    while (running) {
+      try {
+        const c = await connectEcho(port);
+        assert.equal(await c.echo('ping'), 'ping');
+        c.socket.end();
+        await c.closed;
+        churn.done++;
+      } catch (e) {
+        churn.errors.push(String((e as { code?: unknown }).code ?? (e as Error).message));
+      }
+    }
+  };
+  const loops = Array.from({ length: lanes }, lane);
+  return churn;
 }

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { sleep, until } from '@nocopy/test-kit';
 import { alive, connectEcho, echoWorker, rpcWorker } from './helpers.js';
-import { steadyLoad } from './load.js';
+import { echoChurn, steadyLoad } from './load.js';
 
 const port = (c: Cluster) => (c.address as { port: number }).port;
 const primaryScript = fileURLToPath(new URL('./workers/primary.js', import.meta.url));
@@ -20,28 +20,12 @@ test('rolling restart under connection churn: new pids in every slot, zero refus
   const cluster = await runCluster({ module: echoWorker, workers: 2 });
   t.after(() => cluster.stop({ timeout: 1000 }));
   const before = cluster.stats().workers.map((w) => w.pid!);
-  let running = true;
-  let done = 0;
-  const errors: string[] = [];
-  const churn = async (): Promise<void> => {
-    while (running) {
-      try {
-        const c = await connectEcho(port(cluster));
-        assert.equal(await c.echo('ping'), 'ping');
-        c.socket.end();
-        await c.closed;
-        done++;
-      } catch (e) {
-        errors.push(String((e as { code?: unknown }).code ?? (e as Error).message));
-      }
-    }
-  };
-  const loops = [churn(), churn(), churn(), churn()];
+  const churn = echoChurn(port(cluster));
   await sleep(200);
   await cluster.restart({ timeout: 2000 });
   await sleep(200);
-  running = false;
-  await Promise.all(loops);
+  await churn.stop();
+  const { done, errors } = churn;
   const after = cluster.stats();
   t.diagnostic(`connections: ${done} completed, ${errors.length} failed ${JSON.stringify(errors)}; primary refused ${after.refused}`);
   assert.deepEqual(errors, [], 'no connection refused or cut');

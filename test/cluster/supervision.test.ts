@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { runCluster, backoffDelay, clusterWorkerChannel, WorkerStartError, type Cluster } from '@nocopy/transport/cluster';
 import { sleep, until } from '@nocopy/test-kit';
 import { alive, connectEcho, echoWorker, perSlot, type Client } from './helpers.js';
+import { echoChurn } from './load.js';
 
 const port = (c: Cluster) => (c.address as { port: number }).port;
 const neverReady = fileURLToPath(new URL('./workers/never-ready.js', import.meta.url));
@@ -131,31 +132,15 @@ test('SIGTERM to one worker: it drains and exits 0, gets no new connections mean
   const cluster = await runCluster({ module: echoWorker, workers: 2, restart: { initial: 200, jitter: 0 } });
   t.after(() => cluster.stop({ timeout: 1000 }));
   const victim = cluster.stats().workers[0]!.pid!;
-  let running = true;
-  let done = 0;
-  const errors: string[] = [];
-  const churn = async (): Promise<void> => {
-    while (running) {
-      try {
-        const c = await connectEcho(port(cluster));
-        assert.equal(await c.echo('ping'), 'ping');
-        c.socket.end();
-        await c.closed;
-        done++;
-      } catch (e) {
-        errors.push(String((e as { code?: unknown }).code ?? (e as Error).message));
-      }
-    }
-  };
-  const loops = [churn(), churn(), churn(), churn()];
+  const churn = echoChurn(port(cluster));
   await sleep(100);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => cluster.on('worker-exit', (e) => e.pid === victim && resolve(e)));
   process.kill(victim, 'SIGTERM');
   const e = await exited;
   const [ready] = await once(cluster, 'worker-ready');
   await sleep(100);
-  running = false;
-  await Promise.all(loops);
+  await churn.stop();
+  const { done, errors } = churn;
   t.diagnostic(`connections: ${done} completed, ${errors.length} failed`);
   assert.deepEqual({ code: e.code, signal: e.signal }, { code: 0, signal: null }, 'a graceful exit, not death by the signal');
   assert.equal(ready.slot, 0);
