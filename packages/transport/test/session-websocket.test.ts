@@ -173,3 +173,30 @@ test('websocket backpressure: send() waits while the socket buffers past maxOutb
   assert.ok(waits.some((w) => w > 0.5) || sent * 64 * 1024 < 64 * 1024 * 1024, 'some send() waited');
   ws.terminate();
 });
+
+test('websocket: messages behind a slow onMessage queue up to maxQueued, then reading pauses; none is lost, all in order', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const seen: string[] = [];
+  const server = createWebSocketSessionServer<string>({
+    codec: whole,
+    maxQueued: 5,
+    listener: {
+      async onMessage(_s, m) {
+        seen.push(m);
+        if (m === '0') await gate;
+      },
+    },
+  });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await once(ws, 'open');
+  for (let i = 0; i < 100; i++) ws.send(String(i));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(seen, ['0'], 'one running, the rest waiting');
+  release();
+  await until(() => seen.length === 100, () => `${seen.length} of 100`);
+  assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => String(i)));
+  ws.close();
+});

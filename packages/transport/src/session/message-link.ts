@@ -133,6 +133,8 @@ export abstract class MessageLink implements SessionLink {
   protected abstract closeTransport(error: unknown, graceful: boolean): void;
   /** A message that found the queue full: return true to drop it (counted by the transport), false to wait (the transport pauses). */
   protected abstract overflow(message: Uint8Array): boolean;
+  /** The queue of waiting messages emptied (a transport that paused at overflow() resumes). */
+  protected queueDrained(): void {}
   /** A message could not be decoded: dropped and counted (true), or the session closes (false). */
   abstract dropMalformed(error: unknown): boolean;
 
@@ -167,7 +169,9 @@ export abstract class MessageLink implements SessionLink {
   }
 
   #pump(): void {
+    const had = this.#queue.length;
     while (this.#active && this.#queue.length > 0 && this.#ready()) this.#deliver(this.#queue.shift()!);
+    if (had > 0 && this.#queue.length === 0) this.queueDrained();
     if (this.#gone && !this.#running && this.#holds === 0) this.#runCloseCallbacks();
   }
 

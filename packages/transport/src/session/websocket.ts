@@ -77,7 +77,7 @@ class WebSocketLink extends MessageLink {
   #corked = false;
   readonly #uncork = (): void => {
     this.#corked = false;
-    const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    const sock = this.#socket;
     if (sock !== undefined && !sock.destroyed) sock.uncork();
   };
   readonly #onSent = (): void => {
@@ -94,7 +94,7 @@ class WebSocketLink extends MessageLink {
   /** One 'drain' listener at a time on the socket, while someone waits. */
   #armDrain(): void {
     if (this.#drainArmed) return;
-    const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    const sock = this.#socket;
     if (sock === undefined) return;
     this.#drainArmed = true;
     sock.once('drain', this.#onDrain);
@@ -104,7 +104,7 @@ class WebSocketLink extends MessageLink {
     super({ maxInFlight, maxQueued });
     this.#ws = ws;
     this.#c = c;
-    const sock = (ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    const sock = socketOf(ws);
     this.localAddress = sock?.localAddress;
     this.localPort = sock?.localPort;
     this.remoteAddress = sock?.remoteAddress;
@@ -132,7 +132,7 @@ class WebSocketLink extends MessageLink {
     // The messages of one event-loop turn leave in one write: the socket stays corked until the
     // check phase (ws corks each frame itself; corks nest).
     if (!this.#corked) {
-      const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      const sock = this.#socket;
       if (sock !== undefined && !sock.destroyed) {
         this.#corked = true;
         sock.cork();
@@ -190,19 +190,23 @@ class WebSocketLink extends MessageLink {
 
   protected overflow(): boolean {
     // A WebSocket is a stream: stop reading until the queue drains (TCP backpressure does the rest).
-    const sock = (this.#ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    const sock = this.#socket;
     if (!this.#paused && sock !== undefined) {
       this.#paused = true;
       sock.pause();
-      const resume = setInterval(() => {
-        if (this.queued < 1 || !this.isActive()) {
-          clearInterval(resume);
-          this.#paused = false;
-          sock.resume();
-        }
-      }, 5);
     }
     return false;
+  }
+
+  protected override queueDrained(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket?.resume();
+  }
+
+  /** ws keeps the socket under a private name; it is there once the connection is open. */
+  get #socket(): import('node:net').Socket | undefined {
+    return socketOf(this.#ws);
   }
 
   dropMalformed(): boolean {
@@ -218,6 +222,10 @@ function runUncorks(): void {
 }
 function uncorkLater(fn: () => void): void {
   if (uncorks.push(fn) === 1) setImmediate(runUncorks);
+}
+
+function socketOf(ws: WebSocket): import('node:net').Socket | undefined {
+  return (ws as unknown as { _socket?: import('node:net').Socket })._socket;
 }
 
 function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
