@@ -11,7 +11,7 @@ import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../error
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
 import { type ClientCall, type ClientMiddleware, runChain } from './middleware.js';
-import { clientCallChannel, traced } from './tracing.js';
+import { type ClientCallMessage, clientCallChannel, traced } from './tracing.js';
 import { toRemoteError } from './wire-errors.js';
 import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
 
@@ -184,7 +184,11 @@ export class RpcClient {
 
   /** Like call(), with params as an array and per-call options (timeout, signal, metadata). */
   request(method: string, params: unknown[] = [], options: CallOptions = NO_OPTIONS): Promise<unknown> {
-    if (clientCallChannel.hasSubscribers) return traced(clientCallChannel, { method, params, options }, () => this.#intercepted(method, params, options)) as Promise<unknown>;
+    if (clientCallChannel.hasSubscribers) {
+      // Read back from the message: a subscriber's start handler may replace options (trace context in its metadata).
+      const msg: ClientCallMessage = { method, params, options };
+      return traced(clientCallChannel, msg, () => this.#intercepted(msg.method, msg.params, msg.options)) as Promise<unknown>;
+    }
     return this.#intercepted(method, params, options);
   }
 
