@@ -1,4 +1,5 @@
 // Coded errors of @nocopy/rpc-demo. The `code` strings are stable API.
+import { ConnClosedError } from '@nocopy/transport';
 
 export interface RpcErrorOptions extends ErrorOptions {
   /** Structured detail sent with the error to the client (any MessagePack value): its RemoteError's `data`. */
@@ -133,3 +134,21 @@ export class RemoteError extends RpcError {
   }
 }
 RemoteError.prototype.name = 'RemoteError';
+
+/**
+ * The connection carrying a call closed before its reply came. `mayHaveRun` is true: the request was
+ * sent, so the server may have run it. Not retried because the method is not idempotent (or the
+ * retry budget, the attempts or the deadline were spent: `retried` says how often it was). Its code
+ * is the transport's ERR_CONN_CLOSED, and it is a ConnClosedError.
+ */
+export class CallInterruptedError extends ConnClosedError {
+  readonly mayHaveRun = true;
+  readonly method: string;
+  readonly retried: number;
+  constructor(method: string, why: string, retried: number, cause: unknown) {
+    super(`connection closed with call ${method} in flight: it may have run on the server (${why})`, { cause });
+    this.method = method;
+    this.retried = retried;
+  }
+}
+CallInterruptedError.prototype.name = 'CallInterruptedError';

@@ -22,6 +22,8 @@ export {
   RpcClosedError,
   RemoteError,
   UnencodableValueError,
+  CallInterruptedError,
 } from './errors.js';
+export { UnavailableError } from '@nocopy/transport';
 export { InvalidOptionError } from '@nocopy/transport';
 export * as msgpack from './msgpack/index.js';

@@ -192,3 +192,11 @@ export class NoSessionError extends TransportError {
   }
 }
 NoSessionError.prototype.name = 'NoSessionError';
+
+/** No server of the target can take a call: none is reachable, the target has no endpoints, or none became ready in time. `cause` holds the last connection error. */
+export class UnavailableError extends TransportError {
+  constructor(message = 'no server is available', options?: ErrorOptions) {
+    super(message, 'ERR_UNAVAILABLE', options);
+  }
+}
+UnavailableError.prototype.name = 'UnavailableError';

@@ -30,7 +30,17 @@ export {
   MalformedMessageError,
   UnknownMessageTypeError,
   NoSessionError,
+  UnavailableError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 export * from './framing/index.js';
 export * from './session/index.js';
+// client layer: resolvers, balancers, subchannels and the channel under the RPC and session clients
+export type { Endpoint, Resolver, ResolverListener } from './client/resolver.js';
+export { StaticResolver } from './client/static-resolver.js';
+export { resolveTarget, type TargetOptions } from './client/target.js';
+export { type Balancer, type BalancerName, type Pickable, roundRobin, leastPending, resolveBalancer } from './client/balancer.js';
+export { type OutlierOptions, type ResolvedOutlier, resolveOutlier } from './client/outlier.js';
+export { Subchannel, type SubchannelState, type Connector, type EndpointState } from './client/subchannel.js';
+export { Channel, type ChannelOptions, type ChannelStats, type WaitOptions as ChannelWaitOptions } from './client/channel.js';
+export { type Backoff, type ReconnectOptions, resolveBackoff, backoffDelay } from './client/backoff.js';

@@ -9,7 +9,7 @@ import { AbortError, InvalidOptionError, NoSessionError } from '../errors.js';
 import { checkCount, checkEnum, checkHostPort, checkMs } from '../validate.js';
 import type { WebSocketLinkOptions } from './websocket.js';
 import { type UdpSocketConfig, type UdpSocketOptions, dialUdp, resolveSocketOptions } from './udp.js';
-import { type Backoff, type ReconnectOptions, backoffDelay, resolveBackoff } from './backoff.js';
+import { type Backoff, type ReconnectOptions, backoffDelay, resolveBackoff } from '../client/backoff.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { Session, kFail, kFinished, kInput, kOpen, kOpened } from './session.js';
 

@@ -5,7 +5,6 @@ export { AttributeKey, Attributes } from './attributes.js';
 export type { SessionOptions, HeartbeatOptions } from './config.js';
 export { SessionServer, createSessionServer, type SessionServerOptions, type SessionServerStats } from './server.js';
 export { SessionClient, createSessionClient, type SessionClientOptions, type SessionClientStats } from './client.js';
-export type { ReconnectOptions } from './backoff.js';
 export { TimingWheel, defaultWheel, type TimingWheelOptions, type WheelTimer } from './timing-wheel.js';
 export { tlvCodec, type TlvMessage, type TlvOptions } from './tlv.js';
 export { Router, type RouteHandler } from './router.js';

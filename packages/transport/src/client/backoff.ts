@@ -1,3 +1,4 @@
+// The one reconnect backoff of the client layer (subchannels, the session client, the RPC client).
 // Reconnect delays: exponential from `initial` up to `max`, each shortened by a random part of up
 // to `jitter` of itself, so that many clients that lost the same server do not return in step.
 import { InvalidOptionError } from '../errors.js';
