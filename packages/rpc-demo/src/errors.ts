@@ -146,7 +146,7 @@ export class CallInterruptedError extends ConnClosedError {
   readonly method: string;
   readonly retried: number;
   constructor(method: string, why: string, retried: number, cause: unknown) {
-    super(`connection closed with call ${method} in flight: it may have run on the server (${why})`, { cause });
+    super(`connection closed with call ${method} in flight: it may have run on the server (${why})`, cause === undefined ? undefined : { cause });
     this.method = method;
     this.retried = retried;
   }

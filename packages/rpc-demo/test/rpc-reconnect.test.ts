@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ConnClosedError } from '@nocopy/transport';
 import type { Framing } from '../src/rpc/protocol.js';
-import { FRAMINGS, client, outcome, registerBasics, sleep, startServer, until, within } from './rpc-helpers.js';
+import { FRAMINGS, client, outcome, registerBasics, startServer, until, within } from './rpc-helpers.js';
 
 // This file runs from dist/test/; the fixture stays in test/fixtures/ (plain JS, not compiled).
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/rpc-server.mjs', import.meta.url));
@@ -77,8 +77,9 @@ for (const framing of FRAMINGS) {
         // A new server on the same port; past the backoff cap the client dials again.
         second = await spawnServer(port, framing);
         assert.equal(second.port, port);
-        await sleep(backoff.max + 20);
         const dials = c.stats().dials;
+        // Past the backoff cap the client has dialed again by itself (every connection reconnects in the background).
+        await until(() => c.stats().connections >= 1, 'the client to reconnect');
         assert.deepEqual(await Promise.all([c.call('echo', 'a'), c.call('echo', 'b'), c.call('echo', 'c')]), ['a', 'b', 'c']);
         assert.equal(await c.call('pid'), second.proc.pid);
         assert.ok(c.stats().dials > dials, 'the client reconnected');
@@ -164,7 +165,11 @@ describe('a connection that closes after its slot dialed again', () => {
       });
       try {
         const big = Buffer.alloc(16 * 1024 * 1024, 1);
-        const bigCalls = [outcome(c.call('big', big)), outcome(c.call('big', big))];
+        // Both connections are dialed at once; one big call on each (calls of one tick share a connection).
+        await until(() => c.stats().connections === 2, 'both connections');
+        const bigCalls = [outcome(c.call('big', big))];
+        await new Promise(setImmediate);
+        bigCalls.push(outcome(c.call('big', big)));
         await until(() => queuedAtFin.length === 2, 'both connections to get the FIN');
         assert.ok(queuedAtFin.every((n) => n > 0), `both connections still had output queued (${queuedAtFin.join(', ')}): they linger`);
         const x = outcome(c.call('hold', 'x'));

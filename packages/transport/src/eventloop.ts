@@ -19,6 +19,13 @@ export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {
   onPrepare?: (conn: Connection<C>) => C;
   /** After onPrepare; may be async, may read and write. onRequest waits for it. A returned value replaces ctx. */
   onConnect?: (ctx: C, conn: Connection<C>) => C | void | Promise<C | void>;
+  /**
+   * At shutdown, for each connection: return true when the connection drains itself (its protocol
+   * told the peer to go, and its owner closes it once the peer's work is done; the shutdown deadline
+   * still destroys it). Otherwise, or without this hook, the loop drains it: stops reading new
+   * input, answers what was received, then closes.
+   */
+  onShutdown?: (ctx: C, conn: Connection<C>) => boolean;
   /** Live connections at most; the next one is closed at once and counted in stats().refused. Default Infinity. */
   maxConnections?: number;
   /** Live connections from one remote IP address at most; the next is refused at once. Default Infinity. */
@@ -86,6 +93,7 @@ export class EventLoop<C = unknown> {
   readonly #opts: ResolvedConnectionOptions<C>;
   readonly #onPrepare: ((conn: Connection<C>) => C) | undefined;
   readonly #onConnect: EventLoopOptions<C>['onConnect'];
+  readonly #onShutdown: EventLoopOptions<C>['onShutdown'];
   readonly #maxConnections: number;
   readonly #maxPerAddress: number;
   readonly #tlsHandshakeTimeout: number;
@@ -118,6 +126,8 @@ export class EventLoop<C = unknown> {
     if (typeof onRequest !== 'function') throw new InvalidOptionError('onRequest', onRequest, 'a function');
     checkFunction('onPrepare', options.onPrepare);
     checkFunction('onConnect', options.onConnect);
+    checkFunction('onShutdown', options.onShutdown);
+    this.#onShutdown = options.onShutdown;
     const max = checkCount('maxConnections', options.maxConnections, Infinity, true);
     this.#onRequest = onRequest;
     this.#opts = resolveConnectionOptions(options);
@@ -279,7 +289,8 @@ export class EventLoop<C = unknown> {
     }));
     if (this.#conns.size > 0) {
       const allClosed = new Promise<void>((resolve) => (this.#allClosed = resolve));
-      for (const conn of [...this.#conns]) conn[kDrain]();
+      const self = this.#onShutdown;
+      for (const conn of [...this.#conns]) if (self === undefined || !drainsItself(self, conn)) conn[kDrain]();
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -309,6 +320,16 @@ export class EventLoop<C = unknown> {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+}
+
+/** The onShutdown hook's answer; a hook that throws leaves the connection to the loop's drain. */
+function drainsItself<C>(hook: (ctx: C, conn: Connection<C>) => boolean, conn: Connection<C>): boolean {
+  try {
+    return hook(conn.ctx, conn) === true;
+  } catch (err) {
+    conn[kReport](err);
+    return false;
   }
 }
 

@@ -1,43 +1,81 @@
-// The MessagePack-RPC client: calls are multiplexed over a few long-lived connections taken from a
-// ConnectionPool, matched to responses by msgid. Requests written in the same tick leave in one
-// flush. When a connection drops, its pending calls reject with ConnClosedError; the next call on
-// that slot dials again, at most once per backoff period (exponential, with jitter) while the server
-// stays down, failing fast in between rather than queueing calls behind a dead server.
+// The MessagePack-RPC client, on the transport's client layer: a target resolves to endpoints, each
+// gets `connections` subchannels (all dialed at once), and a balancer spreads calls over the ready
+// ones. Calls are multiplexed per connection and matched by msgid; requests written in the same tick
+// leave in one flush. A server that drains ("$/drain", sent by its shutdown()) gets no new call and
+// its connection closes once its calls are answered. A call whose connection drops after it was sent
+// is retried elsewhere only for an idempotent method, within a retry budget; others fail with
+// CallInterruptedError (mayHaveRun). While no server is ready, calls wait (bounded by their timeout);
+// once every server is failing they fail fast, unless they wait for ready.
 import { performance } from 'node:perf_hooks';
-import { ConnClosedError, ConnectionPool, InvalidOptionError, type Connection, type DialOptions, type Network } from '@nocopy/transport';
+import {
+  AbortError,
+  Channel,
+  ConnClosedError,
+  InvalidOptionError,
+  type Connection,
+  type DialOptions,
+  type EndpointState,
+  type Network,
+  type OutlierOptions,
+  type ReconnectOptions,
+  type Resolver,
+  type Subchannel,
+  StaticResolver,
+  dialConnection,
+  resolveBalancer,
+  resolveBackoff,
+  resolveOutlier,
+  resolveTarget,
+} from '@nocopy/transport';
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs } from '@nocopy/transport/validate';
-import { AbortError } from '@nocopy/transport';
-import { RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, RESPONSE, checkFraming, writeMessage } from './protocol.js';
+import { CallInterruptedError, RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
 import { type ClientCall, type ClientMiddleware, runChain } from './middleware.js';
 import { type ClientCallMessage, clientCallChannel, traced } from './tracing.js';
 import { toRemoteError } from './wire-errors.js';
-import { CANCEL, HELLO, HELLO_VERSION, type Metadata, announcesExtensions, readMetadata } from './extensions.js';
+import { CANCEL, DRAIN, HEALTH, HELLO, HELLO_VERSION, type Metadata, announcedIdempotent, announcesExtensions, readMetadata } from './extensions.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { type Call, RpcLink } from './client-link.js';
+import { RetryPolicy, type RetryOptions } from './retry.js';
 
 export interface ClientOptions {
   /** One server, "host:port" (or a socket path with network 'unix'). */
   address?: string;
-  /** Several servers: connections are spread over them. */
+  /** Several servers. */
   addresses?: string[];
+  /** A target: "host:port[,host:port]", "dns:///name:port", "dns:///_service._proto.name" (SRV), "etcd://host:port/prefix". */
+  target?: string;
+  /** A resolver of one's own (see @nocopy/transport's Resolver). */
+  resolver?: Resolver;
   network?: Network;
   framing?: Framing;
-  /** Connections per address. Default 2. */
+  /** Connections per server (endpoint), all dialed as soon as the server is known. Default 2. */
   connections?: number;
-  /** Default per-call timeout in ms; 0 = none. Default 10000. */
+  /** Which connection takes the next call: 'round-robin' (default), 'least-pending' (power of two choices over calls in flight), or a Balancer. */
+  balancer?: 'round-robin' | 'least-pending' | import('@nocopy/transport').Balancer;
+  /** Default per-call timeout in ms; 0 = none. Default 10000. It also bounds a call's wait for a ready server. */
   timeout?: number;
+  /** Calls wait for a ready server through failures (bounded by their timeout) instead of failing fast. Default false. */
+  waitForReady?: boolean;
   /** Largest message sent or accepted. Default 4 MiB. */
   maxMessageSize?: number;
   /** Dial options for every connection (timeout, tls, ...). */
-  dial?: Omit<DialOptions<Slot>, 'onRequest' | 'ctx' | 'signal'>;
-  /** Reconnect backoff: the first delay and the cap, in ms. Default 50 and 5000. */
-  backoff?: { initial?: number; max?: number };
+  dial?: Omit<DialOptions<RpcLink>, 'onRequest' | 'ctx' | 'signal'>;
+  /** Reconnect backoff: the first delay and the cap, in ms (defaults 50 and 5000), its jitter share and stableAfter. */
+  backoff?: ReconnectOptions;
+  /** Ejection of failing and slow servers; false turns it off. */
+  outlier?: OutlierOptions | false;
+  /** Retries of idempotent calls whose connection dropped. */
+  retry?: RetryOptions;
   /**
-   * Negotiate the wire extensions (cancel, deadline, metadata) on each connection: one standard
+   * Negotiate the wire extensions (cancel, deadline, metadata, drain) on each connection: one standard
    * request "$/nocopy" after the dial, answered as an unknown method by a plain MessagePack-RPC
    * server. Default true; false sends only plain messages (and drops metadata).
    */
   extensions?: boolean;
+  /** Resolver errors (the last known servers stay in use). Default: ignored. */
+  onResolverError?: (error: Error) => void;
 }
 
 export interface CallOptions {
@@ -47,134 +85,121 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** String metadata for the handler (ctx.metadata): trace ids, auth tokens. Dropped for a plain MessagePack-RPC server. */
   metadata?: Readonly<Record<string, string>>;
+  /** This call may run twice: retry it on another server if its connection drops. Default: the client's retry.idempotent list, then what the server announced. */
+  idempotent?: boolean;
+  /** Wait for a ready server through failures (bounded by the timeout). Default: the client's waitForReady. */
+  waitForReady?: boolean;
 }
 
 export interface ClientStats {
   /** Calls waiting for a response. */
   pending: number;
-  /** Connections open. */
+  /** Connections open and taking calls. */
   connections: number;
   calls: number;
   /** Dials made (the first ones and reconnects). */
   dials: number;
-}
-
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | null;
-  signal: AbortSignal | null;
-  onAbort: (() => void) | null;
-  method: string;
-  /** The connection the request went out on: only its close fails the call. */
-  conn: Connection<Slot>;
-  slot: Slot;
-  id: number;
-  /** performance.now() deadline while the call waits in the client's timeout queue, else 0. */
-  deadline: number;
-  /** The server speaks the extensions on this call's connection: a timeout or abort sends $/cancel. */
-  ext: boolean;
+  /** Servers the target resolves to now, and those ejected. */
+  endpoints: number;
+  ejected: number;
+  /** Calls waiting for a ready server. */
+  waiting: number;
+  /** Calls retried after their connection dropped, and retries the budget refused. */
+  retries: number;
+  retriesThrottled: number;
 }
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /**
- * Calls made in the same tick share a slot's flush, up to this many, before the round robin moves on.
- * Spreading every call over the slots cost one socket write per slot per tick: replies arrive a few
- * at a time, and the calls they trigger went out as several writes of one or two messages each.
+ * Calls made in the same tick share a connection's flush, up to this many, before the balancer moves
+ * on. Spreading every call over the connections cost one socket write per connection per tick.
  */
-const BATCH_PER_SLOT = 8;
+const BATCH_PER_LINK = 8;
 
-/** One multiplexed connection of the client, and its calls. */
-class Slot {
-  readonly address: string;
-  conn: Connection<Slot> | null = null;
-  connecting: Promise<Connection<Slot>> | null = null;
-  readonly pending = new Map<number, Pending>();
-  nextId = 0;
-  failures = 0;
-  retryAt = 0;
-  lastError: unknown = null;
-  flushQueued = false;
-  /** Requests written since the last flush. */
-  batched = 0;
-  /** The connection whose server announced the extensions (null: plain MessagePack-RPC). */
-  extConn: Connection<Slot> | null = null;
-  /** The decoder of the current connection's responses (a new one per connection). */
-  messages: MessageReader;
-  /** Bound once by the client: the per-message callback of messages.read(). */
-  onMessage: (m: Message) => boolean = () => true;
-  readonly flush: () => void;
-  constructor(address: string, messages: MessageReader) {
-    this.address = address;
-    this.messages = messages;
-    this.flush = () => {
-      this.flushQueued = false;
-      this.batched = 0;
-      // A failed flush closes the connection, whose close callback rejects the pending calls.
-      this.conn?.writer.flush().catch(() => {});
-    };
-  }
-}
+/** Calls timed out in a row on one connection, with no reply between, after which it is replaced. */
+const TIMEOUTS_BEFORE_RECYCLE = 16;
 
 export class RpcClient {
   readonly framing: Framing;
   readonly maxMessageSize: number;
   readonly #timeout: number;
-  readonly #slots: Slot[] = [];
-  readonly #pool: ConnectionPool<Slot>;
-  readonly #backoffInitial: number;
-  readonly #backoffMax: number;
+  readonly #waitForReady: boolean;
+  readonly #network: Network;
+  readonly #dial: DialOptions<RpcLink>;
   readonly #extensions: boolean;
+  readonly #channel: Channel<RpcLink>;
+  readonly #retry: RetryPolicy;
+  readonly #measure: boolean;
   readonly #middleware: ClientMiddleware[] = [];
-  #rr = 0;
-  /** The slot of the last request written (see BATCH_PER_SLOT). */
-  #last: Slot | null = null;
+  readonly #links = new Set<RpcLink>();
+  readonly #due = new DeadlineQueue<Call>((call) => this.#timedOut(call));
+  /** The link of the last request written (see BATCH_PER_LINK). */
+  #last: RpcLink | null = null;
   #closed = false;
+  #closing: Promise<void> | null = null;
   #calls = 0;
-  // Calls with the client's default timeout wait in one FIFO queue under a single timer, instead of a
-  // setTimeout each (about 0.3 µs per call, plus GC work, and a quarter of the client's throughput
-  // at 32 calls in flight). Their deadlines are in send order, so the timer is armed for the oldest
-  // pending one only. A call settled before its deadline is skipped; settled entries are trimmed
-  // from the head as calls complete, and the queue is compacted when they outnumber the live ones.
-  #due: (Pending | null)[] = [];
-  #dueHead = 0;
-  /** Entries of #due still pending. */
-  #dueLive = 0;
-  #dueTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ClientOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
-    const addresses = options.addresses ?? (options.address !== undefined ? [options.address] : []);
-    if (!Array.isArray(addresses) || addresses.length === 0) throw new InvalidOptionError('address', options.address, 'a "host:port" string (or addresses: a non-empty array of them)');
-    const network = checkEnum('network', options.network, ['tcp', 'unix'] as const, 'tcp');
-    for (const a of addresses) {
-      if (network === 'tcp') checkHostPort('address', a);
-      else if (typeof a !== 'string' || a === '') throw new InvalidOptionError('address', a, 'a Unix socket path');
-    }
+    this.#network = checkEnum('network', options.network, ['tcp', 'unix'] as const, 'tcp');
+    const resolver = this.#resolver(options);
     this.framing = checkFraming(options.framing);
     this.maxMessageSize = checkBytes('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE);
     this.#timeout = checkMs('timeout', options.timeout, 10_000);
-    const perAddress = checkCount('connections', options.connections, 2);
-    this.#backoffInitial = checkMs('backoff.initial', options.backoff?.initial, 50);
-    this.#backoffMax = checkMs('backoff.max', options.backoff?.max, 5000);
+    this.#waitForReady = checkBoolean('waitForReady', options.waitForReady, false);
+    const perEndpoint = checkCount('connections', options.connections, 2);
+    const backoff = resolveBackoff(options.backoff ?? {}, 'backoff', { initial: 50, max: 5000 });
+    const outlier = resolveOutlier(options.outlier);
+    this.#measure = outlier !== null;
+    this.#retry = new RetryPolicy(options.retry);
     this.#extensions = checkBoolean('extensions', options.extensions, true);
-    for (let i = 0; i < perAddress; i++) {
-      for (const a of addresses) {
-        const slot = new Slot(a, new MessageReader(this.framing, this.maxMessageSize));
-        slot.onMessage = (m) => this.#onResponse(slot, m);
-        this.#slots.push(slot);
-      }
-    }
-    this.#pool = new ConnectionPool<Slot>({
-      network,
-      maxActivePerAddress: perAddress,
-      dial: {
-        maxInboundBytes: Math.max(this.maxMessageSize + 4 + 64 * 1024, 8 * 1024 * 1024),
-        ...options.dial,
-        onRequest: this.#onResponses,
+    this.#dial = {
+      maxInboundBytes: Math.max(this.maxMessageSize + 4 + 64 * 1024, 8 * 1024 * 1024),
+      ...options.dial,
+      onRequest: onResponses,
+    };
+    this.#channel = new Channel<RpcLink>({
+      resolver,
+      connectionsPerEndpoint: perEndpoint,
+      balancer: resolveBalancer(options.balancer),
+      backoff,
+      outlier,
+      onResolverError: options.onResolverError,
+      connector: {
+        connect: (address, signal, sub) => this.#connect(address, signal, sub),
+        retire: (link) => {
+          link.retired = true;
+          link.closeIfDone();
+        },
+        probe: (link) => this.#probe(link),
       },
     });
+  }
+
+  #resolver(o: ClientOptions): Resolver {
+    const given = [o.address !== undefined, o.addresses !== undefined, o.target !== undefined, o.resolver !== undefined].filter(Boolean).length;
+    if (given > 1 && !(given === 2 && o.address !== undefined && o.addresses !== undefined)) {
+      throw new InvalidOptionError('target', o.target ?? o.resolver, 'one of address, addresses, target and resolver');
+    }
+    if (o.resolver !== undefined) {
+      const r = o.resolver;
+      if (r === null || typeof r !== 'object' || typeof r.start !== 'function' || typeof r.resolveNow !== 'function' || typeof r.close !== 'function') {
+        throw new InvalidOptionError('resolver', r, 'a Resolver (start, resolveNow, close)');
+      }
+      return r;
+    }
+    if (o.target !== undefined) return resolveTarget(o.target, { network: this.#network });
+    if (o.addresses !== undefined) {
+      if (!Array.isArray(o.addresses) || o.addresses.length === 0) throw new InvalidOptionError('addresses', o.addresses, 'a non-empty array of "host:port" strings');
+    } else if (o.address === undefined) throw new InvalidOptionError('address', o.address, 'a "host:port" string (or addresses, target or resolver)');
+    const list = o.addresses ?? [o.address!];
+    for (const a of list) {
+      const name = o.addresses !== undefined ? 'addresses' : 'address';
+      if (this.#network === 'tcp') checkHostPort(name, a);
+      else if (typeof a !== 'string' || a === '') throw new InvalidOptionError(name, a, 'a Unix socket path');
+    }
+    return new StaticResolver(list);
   }
 
   /** Calls `method` with `params`; resolves with the result, rejects with the remote error or a local one. */
@@ -182,7 +207,7 @@ export class RpcClient {
     return this.request(method, params);
   }
 
-  /** Like call(), with params as an array and per-call options (timeout, signal, metadata). */
+  /** Like call(), with params as an array and per-call options (timeout, signal, metadata, idempotent, waitForReady). */
   request(method: string, params: unknown[] = [], options: CallOptions = NO_OPTIONS): Promise<unknown> {
     if (clientCallChannel.hasSubscribers) {
       // Read back from the message: a subscriber's start handler may replace options (trace context in its metadata).
@@ -216,29 +241,25 @@ export class RpcClient {
     const signal = options.signal ?? null;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     let timeout = this.#timeout;
-    if (options.timeout !== undefined) {
-      // Checked here, not at the wire: a call that is not well formed fails alone, never its connection.
-      try {
-        timeout = checkMs('timeout', options.timeout, 0);
-      } catch (err) {
-        return Promise.reject(err);
-      }
+    let metadata: Metadata | null = null;
+    let waitForReady = this.#waitForReady;
+    // Checked here, not at the wire: a call that is not well formed fails alone, never its connection.
+    try {
+      if (options.timeout !== undefined) timeout = checkMs('timeout', options.timeout, 0);
+      if (options.metadata !== undefined) metadata = readMetadata(options.metadata, MetadataOptionError);
+      if (options.waitForReady !== undefined) waitForReady = checkBoolean('waitForReady', options.waitForReady, false);
+      if (options.idempotent !== undefined) checkBoolean('idempotent', options.idempotent, false);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (typeof method !== 'string') return Promise.reject(new InvalidOptionError('method', method, 'a string'));
     if (!Array.isArray(params)) return Promise.reject(new InvalidOptionError('params', params, 'an array'));
-    let metadata: Metadata | null = null;
-    if (options.metadata !== undefined) {
-      try {
-        metadata = readMetadata(options.metadata, MetadataOptionError);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
     this.#calls++;
-    const slot = this.#pick();
-    const conn = slot.conn;
-    if (conn !== null && conn.isActive()) return this.#send(slot, conn, method, params, timeout, signal, metadata);
-    return this.#connect(slot).then((c) => this.#send(slot, c, method, params, timeout, signal, metadata));
+    return new Promise((resolve, reject) => {
+      const call = newCall(method, params, metadata, signal, timeout, options.idempotent, waitForReady, false, resolve, reject);
+      this.#arm(call);
+      this.#dispatch(call, null);
+    });
   }
 
   /**
@@ -252,333 +273,323 @@ export class RpcClient {
   /** Sends a notification (no response); resolves once it is handed to the socket. */
   async notify(method: string, ...params: unknown[]): Promise<void> {
     if (this.#closed) throw new RpcClosedError();
-    const slot = this.#pick();
-    const conn = slot.conn !== null && slot.conn.isActive() ? slot.conn : await this.#connect(slot);
-    writeMessage(conn.writer, this.framing, [2, method, params], this.maxMessageSize);
-    await conn.writer.flush();
+    const sub = this.#channel.pick() ?? (await this.#channel.wait({ timeout: this.#timeout, signal: null, waitForReady: this.#waitForReady }));
+    const link = sub.link;
+    if (link === null) throw new ConnClosedError('connection closed');
+    writeMessage(link.conn.writer, this.framing, [2, method, params], this.maxMessageSize);
+    await link.conn.writer.flush();
   }
 
   stats(): ClientStats {
     let pending = 0;
     let connections = 0;
-    for (const s of this.#slots) {
-      pending += s.pending.size;
-      if (s.conn !== null) connections++;
+    for (const l of this.#links) {
+      pending += l.pending.size;
+      if (l.usable()) connections++;
     }
-    return { pending, connections, calls: this.#calls, dials: this.#pool.stats().dialed };
+    const c = this.#channel.stats();
+    return { pending, connections, calls: this.#calls, dials: c.dials, endpoints: c.endpoints, ejected: c.ejected, waiting: c.waiting, retries: this.#retry.retried, retriesThrottled: this.#retry.throttled };
   }
 
-  /** Rejects pending calls with RpcClosedError and closes every connection. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /** Rejects pending and waiting calls with RpcClosedError, stops resolving and closes every connection. */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
     this.#closed = true;
     const err = new RpcClosedError();
-    for (const s of this.#slots) this.#rejectAll(s, err);
-    await this.#pool.close();
+    this.#closing = (async () => {
+      for (const l of this.#links) for (const call of [...l.pending.values()]) this.#fail(call, err);
+      await this.#channel.close(err);
+      this.#due.close();
+      for (const l of this.#links) l.conn.close();
+      await Promise.all([...this.#links].map((l) => l.closed));
+    })();
+    return this.#closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  // ---- internals ----
+  // ---- dispatch ----
 
-  #pick(): Slot {
-    const slots = this.#slots;
-    // The slot that took the previous call of this tick takes this one too, while its flush is pending.
+  /** Sends `call` on a ready connection, or waits for one. `avoid`: the server a retry should not go back to. */
+  #dispatch(call: Call, avoid: EndpointState<RpcLink> | null): void {
+    // The connection that took the previous call of this tick takes this one too, while its flush is pending.
     const last = this.#last;
-    if (last !== null && last.flushQueued && last.batched < BATCH_PER_SLOT && last.conn !== null && last.conn.isActive()) return last;
-    // Round robin, preferring a slot with a live connection.
-    for (let i = 0; i < slots.length; i++) {
-      const s = slots[this.#rr++ % slots.length]!;
-      if (s.conn !== null && s.conn.isActive()) return s;
+    if (avoid === null && last !== null && last.flushQueued && last.batched < BATCH_PER_LINK && last.usable()) return this.#send(last, call);
+    let sub = this.#channel.pick(avoid);
+    // A connection whose peer just closed (its close callback still to come) is no candidate.
+    while (sub !== undefined && !sub.link!.usable()) {
+      this.#channel.lost(sub, sub.link!, new ConnClosedError('connection closed'));
+      sub = this.#channel.pick(avoid);
     }
-    return slots[this.#rr++ % slots.length]!;
-  }
-
-  #connect(slot: Slot): Promise<Connection<Slot>> {
-    if (slot.connecting !== null) return slot.connecting;
-    if (Date.now() < slot.retryAt) return Promise.reject(slot.lastError);
-    slot.connecting = this.#pool.get(slot.address).then(
-      (conn) => {
-        slot.connecting = null;
-        slot.failures = 0;
-        if (this.#closed) {
-          conn.close();
-          throw new RpcClosedError();
-        }
-        conn.ctx = slot;
-        slot.messages = new MessageReader(this.framing, this.maxMessageSize);
-        slot.extConn = null;
-        conn.addCloseCallback(this.#onClosed);
-        if (!this.#extensions) {
-          slot.conn = conn;
-          return conn;
-        }
-        // Calls wait for the answer (one round trip per connection): they must know whether their
-        // deadline and metadata can travel. Still `connecting` until then.
-        slot.connecting = this.#hello(slot, conn).then(
-          () => {
-            slot.connecting = null;
-            slot.conn = conn;
-            return conn;
-          },
-          (err: unknown) => {
-            slot.connecting = null;
-            conn.close(err);
-            throw err;
-          },
-        );
-        return slot.connecting;
+    if (sub !== undefined) return this.#send(sub.link!, call);
+    if (call.startedAt === 0) call.startedAt = performance.now();
+    const ac = new AbortController();
+    call.waitAbort = ac;
+    this.#channel.wait({ timeout: 0, signal: ac.signal, waitForReady: call.waitForReady }, avoid).then(
+      (s) => {
+        call.waitAbort = null;
+        if (call.settled) return;
+        if (s.link === null || !s.link.usable()) this.#dispatch(call, avoid);
+        else this.#send(s.link, call);
       },
       (err: unknown) => {
-        slot.connecting = null;
-        // close() during the dial: the pool refused it with its own ERR_POOL_CLOSED; a call of a closed
-        // client fails with RpcClosedError, as documented.
-        if (this.#closed) throw new RpcClosedError();
-        slot.failures++;
-        // Exponential backoff with jitter: half the delay fixed, half random.
-        const delay = Math.min(this.#backoffMax, this.#backoffInitial * 2 ** (slot.failures - 1));
-        slot.retryAt = Date.now() + delay / 2 + Math.random() * (delay / 2);
-        slot.lastError = err;
-        throw err;
+        call.waitAbort = null;
+        this.#fail(call, err);
       },
     );
-    return slot.connecting;
+  }
+
+  #send(link: RpcLink, call: Call): void {
+    if (call.settled) return;
+    if (call.signal?.aborted) return this.#fail(call, new AbortError(call.signal.reason));
+    const id = link.nextMsgId();
+    // The deadline travels as what is left of it: all of it unless the call waited or is a retry.
+    let timeout = call.timeout;
+    if (timeout > 0 && call.startedAt !== 0) {
+      timeout = Math.ceil(timeout - (performance.now() - call.startedAt));
+      if (timeout <= 0) return this.#timedOut(call);
+    }
+    const ext = link.ext;
+    const w = link.conn.writer;
+    try {
+      const metadata = call.metadata;
+      if (ext && (timeout > 0 || metadata !== null)) {
+        const x = metadata === null ? timeout : timeout > 0 ? { t: timeout, m: metadata } : { m: metadata };
+        writeMessage(w, this.framing, [0, id, call.method, call.params, x], this.maxMessageSize);
+      } else writeMessage(w, this.framing, [0, id, call.method, call.params], this.maxMessageSize);
+    } catch (err) {
+      return this.#fail(call, (err as { code?: unknown }).code === 'ERR_BUFFER_CLOSED' ? new ConnClosedError('connection closed', { cause: err }) : err);
+    }
+    call.link = link;
+    call.id = id;
+    call.ext = ext;
+    if (this.#measure && !call.internal) call.sentAt = performance.now();
+    link.pending.set(id, call);
+    if (!call.internal) link.sub.load++;
+    this.#last = link;
+    link.batched++;
+    link.scheduleFlush();
+  }
+
+  /** Starts the call's timeout and abort listener: they run from the call's start, across waits and retries. */
+  #arm(call: Call): void {
+    const timeout = call.timeout;
+    if (timeout > 0) {
+      if (timeout === this.#timeout) this.#due.add(call, timeout);
+      else call.timer = setTimeout(() => this.#timedOut(call), timeout);
+    }
+    const signal = call.signal;
+    if (signal !== null) {
+      call.onAbort = () => this.#fail(call, new AbortError(signal.reason), true);
+      signal.addEventListener('abort', call.onAbort, { once: true });
+    }
+  }
+
+  #timedOut(call: Call): void {
+    const link = call.link;
+    this.#fail(call, new RpcTimeoutError(call.method, call.timeout), true, true);
+    // A connection on which calls only time out is not used forever: it is replaced.
+    if (link !== null && ++link.timeouts >= TIMEOUTS_BEFORE_RECYCLE && link.sub.link === link) {
+      link.conn.close(new RpcTimeoutError(call.method, call.timeout));
+    }
+  }
+
+  /** Takes the call off its connection (it is settled, or about to be retried). `failed`: counts against the server. */
+  #detach(call: Call, failed: boolean): void {
+    const link = call.link;
+    if (link === null) return;
+    call.link = null;
+    if (link.pending.get(call.id) === call) link.pending.delete(call.id);
+    if (call.internal) return;
+    link.sub.load--;
+    if (this.#measure) this.#channel.report(link.sub.endpoint, failed, performance.now() - call.sentAt);
+    if (this.#last === link && link.pending.size === 0) this.#last = null;
+    link.closeIfDone();
+  }
+
+  #settle(call: Call, failed: boolean): void {
+    call.settled = true;
+    if (call.timer !== null) clearTimeout(call.timer);
+    if (call.dueAt !== 0) this.#due.remove(call);
+    if (call.onAbort !== null) call.signal!.removeEventListener('abort', call.onAbort);
+    call.waitAbort?.abort();
+    this.#detach(call, failed);
+  }
+
+  /** Rejects one call; a response arriving later for its id is dropped. `cancel`: the server is told to stop it. */
+  #fail(call: Call, err: unknown, cancel = false, failed = false): void {
+    if (call.settled) return;
+    const link = call.link;
+    const id = call.id;
+    this.#settle(call, failed);
+    if (cancel && link !== null && call.ext) cancelRemote(link, id, this.framing, this.maxMessageSize);
+    call.reject(err);
+  }
+
+  /** The call's connection closed before its reply: retried if it may run twice, else CallInterruptedError. */
+  #interrupted(link: RpcLink, call: Call, cause: unknown, detail: string): void {
+    if (call.settled) return;
+    if (call.internal) return this.#fail(call, new ConnClosedError(`connection closed during ${call.method}${detail === '' ? '' : `: ${detail}`}`, { cause }));
+    const idempotent = call.idempotent ?? (this.#retry.idempotent(call.method) || (link.idempotent?.has(call.method) ?? false));
+    let why = `${call.method} is not idempotent: not retried`;
+    if (idempotent && !this.#closed) {
+      if (call.retries + 1 >= this.#retry.maxAttempts) why = `${call.retries + 1} attempts made`;
+      else if (call.timeout > 0 && call.startedAt !== 0 && performance.now() - call.startedAt >= call.timeout) why = 'its deadline passed';
+      else if (!this.#retry.allow()) why = 'the retry budget is spent';
+      else {
+        this.#detach(call, true);
+        call.retries++;
+        if (call.startedAt === 0) call.startedAt = performance.now() - 1;
+        this.#dispatch(call, link.sub.endpoint);
+        return;
+      }
+    }
+    this.#fail(call, new CallInterruptedError(call.method, detail === '' ? why : `${detail}; ${why}`, call.retries, cause), false, true);
+  }
+
+  // ---- connections ----
+
+  async #connect(address: string, signal: AbortSignal, sub: Subchannel<RpcLink>): Promise<RpcLink> {
+    const link = new RpcLink(sub, this.framing, this.maxMessageSize);
+    link.onMessage = (m) => this.#onMessage(link, m);
+    const conn = await dialConnection<RpcLink>(this.#network, address, { ...this.#dial, signal, ctx: link });
+    link.conn = conn;
+    this.#links.add(link);
+    conn.addCloseCallback(this.#onClosed);
+    if (this.#closed) {
+      conn.close();
+      throw new RpcClosedError();
+    }
+    if (this.#extensions) {
+      try {
+        await this.#hello(link);
+      } catch (err) {
+        conn.close(err);
+        throw err;
+      }
+    }
+    return link;
   }
 
   /**
-   * [0, id, "$/nocopy", [1]] on a new connection: resolves once answered (extConn set if the server
-   * announced the extensions); rejects if the connection closes first, or with the server's error for
-   * a framing mismatch, or RpcTimeoutError after the client's default timeout.
+   * [0, id, "$/nocopy", [1]] on a new connection: resolves once answered (the link's ext and
+   * idempotent set from the answer); rejects if the connection closes first, or with the server's
+   * error for a framing mismatch, or RpcTimeoutError after the client's default timeout.
    */
-  #hello(slot: Slot, conn: Connection<Slot>): Promise<void> {
-    const id = this.#nextId(slot);
-    writeMessage(conn.writer, this.framing, [0, id, HELLO, [HELLO_VERSION]], this.maxMessageSize);
-    conn.writer.flush().catch(() => {});
+  #hello(link: RpcLink): Promise<void> {
     return new Promise((resolve, reject) => {
-      const p: Pending = {
-        resolve: (result) => {
-          if (announcesExtensions(result)) slot.extConn = conn;
+      const call = newCall(
+        HELLO,
+        [HELLO_VERSION],
+        null,
+        null,
+        this.#timeout,
+        false,
+        false,
+        true,
+        (result) => {
+          if (announcesExtensions(result)) {
+            link.ext = true;
+            link.idempotent = announcedIdempotent(result);
+          }
           resolve();
         },
-        reject: (err) => {
+        (err) => {
           // A plain peer answers with its unknown-method error: no extensions, nothing wrong.
           if (err instanceof RemoteError && err.code !== 'ERR_FRAMING_MISMATCH' && err.code !== 'ERR_MESSAGE_TOO_LARGE') resolve();
           else reject(err);
         },
-        timer: null,
-        signal: null,
-        onAbort: null,
-        method: HELLO,
-        conn,
-        slot,
-        id,
-        deadline: 0,
-        ext: false,
-      };
-      slot.pending.set(id, p);
-      if (this.#timeout > 0) p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(HELLO, this.#timeout)), this.#timeout);
+      );
+      if (call.timeout > 0) call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(HELLO, call.timeout)), call.timeout);
+      this.#send(link, call);
     });
   }
 
-  #nextId(slot: Slot): number {
-    let id = slot.nextId;
-    // 32-bit ids wrap; skip any still pending on this connection.
-    do id = (id + 1) >>> 0;
-    while (slot.pending.has(id));
-    slot.nextId = id;
-    return id;
-  }
-
-  #send(slot: Slot, conn: Connection<Slot>, method: string, params: unknown[], timeout: number, signal: AbortSignal | null, metadata: Metadata | null): Promise<unknown> {
-    // Aborted while the connection was being dialed: an 'abort' listener added now would never fire.
-    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-    const id = this.#nextId(slot);
-    // The deadline and metadata travel only to a server that announced the extensions.
-    const ext = slot.extConn === conn;
-    try {
-      if (ext && (timeout > 0 || metadata !== null)) {
-        const x = metadata === null ? timeout : timeout > 0 ? { t: timeout, m: metadata } : { m: metadata };
-        writeMessage(conn.writer, this.framing, [0, id, method, params, x], this.maxMessageSize);
-      } else writeMessage(conn.writer, this.framing, [0, id, method, params], this.maxMessageSize);
-    } catch (err) {
-      return Promise.reject(err instanceof Error && (err as { code?: string }).code === 'ERR_BUFFER_CLOSED' ? new ConnClosedError('connection closed', { cause: err }) : err);
-    }
-    this.#last = slot;
-    slot.batched++;
-    if (!slot.flushQueued) {
-      slot.flushQueued = true;
-      queueMicrotask(slot.flush);
-    }
-    return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: null, signal, onAbort: null, method, conn, slot, id, deadline: 0, ext };
-      slot.pending.set(id, p);
-      if (timeout > 0) {
-        if (timeout === this.#timeout) this.#enqueueDue(p, timeout);
-        else p.timer = setTimeout(() => this.#fail(slot, id, new RpcTimeoutError(method, timeout), true), timeout);
-      }
-      if (signal !== null) {
-        p.onAbort = () => this.#fail(slot, id, new AbortError(signal.reason), true);
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
+  /** $health on an ejected server's connection: serving (or a plain peer that answers at all) is healthy. */
+  #probe(link: RpcLink): Promise<boolean> {
+    if (!link.conn.isActive()) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const call = newCall(HEALTH, [], null, null, this.#timeout || 5000, false, false, true, (r) => resolve((r as { status?: unknown } | null)?.status === 'serving'), (err) => resolve(err instanceof RemoteError && err.code === 'ERR_METHOD_NOT_FOUND'));
+      call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(HEALTH, call.timeout)), call.timeout);
+      this.#send(link, call);
     });
   }
 
-  /** Rejects one call; a response arriving later for its id is dropped. `cancel`: the server is told to stop it. */
-  #fail(slot: Slot, id: number, err: unknown, cancel = false): void {
-    const p = slot.pending.get(id);
-    if (p === undefined) return;
-    slot.pending.delete(id);
-    this.#settle(p);
-    if (cancel && p.ext) this.#cancelRemote(p);
-    p.reject(err);
-  }
-
-  /** [2, "$/cancel", [id]] on the call's connection, flushed with the tick's other messages. */
-  #cancelRemote(p: Pending): void {
-    const conn = p.conn;
-    if (!conn.isActive()) return;
-    try {
-      writeMessage(conn.writer, this.framing, [2, CANCEL, [p.id]], this.maxMessageSize);
-    } catch {
-      return; // the connection is closing: the server abandons the call by itself
-    }
-    const slot = p.slot;
-    if (slot.conn === conn) {
-      if (!slot.flushQueued) {
-        slot.flushQueued = true;
-        queueMicrotask(slot.flush);
+  #onMessage(link: RpcLink, m: Message): boolean {
+    if (m[0] === RESPONSE) {
+      const call = link.pending.get(m[1]);
+      if (call === undefined) return true;
+      link.timeouts = 0;
+      const err = m[2];
+      this.#settle(call, false);
+      if (err !== null && err !== undefined) {
+        // The server closes this connection after this reply (it refused our input): new calls go to
+        // a new one; the calls already sent here are still answered, then the close settles the rest.
+        if ((err as { closing?: unknown }).closing === true && link.sub.link === link) this.#channel.lost(link.sub, link, toRemoteError(err));
+        call.reject(toRemoteError(err));
+      } else {
+        if (!call.internal) this.#retry.succeeded();
+        call.resolve(m[3]);
       }
-    } else conn.writer.flush().catch(() => {});
-  }
-
-  #settle(p: Pending): void {
-    if (p.timer !== null) clearTimeout(p.timer);
-    if (p.deadline !== 0) this.#settleDue(p);
-    if (p.onAbort !== null) p.signal!.removeEventListener('abort', p.onAbort);
-  }
-
-  // ---- the default-timeout queue ----
-
-  #enqueueDue(p: Pending, timeout: number): void {
-    p.deadline = performance.now() + timeout;
-    const due = this.#due;
-    // Settled entries stuck behind an old live one: keep only the live ones (amortized O(1) per call).
-    if (due.length - this.#dueHead > 2 * this.#dueLive + 1024) {
-      let k = 0;
-      for (let i = this.#dueHead; i < due.length; i++) {
-        const q = due[i] ?? null;
-        if (q !== null && q.deadline !== 0) due[k++] = q;
+      return true;
+    }
+    // The server is shutting down: no new call goes here; the calls sent are still answered.
+    if (m[0] === NOTIFICATION && m[1] === DRAIN && link.ext) {
+      if (link.sub.link === link) this.#channel.draining(link.sub, link);
+      else {
+        link.retired = true;
+        link.closeIfDone();
       }
-      due.length = k;
-      this.#dueHead = 0;
     }
-    due.push(p);
-    this.#dueLive++;
-    if (this.#dueTimer === null) this.#dueTimer = setTimeout(this.#onDue, timeout);
-  }
-
-  #settleDue(p: Pending): void {
-    p.deadline = 0;
-    const due = this.#due;
-    if (--this.#dueLive === 0) {
-      due.length = 0;
-      this.#dueHead = 0;
-      if (this.#dueTimer !== null) {
-        clearTimeout(this.#dueTimer);
-        this.#dueTimer = null;
-      }
-      return;
-    }
-    let h = this.#dueHead;
-    if (due[h] !== p) return;
-    // Past the settled head entries, dropping them (a settled call must not stay reachable from here).
-    for (; h < due.length; h++) {
-      const q = due[h] ?? null;
-      if (q !== null && q.deadline !== 0) break;
-      due[h] = null;
-    }
-    // Drop the settled prefix now and then, not on every call.
-    if (h >= 1024 && h * 2 >= due.length) {
-      due.copyWithin(0, h);
-      due.length -= h;
-      h = 0;
-    }
-    this.#dueHead = h;
-  }
-
-  /** The timer of the oldest queued call fired: fail every call past its deadline, re-arm for the next. */
-  readonly #onDue = (): void => {
-    this.#dueTimer = null;
-    const due = this.#due;
-    const now = performance.now();
-    const expired: Pending[] = [];
-    let h = this.#dueHead;
-    for (; h < due.length; h++) {
-      const p = due[h] ?? null;
-      if (p !== null && p.deadline !== 0) {
-        if (p.deadline > now) break;
-        expired.push(p);
-      }
-      due[h] = null;
-    }
-    this.#dueHead = h;
-    for (const p of expired) {
-      if (p.deadline === 0) continue;
-      if (p.slot.pending.get(p.id) === p) this.#fail(p.slot, p.id, new RpcTimeoutError(p.method, this.#timeout), true);
-      else this.#settleDue(p);
-    }
-    if (this.#dueLive > 0 && this.#dueTimer === null) {
-      let next = this.#dueHead;
-      while (next < due.length && (due[next]?.deadline ?? 0) === 0) next++;
-      if (next < due.length) this.#dueTimer = setTimeout(this.#onDue, Math.max(1, Math.ceil(due[next]!.deadline - performance.now())));
-    }
-  };
-
-  #rejectAll(slot: Slot, err: unknown): void {
-    const pending = [...slot.pending.values()];
-    slot.pending.clear();
-    for (const p of pending) {
-      this.#settle(p);
-      p.reject(err);
-    }
-  }
-
-  readonly #onResponses = (slot: Slot, conn: Connection<Slot>): void => {
-    try {
-      slot.messages.read(conn.reader, slot.onMessage);
-    } catch (err) {
-      conn.close(err);
-    }
-  };
-
-  #onResponse(slot: Slot, m: Message): boolean {
-    if (m[0] !== RESPONSE) return true;
-    const p = slot.pending.get(m[1]);
-    if (p === undefined) return true;
-    slot.pending.delete(m[1]);
-    this.#settle(p);
-    const err = m[2];
-    if (err !== null && err !== undefined) {
-      // The server closes this connection after this reply (it refused our input): new calls go to a
-      // new one; the calls already sent here are still answered, then the close fails the rest.
-      if ((err as { closing?: unknown }).closing === true && slot.conn === p.conn) slot.conn = null;
-      p.reject(toRemoteError(err));
-    } else p.resolve(m[3]);
     return true;
   }
 
-  readonly #onClosed = (conn: Connection<Slot>): void => {
-    const slot = conn.ctx;
-    if (slot.conn === conn) slot.conn = null;
-    // Only the calls sent on this connection: once it went inactive (the peer's FIN) the slot may have
-    // dialed again before it finished closing, and calls already sent on the new one are alive.
+  readonly #onClosed = (conn: Connection<RpcLink>): void => {
+    const link = conn.ctx;
+    this.#links.delete(link);
+    if (this.#last === link) this.#last = null;
     // The reason, when it is ours (a framing mismatch, a response too large), is in the message too.
-    const why = conn.error instanceof RpcError ? `: ${conn.error.message}` : '';
-    const err = new ConnClosedError(`connection closed with calls pending${why}`, { cause: conn.error });
-    for (const [id, p] of slot.pending) if (p.conn === conn) this.#fail(slot, id, err);
+    const why = conn.error instanceof RpcError ? conn.error.message : '';
+    for (const call of [...link.pending.values()]) this.#interrupted(link, call, conn.error, why);
+    this.#channel.lost(link.sub, link, conn.error ?? new ConnClosedError('connection closed'));
+    link.markClosed();
   };
+}
+
+function onResponses(link: RpcLink, conn: Connection<RpcLink>): void {
+  try {
+    link.messages.read(conn.reader, link.onMessage);
+  } catch (err) {
+    conn.close(err);
+  }
+}
+
+/** [2, "$/cancel", [id]] on the call's connection, flushed with the tick's other messages. */
+function cancelRemote(link: RpcLink, id: number, framing: Framing, max: number): void {
+  if (!link.conn.isActive()) return;
+  try {
+    writeMessage(link.conn.writer, framing, [2, CANCEL, [id]], max);
+  } catch {
+    return; // the connection is closing: the server abandons the call by itself
+  }
+  link.scheduleFlush();
+}
+
+function newCall(
+  method: string,
+  params: unknown[],
+  metadata: Metadata | null,
+  signal: AbortSignal | null,
+  timeout: number,
+  idempotent: boolean | undefined,
+  waitForReady: boolean,
+  internal: boolean,
+  resolve: (v: unknown) => void,
+  reject: (e: unknown) => void,
+): Call {
+  return { method, params, metadata, signal, timeout, startedAt: 0, idempotent, waitForReady, internal, resolve, reject, link: null, id: 0, sentAt: 0, timer: null, onAbort: null, waitAbort: null, retries: 0, settled: false, ext: false, dueAt: 0 };
 }
 
 /** InvalidOptionError for `metadata`, with the detail of what is wrong. */

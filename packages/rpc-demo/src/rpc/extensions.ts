@@ -6,20 +6,35 @@
 //   2. only then, and only to such a server, a request may carry a fifth element: the ms the caller
 //      waits (an integer, the common case: 3 bytes), or with metadata a map
 //      [0, id, method, params, { t?: ms, m?: { key: "value" } }];
-//   3. and a call given up (aborted, timed out) is followed by the notification [2, "$/cancel", [id]].
+//   3. and a call given up (aborted, timed out) is followed by the notification [2, "$/cancel", [id]];
+//   4. a server that begins to shut down sends [2, "$/drain", []] to such a client: it sends no new
+//      call on that connection, and closes it once the calls it sent there are answered (the server
+//      keeps reading and answering until then). The hello's answer may list the methods the server
+//      registered as idempotent ({ idem: [...] }): the client may retry those elsewhere.
+// Besides, every server answers the standard request "$health" with { status: "serving" | "draining" }.
 // Method names starting with "$/" are reserved for this: register() refuses them.
 import { MalformedMessageError } from '../errors.js';
 
 export const HELLO = '$/nocopy';
 export const CANCEL = '$/cancel';
+export const DRAIN = '$/drain';
+/** The health method every server answers (a plain request: probes of any MessagePack-RPC client may call it). */
+export const HEALTH = '$health';
 export const RESERVED_PREFIX = '$/';
 export const EXTENSIONS: readonly string[] = Object.freeze(['cancel', 'deadline', 'metadata']);
 /** The hello's param: the version of these extensions the client speaks. */
 export const HELLO_VERSION = 1;
 
-/** What our server answers to the hello. */
-export function helloResult(): { nocopy: number; ext: readonly string[] } {
-  return { nocopy: HELLO_VERSION, ext: EXTENSIONS };
+/** What our server answers to the hello: the extensions, and its idempotent methods when it has some. */
+export function helloResult(idempotent: readonly string[] = []): { nocopy: number; ext: readonly string[]; idem?: readonly string[] } {
+  return idempotent.length === 0 ? { nocopy: HELLO_VERSION, ext: EXTENSIONS } : { nocopy: HELLO_VERSION, ext: EXTENSIONS, idem: idempotent };
+}
+
+/** The idempotent methods a hello's answer lists (null: none, or not a list of strings). */
+export function announcedIdempotent(result: unknown): ReadonlySet<string> | null {
+  const idem = (result as { idem?: unknown }).idem;
+  if (!Array.isArray(idem) || idem.length === 0 || !idem.every((m) => typeof m === 'string')) return null;
+  return new Set(idem as string[]);
 }
 
 /** Whether a hello's result comes from a server with the extensions (anything else: a plain peer). */

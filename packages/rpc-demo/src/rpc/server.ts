@@ -14,7 +14,7 @@ import { errorObject } from './wire-errors.js';
 import type { ServiceHandlers, Validators } from './service.js';
 import { type ServerMiddleware, runChain } from './middleware.js';
 import { serverCallChannel, traced } from './tracing.js';
-import { CANCEL, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
+import { CANCEL, DRAIN, HEALTH, HELLO, NO_METADATA, RESERVED_PREFIX, helloResult } from './extensions.js';
 
 export type Handler = (...params: any[]) => unknown;
 
@@ -51,6 +51,12 @@ export interface RegisterOptions {
   /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
   offload?: boolean;
   /**
+   * The method may run more than once with the same effect (a read, a put of a fixed value): the
+   * server announces it to our clients, which then retry it on another server when a connection
+   * drops under the call. Default false.
+   */
+  idempotent?: boolean;
+  /**
    * Checks the params before the handler runs (a schema library's parse, say): throw to refuse the
    * call. A thrown error with a string `code` is the reply as it is; another becomes
    * InvalidParamsError (ERR_INVALID_PARAMS) with its message.
@@ -58,9 +64,10 @@ export interface RegisterOptions {
   validate?: (params: unknown[]) => void;
 }
 
-/** Options of register(handlers): a validator per method. */
+/** Options of register(handlers): a validator per method, and the methods that are idempotent. */
 export interface ServiceOptions<S> {
   validate?: Validators<S>;
+  idempotent?: readonly (keyof S & string)[];
 }
 
 export interface MethodStats {
@@ -185,8 +192,10 @@ export class RpcServer {
   #cancelled = 0;
   readonly #middleware: ServerMiddleware[] = [];
   readonly #latency: boolean;
-  /** shutdown() was called: register() refuses. */
+  /** shutdown() was called: register() refuses, $health answers "draining". */
   #shutdown = false;
+  /** Methods registered as idempotent, announced in the hello. */
+  readonly #idempotent: string[] = [];
 
   constructor(options: ServerOptions = {}) {
     this.framing = checkFraming(options.framing);
@@ -222,6 +231,19 @@ export class RpcServer {
         return st;
       },
       onError: (err) => this.#onError(err),
+      // Shutdown: a client that speaks the extensions is told to go ("$/drain"); it sends no new call
+      // here and closes the connection once its calls are answered, so calls it sent before it heard
+      // are still read and answered. Other peers are drained by the loop (reading stops).
+      onShutdown: (st, conn) => {
+        if (!st.extPeer || st.failed !== null || conn.writer.closed) return false;
+        try {
+          writeMessage(conn.writer, this.framing, [2, DRAIN, []], this.maxMessageSize);
+        } catch {
+          return false;
+        }
+        conn.writer.flush().catch(() => {});
+        return true;
+      },
       // A peer's FIN: a plain MessagePack-RPC peer may half-close and still read its replies, so its
       // calls go on; our client ends a connection only once it no longer waits for any of them.
       onDisconnect: (st, conn) => {
@@ -257,11 +279,13 @@ export class RpcServer {
         checkFunction(`validate.${name}`, validators[name]);
         this.#checkName(name);
       }
-      for (const name of names) this.register(name, service[name]!, { validate: validators[name] });
+      const idempotent = opts.idempotent ?? [];
+      for (const name of names) this.register(name, service[name]!, { validate: validators[name], idempotent: idempotent.includes(name) });
       return this;
     }
     this.#checkName(method);
     checkFunction('validate', options.validate);
+    if (checkBoolean('idempotent', options.idempotent, false) && !this.#idempotent.includes(method)) this.#idempotent.push(method);
     const validate = options.validate;
     if (options.offload) {
       if (this.#offload === null) throw new InvalidOptionError('offload', true, `a server with a workers option to offload ${method}`);
@@ -305,6 +329,7 @@ export class RpcServer {
   #checkName(method: unknown): void {
     if (typeof method !== 'string' || method === '') throw new InvalidOptionError('method', method, 'a non-empty string');
     if (method.startsWith(RESERVED_PREFIX)) throw new InvalidOptionError('method', method, `a name not starting with "${RESERVED_PREFIX}" (reserved for the wire extensions)`);
+    if (method === HEALTH) throw new InvalidOptionError('method', method, `a name other than "${HEALTH}" (every server answers it)`);
   }
 
   /** Resolves with the address: the socket path for `{ path }`, else the TCP address (its port when `port` was 0). */
@@ -333,13 +358,22 @@ export class RpcServer {
   }
 
   /**
-   * Stops accepting, answers every call already received (running handlers finish and their replies
-   * are flushed), closes the connections, then stops the worker pool. Bounded by `timeout` or `signal`.
+   * Stops accepting and drains: our clients are told to go ("$/drain") and close their connections
+   * once the calls they sent are answered (calls still on the wire are read and answered meanwhile);
+   * other peers' connections stop reading, their calls are answered, and they close. Then the worker
+   * pool stops. Bounded by `timeout` or `signal`: what is left then is cut.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     // Not async: the loop throws InvalidOptionError for bad options synchronously, as documented.
-    const closed = this.#loop.shutdown(options);
+    const was = this.#shutdown;
     this.#shutdown = true;
+    let closed: Promise<void>;
+    try {
+      closed = this.#loop.shutdown(options);
+    } catch (err) {
+      this.#shutdown = was;
+      throw err;
+    }
     return closed.then(() => this.#offload?.close());
   }
 
@@ -398,7 +432,11 @@ export class RpcServer {
       if (method === undefined) {
         if (name === HELLO) {
           st.extPeer = true;
-          this.#reply(st, id, null, helloResult());
+          this.#reply(st, id, null, helloResult(this.#idempotent));
+          // A client that says hello while the server drains is told to go at once.
+          if (this.#shutdown) writeMessage(st.conn.writer, this.framing, [2, DRAIN, []], this.maxMessageSize);
+        } else if (name === HEALTH) {
+          this.#reply(st, id, null, { status: this.#shutdown ? 'draining' : 'serving' });
         } else {
           this.#calls++;
           this.#reply(st, id, new MethodNotFoundError(name), null);

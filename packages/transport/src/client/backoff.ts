@@ -22,13 +22,16 @@ export interface Backoff {
   stableAfter: number;
 }
 
-export function resolveBackoff(o: ReconnectOptions = {}): Backoff {
-  const initial = checkMs('reconnect.initial', o.initial, 100);
-  const max = checkMs('reconnect.max', o.max, 10_000);
-  if (max < initial) throw new InvalidOptionError('reconnect.max', o.max, `at least reconnect.initial (${initial})`);
+/** Checks the options; `name` prefixes the option names in errors, `defaults` are the caller's initial and max. */
+export function resolveBackoff(o: ReconnectOptions = {}, name = 'reconnect', defaults = { initial: 100, max: 10_000 }): Backoff {
+  if (o === null || typeof o !== 'object') throw new InvalidOptionError(name, o, 'an object');
+  const max = checkMs(`${name}.max`, o.max, Math.max(defaults.max, o.initial ?? 0));
+  // A max below the default initial lowers the initial with it.
+  const initial = checkMs(`${name}.initial`, o.initial, Math.min(defaults.initial, max));
+  if (max < initial) throw new InvalidOptionError(`${name}.max`, o.max, `at least ${name}.initial (${initial})`);
   const jitter = o.jitter ?? 0.5;
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new InvalidOptionError('reconnect.jitter', o.jitter, 'a number from 0 to 1');
-  return { initial, max, jitter, stableAfter: checkMs('reconnect.stableAfter', o.stableAfter, 1000) };
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new InvalidOptionError(`${name}.jitter`, o.jitter, 'a number from 0 to 1');
+  return { initial, max, jitter, stableAfter: checkMs(`${name}.stableAfter`, o.stableAfter, 1000) };
 }
 
 /** The delay before attempt `attempt` (0 = the first retry). */
