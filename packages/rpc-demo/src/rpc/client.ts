@@ -396,20 +396,24 @@ export class RpcClient {
     }
   }
 
-  /** Takes the call off its connection (it is settled, or about to be retried). `failed`: counts against the server. */
-  #detach(call: Call, failed: boolean): void {
+  /**
+   * Takes the call off its connection (it is settled, or about to be retried). `failed`: counts
+   * against the server for outlier detection; null: counts neither way (the connection was lost:
+   * a server that is gone leaves the balancer through its subchannels, not by ejection).
+   */
+  #detach(call: Call, failed: boolean | null): void {
     const link = call.link;
     if (link === null) return;
     call.link = null;
     if (link.pending.get(call.id) === call) link.pending.delete(call.id);
     if (call.internal) return;
     link.sub.load--;
-    if (this.#measure) this.#channel.report(link.sub.endpoint, failed, performance.now() - call.sentAt);
+    if (this.#measure && failed !== null) this.#channel.report(link.sub.endpoint, failed, performance.now() - call.sentAt);
     if (this.#last === link && link.pending.size === 0) this.#last = null;
     link.closeIfDone();
   }
 
-  #settle(call: Call, failed: boolean): void {
+  #settle(call: Call, failed: boolean | null): void {
     call.settled = true;
     if (call.timer !== null) clearTimeout(call.timer);
     if (call.dueAt !== 0) this.#due.remove(call);
@@ -419,7 +423,7 @@ export class RpcClient {
   }
 
   /** Rejects one call; a response arriving later for its id is dropped. `cancel`: the server is told to stop it. */
-  #fail(call: Call, err: unknown, cancel = false, failed = false): void {
+  #fail(call: Call, err: unknown, cancel = false, failed: boolean | null = false): void {
     if (call.settled) return;
     const link = call.link;
     const id = call.id;
@@ -439,14 +443,14 @@ export class RpcClient {
       else if (call.timeout > 0 && call.startedAt !== 0 && performance.now() - call.startedAt >= call.timeout) why = 'its deadline passed';
       else if (!this.#retry.allow()) why = 'the retry budget is spent';
       else {
-        this.#detach(call, true);
+        this.#detach(call, null);
         call.retries++;
         if (call.startedAt === 0) call.startedAt = performance.now() - 1;
         this.#dispatch(call, link.sub.endpoint);
         return;
       }
     }
-    this.#fail(call, new CallInterruptedError(call.method, detail === '' ? why : `${detail}; ${why}`, call.retries, cause), false, true);
+    this.#fail(call, new CallInterruptedError(call.method, detail === '' ? why : `${detail}; ${why}`, call.retries, cause), false, null);
   }
 
   // ---- connections ----

@@ -220,6 +220,12 @@ export class Channel<T> implements SubchannelHost<T> {
 
   onState(sub: Subchannel<T>, previous: SubchannelState): void {
     if (sub.state === 'ready' || previous === 'ready') this.#dirty = true;
+    // A new connection to an ejected endpoint (a restarted server, say): probe it now rather than at the ejection's end.
+    const e = sub.endpoint as EndpointInternal<T>;
+    if (sub.state === 'ready' && e.outlier.ejectedUntil !== 0 && !e.probing) {
+      clearTimeout(e.ejectTimer);
+      void this.#probe(e);
+    }
     if (sub.state === 'ready') this.#serveWaiters();
     else if (sub.state === 'backoff') this.#failFast();
   }
@@ -263,7 +269,7 @@ export class Channel<T> implements SubchannelHost<T> {
         known.priority = priority;
         continue;
       }
-      const e: EndpointInternal<T> = { address: ep.address, weight, priority, source: ep.source, subchannels: [], outlier: newOutlierStats(), removed: false, ejectTimer: undefined };
+      const e: EndpointInternal<T> = { address: ep.address, weight, priority, source: ep.source, subchannels: [], outlier: newOutlierStats(), removed: false, ejectTimer: undefined, probing: false };
       for (let i = 0; i < this.#opts.connectionsPerEndpoint; i++) e.subchannels.push(new Subchannel(e, this));
       this.#endpoints.set(ep.address, e);
       for (const s of e.subchannels) s.connect();
@@ -370,22 +376,25 @@ export class Channel<T> implements SubchannelHost<T> {
     const ms = ejectionTime(o, s);
     s.ejectedUntil = Date.now() + ms;
     this.#dirty = true;
-    const timer = setTimeout(() => void this.#probe(e), ms);
+    const timer = setTimeout(() => void this.#probe(e as EndpointInternal<T>), ms);
     timer.unref();
     (e as EndpointInternal<T>).ejectTimer = timer;
   }
 
   /** An ejection ended: probe the endpoint (if the connector can) before it takes calls again. */
-  async #probe(e: EndpointState<T>): Promise<void> {
+  async #probe(e: EndpointInternal<T>): Promise<void> {
     const o = this.#opts.outlier!;
     const probe = this.connector.probe;
     const sub = e.subchannels.find((s) => s.link !== null);
     let healthy = true;
     if (probe !== undefined && sub !== undefined) {
+      e.probing = true;
       try {
         healthy = await probe.call(this.connector, sub.link!);
       } catch {
         healthy = false;
+      } finally {
+        e.probing = false;
       }
     }
     if (this.#closed || e.removed) return;
@@ -399,9 +408,10 @@ export class Channel<T> implements SubchannelHost<T> {
     e.outlier.ejections++;
     const ms = ejectionTime(o, e.outlier);
     e.outlier.ejectedUntil = Date.now() + ms;
+    clearTimeout(e.ejectTimer);
     const timer = setTimeout(() => void this.#probe(e), ms);
     timer.unref();
-    (e as EndpointInternal<T>).ejectTimer = timer;
+    e.ejectTimer = timer;
   }
 
   #sweepLatency(): void {
@@ -417,4 +427,4 @@ export class Channel<T> implements SubchannelHost<T> {
   }
 }
 
-type EndpointInternal<T> = EndpointState<T> & { ejectTimer: NodeJS.Timeout | undefined };
+type EndpointInternal<T> = EndpointState<T> & { ejectTimer: NodeJS.Timeout | undefined; probing: boolean };
