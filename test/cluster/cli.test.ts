@@ -35,6 +35,46 @@ test('nocopy-rpc serve --processes 2: two workers behind one address; SIGTERM ex
   assert.equal(r.stderr(), '');
 });
 
+test('nocopy-rpc serve --processes 2: a rolling restart (SIGHUP) under 32 callers fails no call', async (t) => {
+  const r = await start(rpcBin, ['serve', '--port', '0', '--processes', '2']);
+  t.after(() => r.child.kill('SIGKILL'));
+  const port = Number(/:(\d+)/.exec(r.line)![1]);
+  const before = children(r.child.pid!);
+  // Retries off: only the drain signal keeps the calls of a restarted worker whole.
+  const client = createClient({ address: `127.0.0.1:${port}`, connections: 4, retry: { maxAttempts: 1 } });
+  t.after(() => client.close());
+  let running = true;
+  let ok = 0;
+  const failures: unknown[] = [];
+  const loops = Array.from({ length: 32 }, async (_, i) => {
+    while (running) {
+      try {
+        if ((await client.call('sleep', 2, i)) === i) ok++;
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  });
+  await until(() => ok > 200, 'the load to run');
+  r.child.kill('SIGHUP');
+  if (before !== null) {
+    // Both workers replaced: new pids, and the old ones gone.
+    await until(() => {
+      const now = children(r.child.pid!) ?? [];
+      return now.length === 2 && !now.some((p) => before.includes(p)) && !before.some(alive);
+    }, 'both workers to be replaced', 20_000);
+  } else await new Promise((res) => setTimeout(res, 3000));
+  const atRestart = ok;
+  await until(() => ok > atRestart + 200, 'calls on the new workers');
+  running = false;
+  await Promise.all(loops);
+  t.diagnostic(`${ok} calls answered, ${failures.length} failed, ${client.stats().retries} retried`);
+  assert.deepEqual(failures.map(String), []);
+  await client.close();
+  r.child.kill('SIGTERM');
+  assert.deepEqual(await r.exit, { code: 0, signal: null });
+});
+
 test('nocopy-rpc serve --processes takes a positive integer, and not with --websocket', async () => {
   const r = await run(rpcBin, ['serve', '--processes', '0']);
   assert.equal(r.code, 2);
