@@ -101,9 +101,8 @@ export class Subchannel<T> {
     this.link = null;
     this.lastError = error ?? this.lastError;
     if (this.state === 'closed') return;
-    if (Date.now() - this.#openedAt >= this.#host.backoff.stableAfter) this.#attempt = 0;
-    if (this.#attempt === 0) {
-      this.#attempt = 1;
+    if (Date.now() - this.#openedAt >= this.#host.backoff.stableAfter) {
+      this.#attempt = 0;
       this.#set('idle');
       this.connect();
     } else this.#retryLater();

@@ -1,15 +1,22 @@
-// The session client: keeps `sessions` sessions open to one or more addresses. Each slot dials
-// single-flight; a failed dial or a closed session schedules the next dial after an exponential,
-// jittered backoff (backoff.ts). close() cancels backoffs and dials at once. It never exits the
-// process (tao does) and never dials in a loop without delay (getty #97, #121).
+// The session client: keeps `sessions` sessions open to each server of its target, on the client
+// layer (../client/): a resolver names the servers, a subchannel per session dials single-flight
+// and reconnects after the shared exponential, jittered backoff, and the balancer picks the session
+// that sends next. close() cancels backoffs and dials at once. It never exits the process (tao
+// does) and never dials in a loop without delay (getty #97, #121).
 import type tls from 'node:tls';
 import { type Connection } from '../connection.js';
 import { type DialOptions, type Network, dialConnection } from '../dialer.js';
-import { AbortError, InvalidOptionError, NoSessionError } from '../errors.js';
+import { InvalidOptionError, NoSessionError, SessionRejectedError, UnavailableError } from '../errors.js';
 import { checkCount, checkEnum, checkHostPort, checkMs } from '../validate.js';
 import type { WebSocketLinkOptions } from './websocket.js';
 import { type UdpSocketConfig, type UdpSocketOptions, dialUdp, resolveSocketOptions } from './udp.js';
-import { type Backoff, type ReconnectOptions, backoffDelay, resolveBackoff } from '../client/backoff.js';
+import { type ReconnectOptions, resolveBackoff } from '../client/backoff.js';
+import { type Balancer, resolveBalancer } from '../client/balancer.js';
+import { Channel } from '../client/channel.js';
+import type { Resolver } from '../client/resolver.js';
+import { StaticResolver } from '../client/static-resolver.js';
+import type { Subchannel } from '../client/subchannel.js';
+import { resolveTarget } from '../client/target.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { Session, kFail, kFinished, kInput, kOpen, kOpened } from './session.js';
 
@@ -17,8 +24,14 @@ export type SessionClientOptions<In, Out = In> = SessionOptions<In, Out> &
   Omit<DialOptions<Session<In, Out>>, 'onRequest' | 'ctx' | 'signal' | 'onError' | 'onDisconnect' | 'idleTimeout' | 'tls'> & {
     /** "host:port" (TCP) or a socket path (unix). */
     address?: string;
-    /** Several addresses: slot i starts at addresses[i % n] and moves to the next after a failure. */
+    /** Several addresses: `sessions` sessions to each. */
     addresses?: string[];
+    /** A target string instead ("host:port,host:port", "dns:///name:port", ...: see the client layer). */
+    target?: string;
+    /** A resolver of one's own instead. */
+    resolver?: Resolver;
+    /** Which session sends next: 'round-robin' (default), 'least-pending', or a Balancer. */
+    balancer?: 'round-robin' | 'least-pending' | Balancer;
     /** Default 'tcp'. */
     network?: Network;
     /** 'tcp' (default: TCP, TLS or a Unix socket, see network and tls), 'udp' (a connected UDP socket per session) or 'websocket' (addresses are ws:// or wss:// URLs). */
@@ -29,7 +42,7 @@ export type SessionClientOptions<In, Out = In> = SessionOptions<In, Out> &
     udp?: UdpSocketOptions;
     /** TLS: true for the defaults (verification on, TLS 1.2 at least), or tls.connect options. */
     tls?: boolean | tls.ConnectionOptions;
-    /** Sessions to keep open. Default 1. */
+    /** Sessions to keep open to each server. Default 1. */
     sessions?: number;
     reconnect?: ReconnectOptions;
   };
@@ -39,66 +52,78 @@ export interface SessionClientStats {
   sessions: number;
   /** Dials in progress. */
   connecting: number;
-  /** Slots waiting out a backoff. */
+  /** Sessions waiting out a backoff before their next dial. */
   waiting: number;
+  /** Servers the target resolves to now. */
+  endpoints: number;
   dials: number;
   dialFailures: number;
   /** Sessions opened since start. */
   opened: number;
 }
 
-interface Slot<In, Out> {
-  readonly index: number;
-  address: number;
-  attempt: number;
-  session: Session<In, Out> | null;
-  openedAt: number;
-  dialing: AbortController | null;
-  timer: NodeJS.Timeout | null;
-}
+type AnySession = Session<any, any>;
 
-function onRequest(session: Session<any, any>): void | Promise<void> {
+function onRequest(session: AnySession): void | Promise<void> {
   return session[kInput]();
 }
 
-function onError(err: unknown, conn: Connection<Session<any, any> | undefined>): void {
+function onError(err: unknown, conn: Connection<AnySession | undefined>): void {
   conn.ctx?.[kFail](err);
 }
 
 export class SessionClient<In = unknown, Out = In> {
   readonly #cfg: SessionConfig<In, Out>;
-  readonly #backoff: Backoff;
   readonly #network: Network;
   readonly #transport: 'tcp' | 'udp' | 'websocket';
   readonly #websocket: WebSocketLinkOptions;
   readonly #udp: UdpSocketConfig | null;
-  readonly #addresses: string[];
   readonly #dial: DialOptions<any>;
-  readonly #slots: Slot<In, Out>[] = [];
+  readonly #channel: Channel<Session<In, Out>>;
   readonly #open = new Set<Session<In, Out>>();
-  readonly #live = new Set<Session<In, Out>>();
-  #waiters: { resolve: (s: Session<In, Out>) => void; reject: (e: unknown) => void }[] = [];
-  #rr = 0;
+  /** Every session created and not yet finished, with its subchannel. */
+  readonly #live = new Map<Session<In, Out>, Subchannel<Session<In, Out>>>();
+  /** Sessions waiting for onOpen: their subchannel's dial resolves or fails with it. */
+  readonly #opening = new Map<Session<In, Out>, { resolve: (s: Session<In, Out>) => void; reject: (e: unknown) => void }>();
   #closing: Promise<void> | null = null;
   #allGone: (() => void) | null = null;
-  #dials = 0;
-  #dialFailures = 0;
   #opened = 0;
 
   constructor(options: SessionClientOptions<In, Out>) {
-    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, address, addresses, network, sessions, reconnect, transport, udp, websocket, ...dial } =
+    const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, address, addresses, target, resolver, balancer, network, sessions, reconnect, transport, udp, websocket, ...dial } =
       options as SessionClientOptions<In, Out> & { idleTimeout?: number };
     this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
-    this.#backoff = resolveBackoff(reconnect);
+    const backoff = resolveBackoff(reconnect);
+    this.#network = network ?? 'tcp';
+    this.#transport = checkEnum('transport', transport, ['tcp', 'udp', 'websocket'] as const, 'tcp');
+    this.#websocket = websocket ?? {};
+    this.#udp = this.#transport === 'udp' ? resolveSocketOptions(udp ?? {}, false) : null;
+    if (heartbeat !== undefined && !('message' in heartbeat)) throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
+    if (this.#network !== 'tcp' && this.#network !== 'unix') throw new InvalidOptionError('network', network, '"tcp" or "unix"');
+    checkMs('timeout', dial.timeout, 10_000);
+    this.#dial = { ...dial, onError };
+    const n = checkCount('sessions', sessions, 1);
+    this.#channel = new Channel<Session<In, Out>>({
+      resolver: this.#resolver(address, addresses, target, resolver),
+      connectionsPerEndpoint: n,
+      balancer: resolveBalancer(balancer),
+      backoff,
+      outlier: null,
+      connector: {
+        connect: (a, signal, sub) => this.#connect(a, signal, sub),
+        retire: (session) => session.close(),
+      },
+    });
+  }
+
+  #resolver(address: string | undefined, addresses: string[] | undefined, target: string | undefined, resolver: Resolver | undefined): Resolver {
+    if (resolver !== undefined) return resolver;
+    if (target !== undefined) return resolveTarget(target, { network: this.#network });
     const list = addresses ?? (address !== undefined ? [address] : []);
     if (!Array.isArray(list) || list.length === 0 || list.some((a) => typeof a !== 'string' || a === '')) {
       throw new InvalidOptionError('address', addresses ?? address, 'an address, or a non-empty array of addresses');
     }
-    this.#addresses = [...list];
-    this.#network = network ?? 'tcp';
-    this.#transport = checkEnum('transport', transport, ['tcp', 'udp', 'websocket'] as const, 'tcp');
-    this.#websocket = websocket ?? {};
-    for (const a of this.#addresses) {
+    for (const a of list) {
       if (this.#transport === 'websocket') {
         let u: URL | null = null;
         try {
@@ -111,17 +136,7 @@ export class SessionClient<In = unknown, Out = In> {
         checkHostPort('address', a);
       }
     }
-    this.#udp = this.#transport === 'udp' ? resolveSocketOptions(udp ?? {}, false) : null;
-    if (heartbeat !== undefined && !('message' in heartbeat)) throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
-    if (this.#network !== 'tcp' && this.#network !== 'unix') throw new InvalidOptionError('network', network, '"tcp" or "unix"');
-    checkMs('timeout', dial.timeout, 10_000);
-    this.#dial = { ...dial, onError };
-    const n = checkCount('sessions', sessions, 1);
-    for (let i = 0; i < n; i++) {
-      const slot: Slot<In, Out> = { index: i, address: i % this.#addresses.length, attempt: 0, session: null, openedAt: 0, dialing: null, timer: null };
-      this.#slots.push(slot);
-      this.#connect(slot);
-    }
+    return new StaticResolver(list);
   }
 
   /** The open sessions (onOpen accepted, not closing). */
@@ -133,14 +148,19 @@ export class SessionClient<In = unknown, Out = In> {
     return this.#open.size;
   }
 
-  /** The next open session, round robin; undefined if none is open. */
+  /** The next open session (the balancer's pick: round robin by default); undefined if none is open. */
   session(): Session<In, Out> | undefined {
-    const open = this.sessions();
-    if (open.length === 0) return undefined;
-    return open[this.#rr++ % open.length];
+    for (;;) {
+      const sub = this.#channel.pick();
+      if (sub === undefined) return undefined;
+      const s = sub.link!;
+      if (s.isActive()) return s;
+      // Closing, its onClose still to come: not a candidate any more.
+      this.#channel.lost(sub, s, undefined);
+    }
   }
 
-  /** Sends on the next open session (round robin). Rejects with NoSessionError when none is open. */
+  /** Sends on the next open session. Rejects with NoSessionError when none is open. */
   send(message: Out): Promise<void> {
     const s = this.session();
     if (s === undefined) {
@@ -157,71 +177,33 @@ export class SessionClient<In = unknown, Out = In> {
     if (s !== undefined) return Promise.resolve(s);
     if (this.#closing !== null) return Promise.reject(new NoSessionError('the session client is closed'));
     const timeout = checkMs('timeout', options.timeout, 0);
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-    return new Promise<Session<In, Out>>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-      };
-      const waiter = {
-        resolve: (s: Session<In, Out>) => {
-          done();
-          resolve(s);
-        },
-        reject: (e: unknown) => {
-          done();
-          reject(e);
-        },
-      };
-      const onAbort = () => waiter.reject(new AbortError(signal!.reason));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout > 0) timer = setTimeout(() => waiter.reject(new NoSessionError(`no session opened within ${timeout} ms`)), timeout);
-      this.#waiters.push(waiter);
-    });
+    return this.#channel.wait({ timeout, signal: options.signal ?? null, waitForReady: true }).then(
+      (sub) => sub.link!,
+      (err: unknown) => {
+        throw err instanceof UnavailableError ? new NoSessionError(this.#closing !== null ? 'the session client is closed' : `no session opened within ${timeout} ms`) : err;
+      },
+    );
   }
 
   stats(): SessionClientStats {
-    let connecting = 0;
-    let waiting = 0;
-    for (const s of this.#slots) {
-      if (s.dialing !== null) connecting++;
-      if (s.timer !== null) waiting++;
-    }
-    return { sessions: this.#open.size, connecting, waiting, dials: this.#dials, dialFailures: this.#dialFailures, opened: this.#opened };
+    const c = this.#channel.stats();
+    return { sessions: this.#open.size, connecting: c.connecting, waiting: c.backoff, endpoints: c.endpoints, dials: c.dials, dialFailures: c.dialFailures, opened: this.#opened };
   }
 
-  #connect(slot: Slot<In, Out>): void {
-    // Single flight: one dial, one backoff or one session per slot at a time.
-    if (this.#closing !== null || slot.dialing !== null || slot.timer !== null || slot.session !== null) return;
-    const ac = new AbortController();
-    slot.dialing = ac;
-    this.#dials++;
-    const address = this.#addresses[slot.address]!;
-    this.#open1(address, ac.signal).then(
-      ({ session, start }) => {
-        slot.dialing = null;
-        if (this.#closing !== null) {
-          session.close();
-          return;
-        }
-        slot.session = session;
-        slot.openedAt = Date.now();
-        this.#live.add(session);
-        const r = session[kOpen]();
-        if (r === undefined) start();
-        else void r.then(start);
-      },
-      () => {
-        slot.dialing = null;
-        this.#dialFailures++;
-        if (this.#closing !== null) return;
-        slot.address = (slot.address + 1) % this.#addresses.length;
-        this.#retry(slot);
-      },
-    );
+  /** The subchannel's dial: a session, resolved once its onOpen accepted it. */
+  async #connect(address: string, signal: AbortSignal, sub: Subchannel<Session<In, Out>>): Promise<Session<In, Out>> {
+    const { session, start } = await this.#open1(address, signal);
+    if (this.#closing !== null) {
+      session.close();
+      throw new NoSessionError('the session client is closed');
+    }
+    this.#live.set(session, sub);
+    return new Promise((resolve, reject) => {
+      this.#opening.set(session, { resolve, reject });
+      const r = session[kOpen]();
+      if (r === undefined) start();
+      else void r.then(start);
+    });
   }
 
   /** Dials one session; its input starts with `start()`, once onOpen accepted it. */
@@ -247,34 +229,25 @@ export class SessionClient<In = unknown, Out = In> {
     return { session, start: () => conn.setOnRequest(onRequest) };
   }
 
-  #retry(slot: Slot<In, Out>): void {
-    if (this.#closing !== null) return;
-    const delay = backoffDelay(this.#backoff, slot.attempt++);
-    slot.timer = setTimeout(() => {
-      slot.timer = null;
-      this.#connect(slot);
-    }, delay);
-  }
-
   /** @internal */
   [kOpened](s: Session<In, Out>): void {
     this.#open.add(s);
     this.#opened++;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w.resolve(s);
+    const opening = this.#opening.get(s);
+    this.#opening.delete(s);
+    opening?.resolve(s);
   }
 
   /** @internal */
   [kFinished](s: Session<In, Out>): void {
     this.#open.delete(s);
+    const sub = this.#live.get(s);
     this.#live.delete(s);
-    const slot = this.#slots.find((x) => x.session === s);
-    if (slot !== undefined) {
-      slot.session = null;
-      if (Date.now() - slot.openedAt >= this.#backoff.stableAfter) slot.attempt = 0;
-      this.#retry(slot);
-    }
+    const opening = this.#opening.get(s);
+    this.#opening.delete(s);
+    // Refused by onOpen, or gone before it accepted: the dial failed (the subchannel backs off).
+    if (opening !== undefined) opening.reject(new SessionRejectedError());
+    else if (sub !== undefined) this.#channel.lost(sub, s, undefined);
     if (this.#live.size === 0) this.#allGone?.();
   }
 
@@ -282,15 +255,9 @@ export class SessionClient<In = unknown, Out = In> {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing;
     this.#closing = (async () => {
-      for (const slot of this.#slots) {
-        if (slot.timer !== null) clearTimeout(slot.timer);
-        slot.timer = null;
-        slot.dialing?.abort(new NoSessionError('the session client is closed'));
-      }
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) w.reject(new NoSessionError('the session client is closed'));
-      for (const s of this.#live) s.close();
+      const closed = this.#channel.close(new NoSessionError('the session client is closed'));
+      for (const s of this.#live.keys()) s.close();
+      await closed;
       if (this.#live.size > 0) await new Promise<void>((resolve) => (this.#allGone = resolve));
     })();
     return this.#closing;
