@@ -84,7 +84,8 @@ test('a bad value: one line naming the flag and the value, exit 2', async () => 
   assertUsage(await rpc('serve', '--port'), /^Option '--port <value>' argument missing/, serveHint);
   assertUsage(await rpc('call'), 'call needs a METHOD, as in: nocopy-rpc call add 40 2', callHint);
   assertUsage(await rpc('call', 'add', '1', '2', '--timeout', '-5'), '--timeout must be an integer from 0 to 2147483647, got "-5"', callHint);
-  assertUsage(await rpc('call', 'add', '1', '2', '-a', 'nowhere'), '--address must be HOST:PORT, got "nowhere"', callHint);
+  assertUsage(await rpc('call', 'add', '1', '2', '-a', 'nowhere'), /^--address must be HOST:PORT, HOST:PORT,HOST:PORT or a target \(dns:.*\), got "nowhere"$/, callHint);
+  assertUsage(await rpc('call', 'add', '1', '2', '-a', 'gopher://x'), /^--address must be .* got "gopher:\/\/x"$/, callHint);
   assertUsage(await rpc('bench', '-c', '0'), '--concurrency must be an integer from 1 to 1000000, got "0"', benchHint);
   // parseArgs' own multi-line message is joined into one line.
   assertUsage(
@@ -135,6 +136,10 @@ test('against a running server: negative numbers, strings after --, server error
     assertFailed(await rpc('call', '-a', address, 'nope'), 'nocopy-rpc: call nope failed: the server answered MethodNotFoundError [ERR_METHOD_NOT_FOUND]: no such method: nope');
     assertFailed(await rpc('call', '-a', address, 'add', '1'), 'nocopy-rpc: call add failed: the server answered TypeError [ERR_BAD_ARGS]: add takes two numbers');
     assertFailed(await rpc('call', '-a', address, 'sleep', '1000', '--timeout', '100'), 'nocopy-rpc: call sleep failed: RpcTimeoutError [ERR_RPC_TIMEOUT]: call sleep timed out after 100 ms');
+
+    // A target of several servers: a dead one beside the live one, the call still answered.
+    const several = await rpc('call', 'add', '40', '2', '-a', `127.0.0.1:${await deadPort()},${address}`);
+    assert.deepEqual([several.code, several.stdout, several.stderr], [0, '42\n', '']);
 
     const bench = await rpc('bench', '-a', address, '-d', '1', '-c', '2', '--connections', '1');
     assert.equal(bench.code, 0, bench.stderr);

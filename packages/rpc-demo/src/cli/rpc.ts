@@ -4,8 +4,7 @@
 // failed call) prints one line and exits with 1. No stack traces: these are a user's mistakes or
 // their network's, not bugs.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InvalidOptionError } from '@nocopy/transport';
-import { checkHostPort } from '@nocopy/transport/validate';
+import { InvalidOptionError, resolveTarget } from '@nocopy/transport';
 import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
 import { fileURLToPath } from 'node:url';
 import { createClient, type RpcClient } from '../rpc/client.js';
@@ -67,7 +66,9 @@ Calls METHOD once and prints the result as JSON. Each ARG is JSON when it parses
 numbers go after --.
 
 Options:
-  -a, --address HOST:PORT      the server (default 127.0.0.1:7777)
+  -a, --address TARGET         the server (default 127.0.0.1:7777), or several:
+                               HOST:PORT,HOST:PORT; dns:///NAME:PORT (A/AAAA),
+                               dns:///_SERVICE._tcp.NAME (SRV), etcd://HOST:PORT/PREFIX
       --framing framed|stream  as the server's (default framed)
       --timeout MS             give up after MS (default 10000; 0 = wait forever)
   -h, --help                   print this help
@@ -83,10 +84,11 @@ Keeps calls in flight against a server for a while, prints a progress line every
 and a summary: calls/s, p50, p99, errors.
 
 Options:
-  -a, --address HOST:PORT      the server (default 127.0.0.1:7777)
+  -a, --address TARGET         the server (default 127.0.0.1:7777), or several, as for call
   -c, --concurrency N          calls in flight (default 32)
   -d, --duration S             seconds (default 5)
-      --connections N          connections (default 2)
+      --connections N          connections per server (default 2)
+      --balancer NAME          round-robin (default) or least-pending
       --method NAME            echo (default), add, fib or sleep
       --size BYTES             the string echo sends (default 128)
       --framing framed|stream  as the server's (default framed)
@@ -131,6 +133,7 @@ const commands: Record<Command, { usage: string; options: Options; positionals: 
       connections: { type: 'string' },
       size: { type: 'string' },
       method: { type: 'string' },
+      balancer: { type: 'string' },
     },
   },
 };
@@ -181,12 +184,13 @@ function framingOf(command: Command, text: string | undefined): Framing {
   return checkFraming(text);
 }
 
-function addressOf(command: Command, text: string | undefined): string {
+/** --address: HOST:PORT, a comma-separated list of them, or a target URL (dns:///, etcd://). */
+function targetOf(command: Command, text: string | undefined): string {
   const a = text ?? '127.0.0.1:7777';
   try {
-    checkHostPort('address', a);
+    resolveTarget(a).close().catch(() => {});
   } catch {
-    usage(`--address must be HOST:PORT, got "${a}"`, command);
+    usage(`--address must be HOST:PORT, HOST:PORT,HOST:PORT or a target (dns:///NAME:PORT, dns:///_SERVICE._tcp.NAME, etcd://HOST:PORT/PREFIX), got "${a}"`, command);
   }
   return a;
 }
@@ -335,7 +339,7 @@ async function call(values: Values, positionals: string[]): Promise<void> {
   if (method === undefined) usage('call needs a METHOD, as in: nocopy-rpc call add 40 2', 'call');
   const timeout = int('call', 'timeout', values.timeout, 0, 2 ** 31 - 1, 10_000);
   const client: RpcClient = construct('call', () => createClient({
-    address: addressOf('call', values.address),
+    target: targetOf('call', values.address),
     framing: framingOf('call', values.framing),
     connections: 1,
     backoff: { initial: 0 },
@@ -359,8 +363,10 @@ async function bench(values: Values): Promise<void> {
   const bytes = int('bench', 'size', values.size, 1, 64 * 1024 * 1024, 128);
   const connections = int('bench', 'connections', values.connections, 1, 1024, 2);
   const method = values.method ?? 'echo';
-  const address = addressOf('bench', values.address);
-  const client: RpcClient = construct('bench', () => createClient({ address, framing: framingOf('bench', values.framing), connections }));
+  const address = targetOf('bench', values.address);
+  const balancer = values.balancer ?? 'round-robin';
+  if (balancer !== 'round-robin' && balancer !== 'least-pending') usage(`--balancer must be round-robin or least-pending, got "${balancer}"`, 'bench');
+  const client: RpcClient = construct('bench', () => createClient({ target: address, framing: framingOf('bench', values.framing), connections, balancer }));
   const params = method === 'echo' ? ['x'.repeat(bytes)] : method === 'add' ? [1, 2] : method === 'fib' ? [20] : method === 'sleep' ? [1] : [];
   // One call first: a server that is down or lacks the method is one line, not N seconds of errors.
   try {
