@@ -21,6 +21,7 @@ import {
   type Resolver,
   type Subchannel,
   StaticResolver,
+  UnavailableError,
   dialConnection,
   resolveBalancer,
   resolveBackoff,
@@ -131,6 +132,7 @@ export class RpcClient {
   readonly #channel: Channel<RpcLink>;
   readonly #retry: RetryPolicy;
   readonly #measure: boolean;
+  readonly #perEndpoint: number;
   readonly #middleware: ClientMiddleware[] = [];
   readonly #links = new Set<RpcLink>();
   readonly #due = new DeadlineQueue<Call>((call) => this.#timedOut(call));
@@ -149,6 +151,7 @@ export class RpcClient {
     this.#timeout = checkMs('timeout', options.timeout, 10_000);
     this.#waitForReady = checkBoolean('waitForReady', options.waitForReady, false);
     const perEndpoint = checkCount('connections', options.connections, 2);
+    this.#perEndpoint = perEndpoint;
     const backoff = resolveBackoff(options.backoff ?? {}, 'backoff', { initial: 50, max: 5000 });
     const outlier = resolveOutlier(options.outlier);
     this.#measure = outlier !== null;
@@ -268,6 +271,24 @@ export class RpcClient {
    */
   service<S>(options: CallOptions = NO_OPTIONS): ServiceClient<S> {
     return serviceProxy<S>((method, params) => this.request(method, params, options));
+  }
+
+  /**
+   * Resolves once the target has resolved and every connection of every server has been dialed once
+   * (ready, or failed and waiting out its backoff): a warm-up before traffic, so that the first
+   * calls spread over all servers instead of going to whichever answered first. Rejects with
+   * UnavailableError after `timeout` (default: the client's timeout; 0 waits as long as it takes).
+   */
+  async ready(options: { timeout?: number } = {}): Promise<void> {
+    const timeout = checkMs('timeout', options.timeout, this.#timeout);
+    const deadline = timeout === 0 ? Infinity : Date.now() + timeout;
+    for (;;) {
+      if (this.#closed) throw new RpcClosedError();
+      const c = this.#channel.stats();
+      if (c.resolutions > 0 && c.connecting === 0 && c.ready + c.backoff >= c.endpoints * this.#perEndpoint) return;
+      if (Date.now() >= deadline) throw new UnavailableError(`the servers were not all dialed within ${timeout} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Sends a notification (no response); resolves once it is handed to the socket. */
