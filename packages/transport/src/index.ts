@@ -30,7 +30,12 @@ export {
   MalformedMessageError,
   UnknownMessageTypeError,
   NoSessionError,
+  DnsResolutionError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 export * from './framing/index.js';
 export * from './session/index.js';
+// client layer
+export type { Endpoint, Resolver, ResolverListener } from './client/resolver.js';
+export { StaticResolver } from './client/static-resolver.js';
+export { DnsResolver, parseDnsTarget, type DnsResolverOptions } from './client/dns.js';
