@@ -64,8 +64,10 @@ export class DnsResolver implements Resolver {
     if (this.#listener !== undefined) throw new InvalidOptionError('listener', listener, 'given once (start() was already called)');
     this.#listener = listener;
     if (this.#closed) return;
-    // Through a timer, never inside start(): the caller's listener does not run before start() returns.
-    this.#schedule(0);
+    // Never inside start(): the caller's listener does not run before start() returns. An immediate,
+    // not an unref()d timer: until the first answer, the resolution is what a starting client waits
+    // for, and it must keep the process alive (the queries in flight do, once sent).
+    setImmediate(() => this.#fire());
   }
 
   resolveNow(): void {
