@@ -313,6 +313,33 @@ test('the DNS server goes down: onError (ERR_DNS_RESOLUTION), the last endpoints
   });
 });
 
+test('a listener that throws gets a process warning (NOCOPY_RESOLVER_LISTENER_ERROR), and the resolver goes on', { skip }, async () => {
+  await withDns({ hosts: '127.0.0.2 a.example.test\n', ttl: 1 }, async (dns) => {
+    const warnings: Array<Error & { code?: string }> = [];
+    const onWarning = (w: Error & { code?: string }): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    const seen: string[][] = [];
+    const r = new DnsResolver({ name: 'a.example.test', port: 7000, family: 4, servers: [dns.server], minInterval: 100 });
+    try {
+      r.start({
+        onEndpoints(endpoints) {
+          seen.push(endpoints.map((e) => e.address));
+          throw new Error('listener bug');
+        },
+        onError() {},
+      });
+      await until(() => seen.length === 1 && warnings.some((w) => w.code === 'NOCOPY_RESOLVER_LISTENER_ERROR'), 'the first answer and a warning');
+      assert.match(warnings.find((w) => w.code === 'NOCOPY_RESOLVER_LISTENER_ERROR')!.message, /listener bug/);
+      await dns.setHosts('127.0.0.3 a.example.test\n');
+      await until(() => seen.length === 2, 'the next change, reported after the listener threw');
+      assert.deepEqual(seen, [['127.0.0.2:7000'], ['127.0.0.3:7000']]);
+    } finally {
+      process.off('warning', onWarning);
+      await r.close();
+    }
+  });
+});
+
 test('close() stops everything: no query and no callback after it, also for a resolution in flight', { skip }, async () => {
   await withDns({ hosts: '127.0.0.2 a.example.test\n', ttl: 1 }, async (dns) => {
     const r = new DnsResolver({ name: 'a.example.test', port: 7000, family: 4, servers: [dns.server], minInterval: 100, refreshInterval: 200 });

@@ -15,11 +15,16 @@ import net from 'node:net';
 import { DnsResolutionError, InvalidOptionError } from '../errors.js';
 import { lookup, endpointsKey, type LookupResult } from './dns-lookup.js';
 import { dnsSettings, type DnsResolverOptions, type DnsSettings } from './dns-target.js';
-import type { Resolver, ResolverListener } from './resolver.js';
+import type { Endpoint, Resolver, ResolverListener } from './resolver.js';
+import { createWarner } from '../warnings.js';
 
 export { parseDnsTarget, type DnsResolverOptions } from './dns-target.js';
 
 const BACKOFF_BASE = 100;
+
+// A listener that throws is user code failing: a rate-limited process warning, never a crash, and
+// the resolver goes on (its next resolution is armed before the listener runs).
+const warnListenerError = createWarner({ code: 'NOCOPY_RESOLVER_LISTENER_ERROR' });
 
 export class DnsResolver implements Resolver {
   readonly #s: DnsSettings;
@@ -105,6 +110,7 @@ export class DnsResolver implements Resolver {
   }
 
   #fire(): void {
+    clearTimeout(this.#timer); // fired, or armed by resolveNow() before the first resolution's immediate
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closed || this.#running !== undefined) return;
@@ -124,17 +130,25 @@ export class DnsResolver implements Resolver {
       error = err instanceof DnsResolutionError ? err : new DnsResolutionError(this.#s.name, err);
     }
     if (this.#closed) return;
-    const listener = this.#listener!;
-    // The next resolution is armed before the listener runs, so a listener that throws cannot stop it.
     this.#scheduleNext(result);
     if (error !== undefined) {
-      listener.onError(error);
+      this.#call('onError', error);
       return;
     }
     const key = endpointsKey(result!.endpoints);
     if (key === this.#reported) return;
     this.#reported = key;
-    listener.onEndpoints(Object.freeze(result!.endpoints));
+    this.#call('onEndpoints', Object.freeze(result!.endpoints));
+  }
+
+  #call(method: 'onEndpoints', arg: readonly Endpoint[]): void;
+  #call(method: 'onError', arg: Error): void;
+  #call(method: 'onEndpoints' | 'onError', arg: readonly Endpoint[] | Error): void {
+    try {
+      (this.#listener![method] as (a: typeof arg) => void).call(this.#listener, arg);
+    } catch (err) {
+      warnListenerError(err);
+    }
   }
 
   #scheduleNext(result: LookupResult | undefined): void {
