@@ -199,19 +199,27 @@ test('large answers: 1,000 A records (truncated over UDP, read again over TCP) a
     }
   }
   await withDns({ hosts, srv, ttl: 600 }, async (dns) => {
+    let cpu = process.cpuUsage();
+    const ms = (): string => {
+      const d = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      return ((d.user + d.system) / 1000).toFixed(0);
+    };
     await resolving(dns, { name: 'big.example.test', port: 80, family: 4 }, async (_r, rec) => {
       await until(() => rec.sets.length > 0, () => `an answer; calls ${JSON.stringify(rec.calls)}`);
+      console.log(`# large answers: 1000 A records resolved, ${ms()} ms of CPU in this process (test runner included)`);
       assert.equal(rec.sets[0]!.length, 1000);
       assert.equal(new Set(rec.sets[0]!.map((e) => e.address)).size, 1000);
       assert.equal(dns.queries('A', 'big.example.test'), 2, 'one query over UDP (truncated), one over TCP');
     });
+    ms();
     await resolving(dns, { name: '_big._tcp.example.test', family: 4 }, async (_r, rec) => {
       await until(() => rec.sets.length > 0, () => `an answer; calls ${JSON.stringify(rec.calls)}`);
+      console.log(`# large answers: 300 SRV records and their 300 targets resolved, ${ms()} ms of CPU`);
       const eps = rec.sets[0]!;
       assert.equal(eps.length, 300);
       assert.deepEqual(eps.find((e) => e.address === '10.0.0.7:7007'), { address: '10.0.0.7:7007', priority: 1, weight: 3, source: 't7.example.test' });
       assert.deepEqual([0, 1, 2].map((p) => eps.filter((e) => e.priority === p).length), [100, 100, 100]);
-      console.log(`# large answers: 1000 A records, ${eps.length} SRV endpoints`);
     });
   });
 });
