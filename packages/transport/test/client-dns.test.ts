@@ -301,6 +301,25 @@ test('resolveNow() during a resolution resolves again after it (its answer may p
   });
 });
 
+test('resolveNow() from inside onEndpoints() resolves again (a dial that fails at once does this)', { skip }, async () => {
+  await withDns({ hosts: '127.0.0.2 a.example.test\n', ttl: 600 }, async (dns) => {
+    const r = new DnsResolver({ name: 'a.example.test', port: 7000, family: 4, servers: [dns.server], minInterval: 100 });
+    let calls = 0;
+    r.start({
+      onEndpoints() {
+        if (++calls === 1) r.resolveNow();
+      },
+      onError() {},
+    });
+    try {
+      await until(() => dns.queries('A', 'a.example.test') === 2, 'a second query (the TTL is 600 s, the refresh 30 s)');
+      assert.equal(calls, 1, 'the same answer is not reported again');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 test('the DNS server goes down: onError (ERR_DNS_RESOLUTION), the last endpoints stay; it comes back: the new answer is reported', { skip }, async () => {
   await withDns({ hosts: '127.0.0.2 a.example.test\n', ttl: 1 }, async (dns) => {
     await resolving(dns, { name: 'a.example.test', port: 7000, family: 4, minInterval: 100, refreshInterval: 1000, timeout: 300, tries: 1 }, async (_r, rec) => {

@@ -31,7 +31,9 @@ export class DnsResolver implements Resolver {
   readonly #client: InstanceType<typeof dnsPromises.Resolver>;
   #listener: ResolverListener | undefined;
   #closed = false;
-  /** The resolution in flight, if any. */
+  /** A resolution is waiting for its answers. */
+  #inflight = false;
+  /** The last resolution (close() waits for it). */
   #running: Promise<void> | undefined;
   /** resolveNow() came during the resolution in flight: its answer may predate the change. */
   #again = false;
@@ -77,7 +79,7 @@ export class DnsResolver implements Resolver {
 
   resolveNow(): void {
     if (this.#closed || this.#listener === undefined) return;
-    if (this.#running !== undefined) {
+    if (this.#inflight) {
       this.#again = true;
       return;
     }
@@ -113,10 +115,9 @@ export class DnsResolver implements Resolver {
     clearTimeout(this.#timer); // fired, or armed by resolveNow() before the first resolution's immediate
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    if (this.#closed || this.#running !== undefined) return;
-    this.#running = this.#resolve().finally(() => {
-      this.#running = undefined;
-    });
+    if (this.#closed || this.#inflight) return;
+    this.#inflight = true;
+    this.#running = this.#resolve();
   }
 
   async #resolve(): Promise<void> {
@@ -129,6 +130,8 @@ export class DnsResolver implements Resolver {
     } catch (err) {
       error = err instanceof DnsResolutionError ? err : new DnsResolutionError(this.#s.name, err);
     }
+    // From here a resolveNow() (the listener's own, say) arms the timer itself.
+    this.#inflight = false;
     if (this.#closed) return;
     this.#scheduleNext(result);
     if (error !== undefined) {
