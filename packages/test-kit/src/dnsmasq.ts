@@ -34,8 +34,10 @@ export interface DnsmasqOptions {
 
 const CANDIDATES = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq', '/sbin/dnsmasq', '/usr/local/sbin/dnsmasq'];
 
-/** The dnsmasq binary, or undefined. */
+/** The dnsmasq binary (NOCOPY_DNSMASQ names it, when set), or undefined. */
 export function dnsmasqBinary(): string | undefined {
+  const chosen = process.env['NOCOPY_DNSMASQ'];
+  if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : undefined;
   const found = CANDIDATES.find((p) => existsSync(p));
   if (found !== undefined) return found;
   const r = spawnSync('dnsmasq', ['--version'], { stdio: 'ignore' });
@@ -45,7 +47,10 @@ export function dnsmasqBinary(): string | undefined {
 /** Why dnsmasq cannot be run here, or undefined when it can. */
 export function dnsmasqMissing(): string | undefined {
   const bin = dnsmasqBinary();
-  if (bin === undefined) return `dnsmasq not found (looked in ${CANDIDATES.join(', ')} and PATH; Debian: apt-get install dnsmasq-base)`;
+  if (bin === undefined) {
+    const where = process.env['NOCOPY_DNSMASQ'] ? `NOCOPY_DNSMASQ=${process.env['NOCOPY_DNSMASQ']}` : `${CANDIDATES.join(', ')} and PATH`;
+    return `dnsmasq not found (looked in ${where}; Debian: apt-get install dnsmasq-base)`;
+  }
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   if (r.status !== 0) return `${bin} --version failed: ${r.error?.message ?? r.stderr}`;
   return undefined;
@@ -190,6 +195,7 @@ export class Dnsmasq {
   async #run(): Promise<void> {
     writeFileSync(this.hostsFile, this.#options.hosts ?? '');
     const before = this.#reads();
+    this.#partial = '';
     const child = spawn(dnsmasqBinary()!, this.#args(), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     let exitInfo = '';
