@@ -5,8 +5,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
-import { freePort } from './index.js';
 
 export interface DnsmasqSrv {
   /** "_service._proto.domain" */
@@ -56,16 +56,19 @@ export function dnsmasqMissing(): string | undefined {
   return undefined;
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1 now. */
+/** A port free for both UDP and TCP on 127.0.0.1 now: one the kernel gives for UDP, checked for TCP. */
 async function freeUdpTcpPort(): Promise<number> {
   for (;;) {
-    const port = await freePort();
-    const s = dgram.createSocket('udp4');
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const port = udp.address().port;
+    const tcp = net.createServer();
     const ok = await new Promise<boolean>((resolve) => {
-      s.once('error', () => resolve(false));
-      s.bind(port, '127.0.0.1', () => resolve(true));
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
     });
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (ok) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
     if (ok) return port;
   }
 }
