@@ -250,3 +250,5 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+export { Dnsmasq, dnsmasqBinary, dnsmasqMissing, type DnsmasqOptions, type DnsmasqSrv } from './dnsmasq.js';

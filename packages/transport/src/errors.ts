@@ -130,6 +130,21 @@ export class ShutdownError extends TransportError {
 }
 ShutdownError.prototype.name = 'ShutdownError';
 
+/**
+ * A DNS resolution failed: the server did not answer, refused or failed (a name that does not exist
+ * is an empty answer, not this error). `hostname` is the name asked; `cause` is Node's dns error,
+ * whose `code` tells why (ETIMEOUT, ECONNREFUSED, ESERVFAIL, EREFUSED, ...).
+ */
+export class DnsResolutionError extends TransportError {
+  readonly hostname: string;
+  constructor(hostname: string, cause: unknown) {
+    const why = (cause as { code?: unknown })?.code ?? (cause as Error)?.message ?? String(cause);
+    super(`DNS resolution of ${hostname} failed: ${String(why)}`, 'ERR_DNS_RESOLUTION', { cause });
+    this.hostname = hostname;
+  }
+}
+DnsResolutionError.prototype.name = 'DnsResolutionError';
+
 // One InvalidOptionError class for every package (ERR_INVALID_OPTION).
 export { InvalidOptionError } from '@nocopy/linkbuffer';
 

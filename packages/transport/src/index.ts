@@ -31,6 +31,7 @@ export {
   UnknownMessageTypeError,
   NoSessionError,
   UnavailableError,
+  DnsResolutionError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 export * from './framing/index.js';
@@ -38,6 +39,7 @@ export * from './session/index.js';
 // client layer: resolvers, balancers, subchannels and the channel under the RPC and session clients
 export type { Endpoint, Resolver, ResolverListener } from './client/resolver.js';
 export { StaticResolver } from './client/static-resolver.js';
+export { DnsResolver, parseDnsTarget, type DnsResolverOptions } from './client/dns.js';
 export { resolveTarget, type TargetOptions } from './client/target.js';
 export { type Balancer, type BalancerName, type Pickable, roundRobin, leastPending, resolveBalancer } from './client/balancer.js';
 export { type OutlierOptions, type ResolvedOutlier, resolveOutlier } from './client/outlier.js';
