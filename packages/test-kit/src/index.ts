@@ -250,3 +250,6 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+// A real etcd started by a test (startEtcd), and why one cannot be (etcdMissing).
+export { startEtcd, etcdMissing, type EtcdServer, type StartEtcdOptions } from './etcd.js';

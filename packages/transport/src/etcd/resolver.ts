@@ -1,7 +1,7 @@
 // EtcdResolver: the servers registered under an etcd prefix, as a Resolver. Lists the prefix, then
 // watches it from the revision after the list and pushes the whole set on every change. A lost
-// connection is reported (onError) and the last set stays; when etcd3's watcher reconnects, the
-// prefix is listed again, so nothing missed while it was away can linger.
+// connection is reported (onError) and the last set stays; the prefix is listed again (with a
+// backoff) until etcd answers, and a new watch starts from that list's revision.
 import type { Etcd3, IKeyValue, IRangeResponse, IWatchResponse, Watcher } from 'etcd3';
 import type { Endpoint, Resolver, ResolverListener } from '../client/resolver.js';
 import { EtcdError, InvalidOptionError } from '../errors.js';
@@ -41,12 +41,13 @@ export class EtcdResolver implements Resolver {
   #watcher: Watcher | undefined;
   /** The revision of the last list: watch events at or below it are already in #entries. */
   #revision = -1n;
+  /** The newest revision a watch event carried. */
+  #seen = -1n;
   #lastList = 0;
   #listing = false;
   #listAgain = false;
   #retry: NodeJS.Timeout | undefined;
   #retryBackoff = jitteredBackoff(5000);
-  #disconnected = false;
   /** What was pushed last, to push only changes. */
   #pushed: string | undefined;
   #closed: Promise<void> | undefined;
@@ -121,8 +122,7 @@ export class EtcdResolver implements Resolver {
         (err: unknown) => {
           if (this.#closed !== undefined) return;
           this.#report(`listing the prefix ${this.prefix}/ failed`, err);
-          // The watch brings the set back by itself once it is connected; before it exists, only a retry does.
-          if (this.#watcher === undefined || this.#disconnected === false) this.#scheduleRetry();
+          this.#scheduleRetry();
         },
       )
       .finally(() => {
@@ -136,9 +136,16 @@ export class EtcdResolver implements Resolver {
 
   #listed(res: IRangeResponse): void {
     if (this.#closed !== undefined) return;
+    const revision = BigInt(res.header.revision);
+    if (this.#watcher !== undefined && revision < this.#seen) {
+      // The running watch already delivered changes newer than this list (answers on two streams
+      // may cross): replacing the set with it would undo them. List again instead.
+      this.#listAgain = true;
+      return;
+    }
     this.stats.lists++;
     this.#retryBackoff = jitteredBackoff(5000);
-    this.#revision = BigInt(res.header.revision);
+    this.#revision = revision;
     this.#entries.clear();
     for (const kv of res.kvs) this.#put(kv);
     this.#push();
@@ -156,31 +163,28 @@ export class EtcdResolver implements Resolver {
     const w = this.#client.watch().prefix(`${this.prefix}/`).startRevision(String(this.#revision + 1n)).watcher();
     this.#watcher = w;
     w.on('data', (res: IWatchResponse) => this.#onWatch(res));
-    w.on('disconnected', (err: Error) => {
-      if (this.#watcher !== w) return;
-      this.stats.disconnects++;
-      this.#disconnected = true;
-      this.#report(`the watch on ${this.prefix}/ lost its connection to etcd; keeping the last ${this.#entries.size} endpoint(s)`, err);
-    });
-    w.on('connected', () => {
-      if (this.#watcher !== w || !this.#disconnected) return;
-      this.#disconnected = false;
-      this.#list();
-    });
-    w.on('error', (err: Error) => {
-      // etcd cancelled the watch (its start revision was compacted, or permission was withdrawn): list and watch afresh.
+    // A lost stream, or a watch etcd cancelled (its start revision compacted, permission withdrawn):
+    // the watcher is dropped and the prefix listed again, with this resolver's backoff; a new watch
+    // starts from the revision of that list. etcd3's own reconnect is not used: each failed attempt
+    // schedules two more (the stream's 'error' and 'end' both do), so over an outage of 15 s its
+    // attempts grew to hundreds a second and a whole core.
+    const drop = (what: string, err: Error) => {
       if (this.#watcher !== w) return;
       this.#watcher = undefined;
+      this.stats.disconnects++;
       w.cancel().catch(() => {});
-      this.#report(`etcd cancelled the watch on ${this.prefix}/`, err);
+      this.#report(`${what}; keeping the last ${this.#entries.size} endpoint(s) and listing again`, err);
       this.#scheduleRetry();
-    });
+    };
+    w.on('disconnected', (err: Error) => drop(`the watch on ${this.prefix}/ lost its connection to etcd`, err));
+    w.on('error', (err: Error) => drop(`etcd cancelled the watch on ${this.prefix}/`, err));
   }
 
   #onWatch(res: IWatchResponse): void {
     if (this.#closed !== undefined) return;
     for (const ev of res.events) {
       const rev = BigInt(ev.kv.mod_revision);
+      if (rev > this.#seen) this.#seen = rev;
       // Already in the set: the list that followed a reconnect saw it.
       if (rev <= this.#revision) continue;
       this.stats.events++;
