@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Etcd3 } from 'etcd3';
-import { startEtcd, etcdMissing, until, sleep, within, type EtcdServer } from '@nocopy/test-kit';
+import { startEtcd, etcdMissing, freePort, until, sleep, within, type EtcdServer } from '@nocopy/test-kit';
 import { EtcdResolver, EtcdError, createEtcdResolver, parseEtcdTarget, register } from '../src/etcd/index.js';
 import type { Endpoint, ResolverListener } from '../src/client/resolver.js';
 
@@ -302,4 +302,18 @@ test('a process with a resolver and a registration exits by itself once both are
   const left = new Etcd3({ hosts: `http://${etcd.hostPort}` });
   assert.deepEqual(await left.getAll().prefix('t-exit/echo/').keys(), [], 'its key went with close()');
   left.close();
+});
+
+test('against an etcd that is not there: errors reported, register() rejects with ERR_ETCD, and the process still exits after close()', { timeout: 60_000 }, async () => {
+  const c = child(['dead', `127.0.0.1:${await freePort()}`, 't-dead/echo']);
+  const exited = once(c.proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  try {
+    const [code, signal] = await within(exited, 40_000, 'the child to exit after close() (a handle left open keeps it alive)');
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    assert.deepEqual(c.lines.map((l) => JSON.parse(l)), [{ errors: true, pushes: 0, rejected: 'ERR_ETCD' }]);
+    console.log(`# dead etcd: the child saw its errors, register() rejected with ERR_ETCD, exited with ${code}`);
+  } finally {
+    c.proc.kill('SIGKILL');
+  }
 });

@@ -168,16 +168,19 @@ export class EtcdResolver implements Resolver {
     // starts from the revision of that list. etcd3's own reconnect is not used: each failed attempt
     // schedules two more (the stream's 'error' and 'end' both do), so over an outage of 15 s its
     // attempts grew to hundreds a second and a whole core.
-    const drop = (what: string, err: Error) => {
+    const drop = (what: string, err: Error, detach: boolean) => {
       if (this.#watcher !== w) return;
       this.#watcher = undefined;
       this.stats.disconnects++;
-      w.cancel().catch(() => {});
+      // After a disconnect, cancel() only takes the watcher off etcd3's list (no stream: nothing is
+      // sent), so etcd3 stops reconnecting it. A watch etcd cancelled is off that list already, and a
+      // second cancel sent for it would get an answer etcd3 cannot place (it throws).
+      if (detach) w.cancel().catch(() => {});
       this.#report(`${what}; keeping the last ${this.#entries.size} endpoint(s) and listing again`, err);
       this.#scheduleRetry();
     };
-    w.on('disconnected', (err: Error) => drop(`the watch on ${this.prefix}/ lost its connection to etcd`, err));
-    w.on('error', (err: Error) => drop(`etcd cancelled the watch on ${this.prefix}/`, err));
+    w.on('disconnected', (err: Error) => drop(`the watch on ${this.prefix}/ lost its connection to etcd`, err, true));
+    w.on('error', (err: Error) => drop(`etcd cancelled the watch on ${this.prefix}/`, err, false));
   }
 
   #onWatch(res: IWatchResponse): void {
