@@ -172,6 +172,14 @@ test('register -> the resolver reports it; a second -> both; close() -> removed;
   assert.match(err.message, /junk.*not JSON/);
   assert.equal(seen.sets.length, setsBefore, 'a bad key changes nothing, so nothing is pushed');
 
+  // resolveNow() lists again (at most once a second); the same set is not pushed again.
+  const listsBefore = resolver.stats.lists;
+  const pushesBefore = seen.sets.length;
+  resolver.resolveNow();
+  resolver.resolveNow();
+  await until(() => resolver.stats.lists === listsBefore + 1, () => `a list after resolveNow(); stats ${JSON.stringify(resolver.stats)}`, 10_000);
+  assert.equal(seen.sets.length, pushesBefore, 'an unchanged set is not pushed again');
+
   await b[Symbol.asyncDispose]();
   await seen.waitFor(['127.0.0.1:7003']);
   // b was given the shared client: it left it open.
