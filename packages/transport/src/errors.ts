@@ -215,3 +215,17 @@ export class UnavailableError extends TransportError {
   }
 }
 UnavailableError.prototype.name = 'UnavailableError';
+
+// ---- discovery ----
+
+/**
+ * etcd could not be reached or refused an operation (a list, a watch, a lease grant or keepalive, a
+ * put): `cause` is the etcd3 client's error. The resolver keeps its last endpoints and register()
+ * keeps trying; this error only reports it (through onError, or a rejected register() or close()).
+ */
+export class EtcdError extends TransportError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_ETCD', options);
+  }
+}
+EtcdError.prototype.name = 'EtcdError';
