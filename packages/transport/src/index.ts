@@ -40,6 +40,8 @@ export * from './session/index.js';
 export type { Endpoint, Resolver, ResolverListener } from './client/resolver.js';
 export { StaticResolver } from './client/static-resolver.js';
 export { DnsResolver, parseDnsTarget, type DnsResolverOptions } from './client/dns.js';
+// etcd targets are parsed here (pure); the resolver and register() are in the /etcd subpath, which loads etcd3.
+export { parseEtcdTarget, type EtcdTarget } from './etcd/target.js';
 export { resolveTarget, type TargetOptions } from './client/target.js';
 export { type Balancer, type BalancerName, type Pickable, roundRobin, leastPending, resolveBalancer } from './client/balancer.js';
 export { type OutlierOptions, type ResolvedOutlier, resolveOutlier } from './client/outlier.js';

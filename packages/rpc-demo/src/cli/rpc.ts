@@ -4,11 +4,13 @@
 // failed call) prints one line and exits with 1. No stack traces: these are a user's mistakes or
 // their network's, not bugs.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InvalidOptionError, resolveTarget } from '@nocopy/transport';
+import { InvalidOptionError, parseEtcdTarget, resolveTarget } from '@nocopy/transport';
 import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
 import { fileURLToPath } from 'node:url';
 import { createClient, type RpcClient } from '../rpc/client.js';
 import { createServer, type RpcServer } from '../rpc/server.js';
+import type { RegistryOptions } from '../rpc/registry.js';
+import type { Registration } from '@nocopy/transport/etcd';
 import { checkFraming, type Framing } from '../rpc/protocol.js';
 import { RemoteError } from '../errors.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
@@ -54,6 +56,10 @@ Options:
                                has (default 30000)
       --websocket PORT         also serve the methods over WebSocket at ws://HOST:PORT/, and
                                a page at http://HOST:PORT/ that calls them from a browser
+      --register TARGET        register in etcd once listening (etcd://HOST:PORT/PREFIX),
+                               under a lease kept alive; deregistered when shutting down
+      --register-ttl S         the lease's time to live in seconds (default 10): a server
+                               that dies without deregistering is dropped this long after
   -h, --help                   print this help
 
 SIZE is bytes, or a number with KiB, MiB or GiB (4MiB). The limits: SECURITY.md.
@@ -115,6 +121,8 @@ const commands: Record<Command, { usage: string; options: Options; positionals: 
       'max-inbound-total': { type: 'string' },
       'read-timeout': { type: 'string' },
       websocket: { type: 'string' },
+      register: { type: 'string' },
+      'register-ttl': { type: 'string' },
     },
   },
   call: {
@@ -252,9 +260,12 @@ async function serve(values: Values): Promise<void> {
   const host = values.host ?? '127.0.0.1';
   // --processes N: this process is the cluster's primary; each worker runs this same command.
   if (values.processes !== undefined && values.websocket !== undefined) usage('--processes and --websocket do not combine', 'serve');
-  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing));
+  const registry = registryOf(values);
+  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing), registry);
   const server: RpcServer = construct('serve', () => createServer({
     framing: framingOf('serve', values.framing),
+    // A cluster's primary registers the one address; its workers do not.
+    registry: isClusterWorker() ? undefined : registry,
     maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
     workers: { filename: handlersFile, maxThreads: int('serve', 'workers', values.workers, 1, 1024, 2) },
     transport: {
@@ -272,7 +283,7 @@ async function serve(values: Values): Promise<void> {
   try {
     addr = await server.listen({ port, host });
   } catch (err) {
-    failed(`cannot listen: ${(err as Error).message}`);
+    failed(registry !== undefined && (err as { code?: string }).code === 'ERR_ETCD' ? `cannot register in ${registry.target}: ${(err as Error).message}` : `cannot listen: ${(err as Error).message}`);
   }
   const where = typeof addr === 'string' ? addr : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
   // --websocket PORT: the same methods over WebSocket, and a page that calls them from a browser.
@@ -311,8 +322,23 @@ async function serve(values: Values): Promise<void> {
   process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}; Ctrl-C stops\n`);
 }
 
+/** --register and --register-ttl as the server's registry option. */
+function registryOf(values: Values): RegistryOptions | undefined {
+  if (values.register === undefined) {
+    if (values['register-ttl'] !== undefined) usage('--register-ttl needs --register', 'serve');
+    return undefined;
+  }
+  if (!/^etcd:\/\//i.test(values.register)) usage(`--register must be etcd://HOST:PORT/PREFIX, got "${values.register}"`, 'serve');
+  try {
+    parseEtcdTarget(values.register);
+  } catch (err) {
+    usage(`--register: ${(err as Error).message}`, 'serve');
+  }
+  return { target: values.register, ttl: int('serve', 'register-ttl', values['register-ttl'], 1, 86_400, 10) };
+}
+
 /** The primary of `serve --processes N`: hands connections to N workers; SIGINT or SIGTERM drains them and exits with 0. */
-async function servePrimary(port: number, host: string, processes: number, framing: Framing): Promise<void> {
+async function servePrimary(port: number, host: string, processes: number, framing: Framing, registry: RegistryOptions | undefined): Promise<void> {
   let cluster;
   try {
     cluster = await runCluster({ module: fileURLToPath(import.meta.url), args: process.argv.slice(2), workers: processes, listen: { port, host }, signals: true, drainTimeout: 5000 });
@@ -324,10 +350,23 @@ async function servePrimary(port: number, host: string, processes: number, frami
   });
   const a = cluster.address;
   const where = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  // The cluster's one address in the registry, taken out when a signal stops the cluster.
+  let registration: Registration | null = null;
+  if (registry !== undefined) {
+    try {
+      const { register } = await import('@nocopy/transport/etcd');
+      const { hosts, prefix } = parseEtcdTarget(registry.target);
+      registration = await register({ hosts, prefix, address: where, ttl: registry.ttl, onError: (err) => process.stderr.write(`nocopy-rpc: registry: ${describe(err)}\n`) });
+    } catch (err) {
+      await cluster.stop({ timeout: 1000 });
+      failed(`cannot register in ${registry.target}: ${(err as Error).message}`);
+    }
+  }
   let announced = false;
   const announce = (signal: NodeJS.Signals): void => {
     if (!announced) process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
     announced = true;
+    void registration?.close();
   };
   process.on('SIGINT', announce);
   process.on('SIGTERM', announce);

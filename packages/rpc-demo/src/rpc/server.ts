@@ -11,6 +11,8 @@ import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NO
 import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, NO_PEER, type Peer } from './context.js';
 import { errorObject } from './wire-errors.js';
+import { type RegistryOptions, checkRegistry, registerServer } from './registry.js';
+import type { Registration } from '@nocopy/transport/etcd';
 import type { ServiceHandlers, Validators } from './service.js';
 import { type ServerMiddleware, runChain } from './middleware.js';
 import { serverCallChannel, traced } from './tracing.js';
@@ -34,6 +36,11 @@ export interface ServerOptions {
    * in stats().methods. Default false: it costs about 0.2 µs per call.
    */
   latency?: boolean;
+  /**
+   * Register in etcd once listening (`{ target: 'etcd://host:port/prefix' }`), under a lease kept
+   * alive; deregistered when shutdown() begins. Clients with that target find the server.
+   */
+  registry?: RegistryOptions;
   /** Errors from notifications, malformed input and the transport. Default: a process warning (NOCOPY_RPC_ERROR), at most 10 per 10 s. */
   onError?: (error: unknown) => void;
 }
@@ -196,6 +203,9 @@ export class RpcServer {
   #shutdown = false;
   /** Methods registered as idempotent, announced in the hello. */
   readonly #idempotent: string[] = [];
+  readonly #registry: RegistryOptions | undefined;
+  /** The registry entry, once listen() registered it. */
+  #registration: Promise<Registration> | null = null;
 
   constructor(options: ServerOptions = {}) {
     this.framing = checkFraming(options.framing);
@@ -206,6 +216,7 @@ export class RpcServer {
     this.#latency = checkBoolean('latency', options.latency, false);
     checkFunction('onError', options.onError);
     this.#onError = options.onError ?? warnRpcError;
+    this.#registry = checkRegistry(options.registry);
     this.#offload = options.workers ? new Offload(options.workers) : null;
     const transport = options.transport ?? {};
     this.#loop = new EventLoop<ConnState>(this.#onRequest, {
@@ -338,7 +349,17 @@ export class RpcServer {
   /** Options not known to be one or the other. */
   listen(options?: ListenOptions): Promise<AddressInfo | string>;
   listen(options: ListenOptions = {}): Promise<AddressInfo | string> {
-    return this.#loop.listen(options);
+    const listening = this.#loop.listen(options);
+    const registry = this.#registry;
+    if (registry === undefined) return listening;
+    // Registered once listening: the promise resolves when the entry is in etcd (clients can find the server).
+    return listening.then(async (a) => {
+      const host = typeof a === 'string' ? a : a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address;
+      const address = typeof a === 'string' ? a : `${host.includes(':') ? `[${host}]` : host}:${a.port}`;
+      this.#registration ??= registerServer(registry, address, this.#onError);
+      await this.#registration;
+      return a;
+    });
   }
 
   /** Serves connections of an existing net or tls server. */
@@ -373,6 +394,13 @@ export class RpcServer {
     } catch (err) {
       this.#shutdown = was;
       throw err;
+    }
+    // Out of the registry first, so that watching clients stop picking this server while it drains.
+    const registration = this.#registration;
+    this.#registration = null;
+    if (registration !== null) {
+      const deregistered = registration.then((r) => r.close(), () => {});
+      closed = Promise.all([closed, deregistered]).then(() => {});
     }
     return closed.then(() => this.#offload?.close());
   }
