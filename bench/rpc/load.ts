@@ -33,7 +33,9 @@ const { values } = parseArgs({
 
 const mode = values.mode!;
 const host = values.host!;
-const port = Number(values.port);
+// nocopy mode takes several ports (p1,p2): one client over several servers, as bench/rpc's 2-server case.
+const ports = values.port!.split(',').map(Number);
+const port = ports[0]!;
 const inflight = Number(values.inflight);
 const connections = Number(values.connections);
 const durationMs = Number(values.duration) * 1000;
@@ -135,9 +137,11 @@ interface Driver {
 }
 
 async function nocopyDriver(): Promise<Driver> {
-  const client = rpc.createClient({ address: `${host}:${port}`, framing: 'framed', connections });
+  // With several servers, `connections` per server.
+  const client = rpc.createClient({ target: ports.map((p) => `${host}:${p}`).join(','), framing: 'framed', connections });
   // Open every connection before the clock starts.
-  await Promise.all(Array.from({ length: connections }, () => client.call('echo', payloads[0])));
+  await client.ready();
+  await Promise.all(Array.from({ length: connections * ports.length }, () => client.call('echo', payloads[0])));
   return {
     echo: (lane) => void client.call('echo', lane.payload).then(lane.onReply, lane.onError),
     fib: (lane) => void client.call('fib', fibN).then(lane.onReply, lane.onError),

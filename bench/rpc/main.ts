@@ -5,7 +5,8 @@
 // Then the offload effect: echo p99 while fib(30) calls run, fib offloaded to piscina vs inline.
 //
 // Usage: node bench/dist/rpc/main.js [--quick] [--rounds=<n>] [--time=<seconds>]
-//        [--levels=1,32,256] [--servers=nocopy,grpc,net] [--no-offload]
+//        [--levels=1,32,256] [--servers=nocopy,grpc,net] [--no-offload] [--no-fleet]
+// Last, one client over 2 nocopy-rpc servers against 1 (--no-fleet skips it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -37,6 +38,7 @@ function listFlag(name: string): string[] | null {
 const servers: ServerName[] = (listFlag('servers') as ServerName[] | null) ?? [...allServers];
 const levels = (listFlag('levels') ?? ['1', '32', '256']).map(Number);
 const offload = !argv.includes('--no-offload');
+const fleet = !argv.includes('--no-fleet');
 const compare = allServers.every((s) => servers.includes(s));
 const labels: Record<ServerName, string> = { nocopy: 'nocopy-rpc', grpc: 'grpc-js', net: 'net + msgpackr' };
 
@@ -87,17 +89,24 @@ function exited(child: ChildProcess): Promise<number | null> {
   });
 }
 
-async function runOne(serverMode: string, loadMode: string, inflight: number, extra: string[] = []): Promise<Run> {
-  const srv = node(0, [join(here, 'servers.js'), serverMode]);
-  const srvExit = exited(srv);
-  const port = await new Promise<number>((resolve, reject) => {
-    srv.once('message', (m) => resolve((m as { port: number }).port));
-    void srvExit.then((code) => reject(new Error(`${serverMode} server exited early (${code})`)));
-  });
+async function runOne(serverMode: string, loadMode: string, inflight: number, extra: string[] = [], serverCount = 1): Promise<Run> {
+  // Every server of a run on CPU 0: with several, their CPU is summed (the cost of the calls, wherever they ran).
+  const srvs = Array.from({ length: serverCount }, () => node(0, [join(here, 'servers.js'), serverMode]));
+  const ports = await Promise.all(
+    srvs.map((srv) => {
+      const srvExit = exited(srv);
+      return new Promise<number>((resolve, reject) => {
+        srv.once('message', (m) => resolve((m as { port: number }).port));
+        void srvExit.then((code) => reject(new Error(`${serverMode} server exited early (${code})`)));
+      });
+    }),
+  );
+  const srv = srvs[0]!;
+  const srvExit = Promise.all(srvs.map(exited));
   const load = node(1, [
     join(here, 'load.js'),
     '--mode', loadMode,
-    '--port', String(port),
+    '--port', ports.join(','),
     '--inflight', String(inflight),
     '--connections', String(CONNECTIONS),
     '--duration', String(duration),
@@ -108,21 +117,22 @@ async function runOne(serverMode: string, loadMode: string, inflight: number, ex
   let result: LoadResult | null = null;
   let serverStats: Promise<ServerResult> | null = null;
   load.on('message', (m: { type: string } & LoadResult) => {
-    if (m.type === 'measuring') srv.send('start');
+    if (m.type === 'measuring') for (const s of srvs) s.send('start');
     if (m.type === 'result') {
       result = m;
-      serverStats = new Promise<ServerResult>((resolve) => srv.once('message', (s) => resolve(s as ServerResult)));
-      srv.send('stop');
+      serverStats = Promise.all(srvs.map((s) => new Promise<ServerResult>((resolve) => s.once('message', (x) => resolve(x as ServerResult))))).then(sumServers);
+      for (const s of srvs) s.send('stop');
     }
   });
   const code = await loadExit;
   if (code !== 0 || result === null || serverStats === null) {
-    srv.kill();
+    for (const s of srvs) s.kill();
     throw new Error(`load generator failed against ${serverMode} (exit ${code})`);
   }
   const server = await (serverStats as Promise<ServerResult>);
-  srv.send('exit');
+  for (const s of srvs) s.send('exit');
   await srvExit;
+  void srv;
   const r = result as LoadResult;
   const cpuMs = server.cpuUserMs + server.cpuSystemMs;
   return {
@@ -130,6 +140,16 @@ async function runOne(serverMode: string, loadMode: string, inflight: number, ex
     server,
     serverCpuPercent: (cpuMs / server.wallMs) * 100,
     serverUsPerCall: r.requests > 0 ? ((cpuMs * 1000) / r.requests) * (r.seconds * 1000 / server.wallMs) : 0,
+  };
+}
+
+/** Several servers' readings as one: CPU summed, the longest wall clock, the largest RSS. */
+function sumServers(xs: ServerResult[]): ServerResult {
+  return {
+    cpuUserMs: xs.reduce((a, x) => a + x.cpuUserMs, 0),
+    cpuSystemMs: xs.reduce((a, x) => a + x.cpuSystemMs, 0),
+    wallMs: Math.max(...xs.map((x) => x.wallMs)),
+    maxRssKiB: Math.max(...xs.map((x) => x.maxRssKiB)),
   };
 }
 
@@ -273,6 +293,44 @@ async function main(): Promise<void> {
     const off = fmed('fib-offload', (r) => r.load.p99us);
     const inl = fmed('fib-inline', (r) => r.load.p99us);
     console.log(`  echo p99: inline ${fmtUs(inl)} / offloaded ${fmtUs(off)} = ${fmtX(inl / off)} lower with offload`);
+  }
+
+  // ---- two servers ----
+  // One client over 2 nocopy-rpc servers (both on CPU 0) against 1 server: what the client layer's
+  // spreading costs. The servers share a core, so the rate cannot double; server CPU per call is the figure.
+  if (fleet && servers.includes('nocopy')) {
+    const variants = [1, 2] as const;
+    const fleetRuns = new Map<number, Run[]>(variants.map((n) => [n, []]));
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? variants : [...variants].reverse();
+      for (const n of order) fleetRuns.get(n)!.push(await runOne('nocopy', 'nocopy', 32, [], n));
+    }
+    const fm = (n: number, f: (r: Run) => number) => median(fleetRuns.get(n)!.map(f));
+    console.log(`\nmany servers: one client, 32 calls in flight, ${CONNECTIONS} connections per server, round-robin; every server pinned to CPU 0`);
+    printTable(
+      ['servers', 'req/s', 'p50', 'p99', 'server CPU (sum)', 'server µs/call', 'load CPU'],
+      variants.map((n) => [
+        String(n),
+        fmtRate(fm(n, (r) => r.load.rps)),
+        fmtUs(fm(n, (r) => r.load.p50us)),
+        fmtUs(fm(n, (r) => r.load.p99us)),
+        `${fm(n, (r) => r.serverCpuPercent).toFixed(0)}%`,
+        fm(n, (r) => r.serverUsPerCall).toFixed(2),
+        `${fm(n, (r) => r.load.cpuPercent).toFixed(0)}%`,
+      ]),
+    );
+    recordFigures(
+      variants.flatMap((n): Figure[] => {
+        const rs = fleetRuns.get(n)!;
+        const base = { suite: 'rpc', group: 'one client over 1 or 2 servers, 32 in flight', subject: `${n} server${n > 1 ? 's' : ''}`, ...(n === 2 ? { baseline: '1 server' } : {}) };
+        return [
+          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
+          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
+          figure({ ...base, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
+          figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.load.cpuPercent)),
+        ];
+      }),
+    );
   }
 
   console.log('\ntargets');
