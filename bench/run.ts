@@ -32,6 +32,7 @@ const suites: Suite[] = [
   { name: 'session', entry: 'session/main.js', what: 'session API vs a hand-written onRequest; the timing wheel vs setInterval' },
   { name: 'messages', entry: 'messages/main.js', what: 'WebSocket and UDP echo: the session API vs plain ws and dgram' },
   { name: 'resp', entry: 'resp/main.js', what: 'Redis-protocol example server vs redis-server, driven by redis-benchmark' },
+  { name: 'fleet', entry: 'fleet/main.js', what: 'the RPC client across many servers: pick cost 2 to 1,000 endpoints, 1,000 endpoints end to end, re-resolution under load' },
   { name: 'cluster', entry: 'cluster/main.js', what: 'RPC and echo behind runCluster(): 1 and 2 worker processes vs one process, server CPU per request' },
 ];
 
