@@ -347,7 +347,7 @@ export class Channel<T> implements SubchannelHost<T> {
   #allFailing(): boolean {
     if (!this.#resolved) return false;
     for (const e of this.#endpoints.values()) {
-      for (const s of e.subchannels) if (s.state !== 'backoff' && s.state !== 'closed') return false;
+      for (const s of e.subchannels) if (!(s.state === 'backoff' && s.failing) && s.state !== 'closed') return false;
     }
     return true;
   }
@@ -355,7 +355,7 @@ export class Channel<T> implements SubchannelHost<T> {
   #failure(): unknown {
     if (this.#endpoints.size === 0) return new UnavailableError('the target has no endpoints', { cause: this.#lastError ?? undefined });
     // The last connection error as it is (a DialError says what the server did); else a generic one.
-    for (const e of this.#endpoints.values()) for (const s of e.subchannels) if (s.lastError !== null) return s.lastError;
+    for (const e of this.#endpoints.values()) for (const s of e.subchannels) if (s.failing && s.lastError !== null) return s.lastError;
     return new UnavailableError('no server is reachable', { cause: this.#lastError ?? undefined });
   }
 

@@ -51,6 +51,11 @@ export class Subchannel<T> {
   load = 0;
   /** Why the last dial failed or the last link was lost. */
   lastError: unknown = null;
+  /**
+   * The last dial failed (it waits out a backoff for that). A subchannel that lost a young link also
+   * waits out a backoff, but its server answered a moment ago: calls wait for it rather than fail fast.
+   */
+  failing = false;
   #attempt = 0;
   #openedAt = 0;
   #dialing: AbortController | null = null;
@@ -82,6 +87,7 @@ export class Subchannel<T> {
         this.link = link;
         this.#openedAt = Date.now();
         this.lastError = null;
+        this.failing = false;
         this.#host.onDial(false);
         this.#set('ready');
       },
@@ -89,6 +95,7 @@ export class Subchannel<T> {
         if (this.#dialing !== ac) return;
         this.#dialing = null;
         this.lastError = err;
+        this.failing = true;
         this.#host.onDial(true);
         this.#retryLater();
       },
