@@ -1,6 +1,9 @@
 // What a handler knows about its call besides the params: `this` in a handler (a `function` or a
 // method; arrow functions ignore it, so `(a, b) => a + b` handlers are unchanged). One object per
-// call; the AbortSignal and the deadline's timer are made only when a handler asks for `signal`.
+// call; the AbortSignal is made only when a handler asks for `signal`. The server watches the
+// deadline of an async call (a timing-wheel entry, [kWatch]) so that a handler ignoring its signal
+// cannot hold its in-flight slot past it.
+import { defaultWheel, type WheelTimer } from '@nocopy/transport';
 import { CallCancelledError } from '../errors.js';
 import { type Metadata, NO_METADATA } from './extensions.js';
 
@@ -12,6 +15,11 @@ export interface Peer {
 
 /** Why a call's signal aborted: `reason.code` is one of these. */
 export type CancelCode = 'ERR_RPC_CANCELLED' | 'ERR_RPC_DEADLINE' | 'ERR_CONN_CLOSED';
+
+/** @internal The server's hook on an async call: `onCancel` runs once if the call is cancelled before it settles. */
+export const kWatch = Symbol('nocopy.rpc.watch');
+/** @internal Whether the server's onCancel hook ran (the call was abandoned: its reply is dropped). */
+export const kAbandoned = Symbol('nocopy.rpc.abandoned');
 
 export class CallContext {
   /** The method called. */
@@ -31,6 +39,10 @@ export class CallContext {
   #timer: NodeJS.Timeout | null = null;
   #reason: Error | null = null;
   #done = false;
+  #onCancel: ((ctx: CallContext, code: CancelCode) => void) | null = null;
+  /** The server's deadline watch (a wheel entry, 50 ms resolution), for a handler that never reads `signal`. */
+  #wheel: WheelTimer | null = null;
+  [kAbandoned] = false;
 
   constructor(method: string, id: number, params: unknown[], metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
     this.method = method;
@@ -51,7 +63,7 @@ export class CallContext {
     if (c === null) {
       c = this.#controller = new AbortController();
       if (this.#reason !== null) c.abort(this.#reason);
-      else if (this.deadline !== Infinity && !this.#done) {
+      else if (this.deadline !== Infinity && !this.#done && this.#wheel === null) {
         const left = this.deadline - Date.now();
         if (left <= 0) c.abort(cancelReason('ERR_RPC_DEADLINE', this.method));
         else this.#timer = setTimeout(() => this.cancel('ERR_RPC_DEADLINE'), Math.min(left, 2 ** 31 - 1)).unref();
@@ -71,20 +83,48 @@ export class CallContext {
     this.#reason = cancelReason(code, this.method);
     this.#clearTimer();
     this.#controller?.abort(this.#reason);
+    const f = this.#onCancel;
+    if (f !== null) {
+      this.#onCancel = null;
+      this[kAbandoned] = true;
+      f(this, code);
+    }
+  }
+
+  /**
+   * @internal The server runs `onCancel` when this call (its handler still running) is cancelled, by
+   * the client, the connection or the deadline: the deadline is watched from now (`now`: Date.now()).
+   */
+  [kWatch](onCancel: (ctx: CallContext, code: CancelCode) => void, now: number): void {
+    if (this.#done) return;
+    this.#onCancel = onCancel;
+    // The signal's own timer (a handler that read `signal`) cancels at the deadline already.
+    if (this.deadline !== Infinity && this.#timer === null && this.#reason === null) {
+      this.#wheel = defaultWheel.after(Math.max(0, Math.min(this.deadline - now, 2 ** 31 - 1)), cancelAtDeadline, this);
+    }
   }
 
   /** The call settled: its deadline timer goes. */
   finish(): void {
     this.#done = true;
+    this.#onCancel = null;
     this.#clearTimer();
   }
 
   #clearTimer(): void {
+    if (this.#wheel !== null) {
+      this.#wheel.cancel();
+      this.#wheel = null;
+    }
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
   }
+}
+
+function cancelAtDeadline(ctx: CallContext): void {
+  ctx.cancel('ERR_RPC_DEADLINE');
 }
 
 function cancelReason(code: CancelCode, method: string): Error {

@@ -4,12 +4,12 @@
 // of async handlers that finish together are coalesced into one flush per microtask checkpoint.
 import type { AddressInfo, Server } from 'node:net';
 import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
-import { checkBoolean, checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
-import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
-import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
+import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
+import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
-import { CallContext, NO_PEER, type Peer } from './context.js';
+import { CallContext, type CancelCode, NO_PEER, type Peer, kAbandoned, kWatch } from './context.js';
 import { errorObject } from './wire-errors.js';
 import type { ServiceHandlers, Validators } from './service.js';
 import { type ServerMiddleware, runChain } from './middleware.js';
@@ -23,8 +23,17 @@ export interface ServerOptions {
   framing?: Framing;
   /** Largest message accepted or sent, in bytes. Default 4 MiB. A larger incoming one closes its connection. */
   maxMessageSize?: number;
-  /** Calls in flight per connection at most; reading pauses there until calls finish. Default 1024. */
+  /**
+   * Calls in flight per connection at most; reading pauses there until calls finish. Default 1024.
+   * A call cancelled (by the client, its deadline or its connection closing) leaves at once, though
+   * its handler may run on (stats().runaway).
+   */
   maxInFlight?: number;
+  /**
+   * A handler still running this many ms after its call was cancelled is reported to onError
+   * (RunawayHandlerError, ERR_RPC_RUNAWAY), once per call. 0: never. Default 10000.
+   */
+  runawayWarning?: number;
   /** The worker pool for methods registered with `{ offload: true }`. */
   workers?: WorkersOptions;
   /** Transport options for the EventLoop (timeouts, maxConnections, buffer limits, ...). */
@@ -46,6 +55,8 @@ export const DEFAULT_IDLE_TIMEOUT = 300_000;
 export const DEFAULT_WRITE_TIMEOUT = 30_000;
 /** Live connections at most (memory and descriptors stay bounded). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** A handler still running this many ms after its call was cancelled is reported to onError. */
+export const DEFAULT_RUNAWAY_WARNING = 10_000;
 
 export interface RegisterOptions {
   /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
@@ -76,14 +87,16 @@ export interface ServerStats {
   calls: number;
   /** Calls answered with an error. */
   errors: number;
-  /** Calls running now (all connections). */
+  /** Calls running now whose reply is awaited (all connections): a cancelled call leaves at once. */
   inFlight: number;
   /** Calls sent to the worker pool. */
   offloaded: number;
   /** Per registered method: calls (requests and notifications), errors (calls answered with an error) and the latency histogram (ns; null without the latency option). */
   methods: Record<string, MethodStats>;
-  /** Calls that finished after they were cancelled (by the client, their deadline or their connection closing): not answered. */
+  /** Calls cancelled before they were answered (by the client, their deadline or their connection closing): their reply is not sent. */
   cancelled: number;
+  /** Handlers of cancelled calls still running (they ignore `this.signal`): no longer in inFlight, their result will be dropped. */
+  runaway: number;
 }
 
 interface Method {
@@ -183,6 +196,10 @@ export class RpcServer {
   #inFlight = 0;
   #offloaded = 0;
   #cancelled = 0;
+  #runaway = 0;
+  readonly #runawayWarning: number;
+  /** The onError report pending for each runaway handler (runawayWarning). */
+  readonly #runaways = new Map<CallContext, WheelTimer>();
   readonly #middleware: ServerMiddleware[] = [];
   readonly #latency: boolean;
   /** shutdown() was called: register() refuses. */
@@ -194,6 +211,7 @@ export class RpcServer {
     if (max > 2 ** 32 - 1) throw new InvalidOptionError('maxMessageSize', max, 'an integer from 1 to 2^32-1');
     this.maxMessageSize = max;
     this.#maxInFlight = checkCount('maxInFlight', options.maxInFlight, 1024);
+    this.#runawayWarning = checkMs('runawayWarning', options.runawayWarning, DEFAULT_RUNAWAY_WARNING);
     this.#latency = checkBoolean('latency', options.latency, false);
     checkFunction('onError', options.onError);
     this.#onError = options.onError ?? warnRpcError;
@@ -329,7 +347,7 @@ export class RpcServer {
   stats(): ServerStats {
     const methods: Record<string, MethodStats> = {};
     for (const [name, m] of this.#methods) methods[name] = { calls: m.calls, errors: m.errors, latency: m.latency };
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, methods };
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, runaway: this.#runaway, methods };
   }
 
   /**
@@ -439,6 +457,8 @@ export class RpcServer {
       this.#inFlight++;
       st.calls.set(id, ctx);
       st.conn.hold();
+      // A cancel (client, deadline, close) frees the slot at once, whether or not the handler stops.
+      ctx[kWatch]((c, code) => this.#abandon(st, c, code), deadline === Infinity ? 0 : st.now);
       r.then(
         (v) => {
           if (t0 !== 0) record(method.latency!, t0);
@@ -500,7 +520,40 @@ export class RpcServer {
     return this.#offload!.run(method, name, params, signal);
   }
 
+  /**
+   * A running call was cancelled: it leaves the in-flight counts now, its reply will be dropped, and
+   * its handler, if it ignores the signal, runs on as a runaway until it returns.
+   */
+  #abandon(st: ConnState, ctx: CallContext, code: CancelCode): void {
+    st.inFlight--;
+    this.#inFlight--;
+    if (st.calls.get(ctx.id) === ctx) st.calls.delete(ctx.id);
+    this.#cancelled++;
+    this.#runaway++;
+    if (this.#runawayWarning > 0) {
+      const ms = this.#runawayWarning;
+      this.#runaways.set(ctx, defaultWheel.after(ms, (c: CallContext) => {
+        this.#runaways.delete(c);
+        this.#onError(new RunawayHandlerError(c.method, ms, code));
+      }, ctx));
+    }
+    // No reply to flush: the connection need not stay open (drain, half-close) for it.
+    st.conn.unhold();
+    if (st.failed !== null && st.inFlight === 0 && st.unflushed === 0) st.end();
+    this.#resume(st);
+  }
+
   #complete(st: ConnState, ctx: CallContext, err: unknown, result: unknown): void {
+    if (ctx[kAbandoned]) {
+      // Its slot went when it was cancelled; the result is dropped.
+      this.#runaway--;
+      const w = this.#runaways.get(ctx);
+      if (w !== undefined) {
+        w.cancel();
+        this.#runaways.delete(ctx);
+      }
+      return;
+    }
     st.inFlight--;
     this.#inFlight--;
     const id = ctx.id;
