@@ -62,8 +62,11 @@ FramingMismatchError.prototype.name = 'FramingMismatchError';
 
 /** A value has no MessagePack form (a function, a symbol, a Set, a cycle, ...); nothing was sent. */
 export class UnencodableValueError extends RpcError {
+  /** What could not be encoded, and why (the message without its prefix). */
+  readonly detail: string;
   constructor(detail: string) {
     super(`cannot encode as MessagePack: ${detail}`, 'ERR_UNENCODABLE_VALUE');
+    this.detail = detail;
   }
 }
 UnencodableValueError.prototype.name = 'UnencodableValueError';

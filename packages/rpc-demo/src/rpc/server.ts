@@ -6,11 +6,11 @@ import type { AddressInfo, Server } from 'node:net';
 import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
 import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
 import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
-import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError } from '../errors.js';
+import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError, UnencodableValueError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, type CancelCode, NO_PEER, type Peer, kAbandoned, kWatch } from './context.js';
-import { errorObject } from './wire-errors.js';
+import { errorObject, thrownValue } from './wire-errors.js';
 import type { ServiceHandlers, Validators } from './service.js';
 import { type ServerMiddleware, runChain } from './middleware.js';
 import { serverCallChannel, traced } from './tracing.js';
@@ -445,7 +445,7 @@ export class RpcServer {
       } catch (err) {
         method.errors++;
         if (t0 !== 0) record(method.latency!, t0);
-        this.#reply(st, id, err, null);
+        this.#reply(st, id, thrownValue(err), null);
         return true;
       }
       if (!isThenable(r)) {
@@ -467,7 +467,7 @@ export class RpcServer {
         (err) => {
           method.errors++;
           if (t0 !== 0) record(method.latency!, t0);
-          this.#complete(st, ctx, err ?? new Error('rejected'), null);
+          this.#complete(st, ctx, thrownValue(err), null);
         },
       );
       // Also while replies wait for the peer to read them: nobody awaits the flush of async replies,
@@ -494,7 +494,7 @@ export class RpcServer {
       method.calls++;
       const onError = (err: unknown) => {
         method.errors++;
-        this.#onError(err);
+        this.#onError(thrownValue(err));
       };
       try {
         const ctx = new CallContext(name, -1, m[2], NO_METADATA, Infinity, st.peer, st.attributes);
@@ -599,7 +599,9 @@ export class RpcServer {
       }
       // The result (or the error itself) could not be encoded: answer with that error.
       if (err == null) this.#errors++;
-      writeMessage(w, this.framing, [1, id, errorObject(why instanceof MessageTooLargeError ? why : new TypeError(`${err == null ? 'result' : 'error'} not encodable: ${(why as Error).message}`)), null], this.maxMessageSize);
+      const what = err == null ? 'the result' : 'the error';
+      const detail = why instanceof UnencodableValueError ? why.detail : String((why as Error)?.message ?? why);
+      writeMessage(w, this.framing, [1, id, errorObject(why instanceof MessageTooLargeError ? why : new UnencodableValueError(`${what}: ${detail}`)), null], this.maxMessageSize);
     }
   }
 }
