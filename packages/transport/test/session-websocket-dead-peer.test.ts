@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { until, within } from './helpers.js';
 import { fastWheel, recorder } from './session-fixtures.js';
-import type { Codec } from '../src/index.js';
+import { type Codec, type Session, createSessionClient } from '../src/index.js';
 import { createWebSocketSessionServer } from '../src/session/websocket-entry.js';
 
 const whole: Codec<string> = {
@@ -82,4 +82,21 @@ test('websocket: shutdown({ timeout }) is honoured with a peer that does not rea
   } finally {
     peer.terminate();
   }
+});
+
+test('websocket client session: the server closing it for an oversized message gives onClose a reason (1009)', async (t) => {
+  const server = createWebSocketSessionServer<string>({ codec: { ...whole, maxMessageLength: 1024 }, listener: { onMessage() {} }, maxPayload: 1024 });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown({ timeout: 1000 }));
+  const { listener, rec } = recorder();
+  const client = createSessionClient<string>({ transport: 'websocket', address: `ws://127.0.0.1:${port}/`, codec: whole, listener, reconnect: { initial: 60_000, max: 60_000 } });
+  t.after(() => client.close());
+  const s = (await client.ready({ timeout: 5000 })) as unknown as Session<string>;
+  await s.send('x'.repeat(4096)).catch(() => {});
+  await until(() => rec.events.includes('close'), 'the client session to close', SOON);
+  const reason = rec.reasons[0] as { code?: string; message?: string } | undefined;
+  assert.ok(reason !== undefined, 'onClose got a reason');
+  assert.equal(reason.code, 'ERR_CONN_CLOSED');
+  assert.match(String(reason.message), /1009/);
+  assert.deepEqual(rec.events.filter((e) => e.startsWith('error')), [], 'the peer\'s close is no error of this end');
 });

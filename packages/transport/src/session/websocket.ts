@@ -18,6 +18,9 @@ import { SessionSet } from './set.js';
 import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
+/** Close codes that say nothing went wrong: 1000 normal, 1001 going away, 1005 no code, 1006 cut (the peer died or we cut it). */
+const NORMAL_CLOSE = new Set([1000, 1001, 1005, 1006]);
+const CLOSE_CODES: Record<number, string> = { 1002: 'protocol error', 1003: 'unsupported data', 1007: 'invalid data', 1008: 'policy violation', 1009: 'message too big', 1010: 'extension expected', 1011: 'server error', 1013: 'try again later' };
 /** How long a closing WebSocket waits for the peer's close frame without a writeTimeout (TCP's linger), instead of ws's 30 s. */
 const CLOSE_LINGER = 5000;
 
@@ -123,12 +126,18 @@ class WebSocketLink extends MessageLink {
     ws.on('error', (err) => {
       if (this.error === undefined) this.error = err;
     });
-    ws.once('close', (code: number) => {
+    ws.once('close', (code: number, reason: Buffer) => {
       if (this.#linger !== null) clearTimeout(this.#linger);
       this.#wake(new ConnClosedError(`the WebSocket closed (${code})`));
       // An error (a message above maxPayload, a protocol violation) goes to onError; a close is a close.
       if (this.error !== undefined) this.session?.[kFail](this.error);
-      else this.session?.close();
+      else if (NORMAL_CLOSE.has(code)) this.session?.close();
+      else {
+        // The peer closed for a reason of its own (1009: our message was too big for it, 1011: it
+        // failed): onClose learns it, though it is no error of this end.
+        const text = reason.length > 0 ? `: ${reason.toString('utf8')}` : '';
+        this.session?.close(new ConnClosedError(`the peer closed the WebSocket with ${code}${CLOSE_CODES[code] === undefined ? '' : ` (${CLOSE_CODES[code]})`}${text}`));
+      }
       this.gone(this.error);
     });
   }
