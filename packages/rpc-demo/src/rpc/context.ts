@@ -1,9 +1,8 @@
 // What a handler knows about its call besides the params: `this` in a handler (a `function` or a
 // method; arrow functions ignore it, so `(a, b) => a + b` handlers are unchanged). One object per
-// call; the AbortSignal is made only when a handler asks for `signal`. The server watches the
-// deadline of an async call (a timing-wheel entry, [kWatch]) so that a handler ignoring its signal
-// cannot hold its in-flight slot past it.
-import { defaultWheel, type WheelTimer } from '@nocopy/transport';
+// call; the AbortSignal is made only when a handler asks for `signal`. The server hooks an async
+// call ([kWatch]) to free its in-flight slot as soon as it is cancelled, and sweeps the deadlines of
+// its calls, so that a handler ignoring its signal cannot hold the slot past them.
 import { CallCancelledError } from '../errors.js';
 import { type Metadata, NO_METADATA } from './extensions.js';
 
@@ -40,8 +39,6 @@ export class CallContext {
   #reason: Error | null = null;
   #done = false;
   #onCancel: ((ctx: CallContext, code: CancelCode) => void) | null = null;
-  /** The server's deadline watch (a wheel entry, 50 ms resolution), for a handler that never reads `signal`. */
-  #wheel: WheelTimer | null = null;
   [kAbandoned] = false;
 
   constructor(method: string, id: number, params: unknown[], metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
@@ -63,7 +60,7 @@ export class CallContext {
     if (c === null) {
       c = this.#controller = new AbortController();
       if (this.#reason !== null) c.abort(this.#reason);
-      else if (this.deadline !== Infinity && !this.#done && this.#wheel === null) {
+      else if (this.deadline !== Infinity && !this.#done) {
         const left = this.deadline - Date.now();
         if (left <= 0) c.abort(cancelReason('ERR_RPC_DEADLINE', this.method));
         else this.#timer = setTimeout(() => this.cancel('ERR_RPC_DEADLINE'), Math.min(left, 2 ** 31 - 1)).unref();
@@ -92,16 +89,11 @@ export class CallContext {
   }
 
   /**
-   * @internal The server runs `onCancel` when this call (its handler still running) is cancelled, by
-   * the client, the connection or the deadline: the deadline is watched from now (`now`: Date.now()).
+   * @internal The server runs `onCancel` once if this call (its handler still running) is cancelled:
+   * by the client, the connection, or its deadline (the signal's timer, or the server's sweep).
    */
-  [kWatch](onCancel: (ctx: CallContext, code: CancelCode) => void, now: number): void {
-    if (this.#done) return;
-    this.#onCancel = onCancel;
-    // The signal's own timer (a handler that read `signal`) cancels at the deadline already.
-    if (this.deadline !== Infinity && this.#timer === null && this.#reason === null) {
-      this.#wheel = defaultWheel.after(Math.max(0, Math.min(this.deadline - now, 2 ** 31 - 1)), cancelAtDeadline, this);
-    }
+  [kWatch](onCancel: (ctx: CallContext, code: CancelCode) => void): void {
+    if (!this.#done && this.#reason === null) this.#onCancel = onCancel;
   }
 
   /** The call settled: its deadline timer goes. */
@@ -112,19 +104,11 @@ export class CallContext {
   }
 
   #clearTimer(): void {
-    if (this.#wheel !== null) {
-      this.#wheel.cancel();
-      this.#wheel = null;
-    }
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
   }
-}
-
-function cancelAtDeadline(ctx: CallContext): void {
-  ctx.cancel('ERR_RPC_DEADLINE');
 }
 
 function cancelReason(code: CancelCode, method: string): Error {

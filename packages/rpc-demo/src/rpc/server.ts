@@ -120,7 +120,11 @@ class ConnState {
   readonly messages: MessageReader;
   /** Bound once: the per-message callback of messages.read(). */
   onMessage: (m: Message) => boolean = () => true;
+  /** Bound once: a running call was cancelled (CallContext's kWatch hook). */
+  onCancel: (ctx: CallContext, code: CancelCode) => void = () => {};
   inFlight = 0;
+  /** Calls in flight (in `calls`) with a deadline: the server's sweep looks at this connection while there are any. */
+  deadlines = 0;
   /** Async calls in flight by msgid: a cancel aborts their signal, the connection's close too. */
   readonly calls = new Map<number, CallContext>();
   readonly peer: Peer;
@@ -180,6 +184,9 @@ class ConnState {
 /** The default onError: a process warning (code NOCOPY_RPC_ERROR), at most 10 per 10 s. */
 const warnRpcError = createWarner({ code: 'NOCOPY_RPC_ERROR' });
 
+/** How often the deadlines of the calls in flight are checked, in ms: a call past its deadline frees its slot within this. */
+const DEADLINE_SWEEP = 50;
+
 /** How long a connection ended for malformed input waits for the peer to close after our FIN. */
 const FAILED_LINGER = 2000;
 
@@ -200,6 +207,9 @@ export class RpcServer {
   readonly #runawayWarning: number;
   /** The onError report pending for each runaway handler (runawayWarning). */
   readonly #runaways = new Map<CallContext, WheelTimer>();
+  /** Connections with calls in flight that have a deadline (see #watchDeadlines). */
+  readonly #watched = new Set<ConnState>();
+  #sweep: NodeJS.Timeout | null = null;
   readonly #middleware: ServerMiddleware[] = [];
   readonly #latency: boolean;
   /** shutdown() was called: register() refuses. */
@@ -233,6 +243,7 @@ export class RpcServer {
         const st = new ConnState(conn, new MessageReader(this.framing, this.maxMessageSize));
         st.onFlushed = () => this.#resume(st);
         st.onMessage = (m) => this.#onMessage(st, m);
+        st.onCancel = (ctx, code) => this.#abandon(st, ctx, code);
         // Handlers still running learn that nobody waits for them any more.
         conn.addCloseCallback(() => {
           for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
@@ -458,7 +469,8 @@ export class RpcServer {
       st.calls.set(id, ctx);
       st.conn.hold();
       // A cancel (client, deadline, close) frees the slot at once, whether or not the handler stops.
-      ctx[kWatch]((c, code) => this.#abandon(st, c, code), deadline === Infinity ? 0 : st.now);
+      ctx[kWatch](st.onCancel);
+      if (deadline !== Infinity && st.deadlines++ === 0) this.#watchDeadlines(st);
       r.then(
         (v) => {
           if (t0 !== 0) record(method.latency!, t0);
@@ -527,6 +539,7 @@ export class RpcServer {
   #abandon(st: ConnState, ctx: CallContext, code: CancelCode): void {
     st.inFlight--;
     this.#inFlight--;
+    if (ctx.deadline !== Infinity) st.deadlines--;
     if (st.calls.get(ctx.id) === ctx) st.calls.delete(ctx.id);
     this.#cancelled++;
     this.#runaway++;
@@ -556,6 +569,7 @@ export class RpcServer {
     }
     st.inFlight--;
     this.#inFlight--;
+    if (ctx.deadline !== Infinity) st.deadlines--;
     const id = ctx.id;
     if (st.calls.get(id) === ctx) st.calls.delete(id);
     ctx.finish();
@@ -569,6 +583,32 @@ export class RpcServer {
     }
     this.#resume(st);
   }
+
+  /**
+   * The connection has calls in flight with a deadline: the sweep, every DEADLINE_SWEEP ms while any
+   * connection has one, cancels those past it. One clock read and a look at each such call per sweep
+   * instead of a timer per call (most calls end long before a sweep sees them).
+   */
+  #watchDeadlines(st: ConnState): void {
+    this.#watched.add(st);
+    this.#sweep ??= setInterval(this.#sweepDeadlines, DEADLINE_SWEEP).unref();
+  }
+
+  readonly #sweepDeadlines = (): void => {
+    const now = Date.now();
+    for (const st of this.#watched) {
+      if (st.deadlines === 0) {
+        this.#watched.delete(st);
+        continue;
+      }
+      // A cancel frees the slot now (#abandon deletes the call from the map being walked: allowed).
+      for (const ctx of st.calls.values()) if (ctx.deadline <= now) ctx.cancel('ERR_RPC_DEADLINE');
+    }
+    if (this.#watched.size === 0 && this.#sweep !== null) {
+      clearInterval(this.#sweep);
+      this.#sweep = null;
+    }
+  };
 
   /** Input left undecoded while the connection was at its limit (calls in flight, or output waiting) is dispatched again. */
   #resume(st: ConnState): void {
