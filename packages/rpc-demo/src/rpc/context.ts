@@ -39,6 +39,7 @@ export class CallContext {
   #reason: Error | null = null;
   #done = false;
   #onCancel: ((ctx: CallContext, code: CancelCode) => void) | null = null;
+  /** @internal */
   [kAbandoned] = false;
 
   constructor(method: string, id: number, params: unknown[], metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
