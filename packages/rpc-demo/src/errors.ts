@@ -63,8 +63,11 @@ FramingMismatchError.prototype.name = 'FramingMismatchError';
 
 /** A value has no MessagePack form (a function, a symbol, a Set, a cycle, ...); nothing was sent. */
 export class UnencodableValueError extends RpcError {
+  /** What could not be encoded, and why (the message without its prefix). */
+  readonly detail: string;
   constructor(detail: string) {
     super(`cannot encode as MessagePack: ${detail}`, 'ERR_UNENCODABLE_VALUE');
+    this.detail = detail;
   }
 }
 UnencodableValueError.prototype.name = 'UnencodableValueError';
@@ -88,6 +91,20 @@ export class CallCancelledError extends RpcError {
   }
 }
 CallCancelledError.prototype.name = 'CallCancelledError';
+
+/**
+ * A handler still running `runawayWarning` ms after its call was cancelled (by the client, its
+ * deadline or its connection closing): it ignores `this.signal`. Reported to the server's onError
+ * once per call; the call's slot was freed when it was cancelled and its result will be dropped.
+ */
+export class RunawayHandlerError extends RpcError {
+  readonly method: string;
+  constructor(method: string, ms: number, why: string) {
+    super(`handler of ${method} still running ${ms} ms after its call was cancelled (${why}); its result will be dropped: make it stop on this.signal`, 'ERR_RPC_RUNAWAY');
+    this.method = method;
+  }
+}
+RunawayHandlerError.prototype.name = 'RunawayHandlerError';
 
 /** The server has no such method. Sent as the response's error. */
 export class MethodNotFoundError extends RpcError {

@@ -16,6 +16,7 @@ export {
   FramingMismatchError,
   RpcTimeoutError,
   CallCancelledError,
+  RunawayHandlerError,
   MethodNotFoundError,
   QueueFullError,
   InvalidParamsError,

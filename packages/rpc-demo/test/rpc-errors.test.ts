@@ -104,8 +104,8 @@ for (const framing of FRAMINGS) {
       });
       const c = client(address, { framing, connections: 1 });
       try {
-        await assert.rejects(c.call('bigint'), (e: unknown) => e instanceof RemoteError && e.remoteName === 'TypeError' && /not encodable/.test(e.message));
-        await assert.rejects(c.call('symbol'), (e: unknown) => e instanceof RemoteError && e.remoteName === 'TypeError');
+        await assert.rejects(c.call('bigint'), (e: unknown) => e instanceof RemoteError && e.code === 'ERR_UNENCODABLE_VALUE' && /the result/.test(e.message));
+        await assert.rejects(c.call('symbol'), (e: unknown) => e instanceof RemoteError && e.remoteName === 'UnencodableValueError');
         assert.equal(await c.call('add', 1, 2), 3);
       } finally {
         await c.close();

@@ -66,6 +66,46 @@ describe('many servers: restarts', () => {
   });
 });
 
+describe('many servers: a silent server', () => {
+  it('a server that stops answering (SIGSTOP: its kernel still takes the bytes) is routed around within its timeouts', async (t) => {
+    const a = await startFleetServer('a');
+    const b = await startFleetServer('b');
+    const c = createClient({ addresses: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], connections: 2, timeout: 300 });
+    const failedAt: number[] = [];
+    let running = true;
+    let ok = 0;
+    const lanes = Array.from({ length: 16 }, async () => {
+      while (running) {
+        try {
+          await c.call('work', 1);
+          ok++;
+        } catch {
+          failedAt.push(Date.now());
+        }
+      }
+    });
+    try {
+      await until(() => ok > 200, 'the load to run');
+      a.proc.kill('SIGSTOP');
+      const stopped = Date.now();
+      await sleep(3000);
+      const recent = failedAt.filter((x) => x > Date.now() - 1000).length;
+      running = false;
+      await Promise.all(lanes);
+      t.diagnostic(`${failedAt.length} calls timed out after the SIGSTOP (the last within ${Math.max(0, ...failedAt) - stopped} ms of it), ${recent} in the last second; ${ok} answered; ejected ${c.stats().ejected}`);
+      assert.ok(failedAt.length > 0, 'calls to the silent server timed out');
+      assert.equal(recent, 0, 'after a few timeouts no call goes to the silent server');
+    } finally {
+      running = false;
+      await Promise.all(lanes);
+      await c.close();
+      a.proc.kill('SIGCONT');
+      await stopFleetServer(a, 'SIGKILL');
+      await stopFleetServer(b, 'SIGKILL');
+    }
+  });
+});
+
 describe('many servers: chaos', () => {
   const seconds = Number(process.env.NOCOPY_CHAOS_SECONDS ?? 20);
   it(`random SIGKILL, SIGTERM and restarts of 3 servers for ${seconds} s under 64 callers of an idempotent method: no wrong reply, no lost call`, { timeout: (seconds + 60) * 1000 }, async (t) => {

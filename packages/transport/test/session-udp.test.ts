@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { sleep, until } from './helpers.js';
-import { fastWheel } from './session-fixtures.js';
+import { fastWheel, lineCodec } from './session-fixtures.js';
 import { type Codec, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
 
 const json: Codec<unknown> = mapFrames(lengthField({ maxFrameLength: 1024 }), {
@@ -215,4 +215,19 @@ test('udp multicast: the server joins a group and answers datagrams sent to it',
     return;
   }
   assert.deepEqual(got, [{ mc: 'hello group' }]);
+});
+
+test('udp: one datagram is one message: two lines in one datagram through a delimiter codec are dropped whole and counted (README)', async (t) => {
+  const got: string[] = [];
+  const server = createUdpSessionServer<string>({ codec: lineCodec(), listener: { onMessage: (_s, m) => void got.push(m) } });
+  const { port } = await server.listen({ port: 0 });
+  t.after(() => server.shutdown());
+  const sock = dgram.createSocket('udp4');
+  t.after(() => sock.close());
+  const send = (s: string) => new Promise<void>((r) => sock.send(Buffer.from(s), port, '127.0.0.1', () => r()));
+  await send('a\nb\n');
+  await send('c\n');
+  await until(() => got.length === 1, 'the one-line datagram');
+  assert.deepEqual(got, ['c']);
+  assert.equal(server.stats().malformed, 1);
 });

@@ -39,11 +39,16 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, bundleStri
 export class BrowserRpcClient {
   readonly #ws: WebSocketLike;
   readonly #pending = new Map<number, Pending>();
-  readonly #opened: Promise<void>;
+  #opened: Promise<void>;
   #nextId = 1;
-  #closed = false;
+  /** Why the WebSocket is closed (or closing): every call from then on rejects with it at once. */
+  #closed: RpcCallError | null = null;
 
-  /** `url`: the server's ws:// or wss:// endpoint (nocopy-rpc serve --websocket PORT). */
+  /**
+   * `url`: the server's ws:// or wss:// endpoint (nocopy-rpc serve --websocket PORT). One WebSocket,
+   * never reopened: once it has closed (the server closed it, went away, or close() was called),
+   * ready() and every new call reject at once with ERR_CONN_CLOSED; make a new client to go on.
+   */
   constructor(url: string) {
     const WS = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
     if (WS === undefined) throw new RpcCallError('this environment has no WebSocket', 'ERR_NO_WEBSOCKET');
@@ -55,12 +60,17 @@ export class BrowserRpcClient {
     });
     this.#opened.catch(() => {});
     this.#ws.addEventListener('message', (ev) => this.#onMessage(ev.data));
-    this.#ws.addEventListener('close', (ev) => this.#failAll(new RpcCallError(`connection closed (${ev.code ?? 0})`, 'ERR_CONN_CLOSED')));
+    this.#ws.addEventListener('close', (ev) => this.#onClose(new RpcCallError(`connection closed (${ev.code ?? 0})`, 'ERR_CONN_CLOSED')));
   }
 
-  /** Resolves once the WebSocket is open. */
+  /** Resolves once the WebSocket is open; rejects (ERR_CONN_CLOSED) if it could not open or has closed since. */
   ready(): Promise<void> {
     return this.#opened;
+  }
+
+  /** The WebSocket is closed or closing: nothing sent now would be answered. */
+  get closed(): boolean {
+    return this.#closed !== null;
   }
 
   async request(method: string, params: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
@@ -68,8 +78,11 @@ export class BrowserRpcClient {
     const timeout = options.timeout ?? 10_000;
     if (!Number.isInteger(timeout) || timeout < 0) throw new RpcCallError(`timeout must be an integer number of ms, got ${String(timeout)}`, 'ERR_INVALID_OPTION');
     options.signal?.throwIfAborted();
+    if (this.#closed !== null) throw this.#closed;
     await this.#opened;
-    if (this.#closed) throw new RpcCallError('the client is closed', 'ERR_CONN_CLOSED');
+    // The close event may not have come yet while the socket is closing (2) or closed (3).
+    if (this.#closed === null && this.#ws.readyState > 1) this.#onClose(new RpcCallError('connection closed', 'ERR_CONN_CLOSED'));
+    if (this.#closed !== null) throw this.#closed;
     const id = this.#nextId;
     this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
     return new Promise<unknown>((resolve, reject) => {
@@ -94,9 +107,19 @@ export class BrowserRpcClient {
   }
 
   close(): void {
-    this.#closed = true;
+    this.#onClose(new RpcCallError('the client is closed', 'ERR_CONN_CLOSED'));
     this.#ws.close(1000);
-    this.#failAll(new RpcCallError('the client is closed', 'ERR_CONN_CLOSED'));
+  }
+
+  /** Once: calls in flight, ready() and every later call fail with `err`. */
+  #onClose(err: RpcCallError): void {
+    if (this.#closed === null) {
+      this.#closed = err;
+      const opened = Promise.reject(err);
+      opened.catch(() => {});
+      this.#opened = opened;
+    }
+    this.#failAll(this.#closed);
   }
 
   #onMessage(data: unknown): void {
@@ -108,6 +131,7 @@ export class BrowserRpcClient {
       msg = unpackr.unpack(bytes);
     } catch (err) {
       this.#failAll(new RpcCallError(`a malformed reply: ${(err as Error).message}`, 'ERR_MALFORMED_MESSAGE'));
+      this.#onClose(new RpcCallError('connection closed after a malformed reply', 'ERR_CONN_CLOSED'));
       this.#ws.close(1007);
       return;
     }

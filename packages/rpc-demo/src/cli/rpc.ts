@@ -432,6 +432,17 @@ async function bench(values: Values): Promise<void> {
   if (summary.calls === 0) process.exitCode = 1;
 }
 
+/**
+ * Process warnings (a server's errors nobody else takes, such as a client's oversized message) as
+ * one line each, like every other message of the CLI: Node's own printer adds the stack.
+ */
+function oneLineWarnings(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: unknown }) => {
+    process.stderr.write(`nocopy-rpc: ${w.name}${typeof w.code === 'string' ? ` [${w.code}]` : ''}: ${w.message.split('\n')[0]}\n`);
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   if (first === '-h' || first === '--help') {
@@ -454,4 +465,5 @@ async function main(argv: string[]): Promise<void> {
   else await bench(values);
 }
 
+oneLineWarnings();
 main(process.argv.slice(2)).catch((err: unknown) => failed(describe(err)));

@@ -14,5 +14,12 @@ export function registerDemoMethods(server: RpcServer): RpcServer {
       return a + b;
     }, { idempotent: true })
     .register('sleep', (ms: number, value?: unknown) => new Promise((resolve) => setTimeout(() => resolve(value ?? ms), Math.min(Math.max(0, Number(ms) || 0), 60_000))), { idempotent: true })
-    .register('fib', 'fib', { offload: true });
+    // fib(n) the slow way recurses on n - 1 and n - 2: a string or a fraction would never reach the
+    // base case. Past 78 the result is no longer an exact integer (and would take years).
+    .register('fib', 'fib', {
+      offload: true,
+      validate: ([n]) => {
+        if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > 78) throw new Error(`n must be an integer from 0 to 78, got ${JSON.stringify(n) ?? String(n)}`);
+      },
+    });
 }

@@ -60,6 +60,8 @@ export class RpcLink {
   retired = false;
   /** Calls that timed out since the last reply on this link. */
   timeouts = 0;
+  /** A $health check of this link is under way (after many timeouts). */
+  pinging = false;
   /** Resolves once the connection has closed. */
   closed: Promise<void>;
   markClosed!: () => void;

@@ -118,8 +118,14 @@ const NO_OPTIONS: CallOptions = Object.freeze({});
  */
 const BATCH_PER_LINK = 8;
 
-/** Calls timed out in a row on one connection, with no reply between, after which it is replaced. */
-const TIMEOUTS_BEFORE_RECYCLE = 16;
+/**
+ * Calls timed out in a row on one connection, with no reply between, after which the connection is
+ * checked: a $health call that gets no answer within PING_TIMEOUT closes it (it is jammed, or its
+ * server is gone without a FIN), and it is dialed again. An answer (slow handlers, not a dead
+ * connection) keeps it.
+ */
+const TIMEOUTS_BEFORE_PING = 16;
+const PING_TIMEOUT = 2000;
 
 export class RpcClient {
   readonly framing: Framing;
@@ -411,10 +417,25 @@ export class RpcClient {
   #timedOut(call: Call): void {
     const link = call.link;
     this.#fail(call, new RpcTimeoutError(call.method, call.timeout), true, true);
-    // A connection on which calls only time out is not used forever: it is replaced.
-    if (link !== null && ++link.timeouts >= TIMEOUTS_BEFORE_RECYCLE && link.sub.link === link) {
-      link.conn.close(new RpcTimeoutError(call.method, call.timeout));
+    // A connection on which calls only time out is checked, and replaced if it does not answer.
+    if (link !== null && ++link.timeouts >= TIMEOUTS_BEFORE_PING && !link.pinging && link.sub.link === link) {
+      link.pinging = true;
+      void this.#ping(link).then((answered) => {
+        link.pinging = false;
+        if (answered) link.timeouts = 0;
+        else link.conn.close(new RpcTimeoutError(HEALTH, PING_TIMEOUT));
+      });
     }
+  }
+
+  /** Whether the connection answers a $health call at all (any reply, an error included) within PING_TIMEOUT. */
+  #ping(link: RpcLink): Promise<boolean> {
+    if (!link.conn.isActive()) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const call = newCall(HEALTH, [], null, null, PING_TIMEOUT, false, false, true, () => resolve(true), (err) => resolve(err instanceof RemoteError));
+      call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(HEALTH, PING_TIMEOUT)), PING_TIMEOUT);
+      this.#send(link, call);
+    });
   }
 
   /**

@@ -1,6 +1,8 @@
 // What a handler knows about its call besides the params: `this` in a handler (a `function` or a
 // method; arrow functions ignore it, so `(a, b) => a + b` handlers are unchanged). One object per
-// call; the AbortSignal and the deadline's timer are made only when a handler asks for `signal`.
+// call; the AbortSignal is made only when a handler asks for `signal`. The server hooks an async
+// call ([kWatch]) to free its in-flight slot as soon as it is cancelled, and sweeps the deadlines of
+// its calls, so that a handler ignoring its signal cannot hold the slot past them.
 import { CallCancelledError } from '../errors.js';
 import { type Metadata, NO_METADATA } from './extensions.js';
 
@@ -12,6 +14,11 @@ export interface Peer {
 
 /** Why a call's signal aborted: `reason.code` is one of these. */
 export type CancelCode = 'ERR_RPC_CANCELLED' | 'ERR_RPC_DEADLINE' | 'ERR_CONN_CLOSED';
+
+/** @internal The server's hook on an async call: `onCancel` runs once if the call is cancelled before it settles. */
+export const kWatch = Symbol('nocopy.rpc.watch');
+/** @internal Whether the server's onCancel hook ran (the call was abandoned: its reply is dropped). */
+export const kAbandoned = Symbol('nocopy.rpc.abandoned');
 
 export class CallContext {
   /** The method called. */
@@ -31,6 +38,9 @@ export class CallContext {
   #timer: NodeJS.Timeout | null = null;
   #reason: Error | null = null;
   #done = false;
+  #onCancel: ((ctx: CallContext, code: CancelCode) => void) | null = null;
+  /** @internal */
+  [kAbandoned] = false;
 
   constructor(method: string, id: number, params: unknown[], metadata: Metadata, deadline: number, peer: Peer, attributes: Map<string, unknown>) {
     this.method = method;
@@ -71,11 +81,26 @@ export class CallContext {
     this.#reason = cancelReason(code, this.method);
     this.#clearTimer();
     this.#controller?.abort(this.#reason);
+    const f = this.#onCancel;
+    if (f !== null) {
+      this.#onCancel = null;
+      this[kAbandoned] = true;
+      f(this, code);
+    }
+  }
+
+  /**
+   * @internal The server runs `onCancel` once if this call (its handler still running) is cancelled:
+   * by the client, the connection, or its deadline (the signal's timer, or the server's sweep).
+   */
+  [kWatch](onCancel: (ctx: CallContext, code: CancelCode) => void): void {
+    if (!this.#done && this.#reason === null) this.#onCancel = onCancel;
   }
 
   /** The call settled: its deadline timer goes. */
   finish(): void {
     this.#done = true;
+    this.#onCancel = null;
     this.#clearTimer();
   }
 

@@ -4,13 +4,13 @@
 // of async handlers that finish together are coalesced into one flush per microtask checkpoint.
 import type { AddressInfo, Server } from 'node:net';
 import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
-import { checkBoolean, checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
-import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
-import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
+import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
+import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError, UnencodableValueError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
-import { CallContext, NO_PEER, type Peer } from './context.js';
-import { errorObject } from './wire-errors.js';
+import { CallContext, type CancelCode, NO_PEER, type Peer, kAbandoned, kWatch } from './context.js';
+import { errorObject, thrownValue } from './wire-errors.js';
 import { type RegistryOptions, checkRegistry, registerServer } from './registry.js';
 import type { Registration } from '@nocopy/transport/etcd';
 import type { ServiceHandlers, Validators } from './service.js';
@@ -25,8 +25,17 @@ export interface ServerOptions {
   framing?: Framing;
   /** Largest message accepted or sent, in bytes. Default 4 MiB. A larger incoming one closes its connection. */
   maxMessageSize?: number;
-  /** Calls in flight per connection at most; reading pauses there until calls finish. Default 1024. */
+  /**
+   * Calls in flight per connection at most; reading pauses there until calls finish. Default 1024.
+   * A call cancelled (by the client, its deadline or its connection closing) leaves at once, though
+   * its handler may run on (stats().runaway).
+   */
   maxInFlight?: number;
+  /**
+   * A handler still running this many ms after its call was cancelled is reported to onError
+   * (RunawayHandlerError, ERR_RPC_RUNAWAY), once per call. 0: never. Default 10000.
+   */
+  runawayWarning?: number;
   /** The worker pool for methods registered with `{ offload: true }`. */
   workers?: WorkersOptions;
   /** Transport options for the EventLoop (timeouts, maxConnections, buffer limits, ...). */
@@ -53,6 +62,8 @@ export const DEFAULT_IDLE_TIMEOUT = 300_000;
 export const DEFAULT_WRITE_TIMEOUT = 30_000;
 /** Live connections at most (memory and descriptors stay bounded). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** A handler still running this many ms after its call was cancelled is reported to onError. */
+export const DEFAULT_RUNAWAY_WARNING = 10_000;
 
 export interface RegisterOptions {
   /** Run in the worker pool: the handler argument is then the name of an export of `workers.filename`. */
@@ -90,14 +101,16 @@ export interface ServerStats {
   calls: number;
   /** Calls answered with an error. */
   errors: number;
-  /** Calls running now (all connections). */
+  /** Calls running now whose reply is awaited (all connections): a cancelled call leaves at once. */
   inFlight: number;
   /** Calls sent to the worker pool. */
   offloaded: number;
   /** Per registered method: calls (requests and notifications), errors (calls answered with an error) and the latency histogram (ns; null without the latency option). */
   methods: Record<string, MethodStats>;
-  /** Calls that finished after they were cancelled (by the client, their deadline or their connection closing): not answered. */
+  /** Calls cancelled before they were answered (by the client, their deadline or their connection closing): their reply is not sent. */
   cancelled: number;
+  /** Handlers of cancelled calls still running (they ignore `this.signal`): no longer in inFlight, their result will be dropped. */
+  runaway: number;
 }
 
 interface Method {
@@ -121,7 +134,11 @@ class ConnState {
   readonly messages: MessageReader;
   /** Bound once: the per-message callback of messages.read(). */
   onMessage: (m: Message) => boolean = () => true;
+  /** Bound once: a running call was cancelled (CallContext's kWatch hook). */
+  onCancel: (ctx: CallContext, code: CancelCode) => void = () => {};
   inFlight = 0;
+  /** Calls in flight (in `calls`) with a deadline: the server's sweep looks at this connection while there are any. */
+  deadlines = 0;
   /** Async calls in flight by msgid: a cancel aborts their signal, the connection's close too. */
   readonly calls = new Map<number, CallContext>();
   readonly peer: Peer;
@@ -181,6 +198,9 @@ class ConnState {
 /** The default onError: a process warning (code NOCOPY_RPC_ERROR), at most 10 per 10 s. */
 const warnRpcError = createWarner({ code: 'NOCOPY_RPC_ERROR' });
 
+/** How often the deadlines of the calls in flight are checked, in ms: a call past its deadline frees its slot within this. */
+const DEADLINE_SWEEP = 50;
+
 /** How long a connection ended for malformed input waits for the peer to close after our FIN. */
 const FAILED_LINGER = 2000;
 
@@ -197,6 +217,13 @@ export class RpcServer {
   #inFlight = 0;
   #offloaded = 0;
   #cancelled = 0;
+  #runaway = 0;
+  readonly #runawayWarning: number;
+  /** The onError report pending for each runaway handler (runawayWarning). */
+  readonly #runaways = new Map<CallContext, WheelTimer>();
+  /** Connections with calls in flight that have a deadline (see #watchDeadlines). */
+  readonly #watched = new Set<ConnState>();
+  #sweep: NodeJS.Timeout | null = null;
   readonly #middleware: ServerMiddleware[] = [];
   readonly #latency: boolean;
   /** shutdown() was called: register() refuses, $health answers "draining". */
@@ -213,6 +240,7 @@ export class RpcServer {
     if (max > 2 ** 32 - 1) throw new InvalidOptionError('maxMessageSize', max, 'an integer from 1 to 2^32-1');
     this.maxMessageSize = max;
     this.#maxInFlight = checkCount('maxInFlight', options.maxInFlight, 1024);
+    this.#runawayWarning = checkMs('runawayWarning', options.runawayWarning, DEFAULT_RUNAWAY_WARNING);
     this.#latency = checkBoolean('latency', options.latency, false);
     checkFunction('onError', options.onError);
     this.#onError = options.onError ?? warnRpcError;
@@ -235,6 +263,7 @@ export class RpcServer {
         const st = new ConnState(conn, new MessageReader(this.framing, this.maxMessageSize));
         st.onFlushed = () => this.#resume(st);
         st.onMessage = (m) => this.#onMessage(st, m);
+        st.onCancel = (ctx, code) => this.#abandon(st, ctx, code);
         // Handlers still running learn that nobody waits for them any more.
         conn.addCloseCallback(() => {
           for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
@@ -375,7 +404,7 @@ export class RpcServer {
   stats(): ServerStats {
     const methods: Record<string, MethodStats> = {};
     for (const [name, m] of this.#methods) methods[name] = { calls: m.calls, errors: m.errors, latency: m.latency };
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, methods };
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, runaway: this.#runaway, methods };
   }
 
   /**
@@ -493,7 +522,7 @@ export class RpcServer {
       } catch (err) {
         method.errors++;
         if (t0 !== 0) record(method.latency!, t0);
-        this.#reply(st, id, err, null);
+        this.#reply(st, id, thrownValue(err), null);
         return true;
       }
       if (!isThenable(r)) {
@@ -505,6 +534,9 @@ export class RpcServer {
       this.#inFlight++;
       st.calls.set(id, ctx);
       st.conn.hold();
+      // A cancel (client, deadline, close) frees the slot at once, whether or not the handler stops.
+      ctx[kWatch](st.onCancel);
+      if (deadline !== Infinity && st.deadlines++ === 0) this.#watchDeadlines(st);
       r.then(
         (v) => {
           if (t0 !== 0) record(method.latency!, t0);
@@ -513,7 +545,7 @@ export class RpcServer {
         (err) => {
           method.errors++;
           if (t0 !== 0) record(method.latency!, t0);
-          this.#complete(st, ctx, err ?? new Error('rejected'), null);
+          this.#complete(st, ctx, thrownValue(err), null);
         },
       );
       // Also while replies wait for the peer to read them: nobody awaits the flush of async replies,
@@ -540,7 +572,7 @@ export class RpcServer {
       method.calls++;
       const onError = (err: unknown) => {
         method.errors++;
-        this.#onError(err);
+        this.#onError(thrownValue(err));
       };
       try {
         const ctx = new CallContext(name, -1, m[2], NO_METADATA, Infinity, st.peer, st.attributes);
@@ -566,9 +598,44 @@ export class RpcServer {
     return this.#offload!.run(method, name, params, signal);
   }
 
-  #complete(st: ConnState, ctx: CallContext, err: unknown, result: unknown): void {
+  /**
+   * A running call was cancelled: it leaves the in-flight counts now, its reply will be dropped, and
+   * its handler, if it ignores the signal, runs on as a runaway until it returns.
+   */
+  #abandon(st: ConnState, ctx: CallContext, code: CancelCode): void {
     st.inFlight--;
     this.#inFlight--;
+    if (ctx.deadline !== Infinity) st.deadlines--;
+    if (st.calls.get(ctx.id) === ctx) st.calls.delete(ctx.id);
+    this.#cancelled++;
+    this.#runaway++;
+    if (this.#runawayWarning > 0) {
+      const ms = this.#runawayWarning;
+      this.#runaways.set(ctx, defaultWheel.after(ms, (c: CallContext) => {
+        this.#runaways.delete(c);
+        this.#onError(new RunawayHandlerError(c.method, ms, code));
+      }, ctx));
+    }
+    // No reply to flush: the connection need not stay open (drain, half-close) for it.
+    st.conn.unhold();
+    if (st.failed !== null && st.inFlight === 0 && st.unflushed === 0) st.end();
+    this.#resume(st);
+  }
+
+  #complete(st: ConnState, ctx: CallContext, err: unknown, result: unknown): void {
+    if (ctx[kAbandoned]) {
+      // Its slot went when it was cancelled; the result is dropped.
+      this.#runaway--;
+      const w = this.#runaways.get(ctx);
+      if (w !== undefined) {
+        w.cancel();
+        this.#runaways.delete(ctx);
+      }
+      return;
+    }
+    st.inFlight--;
+    this.#inFlight--;
+    if (ctx.deadline !== Infinity) st.deadlines--;
     const id = ctx.id;
     if (st.calls.get(id) === ctx) st.calls.delete(id);
     ctx.finish();
@@ -582,6 +649,32 @@ export class RpcServer {
     }
     this.#resume(st);
   }
+
+  /**
+   * The connection has calls in flight with a deadline: the sweep, every DEADLINE_SWEEP ms while any
+   * connection has one, cancels those past it. One clock read and a look at each such call per sweep
+   * instead of a timer per call (most calls end long before a sweep sees them).
+   */
+  #watchDeadlines(st: ConnState): void {
+    this.#watched.add(st);
+    this.#sweep ??= setInterval(this.#sweepDeadlines, DEADLINE_SWEEP).unref();
+  }
+
+  readonly #sweepDeadlines = (): void => {
+    const now = Date.now();
+    for (const st of this.#watched) {
+      if (st.deadlines === 0) {
+        this.#watched.delete(st);
+        continue;
+      }
+      // A cancel frees the slot now (#abandon deletes the call from the map being walked: allowed).
+      for (const ctx of st.calls.values()) if (ctx.deadline <= now) ctx.cancel('ERR_RPC_DEADLINE');
+    }
+    if (this.#watched.size === 0 && this.#sweep !== null) {
+      clearInterval(this.#sweep);
+      this.#sweep = null;
+    }
+  };
 
   /** Input left undecoded while the connection was at its limit (calls in flight, or output waiting) is dispatched again. */
   #resume(st: ConnState): void {
@@ -612,7 +705,9 @@ export class RpcServer {
       }
       // The result (or the error itself) could not be encoded: answer with that error.
       if (err == null) this.#errors++;
-      writeMessage(w, this.framing, [1, id, errorObject(why instanceof MessageTooLargeError ? why : new TypeError(`${err == null ? 'result' : 'error'} not encodable: ${(why as Error).message}`)), null], this.maxMessageSize);
+      const what = err == null ? 'the result' : 'the error';
+      const detail = why instanceof UnencodableValueError ? why.detail : String((why as Error)?.message ?? why);
+      writeMessage(w, this.framing, [1, id, errorObject(why instanceof MessageTooLargeError ? why : new UnencodableValueError(`${what}: ${detail}`)), null], this.maxMessageSize);
     }
   }
 }

@@ -11,12 +11,25 @@ export interface WireError {
 }
 
 /**
+ * What a handler threw or rejected with, as the call's error: null and undefined (a `throw null`)
+ * fail the call too, never answer it with success.
+ */
+export function thrownValue(v: unknown): unknown {
+  return v ?? new Error(`the handler threw ${v === null ? 'null' : 'undefined'}, not an Error`);
+}
+
+/**
  * The wire form of a thrown value: code when it is a string, data when the error has one (any
  * MessagePack value). `dataNotSent`: the data could not be encoded; the message says so instead.
+ * A thrown plain object (`throw { code, message }`) keeps its string name, message and code and its
+ * data; without a message it is described (JSON), never "[object Object]".
  */
 export function errorObject(err: unknown, dataNotSent?: string): WireError {
-  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
-  const o: WireError = { name: err.name, message: dataNotSent === undefined ? err.message : `${err.message} (${dataNotSent})` };
+  if (err === null || typeof err !== 'object') return { name: 'Error', message: String(err) };
+  const e = err as { name?: unknown; message?: unknown };
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const message = typeof e.message === 'string' ? e.message : err instanceof Error ? String(e.message ?? '') : describe(err);
+  const o: WireError = { name, message: dataNotSent === undefined ? message : `${message} (${dataNotSent})` };
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') o.code = code;
   const data = (err as { data?: unknown }).data;

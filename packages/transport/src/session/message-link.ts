@@ -246,6 +246,15 @@ export abstract class MessageLink implements SessionLink {
     this.closeTransport(error, options?.graceful ?? error === undefined);
   }
 
+  /**
+   * Cuts the transport now, also when a graceful close already began and waits for the peer (a
+   * shutdown deadline): nothing more is sent.
+   */
+  abort(error?: unknown): void {
+    if (this.#active) this.close(error, { graceful: false });
+    else if (!this.#gone) this.closeTransport(error, false);
+  }
+
   /** The transport is gone (closed by us or by the peer): close callbacks run once input settled. */
   protected gone(error?: unknown): void {
     if (this.#gone) return;

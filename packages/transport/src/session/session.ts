@@ -4,7 +4,7 @@
 import type { Connection } from '../connection.js';
 import type { FrameReader } from '../framing/codec.js';
 import type { SessionLink } from './link.js';
-import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, MalformedMessageError, SessionRejectedError } from '../errors.js';
+import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, InboundBudgetError, InboundLimitError, MalformedMessageError, ReadTimeoutError, SessionRejectedError, WriteTimeoutError } from '../errors.js';
 import { checkFunction, checkMs } from '../validate.js';
 import { Attributes } from './attributes.js';
 import type { SessionConfig } from './config.js';
@@ -60,6 +60,7 @@ const kCron = Symbol('nocopy.sessionCron');
 const kHeartbeat = Symbol('nocopy.sessionHeartbeat');
 const kCheckHeartbeat = Symbol('nocopy.sessionCheckHeartbeat');
 const kCheckIdle = Symbol('nocopy.sessionCheckIdle');
+const kStale = Symbol('nocopy.sessionStale');
 
 export class Session<In = unknown, Out = In> {
   /** Unique in this process, increasing. */
@@ -234,13 +235,26 @@ export class Session<In = unknown, Out = In> {
     const timers = this.#timers;
     const wheel = this.#cfg.wheel;
     const t: WheelTimer = periodic
-      ? wheel.every(ms, (s: this) => fn(s), this, onTimerError)
+      ? wheel.every(ms, (s: this) => {
+          if (!s[kStale]()) fn(s);
+        }, this, onTimerError)
       : wheel.after(ms, (s: this) => {
           timers.delete(t);
-          fn(s);
+          if (!s[kStale]()) fn(s);
         }, this, onTimerError);
     timers.add(t);
     return t;
+  }
+
+  /**
+   * @internal A timer is due: false while the session is active. Once it began closing (the peer's
+   * FIN while an onMessage still runs makes the link inactive before the connection closes), every
+   * timer goes and none fires again.
+   */
+  [kStale](): boolean {
+    if (!this.#closing && this.#link.isActive()) return false;
+    this.#cancelTimers();
+    return true;
   }
 
   #cancelTimers(): void {
@@ -443,7 +457,7 @@ export class Session<In = unknown, Out = In> {
 
   /** @internal A cron tick (skipped while the previous async onCron runs). */
   [kCron](): void {
-    if (this.#cronRunning || this.#closing) return;
+    if (this[kStale]() || this.#cronRunning) return;
     const r = this.#cfg.listener.onCron!(this);
     if (!isThenable(r)) return;
     this.#cronRunning = true;
@@ -473,6 +487,7 @@ export class Session<In = unknown, Out = In> {
 
   /** @internal */
   [kHeartbeat](): void {
+    if (this[kStale]()) return;
     // WebSocket: a ping (the pong counts as input); elsewhere the heartbeat message.
     if (this.#link.ping !== undefined) {
       this.#link.ping();
@@ -488,7 +503,7 @@ export class Session<In = unknown, Out = In> {
 
   /** @internal */
   [kCheckHeartbeat](): void {
-    if (this.#closing) return;
+    if (this[kStale]()) return;
     const ms = this.#cfg.heartbeat!.timeout;
     const left = this.lastRead + ms - Date.now();
     if (left <= 0) this[kFail](new HeartbeatTimeoutError(ms));
@@ -497,7 +512,7 @@ export class Session<In = unknown, Out = In> {
 
   /** @internal */
   [kCheckIdle](): void {
-    if (this.#closing) return;
+    if (this[kStale]()) return;
     const ms = this.#cfg.idleTimeout;
     const left = this.lastActive + ms - Date.now();
     if (left <= 0) this[kFail](new IdleTimeoutError(ms));
@@ -508,8 +523,13 @@ export class Session<In = unknown, Out = In> {
     this.#connGone = true;
     if (!this.#closing) {
       this.#closing = true;
-      this.closeReason = this.#link.error;
+      const err = this.#link.error;
+      this.closeReason = err;
       this.#cancelTimers();
+      // One rule for every transport: a timeout or limit of this end that closed the link reaches
+      // onError before onClose, as the session's own (heartbeat, idle) do. A peer's close or reset
+      // is no error of ours: onClose alone says why.
+      if (err instanceof ReadTimeoutError || err instanceof WriteTimeoutError || err instanceof IdleTimeoutError || err instanceof HeartbeatTimeoutError || err instanceof InboundLimitError || err instanceof InboundBudgetError) this.#reportError(err);
     }
     if (this.#busy === 0) this.#finish();
   };

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { once } from 'node:events';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ConnClosedError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
+import { ConnClosedError, HeartbeatTimeoutError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { MessageLink, kText } from './message-link.js';
@@ -18,6 +18,11 @@ import { SessionSet } from './set.js';
 import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
+/** Close codes that say nothing went wrong: 1000 normal, 1001 going away, 1005 no code, 1006 cut (the peer died or we cut it). */
+const NORMAL_CLOSE = new Set([1000, 1001, 1005, 1006]);
+const CLOSE_CODES: Record<number, string> = { 1002: 'protocol error', 1003: 'unsupported data', 1007: 'invalid data', 1008: 'policy violation', 1009: 'message too big', 1010: 'extension expected', 1011: 'server error', 1013: 'try again later' };
+/** How long a closing WebSocket waits for the peer's close frame without a writeTimeout (TCP's linger), instead of ws's 30 s. */
+const CLOSE_LINGER = 5000;
 
 export interface WebSocketLinkOptions {
   /** Send messages as 'binary' (default) or 'text' frames. Received text and binary messages both reach the codec as bytes. */
@@ -75,6 +80,8 @@ class WebSocketLink extends MessageLink {
   #writeTimer: NodeJS.Timeout | null = null;
   #paused = false;
   #corked = false;
+  /** Bounds the wait for the peer's close frame once we sent ours. */
+  #linger: NodeJS.Timeout | null = null;
   readonly #uncork = (): void => {
     this.#corked = false;
     const sock = this.#socket;
@@ -119,11 +126,18 @@ class WebSocketLink extends MessageLink {
     ws.on('error', (err) => {
       if (this.error === undefined) this.error = err;
     });
-    ws.once('close', (code: number) => {
+    ws.once('close', (code: number, reason: Buffer) => {
+      if (this.#linger !== null) clearTimeout(this.#linger);
       this.#wake(new ConnClosedError(`the WebSocket closed (${code})`));
       // An error (a message above maxPayload, a protocol violation) goes to onError; a close is a close.
       if (this.error !== undefined) this.session?.[kFail](this.error);
-      else this.session?.close();
+      else if (NORMAL_CLOSE.has(code)) this.session?.close();
+      else {
+        // The peer closed for a reason of its own (1009: our message was too big for it, 1011: it
+        // failed): onClose learns it, though it is no error of this end.
+        const text = reason.length > 0 ? `: ${reason.toString('utf8')}` : '';
+        this.session?.close(new ConnClosedError(`the peer closed the WebSocket with ${code}${CLOSE_CODES[code] === undefined ? '' : ` (${CLOSE_CODES[code]})`}${text}`));
+      }
       this.gone(this.error);
     });
   }
@@ -184,8 +198,17 @@ class WebSocketLink extends MessageLink {
   }
 
   protected closeTransport(error: unknown, graceful: boolean): void {
-    if (graceful) this.#ws.close(error === undefined ? 1000 : 1011);
-    else this.#ws.terminate();
+    const ws = this.#ws;
+    // A peer that answers no ping or does not read its output would not answer a close frame either:
+    // cut now, as TCP does, rather than hold the session (and a maxConnections slot) for ws's 30 s.
+    if (!graceful || error instanceof HeartbeatTimeoutError || error instanceof WriteTimeoutError) {
+      ws.terminate();
+      return;
+    }
+    ws.close(error === undefined ? 1000 : 1011);
+    if (this.#linger === null && ws.readyState !== WebSocket.CLOSED) {
+      this.#linger = setTimeout(() => ws.terminate(), this.#c.writeTimeout > 0 ? this.#c.writeTimeout : CLOSE_LINGER).unref();
+    }
   }
 
   protected overflow(): boolean {
@@ -333,16 +356,20 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
     return { sessions: this.#live.size, opened: this.#live.opened, closed: this.#live.closed, refused: this.#refused };
   }
 
-  /** Stops accepting, closes every session (close frames; each onClose runs), then the HTTP server. */
+  /**
+   * Stops accepting, closes every session (close frames; each onClose runs), then the HTTP server.
+   * A peer that has not answered our close frame by `timeout` (default 30 s) is cut off.
+   */
   shutdown(options: { timeout?: number } = {}): Promise<void> {
     if (this.#shutdown !== null) return this.#shutdown;
     const timeout = checkMs('timeout', options.timeout, 30_000);
     this.#shutdown = (async () => {
       for (const s of this.#live) s.close();
       if (this.#live.size > 0) {
+        // The deadline cuts the sockets still waiting for their peer's close frame.
         const timer = setTimeout(() => {
-          for (const s of this.#live) s.connection?.close();
-          for (const s of this.#live) s.close(new ShutdownError('the shutdown deadline passed'));
+          const err = new ShutdownError('the shutdown deadline passed');
+          for (const s of this.#live) (s[kLink] as MessageLink).abort(err);
         }, timeout);
         await this.#live.whenEmpty();
         clearTimeout(timer);
