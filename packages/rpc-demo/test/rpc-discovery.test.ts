@@ -57,6 +57,16 @@ describe('discovery: DNS', () => {
       t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; failed ${load.failures.length}; DNS queries for svc.test: ${dns.queries('A', 'svc.test')}`);
       assert.deepEqual(load.failures.map(String), []);
       assert.equal(load.byResult.get('a') ?? 0, fromA, 'no call went to a once it was drained');
+      // The CLI takes the same target.
+      // (Not spawnSync: the servers answer from this process.)
+      const cli = spawn(process.execPath, [RPC_BIN, 'call', 'whoami', '-a', `dns://${dns.server}/svc.test:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      cli.stdout!.on('data', (d: Buffer) => (out += d));
+      cli.stderr!.on('data', (d: Buffer) => (err += d));
+      const [code] = (await within(once(cli, 'exit'), 15_000, 'nocopy-rpc call')) as [number];
+      assert.equal(code, 0, err);
+      assert.match(out, /^"[bc]"\n$/);
     } finally {
       await load.stop();
       await client.close();
