@@ -60,6 +60,9 @@ describe('strict input: options and params', () => {
     }
     assert.throws(() => createClient({ addresses: ['127.0.0.1:1', 'localhost'] }), InvalidOptionError);
     assert.throws(() => createClient({ address: 42 as unknown as string }), InvalidOptionError);
+    // The option at fault is named: an empty `addresses` beside a valid `address` (issue 24).
+    assert.throws(() => createClient({ address: '127.0.0.1:1', addresses: [] }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'addresses');
+    assert.throws(() => createClient({ address: '127.0.0.1:1', target: '127.0.0.1:2' }), (e: unknown) => e instanceof InvalidOptionError && /one of address, addresses, target and resolver/.test(e.message));
   });
 });
 
