@@ -258,6 +258,28 @@ describe('many servers: ejection', () => {
   });
 });
 
+describe('many servers: latency outliers', () => {
+  it('a server far slower than the others is ejected on its latency, the others take its calls', async (t) => {
+    const mk = (name: string, ms: number) => counted(name, (s) => s.register('op', () => sleep(ms).then(() => name)));
+    const fleet = [await mk('a', 1), await mk('b', 1), await mk('slow', 40)];
+    const c = client(fleet.map((f) => f.address), { connections: 1, outlier: { interval: 400, latencyFactor: 5, minRequests: 10, consecutiveFailures: 0, baseEjectionTime: 60_000 } });
+    try {
+      await c.ready();
+      const load = callers(24, () => c.call('op'));
+      await until(() => c.stats().ejected === 1, 'the slow server to be ejected', 10_000);
+      const slowAt = fleet[2]!.total();
+      await sleep(500);
+      await load.stop();
+      t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; the slow one got ${fleet[2]!.total() - slowAt} after its ejection`);
+      assert.deepEqual(load.failures, []);
+      assert.equal(fleet[2]!.total(), slowAt, 'no call reached the ejected server');
+    } finally {
+      await c.close();
+      for (const f of fleet) await f.server.shutdown();
+    }
+  });
+});
+
 /** A 4-byte length before `b`. */
 function framed(b: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + b.length);
