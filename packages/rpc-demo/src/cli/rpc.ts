@@ -15,6 +15,7 @@ import { RemoteError } from '../errors.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
 import type { WebSocketEndpoint } from '../websocket/endpoint.js';
+import { serveMetrics } from './metrics.js';
 
 const USAGE = `Usage: nocopy-rpc <command> [options]
 
@@ -55,6 +56,8 @@ Options:
                                has (default 30000)
       --websocket PORT         also serve the methods over WebSocket at ws://HOST:PORT/, and
                                a page at http://HOST:PORT/ that calls them from a browser
+      --metrics PORT           serve Prometheus metrics at http://HOST:PORT/metrics (needs
+                               @nocopy/otel; with --processes, the cluster's own metrics)
   -h, --help                   print this help
 
 SIZE is bytes, or a number with KiB, MiB or GiB (4MiB). The limits: SECURITY.md.
@@ -113,6 +116,7 @@ const commands: Record<Command, { usage: string; options: Options; positionals: 
       'max-inbound-total': { type: 'string' },
       'read-timeout': { type: 'string' },
       websocket: { type: 'string' },
+      metrics: { type: 'string' },
     },
   },
   call: {
@@ -248,7 +252,7 @@ async function serve(values: Values): Promise<void> {
   const host = values.host ?? '127.0.0.1';
   // --processes N: this process is the cluster's primary; each worker runs this same command.
   if (values.processes !== undefined && values.websocket !== undefined) usage('--processes and --websocket do not combine', 'serve');
-  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing));
+  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing), values);
   const server: RpcServer = construct('serve', () => createServer({
     framing: framingOf('serve', values.framing),
     maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
@@ -291,12 +295,13 @@ async function serve(values: Values): Promise<void> {
       failed(`cannot listen on --websocket ${wsPort}: ${(err as Error).message}`);
     }
   }
+  const metrics = await startMetrics(values, host, [server]);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) failed(`${signal} again, exiting now`);
     stopping = true;
     process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
-    Promise.all([endpoint?.shutdown(), server.shutdown({ timeout: 5000 })]).then(
+    Promise.all([endpoint?.shutdown(), server.shutdown({ timeout: 5000 }), metrics?.close()]).then(
       () => process.exit(0),
       (err: unknown) => failed(`shutdown failed: ${describe(err)}`),
     );
@@ -304,11 +309,11 @@ async function serve(values: Values): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
-  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}; Ctrl-C stops\n`);
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}${metrics === undefined ? '' : `; metrics on ${metrics.url}`}; Ctrl-C stops\n`);
 }
 
 /** The primary of `serve --processes N`: hands connections to N workers; SIGINT or SIGTERM drains them and exits with 0. */
-async function servePrimary(port: number, host: string, processes: number, framing: Framing): Promise<void> {
+async function servePrimary(port: number, host: string, processes: number, framing: Framing, values: Values): Promise<void> {
   let cluster;
   try {
     cluster = await runCluster({ module: fileURLToPath(import.meta.url), args: process.argv.slice(2), workers: processes, listen: { port, host }, signals: true, drainTimeout: 5000 });
@@ -320,14 +325,28 @@ async function servePrimary(port: number, host: string, processes: number, frami
   });
   const a = cluster.address;
   const where = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  const metrics = await startMetrics(values, host, [cluster]);
   let announced = false;
   const announce = (signal: NodeJS.Signals): void => {
     if (!announced) process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
     announced = true;
+    // The cluster exits once its workers are gone and nothing else holds the event loop.
+    void metrics?.close();
   };
   process.on('SIGINT', announce);
   process.on('SIGTERM', announce);
-  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${framing} framing, ${processes} processes); Ctrl-C stops\n`);
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${framing} framing, ${processes} processes)${metrics === undefined ? '' : `; metrics on ${metrics.url}`}; Ctrl-C stops\n`);
+}
+
+/** --metrics PORT: the Prometheus endpoint for `targets`, or undefined without the flag. */
+async function startMetrics(values: Values, host: string, targets: Array<{ stats(): object }>): Promise<{ url: string; close(): Promise<void> } | undefined> {
+  if (values.metrics === undefined) return undefined;
+  const port = int('serve', 'metrics', values.metrics, 0, 65535, 0);
+  try {
+    return await serveMetrics(port, host, targets);
+  } catch (err) {
+    failed(`cannot serve --metrics ${port}: ${(err as Error).message}`);
+  }
 }
 
 async function call(values: Values, positionals: string[]): Promise<void> {
