@@ -17,6 +17,7 @@ import {
   type Tracer,
   type TracerProvider,
   context,
+  isSpanContextValid,
   metrics,
   propagation,
   trace,
@@ -41,6 +42,14 @@ export interface RpcInstrumentationOptions {
   propagator?: Pick<TextMapPropagator, 'inject' | 'extract'>;
   /** Make spans. Default true; false records the duration histograms only. */
   traces?: boolean;
+  /**
+   * Whether a call outside any trace starts one: a server call that arrived without trace context,
+   * a client call made with no span active. Default true (the tracer's sampler decides, as usual).
+   * false: such calls get no span and cost next to nothing, while calls of a trace started upstream
+   * (the edge decides what is sampled) are traced as usual; with a parent-based sampler whose root
+   * sampling is off, the traces recorded are the same.
+   */
+  traceRoots?: boolean;
   /** Record rpc.client.duration and rpc.server.duration. Default true. */
   metrics?: boolean;
 }
@@ -49,6 +58,9 @@ export interface RpcInstrumentation extends Disposable {
   /** Unsubscribes from the channels: calls cost one boolean check again. Idempotent. */
   disable(): void;
 }
+
+/** What a start transform returns for a call that enters no context of ours. */
+const SKIP: Context = ROOT_CONTEXT.setValue(Symbol('nocopy.otel.skip'), true);
 
 /** A call's span and start time, on its channel message. */
 const kCall = Symbol('nocopy.otel.call');
@@ -64,7 +76,8 @@ type Tagged<M> = M & { [kCall]?: CallState | undefined };
  * failure, error.type (the error's code). Returns a handle whose disable() (or `using`) undoes it.
  */
 export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstrumentation {
-  checkOptions(options, ['tracerProvider', 'meterProvider', 'propagator', 'traces', 'metrics']);
+  checkOptions(options, ['tracerProvider', 'meterProvider', 'propagator', 'traces', 'metrics', 'traceRoots']);
+  const roots = options.traceRoots !== false;
   const tracer: Tracer | null = options.traces === false ? null : (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME, VERSION);
   const propagator = options.propagator ?? propagation;
   let clientDuration: Histogram | null = null;
@@ -82,7 +95,11 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
     const parent = context.active();
     let span: Span | null = null;
     let ctx = parent;
-    if (tracer !== null) {
+    if (!roots && !inTrace(parent)) {
+      // Not part of a trace, and not to start one.
+      if (clientDuration === null) return SKIP;
+      ctx = SKIP;
+    } else if (tracer !== null) {
       const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM, [RPC_METHOD]: msg.method };
       const timeout = msg.options.timeout;
       if (timeout !== undefined && timeout > 0) attributes[RPC_TIMEOUT] = timeout;
@@ -111,6 +128,11 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
       for (const _ in call.metadata) {
         parent = propagator.extract(ROOT_CONTEXT, call.metadata, getter);
         break;
+      }
+      if (!roots && !inTrace(parent)) {
+        if (serverDuration === null) return SKIP;
+        msg[kCall] = { span: null, t0: performance.now() };
+        return SKIP;
       }
       const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM, [RPC_METHOD]: msg.method };
       if (call.peer.address !== undefined) {
@@ -146,7 +168,8 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
     finish(st, err, code, cancelled, serverDuration, serverAttrs, msg.method);
   };
 
-  const store = { run: <R>(ctx: Context, fn: (...args: unknown[]) => R, ...args: unknown[]): R => context.with(ctx, fn, undefined, ...args) };
+  // SKIP: the call runs in the context it was made in, without entering one.
+  const store = { run: <R>(ctx: Context, fn: (...args: unknown[]) => R, ...args: unknown[]): R => (ctx === SKIP ? fn(...args) : context.with(ctx, fn, undefined, ...args)) };
   // The store's type is AsyncLocalStorage's; run() is all that runStores() calls of it.
   const asStore = store as unknown as import('node:async_hooks').AsyncLocalStorage<Context>;
   const client = { end: clientEnd, asyncEnd: clientEnd };
@@ -180,6 +203,12 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
  * throw (result or error set), but also when an async call merely returned its promise (neither set
  * yet: its asyncEnd follows).
  */
+/** Whether `ctx` carries a (valid) span context: the call is part of a trace. */
+function inTrace(ctx: Context): boolean {
+  const sc = trace.getSpanContext(ctx);
+  return sc !== undefined && isSpanContextValid(sc);
+}
+
 function settled(msg: Tagged<ClientCallMessage | ServerCallMessage>): CallState | null {
   const st = msg[kCall];
   if (st === undefined || !('result' in msg || 'error' in msg)) return null;

@@ -115,6 +115,20 @@ describe('instrumentRpc', () => {
     assert.equal(exporter.getFinishedSpans().length, 0);
   });
 
+  it('with traceRoots: false leaves calls outside a trace alone and traces the calls of one', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    using _ = instrumentRpc({ tracerProvider: provider, meterProvider: new MeterProvider(), propagator, traceRoots: false });
+    assert.equal(await client.call('seen'), null, 'no trace context sent');
+    assert.equal(seen.at(-1)!.traceparent, undefined);
+    const parent = provider.getTracer('test').startSpan('edge');
+    const tp = await context.with(trace.setSpan(context.active(), parent), () => client.call('seen'));
+    parent.end();
+    assert.equal(TRACEPARENT.exec(String(tp))?.[1], parent.spanContext().traceId);
+    await until(() => exporter.getFinishedSpans().length === 3, 'the edge span, and a client and a server span');
+    assert.deepEqual(exporter.getFinishedSpans().map((s) => s.kind).sort(), [0, 1, 2]);
+  });
+
   it('records rpc.client.duration and rpc.server.duration per method, failures under their error code', async () => {
     const reader = new TestReader();
     using _ = instrumentRpc({ traces: false, meterProvider: new MeterProvider({ readers: [reader] }) });

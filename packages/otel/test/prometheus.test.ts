@@ -45,7 +45,7 @@ describe('nocopy-rpc serve --metrics', { skip }, () => {
       const failing = async (): Promise<void> => {
         for (let i = 0; i < bad; i++) await assert.rejects(client.call('add', 'one', 2), { code: 'ERR_BAD_ARGS' });
       };
-      await Promise.all([...Array.from({ length: lanes }, lane), failing(), client.call('sleep', 1)]);
+      await Promise.all([...Array.from({ length: lanes }, lane), failing(), client.call('sleep', 20)]);
     } finally {
       await client.close();
     }
@@ -65,9 +65,12 @@ describe('nocopy-rpc serve --metrics', { skip }, () => {
     assert.equal(sample(text, 'rpc_server_duration_bucket', { rpc_method: 'echo', le: '+Inf' }), calls);
     assert.equal(sample(text, 'rpc_server_duration_count', { rpc_method: 'add', error_type: 'ERR_BAD_ARGS' }), bad);
     assert.equal(sample(text, 'rpc_server_duration_count', { rpc_method: 'sleep' }), 1);
-    assert.ok(sample(text, 'rpc_server_duration_sum', { rpc_method: 'sleep' })! >= 1, 'sleep(1) took at least 1 ms');
+    assert.ok(sample(text, 'rpc_server_duration_sum', { rpc_method: 'sleep' })! >= 15, 'sleep(20) took about 20 ms (Node timers may fire a little early)');
     // The client closed: no connection left, no call in flight; the pool's memory is reported.
     assert.equal(sample(text, 'nocopy_rpc_server_in_flight'), 0);
+    // The server's EventLoop: the client's connections, and no input left buffered.
+    assert.ok(sample(text, 'nocopy_transport_accepted_total')! >= 1);
+    assert.equal(sample(text, 'nocopy_transport_inbound_bytes'), 0);
     assert.ok(sample(text, 'nocopy_pool_memory', { state: 'idle' })! > 0);
     assert.ok(sample(underLoad, 'nocopy_rpc_server_calls_total', { rpc_method: 'echo' })! >= calls / 2);
   });
@@ -76,6 +79,24 @@ describe('nocopy-rpc serve --metrics', { skip }, () => {
     const res = await fetch(metricsUrl.replace(/\/metrics$/, '/other'));
     assert.equal(res.status, 404);
     await res.text();
+  });
+});
+
+describe('nocopy-rpc serve --processes 2 --metrics', { skip }, () => {
+  it("serves the cluster's metrics from the primary, and exits on SIGTERM", async () => {
+    const cli = await startCli(rpcBin, ['serve', '--port', '0', '--processes', '2', '--metrics', '0']);
+    try {
+      const url = /metrics on (http:\/\/\S+\/metrics)/.exec(cli.line)?.[1] ?? '';
+      assert.notEqual(url, '', cli.line);
+      const text = await scrape(url);
+      checked(text, 'the cluster primary');
+      assert.equal(sample(text, 'nocopy_cluster_workers', { state: 'ready' }), 2);
+      assert.equal(sample(text, 'nocopy_cluster_restarts_total'), 0);
+    } finally {
+      // stop() waits for the exit: the endpoint must not keep the primary alive.
+      await cli.stop();
+    }
+    assert.equal(cli.child.exitCode, 0);
   });
 });
 

@@ -5,7 +5,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
 import { checkBoolean, checkBytes, checkCount, checkFunction } from '@nocopy/transport/validate';
-import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { EventLoop, InvalidOptionError, createWarner, type Connection, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
@@ -84,6 +84,8 @@ export interface ServerStats {
   methods: Record<string, MethodStats>;
   /** Calls that finished after they were cancelled (by the client, their deadline or their connection closing): not answered. */
   cancelled: number;
+  /** The EventLoop's: connections accepted, refused and closed, input buffered (the inbound budget in use). */
+  transport: EventLoopStats;
 }
 
 interface Method {
@@ -329,7 +331,7 @@ export class RpcServer {
   stats(): ServerStats {
     const methods: Record<string, MethodStats> = {};
     for (const [name, m] of this.#methods) methods[name] = { calls: m.calls, errors: m.errors, latency: m.latency };
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, methods };
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, methods, transport: this.#loop.stats() };
   }
 
   /**

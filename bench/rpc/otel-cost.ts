@@ -1,0 +1,87 @@
+// The server-side cost of @nocopy/otel in instructions per call, counted by valgrind's callgrind:
+// unlike CPU time, an instruction count does not move with what else the machine runs. Each variant
+// of bench/rpc/servers.ts (nocopy, otel-off, otel-off-sdk, otel-all, otel-metrics) runs under
+// callgrind with instrumentation off; a client here warms it up, then instrumentation goes on for a
+// fixed number of calls (32 in flight, a 128 B Buffer echoed) and the count is dumped.
+//
+// Usage: node bench/dist/rpc/otel-cost.js [--calls=20000] [--warmup=20000] [--modes=nocopy,otel-off]
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '@nocopy/rpc-demo';
+import { printTable } from '../lib/table.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (name: string, dflt: string): string => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+const calls = Number(flag('calls', '20000'));
+const warmup = Number(flag('warmup', '20000'));
+const modes = flag('modes', 'nocopy,otel-off,otel-off-sdk,otel-all,otel-metrics').split(',');
+const labels: Record<string, string> = {
+  nocopy: 'no instrumentation',
+  'otel-off': 'sampling off (traceRoots: false)',
+  'otel-off-sdk': 'sampler off, non-recording spans',
+  'otel-all': 'every call sampled',
+  'otel-metrics': 'duration histograms only',
+};
+
+async function load(port: number, n: number): Promise<void> {
+  const client = createClient({ address: `127.0.0.1:${port}`, connections: 4, timeout: 0 });
+  const payload = Buffer.alloc(128, 7);
+  let left = n;
+  const lane = async (): Promise<void> => {
+    while (left-- > 0) {
+      const r = (await client.call('echo', payload)) as Buffer;
+      if (r.length !== 128) throw new Error('bad echo');
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, lane));
+  await client.close();
+}
+
+function callgrind(args: string[]): void {
+  const r = spawnSync('callgrind_control', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`callgrind_control ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+}
+
+async function measure(mode: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'nocopy-otel-cost-'));
+  try {
+    const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.%p')}`, process.execPath, '--single-threaded', '--min-semi-space-size=16', '--max-semi-space-size=16', join(here, 'servers.js'), mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const [m] = (await once(child, 'message')) as [{ port: number }];
+    await load(m.port, warmup);
+    callgrind(['-i', 'on', String(child.pid)]);
+    await load(m.port, calls);
+    callgrind(['--dump', String(child.pid)]);
+    child.send('exit');
+    await once(child, 'exit');
+    // The dump(s) made while instrumented: the "totals:" line of each (the final one at exit counts nothing new).
+    let ir = 0;
+    for (const f of readdirSync(dir)) {
+      const t = /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(dir, f), 'utf8'));
+      if (t !== null) ir = Math.max(ir, Number(t[1]));
+    }
+    return ir / calls;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`server instructions per call (callgrind), ${calls} calls of echo(128 B) at 32 in flight after ${warmup} warm-up calls`);
+  const rows: Array<[string, number]> = [];
+  for (const mode of modes) rows.push([mode, await measure(mode)]);
+  const base = rows.find(([m]) => m === 'nocopy')?.[1];
+  printTable(
+    ['server', 'instructions/call', 'vs none'],
+    rows.map(([m, ir]) => [labels[m] ?? m, ir.toFixed(0), base === undefined || m === 'nocopy' ? '' : `${ir >= base ? '+' : ''}${(((ir - base) / base) * 100).toFixed(1)}%`]),
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
