@@ -62,13 +62,12 @@ export interface RpcInstrumentation extends Disposable {
 /** What a start transform returns for a call that enters no context of ours. */
 const SKIP: Context = ROOT_CONTEXT.setValue(Symbol('nocopy.otel.skip'), true);
 
-/** A call's span and start time, on its channel message. */
-const kCall = Symbol('nocopy.otel.call');
+/** A call's span and start time, on its channel message under a key of its instrumentation (several may be installed). */
 interface CallState {
   span: Span | null;
   t0: number;
 }
-type Tagged<M> = M & { [kCall]?: CallState | undefined };
+type Tagged<M> = M & Record<symbol, CallState | undefined>;
 
 /**
  * Subscribes to nocopy:rpc:client:call and nocopy:rpc:server:call: each call becomes a CLIENT or
@@ -88,6 +87,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
     clientDuration = meter.createHistogram('rpc.client.duration', { description: 'Duration of the RPC calls made, until their result or error', unit: 'ms', advice });
     serverDuration = meter.createHistogram('rpc.server.duration', { description: 'Duration of the RPC calls served, from the decoded request to the handler\'s result or error', unit: 'ms', advice });
   }
+  const kCall = Symbol('nocopy.otel.call');
   const clientAttrs = new AttributeCache();
   const serverAttrs = new AttributeCache();
 
@@ -149,7 +149,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
   };
 
   const clientEnd = (msg: Tagged<ClientCallMessage>): void => {
-    const st = settled(msg);
+    const st = settled(msg, kCall);
     if (st === null) return;
     const err = msg.error;
     const code = err === undefined ? undefined : errorType(err);
@@ -158,7 +158,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
   };
 
   const serverEnd = (msg: Tagged<ServerCallMessage>): void => {
-    const st = settled(msg);
+    const st = settled(msg, kCall);
     if (st === null) return;
     const err = msg.error;
     const call = msg.context;
@@ -209,7 +209,7 @@ function inTrace(ctx: Context): boolean {
   return sc !== undefined && isSpanContextValid(sc);
 }
 
-function settled(msg: Tagged<ClientCallMessage | ServerCallMessage>): CallState | null {
+function settled(msg: Tagged<ClientCallMessage | ServerCallMessage>, kCall: symbol): CallState | null {
   const st = msg[kCall];
   if (st === undefined || !('result' in msg || 'error' in msg)) return null;
   msg[kCall] = undefined;

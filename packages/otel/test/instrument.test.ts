@@ -129,6 +129,17 @@ describe('instrumentRpc', () => {
     assert.deepEqual(exporter.getFinishedSpans().map((s) => s.kind).sort(), [0, 1, 2]);
   });
 
+  it('works beside another installed instrumentation (each keeps its own call state)', async () => {
+    const exporter = new InMemorySpanExporter();
+    const reader = new TestReader();
+    using _spans = instrumentRpc({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }), meterProvider: new MeterProvider(), propagator });
+    using _durations = instrumentRpc({ traces: false, meterProvider: new MeterProvider({ readers: [reader] }) });
+    await client.call('seen');
+    await until(() => exporter.getFinishedSpans().length === 2, 'a client and a server span');
+    const points = await reader.histogram('rpc.server.duration');
+    assert.equal(points.reduce((a, p) => a + p.value.count, 0), 1);
+  });
+
   it('records rpc.client.duration and rpc.server.duration per method, failures under their error code', async () => {
     const reader = new TestReader();
     using _ = instrumentRpc({ traces: false, meterProvider: new MeterProvider({ readers: [reader] }) });
