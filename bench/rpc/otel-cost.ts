@@ -26,6 +26,7 @@ const labels: Record<string, string> = {
   'otel-off-sdk': 'sampler off, non-recording spans',
   'otel-all': 'every call sampled',
   'otel-metrics': 'duration histograms only',
+  'otel-ctx': 'OpenTelemetry set up, not instrumentRpc',
 };
 
 async function load(port: number, n: number): Promise<void> {
@@ -50,7 +51,7 @@ function callgrind(args: string[]): void {
 async function measure(mode: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'nocopy-otel-cost-'));
   try {
-    const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.%p')}`, process.execPath, '--single-threaded', '--min-semi-space-size=16', '--max-semi-space-size=16', join(here, 'servers.js'), mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.%p')}`, process.execPath, '--single-threaded', '--min-semi-space-size=16', '--max-semi-space-size=16', join(here, 'servers.js'), mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const [m] = (await once(child, 'message')) as [{ port: number }];
     await load(m.port, warmup);
     callgrind(['-i', 'on', String(child.pid)]);

@@ -9,7 +9,9 @@
 //                    exporter that drops them): otel-off sampling off (ParentBased(AlwaysOff),
 //                    traceRoots: false), otel-off-sdk the same with the sampler deciding every call
 //                    (non-recording spans), otel-all every call sampled, otel-metrics no spans but the
-//                    duration histograms into a MeterProvider read by the Prometheus exporter
+//                    duration histograms into a MeterProvider read by the Prometheus exporter;
+//                    otel-ctx the same application setup without instrumentRpc (what the context
+//                    manager alone costs)
 // `echo` returns its argument (a 128 B Buffer); `fib(n)` is the slow recursive Fibonacci.
 // The parent talks over IPC: we send { port }; on 'start' we take a CPU and clock reading; on 'stop'
 // we reply { cpuUserMs, cpuSystemMs, wallMs, maxRssKiB } (and go on serving the calls still in
@@ -44,7 +46,7 @@ async function startNocopy(withFib: 'offload' | 'inline' | null): Promise<number
   return (addr as AddressInfo).port;
 }
 
-type OtelMode = 'otel-off' | 'otel-off-sdk' | 'otel-all' | 'otel-metrics';
+type OtelMode = 'otel-off' | 'otel-off-sdk' | 'otel-all' | 'otel-metrics' | 'otel-ctx';
 
 /** nocopy with @nocopy/otel and the OpenTelemetry SDK, loaded only in these modes (see load.ts on module graphs). */
 async function startOtel(mode: OtelMode): Promise<number> {
@@ -65,7 +67,7 @@ async function startOtel(mode: OtelMode): Promise<number> {
   });
   const metrics = mode === 'otel-metrics';
   const meterProvider = metrics ? new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }) : undefined;
-  instrumentRpc({
+  if (mode !== 'otel-ctx') instrumentRpc({
     tracerProvider,
     ...(meterProvider !== undefined ? { meterProvider } : {}),
     propagator: new W3CTraceContextPropagator(),
@@ -112,6 +114,7 @@ async function start(): Promise<number> {
     case 'otel-off-sdk':
     case 'otel-all':
     case 'otel-metrics':
+    case 'otel-ctx':
       return startOtel(mode);
     case 'grpc':
       return startGrpc();
