@@ -2,7 +2,10 @@
 // unlike CPU time, an instruction count does not move with what else the machine runs. Each variant
 // of bench/rpc/servers.ts (nocopy, otel-off, otel-off-sdk, otel-all, otel-metrics) runs under
 // callgrind with instrumentation off; a client here warms it up, then instrumentation goes on for a
-// fixed number of calls (32 in flight, a 128 B Buffer echoed) and the count is dumped.
+// fixed number of calls and the count is dumped. The client works in lockstep: 32 requests (echo of a
+// 128 B Buffer) in one write, the next write once the 32 replies are in, so that every variant reads
+// the same batches however much valgrind slows it (with a free-running client, batch sizes followed
+// the server's speed and the counts moved by 5% between two runs of one variant).
 //
 // Usage: node bench/dist/rpc/otel-cost.js [--calls=20000] [--warmup=20000] [--modes=nocopy,otel-off]
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,7 +14,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient } from '@nocopy/rpc-demo';
+import net from 'node:net';
+import { Packr } from 'msgpackr';
 import { printTable } from '../lib/table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,18 +33,48 @@ const labels: Record<string, string> = {
   'otel-ctx': 'OpenTelemetry set up, not instrumentRpc',
 };
 
-async function load(port: number, n: number): Promise<void> {
-  const client = createClient({ address: `127.0.0.1:${port}`, connections: 4, timeout: 0 });
+const BATCH = 32;
+
+/** One write of BATCH framed requests [0, id, "echo", [payload]], ids 0..BATCH-1 (each answered before it is reused). */
+function batch(): Buffer {
+  const packr = new Packr({ useRecords: false });
   const payload = Buffer.alloc(128, 7);
-  let left = n;
-  const lane = async (): Promise<void> => {
-    while (left-- > 0) {
-      const r = (await client.call('echo', payload)) as Buffer;
-      if (r.length !== 128) throw new Error('bad echo');
+  return Buffer.concat(Array.from({ length: BATCH }, (_, id) => {
+    const body = packr.pack([0, id, 'echo', [payload]]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    return Buffer.concat([head, body]);
+  }));
+}
+
+/** `n` calls (rounded up to whole batches) in lockstep batches over one connection. */
+async function load(port: number, n: number): Promise<void> {
+  const requests = batch();
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  // The replies of a batch have a fixed size (same ids, same payload): learnt from the first.
+  let replyBytes = 0;
+  let got = 0;
+  let wake: (() => void) | null = null;
+  socket.on('data', (d: Buffer) => {
+    got += d.length;
+    wake?.();
+  });
+  const expectReplies = async (): Promise<void> => {
+    if (replyBytes === 0) {
+      // 4-byte length + [1, id, nil, bin8 128] = 4 + 1 + 1 + 1 + 1 + 2 + 128 for ids under 128.
+      replyBytes = BATCH * (4 + 4 + 2 + 128);
     }
+    while (got < replyBytes) await new Promise<void>((r) => (wake = r));
+    if (got !== replyBytes) throw new Error(`got ${got} reply bytes for a batch, expected ${replyBytes}`);
+    got = 0;
   };
-  await Promise.all(Array.from({ length: 32 }, lane));
-  await client.close();
+  for (let done = 0; done < n; done += BATCH) {
+    socket.write(requests);
+    await expectReplies();
+  }
+  socket.destroy();
 }
 
 function callgrind(args: string[]): void {

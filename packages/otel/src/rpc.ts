@@ -129,7 +129,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
         parent = propagator.extract(ROOT_CONTEXT, call.metadata, getter);
         break;
       }
-      if (!roots && !inTrace(parent)) {
+      if (!roots && (parent === ROOT_CONTEXT || !inTrace(parent))) {
         if (serverDuration === null) return SKIP;
         msg[kCall] = { span: null, t0: performance.now() };
         return SKIP;
@@ -168,8 +168,9 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
     finish(st, err, code, cancelled, serverDuration, serverAttrs, msg.method);
   };
 
-  // SKIP: the call runs in the context it was made in, without entering one.
-  const store = { run: <R>(ctx: Context, fn: (...args: unknown[]) => R, ...args: unknown[]): R => (ctx === SKIP ? fn(...args) : context.with(ctx, fn, undefined, ...args)) };
+  // SKIP: the call runs in the context it was made in, without entering one. runStores() calls
+  // run(context, next) with no further arguments (none are gathered: no array per call).
+  const store = { run: <R>(ctx: Context, fn: () => R): R => (ctx === SKIP ? fn() : context.with(ctx, fn)) };
   // The store's type is AsyncLocalStorage's; run() is all that runStores() calls of it.
   const asStore = store as unknown as import('node:async_hooks').AsyncLocalStorage<Context>;
   const client = { end: clientEnd, asyncEnd: clientEnd };
