@@ -31,6 +31,8 @@ const labels: Record<string, string> = {
   'otel-all': 'every call sampled',
   'otel-metrics': 'duration histograms only',
   'otel-ctx': 'OpenTelemetry set up, not instrumentRpc',
+  'channel-noop': 'a no-op subscriber and store on the server channel',
+  'channel-end': 'one no-op end subscriber on the server channel',
 };
 
 const BATCH = 32;

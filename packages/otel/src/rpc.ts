@@ -88,6 +88,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
     serverDuration = meter.createHistogram('rpc.server.duration', { description: 'Duration of the RPC calls served, from the decoded request to the handler\'s result or error', unit: 'ms', advice });
   }
   const kCall = Symbol('nocopy.otel.call');
+  let knownEmpty: object | null = null;
   const clientAttrs = new AttributeCache();
   const serverAttrs = new AttributeCache();
 
@@ -125,9 +126,17 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
     if (tracer !== null) {
       // A server call starts from the caller's trace context, never from whatever was active when its bytes arrived.
       let parent = ROOT_CONTEXT;
-      for (const _ in call.metadata) {
-        parent = propagator.extract(ROOT_CONTEXT, call.metadata, getter);
-        break;
+      const md = call.metadata;
+      // Calls without metadata share one frozen empty object: known empty, it is not enumerated again
+      // (a null-prototype object's for-in is a runtime call).
+      if (md !== knownEmpty) {
+        let empty = true;
+        for (const _ in md) {
+          empty = false;
+          parent = propagator.extract(ROOT_CONTEXT, md, getter);
+          break;
+        }
+        if (empty && Object.isFrozen(md)) knownEmpty = md;
       }
       if (!roots && (parent === ROOT_CONTEXT || !inTrace(parent))) {
         if (serverDuration === null) return SKIP;
