@@ -23,7 +23,7 @@ const argv = process.argv.slice(2);
 const flag = (name: string, dflt: string): string => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
 const calls = Number(flag('calls', '20000'));
 const warmup = Number(flag('warmup', '20000'));
-const modes = flag('modes', 'nocopy,otel-off,otel-off-sdk,otel-all,otel-metrics').split(',');
+const modes = flag('modes', 'nocopy,otel-ctx,channel-end,otel-off,otel-off-sdk,otel-all,otel-metrics').split(',');
 const labels: Record<string, string> = {
   nocopy: 'no instrumentation',
   'otel-off': 'sampling off (traceRoots: false)',
@@ -31,7 +31,6 @@ const labels: Record<string, string> = {
   'otel-all': 'every call sampled',
   'otel-metrics': 'duration histograms only',
   'otel-ctx': 'OpenTelemetry set up, not instrumentRpc',
-  'channel-noop': 'a no-op subscriber and store on the server channel',
   'channel-end': 'one no-op end subscriber on the server channel',
 };
 

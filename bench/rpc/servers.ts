@@ -12,9 +12,8 @@
 //                    duration histograms into a MeterProvider read by the Prometheus exporter;
 //                    otel-ctx the same application setup without instrumentRpc (what the context
 //                    manager alone costs)
-//   channel-noop   — nocopy with an empty subscriber on nocopy:rpc:server:call and a bound store whose
-//                    transform does nothing: what any instrumentation pays for the channel's events
-//   channel-end    — nocopy with one empty `end` subscriber on that channel: the least any subscriber pays
+//   channel-end    — nocopy with one empty `end` subscriber on nocopy:rpc:server:call: the least any
+//                    subscriber pays
 // `echo` returns its argument (a 128 B Buffer); `fib(n)` is the slow recursive Fibonacci.
 // The parent talks over IPC: we send { port }; on 'start' we take a CPU and clock reading; on 'stop'
 // we reply { cpuUserMs, cpuSystemMs, wallMs, maxRssKiB } (and go on serving the calls still in
@@ -113,14 +112,6 @@ async function start(): Promise<number> {
       return startNocopy('offload');
     case 'fib-inline':
       return startNocopy('inline');
-    case 'channel-noop': {
-      const dc = await import('node:diagnostics_channel');
-      const tc = dc.tracingChannel('nocopy:rpc:server:call');
-      const store = { run: (_ctx: unknown, fn: () => unknown) => fn() };
-      tc.start.bindStore(store as never, () => undefined);
-      tc.subscribe({ start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} });
-      return startNocopy(null);
-    }
     case 'channel-end': {
       const dc = await import('node:diagnostics_channel');
       dc.tracingChannel('nocopy:rpc:server:call').subscribe({ end() {} } as never);
