@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const packages = ['@nocopy/linkbuffer', '@nocopy/transport', '@nocopy/rpc-demo', '@nocopy/proxy'];
+const packages = ['@nocopy/linkbuffer', '@nocopy/transport', '@nocopy/rpc-demo', '@nocopy/proxy', '@nocopy/otel'];
 
 for (const name of packages) {
   test(`${name} resolves through its exports map, with types`, async () => {

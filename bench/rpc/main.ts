@@ -3,10 +3,12 @@
 //   nocopy — nocopy-rpc, framing 'framed';  grpc — @grpc/grpc-js unary;  net — hand-written net + msgpackr.
 // At 1, 32 and 256 calls in flight; rounds interleave the servers, every figure is a median over rounds.
 // Then the offload effect: echo p99 while fib(30) calls run, fib offloaded to piscina vs inline.
+// Then the cost of @nocopy/otel: server CPU per call at 32 in flight, without it, installed with
+// sampling off, and with every call sampled.
 //
 // Usage: node bench/dist/rpc/main.js [--quick] [--rounds=<n>] [--time=<seconds>]
-//        [--levels=1,32,256] [--servers=nocopy,grpc,net] [--no-offload] [--no-fleet]
-// Last, one client over 2 nocopy-rpc servers against 1 (--no-fleet skips it).
+//        [--levels=1,32,256] [--servers=nocopy,grpc,net] [--no-offload] [--no-fleet] [--no-otel] [--otel-only]
+// Then one client over 2 nocopy-rpc servers against 1 (--no-fleet skips it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -37,8 +39,10 @@ function listFlag(name: string): string[] | null {
 }
 const servers: ServerName[] = (listFlag('servers') as ServerName[] | null) ?? [...allServers];
 const levels = (listFlag('levels') ?? ['1', '32', '256']).map(Number);
-const offload = !argv.includes('--no-offload');
-const fleet = !argv.includes('--no-fleet');
+const otelOnly = argv.includes('--otel-only');
+const offload = !argv.includes('--no-offload') && !otelOnly;
+const fleet = !argv.includes('--no-fleet') && !otelOnly;
+const otel = !argv.includes('--no-otel');
 const compare = allServers.every((s) => servers.includes(s));
 const labels: Record<ServerName, string> = { nocopy: 'nocopy-rpc', grpc: 'grpc-js', net: 'net + msgpackr' };
 
@@ -168,16 +172,18 @@ const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3
 const fmtUs = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
 const fmtX = (x: number) => `${x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2)}x`;
 
+/** Target verdicts, printed at the end. */
+let missed = 0;
+const checks: string[] = [];
+
 async function main(): Promise<void> {
   console.log(
     `rpc: unary echo of a 128 B Buffer; ${rounds} round(s) of ${duration} s (+${warmup} s warmup) per server and level; ` +
       (hasTaskset ? 'server pinned to CPU 0, load generator to CPU 1' : 'taskset not found: processes not pinned'),
   );
   console.log(`connections: nocopy-rpc and net + msgpackr ${CONNECTIONS} TCP connections; grpc-js ${CONNECTIONS} channels (one HTTP/2 connection each)`);
-  let missed = 0;
-  const checks: string[] = [];
   const all = new Map<number, Map<ServerName, Run[]>>();
-  for (const inflight of levels) {
+  for (const inflight of otelOnly ? [] : levels) {
     const runs = new Map<ServerName, Run[]>(servers.map((s) => [s, []]));
     all.set(inflight, runs);
     for (let r = 0; r < rounds; r++) {
@@ -241,7 +247,7 @@ async function main(): Promise<void> {
     }
   }
 
-  if (compare) {
+  if (compare && !otelOnly) {
     console.log('\nratios (medians): nocopy-rpc req/s over the other, and the other\'s p99 over nocopy-rpc\'s');
     printTable(
       ['in flight', 'x grpc-js req/s', 'grpc-js p99 / ours', 'x net req/s', 'net p99 / ours'],
@@ -332,11 +338,67 @@ async function main(): Promise<void> {
       }),
     );
   }
+  if (otel) await otelCost();
 
   console.log('\ntargets');
   for (const c of checks) console.log(c);
   if (missed > 0) console.log(`${missed} target(s) missed`);
   if (quick) console.log('(--quick: one short round; numbers are not meaningful)');
+}
+
+/**
+ * The cost of @nocopy/otel on the server (bench/rpc/servers.ts otel-off and otel-all), by server CPU per
+ * call at 32 in flight: the machine is noisy, so rounds interleave the three and the medians are
+ * compared. The load generator is the plain nocopy client (no trace context arrives: every server
+ * span is a root, sampled or not by the server's sampler).
+ */
+async function otelCost(): Promise<void> {
+  const variants = [
+    { mode: 'nocopy', label: 'nocopy-rpc, no instrumentation' },
+    { mode: 'otel-off', label: '@nocopy/otel, sampling off (traceRoots: false)' },
+    { mode: 'otel-off-sdk', label: '@nocopy/otel, sampler off, non-recording spans' },
+    { mode: 'otel-all', label: '@nocopy/otel, every call sampled' },
+    { mode: 'otel-metrics', label: '@nocopy/otel, duration histograms only' },
+  ] as const;
+  const runs = new Map<string, Run[]>(variants.map((v) => [v.mode, []]));
+  const n = Math.max(rounds, quick ? 1 : 5);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + r) % variants.length]!;
+      runs.get(v.mode)!.push(await runOne(v.mode, 'nocopy', 32));
+    }
+  }
+  const med = (m: string, f: (r: Run) => number) => median(runs.get(m)!.map(f));
+  const base = med('nocopy', (r) => r.serverUsPerCall);
+  console.log(`\nopentelemetry: 32 calls in flight, ${n} rounds interleaved; server CPU per call (medians)`);
+  printTable(
+    ['server', 'req/s', 'p99', 'server µs/call', 'vs none', 'rounds (µs/call)'],
+    variants.map((v) => {
+      const us = med(v.mode, (r) => r.serverUsPerCall);
+      return [
+        v.label,
+        fmtRate(med(v.mode, (r) => r.load.rps)),
+        fmtUs(med(v.mode, (r) => r.load.p99us)),
+        us.toFixed(2),
+        v.mode === 'nocopy' ? '' : `${us >= base ? '+' : ''}${(((us - base) / base) * 100).toFixed(1)}%`,
+        `±${((spread(runs.get(v.mode)!.map((r) => r.serverUsPerCall)) * 100) / 2).toFixed(0)}%`,
+      ];
+    }),
+  );
+  recordFigures(
+    variants.flatMap((v): Figure[] => {
+      const rs = runs.get(v.mode)!;
+      const b = { suite: 'rpc', group: 'opentelemetry, 32 in flight', subject: v.label, ...(v.mode !== 'nocopy' ? { baseline: variants[0].label } : {}) };
+      return [
+        figure({ ...b, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
+        figure({ ...b, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
+      ];
+    }),
+  );
+  const off = med('otel-off', (r) => r.serverUsPerCall);
+  const pct = ((off - base) / base) * 100;
+  checks.push(`  @nocopy/otel with sampling off: ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}% server CPU per call  ${pct <= 5 ? 'PASS' : 'MISS'} (target <= +5%)`);
+  if (pct > 5) missed++;
 }
 
 main().catch((err) => {

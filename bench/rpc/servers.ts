@@ -4,6 +4,16 @@
 //   net            — the hand-written net + msgpackr server (handwritten.ts) with `echo`
 //   fib-offload    — nocopy-rpc with `echo` and `fib` registered { offload: true } (piscina workers)
 //   fib-inline     — nocopy-rpc with `echo` and `fib` as a plain function on the event loop
+//   otel-*         — nocopy with @nocopy/otel installed as an application would (AsyncLocalStorage
+//                    context manager, W3C propagator, the SDK's tracer provider, spans batched to an
+//                    exporter that drops them): otel-off sampling off (ParentBased(AlwaysOff),
+//                    traceRoots: false), otel-off-sdk the same with the sampler deciding every call
+//                    (non-recording spans), otel-all every call sampled, otel-metrics no spans but the
+//                    duration histograms into a MeterProvider read by the Prometheus exporter;
+//                    otel-ctx the same application setup without instrumentRpc (what the context
+//                    manager alone costs)
+//   channel-end    — nocopy with one empty `end` subscriber on nocopy:rpc:server:call: the least any
+//                    subscriber pays
 // `echo` returns its argument (a 128 B Buffer); `fib(n)` is the slow recursive Fibonacci.
 // The parent talks over IPC: we send { port }; on 'start' we take a CPU and clock reading; on 'stop'
 // we reply { cpuUserMs, cpuSystemMs, wallMs, maxRssKiB } (and go on serving the calls still in
@@ -38,6 +48,38 @@ async function startNocopy(withFib: 'offload' | 'inline' | null): Promise<number
   return (addr as AddressInfo).port;
 }
 
+type OtelMode = 'otel-off' | 'otel-off-sdk' | 'otel-all' | 'otel-metrics' | 'otel-ctx';
+
+/** nocopy with @nocopy/otel and the OpenTelemetry SDK, loaded only in these modes (see load.ts on module graphs). */
+async function startOtel(mode: OtelMode): Promise<number> {
+  const [{ context }, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, traceSdk, { MeterProvider }, { PrometheusExporter }, { instrumentRpc }] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-metrics'),
+    import('@opentelemetry/exporter-prometheus'),
+    import('@nocopy/otel'),
+  ]);
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const drop = { export: (_spans: unknown[], done: (r: { code: 0 }) => void) => done({ code: 0 }), shutdown: () => Promise.resolve() };
+  const tracerProvider = new traceSdk.BasicTracerProvider({
+    sampler: new traceSdk.ParentBasedSampler({ root: mode === 'otel-all' ? new traceSdk.AlwaysOnSampler() : new traceSdk.AlwaysOffSampler() }),
+    spanProcessors: [new traceSdk.BatchSpanProcessor(drop)],
+  });
+  const metrics = mode === 'otel-metrics';
+  const meterProvider = metrics ? new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }) : undefined;
+  if (mode !== 'otel-ctx') instrumentRpc({
+    tracerProvider,
+    ...(meterProvider !== undefined ? { meterProvider } : {}),
+    propagator: new W3CTraceContextPropagator(),
+    traces: !metrics,
+    metrics,
+    traceRoots: mode !== 'otel-off',
+  });
+  return startNocopy(null);
+}
+
 async function startGrpc(): Promise<number> {
   // Loaded only in this mode, so the other servers do not carry its module graph (see load.ts).
   const grpc = await import('@grpc/grpc-js');
@@ -70,6 +112,17 @@ async function start(): Promise<number> {
       return startNocopy('offload');
     case 'fib-inline':
       return startNocopy('inline');
+    case 'channel-end': {
+      const dc = await import('node:diagnostics_channel');
+      dc.tracingChannel('nocopy:rpc:server:call').subscribe({ end() {} } as never);
+      return startNocopy(null);
+    }
+    case 'otel-off':
+    case 'otel-off-sdk':
+    case 'otel-all':
+    case 'otel-metrics':
+    case 'otel-ctx':
+      return startOtel(mode);
     case 'grpc':
       return startGrpc();
     case 'net':

@@ -18,7 +18,7 @@ const consumerSource = fileURLToPath(new URL('../../packaging/consumer.ts.txt', 
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** The publishable packages (test-kit and examples are private). */
-const packages = ['linkbuffer', 'transport', 'rpc-demo', 'proxy'];
+const packages = ['linkbuffer', 'transport', 'rpc-demo', 'proxy', 'otel'];
 
 /**
  * Known debts in code other work owns (sessions, cluster), listed exactly so that anything new still
@@ -163,8 +163,8 @@ test('the tarballs install into an empty folder; a strict TypeScript program use
   const app = join(work, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nocopy-consumer', private: true, type: 'module' }));
-  // All four in one install: rpc-demo and proxy depend on @nocopy/linkbuffer@0.1.0 and
-  // @nocopy/transport@0.1.0, which are not on the registry; the tarballs beside them satisfy that.
+  // All of them in one install: rpc-demo and proxy depend on @nocopy/linkbuffer@0.1.0 and
+  // @nocopy/transport@0.1.0, otel on the first, none on the registry; the tarballs beside them satisfy that.
   const tarballs = packed.map((p) => join(work, 'packs', p.filename));
   const install = await npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs], app);
   if (install.code !== 0 && /E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH)|network/i.test(install.out)) {

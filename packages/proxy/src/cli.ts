@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
 import { createProxy, parseAddress, TcpProxy, type ProxyOptions } from './index.js';
+import { serveMetrics } from './metrics.js';
 
 const USAGE = `Usage: nocopy-proxy --listen HOST:PORT --upstream HOST:PORT [options]
 
@@ -25,6 +26,8 @@ Options:
       --shutdown-timeout MS    on SIGINT/SIGTERM, how long connections may drain (default 5000)
       --processes N            forward from N worker processes behind the one address
                                (a cluster; default: this process alone)
+      --metrics PORT           serve Prometheus metrics at http://127.0.0.1:PORT/metrics
+                               (needs @nocopy/otel; with --processes, the cluster's own)
   -q, --quiet                  do not log errors (upstream unreachable, ...) to stderr
   -h, --help                   print this help
 
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
         'max-buffer': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         processes: { type: 'string' },
+        metrics: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -106,7 +110,9 @@ async function main(): Promise<void> {
   };
   if (values.quiet) options.onError = () => {};
   const processes = int('processes', values.processes, 1);
-  if (processes !== undefined) return cluster(options, processes, shutdownTimeout);
+  const metricsPort = values.metrics === undefined ? undefined : int('metrics', values.metrics, 0);
+  if (metricsPort !== undefined && metricsPort > 65535) fail(`--metrics must be a port from 0 to 65535, got "${values.metrics}"`);
+  if (processes !== undefined) return cluster(options, processes, shutdownTimeout, metricsPort);
 
   let proxy;
   try {
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
   }
   const addr = proxy.address();
   const bound = typeof addr === 'string' ? addr : addr === null ? '?' : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  const metrics = await startMetrics(metricsPort, proxy);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -125,7 +132,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    proxy.close({ timeout: shutdownTimeout }).then(
+    Promise.all([proxy.close({ timeout: shutdownTimeout }), metrics?.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`nocopy-proxy: shutdown failed: ${(err as Error).message}\n`);
@@ -136,14 +143,25 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
-  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}\n`);
+  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}${metrics === undefined ? '' : `, metrics on ${metrics.url}`}\n`);
+}
+
+/** --metrics PORT: the Prometheus endpoint for `target` on 127.0.0.1, or undefined without the flag. */
+async function startMetrics(port: number | undefined, target: { stats(): object }): Promise<{ url: string; close(): Promise<void> } | undefined> {
+  if (port === undefined) return undefined;
+  try {
+    return await serveMetrics(port, '127.0.0.1', [target]);
+  } catch (err) {
+    process.stderr.write(`nocopy-proxy: cannot serve --metrics ${port}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
 }
 
 /**
  * --processes N: this process is the cluster's primary and hands clients to N workers, each of which
  * runs this same command and forwards them; SIGINT or SIGTERM drains the workers and exits with 0.
  */
-async function cluster(options: ProxyOptions, processes: number, shutdownTimeout: number): Promise<void> {
+async function cluster(options: ProxyOptions, processes: number, shutdownTimeout: number, metricsPort: number | undefined): Promise<void> {
   let proxy: TcpProxy;
   try {
     proxy = new TcpProxy(options);
@@ -168,7 +186,14 @@ async function cluster(options: ProxyOptions, processes: number, shutdownTimeout
   });
   const a = c.address;
   const bound = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}, ${processes} processes\n`);
+  const metrics = await startMetrics(metricsPort, c);
+  if (metrics !== undefined) {
+    // The cluster exits once its workers are gone and nothing else holds the event loop.
+    const close = (): void => void metrics.close();
+    process.once('SIGINT', close);
+    process.once('SIGTERM', close);
+  }
+  process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}, ${processes} processes${metrics === undefined ? '' : `, metrics on ${metrics.url}`}\n`);
 }
 
 await main();

@@ -16,6 +16,7 @@ import { RemoteError } from '../errors.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
 import type { WebSocketEndpoint } from '../websocket/endpoint.js';
+import { serveMetrics } from './metrics.js';
 
 const USAGE = `Usage: nocopy-rpc <command> [options]
 
@@ -60,6 +61,8 @@ Options:
                                under a lease kept alive; deregistered when shutting down
       --register-ttl S         the lease's time to live in seconds (default 10): a server
                                that dies without deregistering is dropped this long after
+      --metrics PORT           serve Prometheus metrics at http://HOST:PORT/metrics (needs
+                               @nocopy/otel; with --processes, the cluster's own metrics)
   -h, --help                   print this help
 
 SIZE is bytes, or a number with KiB, MiB or GiB (4MiB). The limits: SECURITY.md.
@@ -123,6 +126,7 @@ const commands: Record<Command, { usage: string; options: Options; positionals: 
       websocket: { type: 'string' },
       register: { type: 'string' },
       'register-ttl': { type: 'string' },
+      metrics: { type: 'string' },
     },
   },
   call: {
@@ -261,7 +265,7 @@ async function serve(values: Values): Promise<void> {
   // --processes N: this process is the cluster's primary; each worker runs this same command.
   if (values.processes !== undefined && values.websocket !== undefined) usage('--processes and --websocket do not combine', 'serve');
   const registry = registryOf(values);
-  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing), registry);
+  if (values.processes !== undefined && !isClusterWorker()) return servePrimary(port, host, int('serve', 'processes', values.processes, 1, 1024, 1), framingOf('serve', values.framing), values, registry);
   const server: RpcServer = construct('serve', () => createServer({
     framing: framingOf('serve', values.framing),
     // A cluster's primary registers the one address; its workers do not.
@@ -306,12 +310,13 @@ async function serve(values: Values): Promise<void> {
       failed(`cannot listen on --websocket ${wsPort}: ${(err as Error).message}`);
     }
   }
+  const metrics = await startMetrics(values, host, [server]);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) failed(`${signal} again, exiting now`);
     stopping = true;
     process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
-    Promise.all([endpoint?.shutdown(), server.shutdown({ timeout: 5000 })]).then(
+    Promise.all([endpoint?.shutdown(), server.shutdown({ timeout: 5000 }), metrics?.close()]).then(
       () => process.exit(0),
       (err: unknown) => failed(`shutdown failed: ${describe(err)}`),
     );
@@ -319,7 +324,7 @@ async function serve(values: Values): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // Announce only once the handlers are in place: whoever reads this line may signal us at once.
-  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}; Ctrl-C stops\n`);
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${server.framing} framing)${wsWhere}${metrics === undefined ? '' : `; metrics on ${metrics.url}`}; Ctrl-C stops\n`);
 }
 
 /** --register and --register-ttl as the server's registry option. */
@@ -338,7 +343,7 @@ function registryOf(values: Values): RegistryOptions | undefined {
 }
 
 /** The primary of `serve --processes N`: hands connections to N workers; SIGINT or SIGTERM drains them and exits with 0. */
-async function servePrimary(port: number, host: string, processes: number, framing: Framing, registry: RegistryOptions | undefined): Promise<void> {
+async function servePrimary(port: number, host: string, processes: number, framing: Framing, values: Values, registry: RegistryOptions | undefined): Promise<void> {
   let cluster;
   try {
     cluster = await runCluster({ module: fileURLToPath(import.meta.url), args: process.argv.slice(2), workers: processes, listen: { port, host }, signals: true, drainTimeout: 5000 });
@@ -350,6 +355,7 @@ async function servePrimary(port: number, host: string, processes: number, frami
   });
   const a = cluster.address;
   const where = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  const metrics = await startMetrics(values, host, [cluster]);
   // The cluster's one address in the registry, taken out when a signal stops the cluster.
   let registration: Registration | null = null;
   if (registry !== undefined) {
@@ -366,11 +372,24 @@ async function servePrimary(port: number, host: string, processes: number, frami
   const announce = (signal: NodeJS.Signals): void => {
     if (!announced) process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
     announced = true;
+    // The cluster exits once its workers are gone and nothing else holds the event loop.
+    void metrics?.close();
     void registration?.close();
   };
   process.on('SIGINT', announce);
   process.on('SIGTERM', announce);
-  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${framing} framing, ${processes} processes); Ctrl-C stops\n`);
+  process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${framing} framing, ${processes} processes)${metrics === undefined ? '' : `; metrics on ${metrics.url}`}; Ctrl-C stops\n`);
+}
+
+/** --metrics PORT: the Prometheus endpoint for `targets`, or undefined without the flag. */
+async function startMetrics(values: Values, host: string, targets: Array<{ stats(): object }>): Promise<{ url: string; close(): Promise<void> } | undefined> {
+  if (values.metrics === undefined) return undefined;
+  const port = int('serve', 'metrics', values.metrics, 0, 65535, 0);
+  try {
+    return await serveMetrics(port, host, targets);
+  } catch (err) {
+    failed(`cannot serve --metrics ${port}: ${(err as Error).message}`);
+  }
 }
 
 async function call(values: Values, positionals: string[]): Promise<void> {

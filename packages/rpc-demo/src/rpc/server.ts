@@ -5,7 +5,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
 import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
-import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError, UnencodableValueError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
@@ -111,6 +111,8 @@ export interface ServerStats {
   cancelled: number;
   /** Handlers of cancelled calls still running (they ignore `this.signal`): no longer in inFlight, their result will be dropped. */
   runaway: number;
+  /** The EventLoop's: connections accepted, refused and closed, input buffered (the inbound budget in use). */
+  transport: EventLoopStats;
 }
 
 interface Method {
@@ -404,7 +406,7 @@ export class RpcServer {
   stats(): ServerStats {
     const methods: Record<string, MethodStats> = {};
     for (const [name, m] of this.#methods) methods[name] = { calls: m.calls, errors: m.errors, latency: m.latency };
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, runaway: this.#runaway, methods };
+    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#offloaded, cancelled: this.#cancelled, runaway: this.#runaway, methods, transport: this.#loop.stats() };
   }
 
   /**
