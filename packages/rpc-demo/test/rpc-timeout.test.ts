@@ -29,6 +29,8 @@ async function setup(t: TestContext, options: Parameters<typeof client>[1]) {
 describe('timeouts and aborts', () => {
   it('a per-call timeout rejects with RpcTimeoutError; the late reply is dropped and the connection goes on', async (t) => {
     const { gate, server, c, unhandled } = await setup(t, { connections: 1, timeout: 0 });
+    // Connected first: the timeout counts from the call, a wait for the connection included.
+    await c.ready();
     const p = c.request('slow', ['late'], { timeout: 30 });
     await assert.rejects(p, (e: unknown) => {
       assert.ok(e instanceof RpcTimeoutError);

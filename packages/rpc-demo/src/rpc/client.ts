@@ -147,6 +147,8 @@ export class RpcClient {
   #closed = false;
   #closing: Promise<void> | null = null;
   #calls = 0;
+  /** Hellos and $health checks waiting for their answer (not the caller's calls: left out of stats().pending). */
+  #internalPending = 0;
 
   constructor(options: ClientOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
@@ -315,7 +317,7 @@ export class RpcClient {
       if (l.usable()) connections++;
     }
     const c = this.#channel.stats();
-    return { pending, connections, calls: this.#calls, dials: c.dials, endpoints: c.endpoints, ejected: c.ejected, waiting: c.waiting, retries: this.#retry.retried, retriesThrottled: this.#retry.throttled };
+    return { pending: pending - this.#internalPending, connections, calls: this.#calls, dials: c.dials, endpoints: c.endpoints, ejected: c.ejected, waiting: c.waiting, retries: this.#retry.retried, retriesThrottled: this.#retry.throttled };
   }
 
   /** Rejects pending and waiting calls with RpcClosedError, stops resolving and closes every connection. */
@@ -395,6 +397,7 @@ export class RpcClient {
     if (this.#measure && !call.internal) call.sentAt = performance.now();
     link.pending.set(id, call);
     if (!call.internal) link.sub.load++;
+    else this.#internalPending++;
     this.#last = link;
     link.batched++;
     link.scheduleFlush();
@@ -448,7 +451,10 @@ export class RpcClient {
     if (link === null) return;
     call.link = null;
     if (link.pending.get(call.id) === call) link.pending.delete(call.id);
-    if (call.internal) return;
+    if (call.internal) {
+      this.#internalPending--;
+      return;
+    }
     link.sub.load--;
     if (this.#measure && failed !== null) this.#channel.report(link.sub.endpoint, failed, performance.now() - call.sentAt);
     if (this.#last === link && link.pending.size === 0) this.#last = null;
