@@ -120,6 +120,8 @@ describe('cancellation reaches the handler', () => {
     );
     const c = client(address, { connections: 1, timeout: 50 });
     try {
+      // Connected first: the timeout counts from the call, a wait for the connection included.
+      await c.ready({ timeout: 5000 });
       await assert.rejects(c.call('wait'), { code: 'ERR_RPC_TIMEOUT' });
       const r = (await within(reason.promise, 5000, 'the handler to see it')) as { code?: string };
       // The client's $/cancel or the server's own deadline timer, whichever comes first.
