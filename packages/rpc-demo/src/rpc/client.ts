@@ -127,6 +127,9 @@ const BATCH_PER_LINK = 8;
 const TIMEOUTS_BEFORE_PING = 16;
 const PING_TIMEOUT = 2000;
 
+/** The hello's bound when the client's default timeout is 0 (none). */
+const HELLO_TIMEOUT = 10_000;
+
 export class RpcClient {
   readonly framing: Framing;
   readonly maxMessageSize: number;
@@ -537,7 +540,8 @@ export class RpcClient {
         [HELLO_VERSION],
         null,
         null,
-        this.#timeout,
+        // Never unbounded: a peer that accepts and never answers must not hold the subchannel (and its waiting calls) forever.
+        this.#timeout || HELLO_TIMEOUT,
         false,
         false,
         true,
