@@ -7,6 +7,7 @@
 // the total time and each skip with its reason. Under CI=true any skip that test/skip-allow.json
 // does not allow is a failure: node:test exits 0 on skips, so a CI machine missing a tool would
 // otherwise go green without running the tests that need it.
+//   --quick   leaves out the soak, the benchmark smoke run and the 10,000-session test (npm run test:quick)
 import { readdirSync, existsSync, statSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const dirs = [join(root, 'test', 'dist')];
 for (const pkg of readdirSync(join(root, 'packages'))) dirs.push(join(root, 'packages', pkg, 'dist', 'test'));
 
+// What `--quick` leaves out, by source path: the slowest files (minutes of the full run); CI runs them.
+const SLOW = ['test/soak.test.ts', 'test/bench-smoke.test.ts', 'packages/transport/test/session-scale.test.ts'];
+
 function collect(dir, out) {
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
@@ -28,9 +32,11 @@ function collect(dir, out) {
   return out;
 }
 
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
 const isFile = (a) => !a.startsWith('-') && /\.test\.[jt]s$/.test(a);
-const only = process.argv.slice(2).filter(isFile).map((a) => a.replace(/\.js$/, '.ts'));
-const extra = process.argv.slice(2).filter((a) => !isFile(a));
+const only = argv.filter(isFile).map((a) => a.replace(/\.js$/, '.ts'));
+const extra = argv.filter((a) => !isFile(a) && a !== '--quick');
 let files = dirs.flatMap((d) => collect(d, [])).sort();
 if (files.length === 0) {
   console.error('no compiled test files found: run `npm run build` first');
@@ -42,6 +48,11 @@ if (only.length > 0) {
     console.error(`no compiled test file matches ${only.join(', ')}`);
     process.exit(1);
   }
+}
+if (quick) {
+  // A renamed slow file would silently come back into the quick run: say so.
+  for (const slow of SLOW) if (!files.some((f) => sourceOf(root, f) === slow)) console.error(`test --quick: ${slow} is not among the test files (renamed?)`);
+  files = files.filter((f) => !SLOW.includes(sourceOf(root, f)));
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'nocopy-test-'));
@@ -71,7 +82,7 @@ try {
 }
 rmSync(scratch, { recursive: true, force: true });
 
-console.log(`\n${files.length} test files in ${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`);
+console.log(`\n${files.length} test files${quick ? ' (--quick: without the soak, the benchmark smoke run and the 10,000-session test)' : ''} in ${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`);
 if (summary !== null) {
   const allow = JSON.parse(readFileSync(join(root, 'test', 'skip-allow.json'), 'utf8'));
   const { allowed, refused } = checkSkips(root, summary.skipped, allow);

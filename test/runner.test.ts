@@ -1,7 +1,7 @@
 // The test runner (scripts/test.mjs) under CI=true: a skipped test fails the run unless
-// test/skip-allow.json allows it; outside CI the skip is only listed. Run on a small tree of
-// fixture tests in a temp dir, with copies of the runner's scripts. Also: every allow-list entry
-// names a test that exists, with a reason.
+// test/skip-allow.json allows it; outside CI the skip is only listed. `--quick` leaves out the
+// slow files. Run on a small tree of fixture tests in a temp dir, with copies of the runner's
+// scripts. Also: every allow-list entry names a test that exists, with a reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -45,13 +45,13 @@ function tree(allow: Entry[]): string {
   return dir;
 }
 
-function run(dir: string, ci: boolean): { status: number | null; out: string } {
+function run(dir: string, ci: boolean, args: string[] = []): { status: number | null; out: string } {
   const env = { ...process.env };
   delete env.CI;
   if (ci) env.CI = 'true';
   // The fixture tree must not inherit this run's test-runner context.
   delete env.NODE_TEST_CONTEXT;
-  const r = spawnSync(process.execPath, [join(dir, 'scripts', 'test.mjs')], { encoding: 'utf8', env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(dir, 'scripts', 'test.mjs'), ...args], { encoding: 'utf8', env, timeout: 60_000 });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -96,4 +96,23 @@ test('an allow-list entry without a reason is refused', { timeout: 60_000 }, (t)
   const r = run(dir, true);
   assert.notEqual(r.status, 0, r.out);
   assert.match(r.out, /every entry needs file, test and a reason/);
+});
+
+test('--quick leaves out the soak, the benchmark smoke run and the 10,000-session test, and says so', { timeout: 120_000 }, (t) => {
+  const dir = tree([{ file: 'test/fixture.test.ts', test: 'needs a tool', reason: 'for this test' }, { file: 'test/fixture.test.ts', test: 'group > skips itself', reason: 'for this test' }]);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const slow = ['test/dist/soak.test.js', 'test/dist/bench-smoke.test.js', 'packages/transport/dist/test/session-scale.test.js'];
+  for (const f of slow) {
+    mkdirSync(join(dir, f, '..'), { recursive: true });
+    writeFileSync(join(dir, f), `import { test } from 'node:test';\ntest('slow file ${f}', () => {});\n`);
+  }
+  const full = run(dir, true);
+  assert.equal(full.status, 0, full.out);
+  assert.match(full.out, /4 test files in/);
+  for (const f of slow) assert.ok(full.out.includes(`slow file ${f}`), `${f} did not run in the full run`);
+  const quick = run(dir, true, ['--quick']);
+  assert.equal(quick.status, 0, quick.out);
+  assert.match(quick.out, /1 test files \(--quick: without the soak, the benchmark smoke run and the 10,000-session test\) in/);
+  for (const f of slow) assert.ok(!quick.out.includes('slow file'), `${f} ran under --quick`);
+  assert.match(quick.out, /1 passed, 0 failed, 2 skipped/);
 });
