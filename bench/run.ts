@@ -13,6 +13,7 @@ import { tmpdir, cpus, totalmem, platform, release, arch } from 'node:os';
 import type { Figure } from './lib/results.js';
 import { renderChart, chartMeta } from './lib/chart.js';
 import { renderMarkdown, withRatios } from './lib/summary.js';
+import { SKIPPED_EXIT_CODE } from './proxy/procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -55,7 +56,9 @@ const fmtTime = (ms: number) => {
 
 const scratch = mkdtempSync(join(tmpdir(), 'nocopy-bench-'));
 const t0 = Date.now();
-const status: { name: string; status: 'ok' | 'failed'; seconds: number }[] = [];
+// 'skipped': the suite found a tool it needs missing and did not run (it exits with SKIPPED_EXIT_CODE);
+// never counted as 'ok', so a smoke run can tell a suite that ran from one that did not.
+const status: { name: string; status: 'ok' | 'failed' | 'skipped'; seconds: number }[] = [];
 try {
   for (const [i, suite] of selected.entries()) {
     const file = join(scratch, `${suite.name}.jsonl`);
@@ -74,8 +77,9 @@ try {
     });
     clearInterval(ticker);
     const seconds = (Date.now() - started) / 1000;
-    status.push({ name: suite.name, status: code === 0 ? 'ok' : 'failed', seconds });
-    if (code !== 0) console.error(`suite ${suite.name} failed (exit ${code})`);
+    status.push({ name: suite.name, status: code === 0 ? 'ok' : code === SKIPPED_EXIT_CODE ? 'skipped' : 'failed', seconds });
+    if (code === SKIPPED_EXIT_CODE) console.log(`[${i + 1}/${selected.length}] ${suite.name} SKIPPED: a tool it needs is missing (see above)`);
+    else if (code !== 0) console.error(`suite ${suite.name} failed (exit ${code})`);
     else console.log(`[${i + 1}/${selected.length}] ${suite.name} done in ${fmtTime(seconds * 1000)}`);
   }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
 import { intFlag as intFlagOf } from '../lib/options.js';
 import { figure, median, recordFigures, spread, type Figure } from '../lib/results.js';
-import { cpuMs, firstLine, installCleanup, stopAll, which } from './procs.js';
+import { cpuMs, firstLine, installCleanup, SKIPPED_EXIT_CODE, stopAll, which } from './procs.js';
 import { runRedisBenchmark, type BenchRow } from './redis-benchmark.js';
 import { startHaproxy, startNocopy, startPipe, startRedis, type Target } from './targets.js';
 
@@ -64,7 +64,10 @@ const fmtPct = (x: number): string => `${(x * 100).toFixed(0)}%`;
 
 async function main(): Promise<void> {
   const bins = tools();
-  if (bins === null) return;
+  if (bins === null) {
+    process.exitCode = SKIPPED_EXIT_CODE;
+    return;
+  }
   if (!existsSync(NOCOPY_CLI)) {
     throw new Error(`${NOCOPY_CLI} not found: build packages/proxy first (npx tsc -b packages/proxy)`);
   }

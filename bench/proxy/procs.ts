@@ -137,6 +137,12 @@ export function firstLine(cmd: string, args: readonly string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0]!.trim();
 }
 
+/**
+ * The exit code of a suite that did not run because a tool it compares against is missing:
+ * bench/run.ts records it as `skipped`, never `ok` (77 is the automake convention for a skip).
+ */
+export const SKIPPED_EXIT_CODE = 77;
+
 /** The full path of `cmd` on PATH (like `which`), or null. */
 export function which(cmd: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { printTable } from '../lib/table.js';
 import { intFlag as intFlagOf } from '../lib/options.js';
 import { figure, median, recordFigures, spread, type Figure } from '../lib/results.js';
-import { cpuMs, firstLine, freePort, installCleanup, start, stopAll, waitForListenLine, waitForPort, which, type Proc } from '../proxy/procs.js';
+import { cpuMs, firstLine, freePort, installCleanup, SKIPPED_EXIT_CODE, start, stopAll, waitForListenLine, waitForPort, which, type Proc } from '../proxy/procs.js';
 import { runRedisBenchmarkMeasured, type BenchRow } from '../proxy/redis-benchmark.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   const redisBenchmark = which('redis-benchmark');
   if (redisServer === null || redisBenchmark === null) {
     console.log('resp: SKIPPED, redis-server and redis-benchmark are needed (Debian: apt-get install -y redis-server redis-tools)');
+    process.exitCode = SKIPPED_EXIT_CODE;
     return;
   }
   if (!existsSync(RESP_SERVER)) throw new Error(`${RESP_SERVER} not found: build first (npx tsc -b)`);

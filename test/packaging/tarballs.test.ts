@@ -2,11 +2,16 @@
 // into an empty folder, typecheck (strict, nodenext) and run a program that imports each one and
 // makes a real call, and run the installed bins. Also what is inside: dist/ (prepack builds it), the
 // sources the source maps point at, and no internal symbol-keyed members in the published types.
-// The install needs the npm registry for piscina (the @nocopy packages satisfy each other); when
-// it cannot be reached the install test skips and says why.
+// The install needs the npm registry for piscina and ws (the @nocopy packages satisfy each other).
+// The install test skips only when the registry does not answer a direct probe (`npm ping`, same
+// config); any other install error fails it. Two small tests check that rule against a local
+// registry that answers the ping but has no packages, and one that nothing listens on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
@@ -46,9 +51,9 @@ interface Run {
   out: string;
 }
 
-function run(cmd: string, args: string[], cwd: string, timeout = 180_000): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeout = 180_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout, env: { ...process.env, npm_config_update_notifier: 'false', ...env } });
     let out = '';
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -62,7 +67,34 @@ function run(cmd: string, args: string[], cwd: string, timeout = 180_000): Promi
 }
 
 /** The npm on PATH, as a user would run it. */
-const npm = (args: string[], cwd: string) => run('npm', args, cwd);
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => run('npm', args, cwd, 180_000, env);
+
+/** Why the configured npm registry is unreachable (npm ping's error), or null when it answers. */
+async function registryUnreachable(cwd: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const ping = await run('npm', ['ping', '--fetch-timeout=10000', '--fetch-retries=0'], cwd, 30_000, env);
+  if (ping.code === 0) return null;
+  return ping.out.split('\n').find((l) => /npm error (code|.*reason)/.test(l))?.trim() ?? `npm ping exited ${ping.code}`;
+}
+
+/**
+ * `npm install` of the tarballs into `app`. Returns a skip reason only when the install failed and
+ * the registry does not answer `npm ping`; throws (with npm's output) on any other failure.
+ */
+async function installTarballs(app: string, tarballs: string[], env: NodeJS.ProcessEnv = {}): Promise<string | undefined> {
+  const install = await npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs], app, env);
+  if (install.code === 0) return undefined;
+  const unreachable = await registryUnreachable(app, env);
+  if (unreachable !== null) return `the npm registry is unreachable (npm ping: ${unreachable}), so the dependencies cannot be installed`;
+  assert.fail(`npm install of the tarballs failed, and the registry answers npm ping:\n${install.out}`);
+}
+
+/** An empty consumer folder under the work dir. */
+function emptyApp(name: string): string {
+  const app = join(work, name);
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nocopy-consumer', private: true, type: 'module' }));
+  return app;
+}
 
 let work = '';
 let packed: Packed[] = [];
@@ -160,20 +192,16 @@ test('the published types hold no internal symbol-keyed members (stripInternal)'
 });
 
 test('the tarballs install into an empty folder; a strict TypeScript program uses each package; the bins run', { timeout: 300_000 }, async (t) => {
-  const app = join(work, 'app');
-  mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nocopy-consumer', private: true, type: 'module' }));
+  const app = emptyApp('app');
   // All of them in one install: rpc-demo and proxy depend on @nocopy/linkbuffer@0.1.0 and
   // @nocopy/transport@0.1.0, otel on the first, none on the registry; the tarballs beside them satisfy that.
   const tarballs = packed.map((p) => join(work, 'packs', p.filename));
-  const install = await npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs], app);
-  if (install.code !== 0 && /E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH)|network/i.test(install.out)) {
-    const reason = `the npm registry is unreachable, so piscina cannot be installed: ${install.out.split('\n').find((l) => /error/i.test(l)) ?? install.out.trim()}`;
-    console.log(`# skipped: ${reason}`);
-    t.skip(reason);
+  const skip = await installTarballs(app, tarballs);
+  if (skip !== undefined) {
+    console.log(`# skipped: ${skip}`);
+    t.skip(skip);
     return;
   }
-  assert.equal(install.code, 0, install.out);
   for (const p of packages) assert.ok(existsSync(join(app, 'node_modules', '@nocopy', p, 'dist', 'src', 'index.js')), `@nocopy/${p} not installed with its dist/`);
 
   cpSync(consumerSource, join(app, 'consumer.ts'));
@@ -223,4 +251,37 @@ test('the tarballs install into an empty folder; a strict TypeScript program use
   const call = await run(join(app, 'node_modules', '.bin', 'nocopy-rpc'), ['call', 'add', '1', '2', '-a', `127.0.0.1:${dead}`], app, 30_000);
   assert.equal(call.code, 1, call.out);
   assert.match(call.out, /^nocopy-rpc: call add failed: DialError \[ERR_DIAL_FAILED\]: .*ECONNREFUSED.*\n$/);
+});
+
+// The skip rule itself, against real local registries. A fresh npm cache for each, so nothing cached
+// from the real registry answers for them; no retries, so the unreachable case fails at once.
+const localRegistry = (port: number): NodeJS.ProcessEnv => ({
+  npm_config_registry: `http://127.0.0.1:${port}/`,
+  npm_config_cache: mkdtempSync(join(work, 'cache-')),
+  npm_config_fetch_retries: '0',
+});
+
+test('an install error from a registry that answers npm ping fails the install test; it does not skip', { timeout: 120_000 }, async (t) => {
+  // Answers the ping, and 404 for every package: an install error that is not about the network.
+  const registry = createServer((req, res) => {
+    res.writeHead(req.url === '/-/ping' || req.url?.startsWith('/-/ping?') ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(req.url?.startsWith('/-/ping') ? '{}' : '{"error":"Not found"}');
+  });
+  registry.listen(0, '127.0.0.1');
+  await once(registry, 'listening');
+  t.after(() => registry.close());
+  const env = localRegistry((registry.address() as AddressInfo).port);
+  const app = emptyApp('app-404');
+  await assert.rejects(installTarballs(app, packed.map((p) => join(work, 'packs', p.filename)), env), (err: Error) => {
+    assert.match(err.message, /the registry answers npm ping/);
+    assert.match(err.message, /E404|404 Not Found/);
+    return true;
+  });
+});
+
+test('a registry nothing listens on is a skip, with the probe\'s error as the reason', { timeout: 120_000 }, async () => {
+  const env = localRegistry(await deadPort());
+  const app = emptyApp('app-unreachable');
+  const skip = await installTarballs(app, packed.map((p) => join(work, 'packs', p.filename)), env);
+  assert.match(skip ?? 'installed', /^the npm registry is unreachable \(npm ping: .*ECONNREFUSED/);
 });
