@@ -16,6 +16,8 @@
 //
 // Usage: loadgen --port P [--host 127.0.0.1] [--connections 50] [--inflight 1] [--size 128]
 //                [--duration 3] [--warmup 1] [--pid P]
+//        loadgen ... --requests N [--warmup-requests W] [--on-start CMD] [--on-end CMD]
+//                                                  a counted window instead of a timed one
 //        loadgen --idle --port P --connections N   one echo per connection, prints {"ready":N},
 //                                                  then holds the connections until stdin closes
 // Prints one JSON line on stdout; exit 1 on a verification error or a connection failure.
@@ -270,6 +272,12 @@ int main(int argc, char **argv) {
   double warmup = atof(arg(argc, argv, "--warmup", "1"));
   int pid = atoi(arg(argc, argv, "--pid", "0"));
   int idle = flag(argc, argv, "--idle");
+  // Counted mode (for instruction counts under valgrind): the window opens after `warmup_reqs`
+  // replies and closes after `count` more; a command runs at each edge (e.g. callgrind_control).
+  uint64_t count = strtoull(arg(argc, argv, "--requests", "0"), NULL, 10);
+  uint64_t warmup_reqs = strtoull(arg(argc, argv, "--warmup-requests", "0"), NULL, 10);
+  const char *on_start = arg(argc, argv, "--on-start", NULL), *on_end = arg(argc, argv, "--on-end", NULL);
+  uint64_t replies_all = 0;
   if (port <= 0 || nconn <= 0 || inflight <= 0) { fprintf(stderr, "loadgen: --port, --connections, --inflight must be positive\n"); return 2; }
   if (idle) inflight = 1;
 
@@ -303,7 +311,7 @@ int main(int argc, char **argv) {
   uint64_t t_start = now_ns(), t_measure = 0, t_end = 0;
   uint64_t warm_ns = (uint64_t)(warmup * 1e9), dur_ns = (uint64_t)(duration * 1e9);
   double cpu0 = 0;
-  proc_t p0 = {0};
+  proc_t p0 = {0}, p_end = {0};
   long idle_left = nconn;
   for (int i = 0; i < nconn; i++) if (flush_conn(ep, &conns[i], 0) < 0) { failed = 1; break; }
 
@@ -315,6 +323,7 @@ int main(int argc, char **argv) {
         long got = read_conn(c, measuring);
         if (got < 0) { failed = 1; break; }
         if (idle) { idle_left -= got; continue; } // one echo each, then hold the connection
+        replies_all += (uint64_t)got;
         c->owed += (uint64_t)got;
       }
       if (c->owed > 0 && flush_conn(ep, c, measuring) < 0) { failed = 1; break; }
@@ -325,6 +334,21 @@ int main(int argc, char **argv) {
       continue;
     }
     uint64_t t = now_ns();
+    if (count > 0) {
+      if (!measuring && replies_all >= warmup_reqs) {
+        if (on_start && system(on_start) != 0) fprintf(stderr, "loadgen: %s failed\n", on_start);
+        measuring = 1;
+        t_measure = now_ns();
+        cpu0 = self_cpu_s();
+        p0 = read_proc(pid);
+      } else if (measuring && completed_total >= count) {
+        t_end = now_ns();
+        p_end = read_proc(pid); // before the command, whose effects on the server would count
+        if (on_end && system(on_end) != 0) fprintf(stderr, "loadgen: %s failed\n", on_end);
+        break;
+      }
+      continue;
+    }
     if (!measuring && t - t_start >= warm_ns) {
       measuring = 1;
       t_measure = t;
@@ -347,7 +371,7 @@ int main(int argc, char **argv) {
     while (read(0, b, sizeof b) > 0) {}
     return 0;
   }
-  proc_t p1 = read_proc(pid);
+  proc_t p1 = count > 0 ? p_end : read_proc(pid);
   double cpu = self_cpu_s() - cpu0;
   double secs = (double)(t_end - t_measure) / 1e9;
   double reqs = (double)completed_total;
