@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { printTable } from '../lib/table.js';
 import { figure, recordFigures, type Figure } from '../lib/results.js';
-import { hasTaskset, nextMessage, pinnedNode, type ServerCpu } from '../lib/processes.js';
+import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode, type ServerCpu } from '../lib/processes.js';
 import { holdIdle, loadgenPath, runLoadgen, type LoadgenResult } from '../lib/loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,8 +42,8 @@ interface Run {
   node?: { rps: number; cpuPercent: number };
 }
 
-async function startServer(server: ServerName) {
-  const srv = pinnedNode(0, [join(here, 'servers.js'), server], true);
+async function startServer(server: ServerName, v8Flags: readonly string[] = V8_FLAGS) {
+  const srv = pinnedNode(0, [join(here, 'servers.js'), server], true, v8Flags);
   const { port, pid } = await nextMessage<{ port: number; pid: number }>(srv);
   srv.send('start');
   const stop = async () => {
@@ -51,7 +51,12 @@ async function startServer(server: ServerName) {
     srv.send('stop');
     return stats;
   };
-  return { port, pid, stop };
+  const gc = async () => {
+    const done = nextMessage<string>(srv);
+    srv.send('gc');
+    await done;
+  };
+  return { port, pid, stop, gc };
 }
 
 async function nodeClient(port: number, c: Case): Promise<{ rps: number; cpuPercent: number }> {
@@ -163,19 +168,22 @@ function rssKiB(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Server RSS growth per idle connection: N connections, one 128 B echo each, then idle. */
+/** Server RSS growth per idle connection: N connections, one 128 B echo each, then idle (after a full GC). */
 async function idleMemory(): Promise<void> {
   const n = quick ? 1000 : 8000;
   const subjects: ServerName[] = ['raw', 'append'];
   const per = new Map<ServerName, number[]>(subjects.map((s) => [s, []]));
   for (let r = 0; r < (quick ? 1 : 2); r++) {
     for (const s of subjects) {
-      const srv = await startServer(s);
+      // Both readings after a full collection: live memory, not garbage the next GC would take.
+      const srv = await startServer(s, [...V8_FLAGS, '--expose-gc']);
       await sleep(300);
+      await srv.gc();
       const before = rssKiB(srv.pid);
       const hold = holdIdle(srv.port, n, 128, hasTaskset);
       await hold.ready;
       await sleep(500);
+      await srv.gc();
       const after = rssKiB(srv.pid);
       await hold.end();
       await srv.stop();

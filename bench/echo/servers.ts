@@ -157,6 +157,13 @@ async function start(): Promise<{ port: number; pid: number }> {
   return { port: (server.address() as net.AddressInfo).port, pid: process.pid };
 }
 
+// 'gc' (with --expose-gc): a full collection, then 'gc-done', so an RSS reading counts live memory.
+process.on('message', (msg: unknown) => {
+  if (msg !== 'gc') return;
+  (globalThis as { gc?: () => void }).gc?.();
+  process.send!('gc-done');
+});
+
 {
   start().then((info) => answerCpuOverIpc(info), (err: unknown) => {
     console.error(err);
