@@ -17,11 +17,14 @@ function compiler(): string | null {
   return null;
 }
 
-/** The path of the built generator; builds it (and installs gcc on Debian as root) when needed. */
-export function loadgenPath(): string {
+/**
+ * The path of the built generator; builds it when needed and, with `install`, installs gcc on
+ * Debian as root first. Throws when there is no compiler.
+ */
+export function loadgenPath(install = true): string {
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   let cc = compiler();
-  if (cc === null && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
+  if (cc === null && install && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
     console.log('loadgen: no C compiler; installing gcc with apt-get');
     spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'gcc', 'libc6-dev'], { stdio: 'inherit' });
     cc = compiler();
