@@ -153,7 +153,8 @@ async function throughput(): Promise<number> {
     );
     const figures: Figure[] = [];
     for (const s of servers) {
-      const base = { suite: 'echo', group: c.name, subject: s, ...(s !== 'raw' ? { baseline: 'raw' } : {}) };
+      // The handler styles are recorded as 'nocopy <style>': the chart and tables highlight nocopy.
+      const base = { suite: 'echo', group: c.name, subject: styles.includes(s) ? `nocopy ${s}` : s, ...(s !== 'raw' ? { baseline: 'raw' } : {}) };
       const rs = runs.get(s)!;
       figures.push(
         figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.gen.rps)),
