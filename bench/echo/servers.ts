@@ -1,14 +1,20 @@
 // The echo servers compared by bench/echo, one per process: `node servers.js MODE`.
-//   raw    — writes every chunk straight back: no framing at all; the ceiling.
-//   naive  — what a hand-rolled net server does: Buffer.concat accumulation, one write per reply.
-//   bl     — the same with `bl` as the accumulator, one write per reply.
-//   nocopy — @nocopy/transport EventLoop: frames parsed in the LinkBuffer, replies of a read batch in one flush.
-// Every framed server parses every 4-byte length prefix and replies frame by frame.
-// The parent talks over IPC: we send { port }; on 'start' we take a CPU reading; on 'stop' we
+//   raw          — writes every chunk straight back: no framing at all; the ceiling.
+//   batch-views  — a hand-written net server that parses every frame of a chunk and writes the replies
+//                  as views of the chunk, corked: one writev per chunk.
+//   batch-copy   — the same, copying every reply into one buffer: one write per chunk.
+//   naive        — what a hand-rolled net server does: Buffer.concat accumulation, one write per reply.
+//   bl           — the same with `bl` as the accumulator, one write per reply.
+//   append       — @nocopy/transport EventLoop, `w.append(r.slice(n))` per frame (the zero-copy call).
+//   writeBinary  — the same with `w.writeBinary(r.next(n))`.
+//   copy         — the same with `r.next(n).copy(w.malloc(n))`.
+// Every framed server parses every 4-byte length prefix and replies frame by frame; the nocopy ones
+// flush once per onRequest call (one read batch).
+// The parent talks over IPC: we send { port, pid }; on 'start' we take a CPU reading; on 'stop' we
 // reply { cpuUserMs, cpuSystemMs, maxRssKiB } and exit.
 import net from 'node:net';
 import { BufferList } from 'bl';
-import { EventLoop, lengthField } from '@nocopy/transport';
+import { EventLoop, type Connection } from '@nocopy/transport';
 import { answerCpuOverIpc } from '../lib/processes.js';
 
 const mode = process.argv[2];
@@ -16,6 +22,45 @@ const mode = process.argv[2];
 function rawServer(): net.Server {
   return net.createServer({ noDelay: true }, (socket) => {
     socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('error', () => socket.destroy());
+  });
+}
+
+/** The two batching servers: `views` writes subarrays corked, else copies replies into one buffer. */
+function batchServer(views: boolean): net.Server {
+  return net.createServer({ noDelay: true }, (socket) => {
+    let rest: Buffer | null = null;
+    socket.on('data', (chunk: Buffer) => {
+      const buf: Buffer = rest === null ? chunk : Buffer.concat([rest, chunk]);
+      const end = buf.length;
+      let off = 0;
+      while (end - off >= 4) {
+        const n = 4 + buf.readUInt32BE(off);
+        if (end - off < n) break;
+        off += n;
+      }
+      // Every whole frame of the chunk is a reply: parsed one by one, sent in one go.
+      if (off > 0) {
+        if (views) {
+          socket.cork();
+          for (let o = 0; o < off; ) {
+            const n = 4 + buf.readUInt32BE(o);
+            socket.write(buf.subarray(o, o + n));
+            o += n;
+          }
+          socket.uncork();
+        } else {
+          const out = Buffer.allocUnsafe(off);
+          for (let o = 0; o < off; ) {
+            const n = 4 + buf.readUInt32BE(o);
+            buf.copy(out, o, o, o + n);
+            o += n;
+          }
+          socket.write(out);
+        }
+      }
+      rest = off === end ? null : Buffer.from(buf.subarray(off));
+    });
     socket.on('error', () => socket.destroy());
   });
 }
@@ -54,25 +99,74 @@ function blServer(): net.Server {
   });
 }
 
-async function start(): Promise<{ port: number }> {
-  if (mode === 'nocopy') {
-    // Whole frames, header included (strip 0), go straight back.
-    const frames = lengthField({ maxFrameLength: 64 * 1024 * 1024, strip: 0 });
-    const loop = new EventLoop((_ctx, conn) => {
-      const w = conn.writer;
-      for (let f = frames.decode(conn.reader); f !== undefined; f = frames.decode(conn.reader)) w.writeBinary(f);
-      return w.flush();
-    });
-    const addr = await loop.listen({ port: 0, host: '127.0.0.1' });
-    return { port: (addr as net.AddressInfo).port };
+type Handler = (ctx: unknown, conn: Connection) => Promise<void>;
+
+// The three handler styles, written as the transport README shows them.
+const handlers: Record<string, Handler> = {
+  append: (_ctx, conn) => {
+    const r = conn.reader;
+    const w = conn.writer;
+    while (r.length >= 4) {
+      const n = 4 + r.peekUint32BE();
+      if (r.length < n) break;
+      w.append(r.slice(n));
+    }
+    return w.flush();
+  },
+  writeBinary: (_ctx, conn) => {
+    const r = conn.reader;
+    const w = conn.writer;
+    while (r.length >= 4) {
+      const n = 4 + r.peekUint32BE();
+      if (r.length < n) break;
+      w.writeBinary(r.next(n));
+    }
+    return w.flush();
+  },
+  copy: (_ctx, conn) => {
+    const r = conn.reader;
+    const w = conn.writer;
+    while (r.length >= 4) {
+      const n = 4 + r.peekUint32BE();
+      if (r.length < n) break;
+      r.next(n).copy(w.malloc(n));
+    }
+    return w.flush();
+  },
+};
+
+const serverModes = ['raw', 'batch-views', 'batch-copy', 'naive', 'bl', 'append', 'writeBinary', 'copy'] as const;
+
+async function start(): Promise<{ port: number; pid: number }> {
+  const handler = handlers[mode ?? ''];
+  if (handler !== undefined) {
+    const loop = new EventLoop(handler);
+    const addr = await loop.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+    return { port: (addr as net.AddressInfo).port, pid: process.pid };
   }
-  const server = mode === 'raw' ? rawServer() : mode === 'naive' ? naiveServer() : mode === 'bl' ? blServer() : null;
-  if (server === null) throw new Error(`unknown server mode ${mode}`);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port };
+  const server =
+    mode === 'raw' ? rawServer()
+    : mode === 'batch-views' ? batchServer(true)
+    : mode === 'batch-copy' ? batchServer(false)
+    : mode === 'naive' ? naiveServer()
+    : mode === 'bl' ? blServer()
+    : null;
+  if (server === null) throw new Error(`unknown server mode ${mode}; known: ${serverModes.join(', ')}`);
+  server.maxConnections = 100_000;
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
+  return { port: (server.address() as net.AddressInfo).port, pid: process.pid };
 }
 
-start().then((info) => answerCpuOverIpc(info), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
+// 'gc' (with --expose-gc): a full collection, then 'gc-done', so an RSS reading counts live memory.
+process.on('message', (msg: unknown) => {
+  if (msg !== 'gc') return;
+  (globalThis as { gc?: () => void }).gc?.();
+  process.send!('gc-done');
 });
+
+{
+  start().then((info) => answerCpuOverIpc(info), (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,389 @@
+// bench/loadgen: the compiled load generator of the end-to-end echo suites. A Node client spends
+// most of its core on its own event loop and caps the rates it can measure; this one is C on epoll,
+// single-threaded, so it keeps headroom on its core and the server is what gets measured.
+//
+// Protocol: a 4-byte big-endian length and a payload, echoed back whole.
+// Closed loop with an exact window: every connection keeps exactly `inflight` requests outstanding;
+// each completed reply is replaced by one new request, written in one write per read batch.
+// Every reply byte is verified: request k of a connection carries k in its first 8 payload bytes
+// (when the payload has 8), the rest is a fixed pattern, so a lost, duplicated, reordered or
+// corrupted frame fails the run.
+// Latency: per request, from the write that carried it to the read that completed its reply, into a
+// log-linear histogram (1/64 relative precision): p50, p99, p99.9.
+//
+// With --pid P it also reads the server's CPU (utime+stime from /proc/P/stat) and syscalls
+// (syscr/syscw from /proc/P/io) at the exact edges of the measured window.
+//
+// Usage: loadgen --port P [--host 127.0.0.1] [--connections 50] [--inflight 1] [--size 128]
+//                [--duration 3] [--warmup 1] [--pid P]
+//        loadgen ... --requests N [--warmup-requests W] [--on-start CMD] [--on-end CMD]
+//                                                  a counted window instead of a timed one
+//        loadgen --idle --port P --connections N   one echo per connection, prints {"ready":N},
+//                                                  then holds the connections until stdin closes
+// Prints one JSON line on stdout; exit 1 on a verification error or a connection failure.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+  int fd;
+  uint64_t sent;      // requests whose bytes were all handed to write()
+  uint64_t owed;      // requests due but not yet (fully) written
+  uint64_t out_off;   // bytes of request `sent` already written
+  uint64_t done;      // replies completed
+  uint64_t in_off;    // bytes of reply `done` received so far
+  uint64_t *stamps;   // ring of write times (ns), indexed by request number % inflight
+  int want_out;       // EPOLLOUT armed
+} conn_t;
+
+static uint32_t size = 128, frame_len;
+static uint8_t *tmpl;           // one request frame with sequence number 0
+static int inflight = 1;
+static int verify_errors = 0;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// ---- histogram: values in ns; below 64 exact, above, 64 sub-buckets per power of two.
+#define SUB 64
+static uint64_t hist[64 * SUB];
+static uint64_t hist_n;
+static void hist_add(uint64_t v) {
+  int idx;
+  if (v < SUB) idx = (int)v;
+  else {
+    int e = 63 - __builtin_clzll(v);           // v in [2^e, 2^(e+1)), e >= 6
+    int m = (int)((v >> (e - 6)) & (SUB - 1)); // next 6 bits
+    idx = (e - 5) * SUB + m;
+  }
+  hist[idx]++;
+  hist_n++;
+}
+static double hist_value(int idx) { // the middle of the bucket, ns
+  if (idx < SUB) return idx;
+  int e = idx / SUB + 5, m = idx % SUB;
+  double lo = (double)(1ull << e) + (double)m * (double)(1ull << (e - 6));
+  return lo + (double)(1ull << (e - 6)) / 2;
+}
+static double hist_pct(double p) {
+  if (hist_n == 0) return 0;
+  uint64_t rank = (uint64_t)(p * (double)hist_n);
+  if (rank >= hist_n) rank = hist_n - 1;
+  uint64_t acc = 0;
+  for (int i = 0; i < 64 * SUB; i++) {
+    acc += hist[i];
+    if (acc > rank) return hist_value(i);
+  }
+  return 0;
+}
+
+// ---- the byte stream of requests: request k, byte o.
+// Fills dst with bytes [off, off+n) of request k's frame (n <= frame_len - off).
+static void frame_bytes(uint64_t k, uint64_t off, uint8_t *dst, uint64_t n) {
+  memcpy(dst, tmpl + off, n);
+  if (size >= 8 && off < 12) {
+    uint8_t seq[8];
+    for (int i = 0; i < 8; i++) seq[i] = (uint8_t)(k >> (8 * i));
+    for (uint64_t o = off; o < 12 && o < off + n; o++)
+      if (o >= 4) dst[o - off] = seq[o - 4];
+  }
+}
+// Compares src with bytes [off, off+n) of reply k; 0 when equal.
+static int frame_check(uint64_t k, uint64_t off, const uint8_t *src, uint64_t n) {
+  if (size >= 8 && off < 12) {
+    uint64_t head = (12 - off) < n ? (12 - off) : n;
+    uint8_t tmp[12];
+    frame_bytes(k, off, tmp, head);
+    if (memcmp(tmp, src, head) != 0) return 1;
+    off += head, src += head, n -= head;
+  }
+  return n > 0 && memcmp(tmpl + off, src, n) != 0;
+}
+
+static uint8_t *outbuf;
+static size_t outcap;
+
+// Writes what the connection owes; arms EPOLLOUT when the socket would block.
+static int flush_conn(int ep, conn_t *c, int measuring) {
+  while (c->owed > 0) {
+    size_t len = 0;
+    uint64_t k = c->sent, off = c->out_off, left = c->owed;
+    while (left > 0 && len < outcap) {
+      uint64_t n = frame_len - off;
+      if (n > outcap - len) n = outcap - len;
+      frame_bytes(k, off, outbuf + len, n);
+      len += n;
+      off += n;
+      if (off == frame_len) off = 0, k++, left--;
+    }
+    ssize_t w = write(c->fd, outbuf, len);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    uint64_t t = measuring ? now_ns() : 0;
+    // Advance by what the kernel took: whole requests get their write time stamped.
+    uint64_t adv = (uint64_t)w;
+    while (adv > 0) {
+      uint64_t n = frame_len - c->out_off;
+      if (adv < n) { c->out_off += adv; break; }
+      adv -= n;
+      c->out_off = 0;
+      c->stamps[c->sent % (uint64_t)inflight] = t;
+      c->sent++;
+      c->owed--;
+    }
+    if ((size_t)w < len) break;
+  }
+  int want = c->owed > 0;
+  if (want != c->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = want;
+  }
+  return 0;
+}
+
+static uint8_t inbuf[256 * 1024];
+static uint64_t completed_total;
+
+// Reads what is there, verifies it, counts replies; returns replies completed, -1 on failure.
+static long read_conn(conn_t *c, int measuring) {
+  long replies = 0;
+  uint64_t t = 0;
+  for (;;) {
+    ssize_t r = read(c->fd, inbuf, sizeof inbuf);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (r == 0) return -1;
+    if (measuring && t == 0) t = now_ns();
+    uint64_t pos = 0, n = (uint64_t)r;
+    while (pos < n) {
+      uint64_t take = frame_len - c->in_off;
+      if (take > n - pos) take = n - pos;
+      if (frame_check(c->done, c->in_off, inbuf + pos, take)) {
+        verify_errors++;
+        return -1;
+      }
+      pos += take;
+      c->in_off += take;
+      if (c->in_off == frame_len) {
+        if (c->done >= c->sent) { verify_errors++; return -1; } // a reply to nothing
+        if (measuring) {
+          uint64_t s = c->stamps[c->done % (uint64_t)inflight];
+          if (s) hist_add(t - s);
+          completed_total++;
+        }
+        c->in_off = 0;
+        c->done++;
+        replies++;
+      }
+    }
+    if ((size_t)r < sizeof inbuf) break;
+  }
+  return replies;
+}
+
+typedef struct { uint64_t cpu_ticks, syscr, syscw; int ok; } proc_t;
+static proc_t read_proc(int pid) {
+  proc_t p = {0};
+  if (pid <= 0) return p;
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return p;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *s = strrchr(buf, ')'); // the command name may hold spaces
+  if (!s) return p;
+  unsigned long long utime = 0, stime = 0;
+  // after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15)
+  if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return p;
+  p.cpu_ticks = utime + stime;
+  snprintf(path, sizeof path, "/proc/%d/io", pid);
+  f = fopen(path, "r");
+  if (f) {
+    char line[128];
+    while (fgets(line, sizeof line, f)) {
+      unsigned long long v;
+      if (sscanf(line, "syscr: %llu", &v) == 1) p.syscr = v;
+      if (sscanf(line, "syscw: %llu", &v) == 1) p.syscw = v;
+    }
+    fclose(f);
+  }
+  p.ok = 1;
+  return p;
+}
+
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static int connect_one(struct sockaddr_in *addr) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)addr, sizeof *addr) < 0) { close(fd); return -1; }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return fd;
+}
+
+static const char *arg(int argc, char **argv, const char *name, const char *def) {
+  for (int i = 1; i < argc - 1; i++)
+    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  return def;
+}
+static int flag(int argc, char **argv, const char *name) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], name) == 0) return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *host = arg(argc, argv, "--host", "127.0.0.1");
+  int port = atoi(arg(argc, argv, "--port", "0"));
+  int nconn = atoi(arg(argc, argv, "--connections", "50"));
+  inflight = atoi(arg(argc, argv, "--inflight", "1"));
+  size = (uint32_t)strtoul(arg(argc, argv, "--size", "128"), NULL, 10);
+  double duration = atof(arg(argc, argv, "--duration", "3"));
+  double warmup = atof(arg(argc, argv, "--warmup", "1"));
+  int pid = atoi(arg(argc, argv, "--pid", "0"));
+  int idle = flag(argc, argv, "--idle");
+  // Counted mode (for instruction counts under valgrind): the window opens after `warmup_reqs`
+  // replies and closes after `count` more; a command runs at each edge (e.g. callgrind_control).
+  uint64_t count = strtoull(arg(argc, argv, "--requests", "0"), NULL, 10);
+  uint64_t warmup_reqs = strtoull(arg(argc, argv, "--warmup-requests", "0"), NULL, 10);
+  const char *on_start = arg(argc, argv, "--on-start", NULL), *on_end = arg(argc, argv, "--on-end", NULL);
+  uint64_t replies_all = 0;
+  if (port <= 0 || nconn <= 0 || inflight <= 0) { fprintf(stderr, "loadgen: --port, --connections, --inflight must be positive\n"); return 2; }
+  if (idle) inflight = 1;
+
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
+
+  frame_len = 4 + size;
+  tmpl = malloc(frame_len);
+  tmpl[0] = (uint8_t)(size >> 24), tmpl[1] = (uint8_t)(size >> 16), tmpl[2] = (uint8_t)(size >> 8), tmpl[3] = (uint8_t)size;
+  for (uint32_t i = 0; i < size; i++) tmpl[4 + i] = (uint8_t)(i * 31 + 7);
+  outcap = 256 * 1024;
+  outbuf = malloc(outcap);
+
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, host, &addr.sin_addr);
+  int ep = epoll_create1(0);
+  conn_t *conns = calloc((size_t)nconn, sizeof *conns);
+  uint64_t *stamps = calloc((size_t)nconn * (size_t)inflight, sizeof *stamps);
+  for (int i = 0; i < nconn; i++) {
+    conn_t *c = &conns[i];
+    c->fd = connect_one(&addr);
+    if (c->fd < 0) { fprintf(stderr, "loadgen: connect %d of %d: %s\n", i + 1, nconn, strerror(errno)); return 1; }
+    c->stamps = stamps + (size_t)i * (size_t)inflight;
+    c->owed = (uint64_t)inflight;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+  }
+
+  struct epoll_event *evs = malloc(sizeof *evs * 1024);
+  int measuring = 0, failed = 0;
+  uint64_t t_start = now_ns(), t_measure = 0, t_end = 0;
+  uint64_t warm_ns = (uint64_t)(warmup * 1e9), dur_ns = (uint64_t)(duration * 1e9);
+  double cpu0 = 0;
+  proc_t p0 = {0}, p_end = {0};
+  long idle_left = nconn;
+  for (int i = 0; i < nconn; i++) if (flush_conn(ep, &conns[i], 0) < 0) { failed = 1; break; }
+
+  while (!failed) {
+    int n = epoll_wait(ep, evs, 1024, 1);
+    for (int i = 0; i < n; i++) {
+      conn_t *c = evs[i].data.ptr;
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        long got = read_conn(c, measuring);
+        if (got < 0) { failed = 1; break; }
+        if (idle) { idle_left -= got; continue; } // one echo each, then hold the connection
+        replies_all += (uint64_t)got;
+        c->owed += (uint64_t)got;
+      }
+      if (c->owed > 0 && flush_conn(ep, c, measuring) < 0) { failed = 1; break; }
+    }
+    if (failed) break;
+    if (idle) {
+      if (idle_left <= 0) break;
+      continue;
+    }
+    uint64_t t = now_ns();
+    if (count > 0) {
+      if (!measuring && replies_all >= warmup_reqs) {
+        if (on_start && system(on_start) != 0) fprintf(stderr, "loadgen: %s failed\n", on_start);
+        measuring = 1;
+        t_measure = now_ns();
+        cpu0 = self_cpu_s();
+        p0 = read_proc(pid);
+      } else if (measuring && completed_total >= count) {
+        t_end = now_ns();
+        p_end = read_proc(pid); // before the command, whose effects on the server would count
+        if (on_end && system(on_end) != 0) fprintf(stderr, "loadgen: %s failed\n", on_end);
+        break;
+      }
+      continue;
+    }
+    if (!measuring && t - t_start >= warm_ns) {
+      measuring = 1;
+      t_measure = t;
+      cpu0 = self_cpu_s();
+      p0 = read_proc(pid);
+    } else if (measuring && t - t_measure >= dur_ns) {
+      t_end = t;
+      break;
+    }
+  }
+  if (failed) {
+    fprintf(stderr, "loadgen: %s\n", verify_errors ? "a reply did not match its request" : strerror(errno));
+    printf("{\"errors\":%d,\"failed\":true}\n", verify_errors ? verify_errors : 1);
+    return 1;
+  }
+  if (idle) {
+    printf("{\"ready\":%d}\n", nconn);
+    fflush(stdout);
+    char b[64];
+    while (read(0, b, sizeof b) > 0) {}
+    return 0;
+  }
+  proc_t p1 = count > 0 ? p_end : read_proc(pid);
+  double cpu = self_cpu_s() - cpu0;
+  double secs = (double)(t_end - t_measure) / 1e9;
+  double reqs = (double)completed_total;
+  long ticks = sysconf(_SC_CLK_TCK);
+  printf("{\"generator\":\"loadgen (C, epoll)\",\"requests\":%.0f,\"seconds\":%.3f,\"rps\":%.1f,"
+         "\"p50us\":%.2f,\"p99us\":%.2f,\"p999us\":%.2f,\"cpuPercent\":%.1f,\"errors\":0",
+         reqs, secs, reqs / secs, hist_pct(0.5) / 1e3, hist_pct(0.99) / 1e3, hist_pct(0.999) / 1e3, cpu / secs * 100);
+  if (p0.ok && p1.ok && reqs > 0)
+    printf(",\"serverCpuUsPerReq\":%.4f,\"serverCpuPercent\":%.1f,\"serverReadsPerReq\":%.4f,\"serverWritesPerReq\":%.4f",
+           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks * 1e6 / reqs,
+           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks / secs * 100,
+           (double)(p1.syscr - p0.syscr) / reqs, (double)(p1.syscw - p0.syscw) / reqs);
+  printf("}\n");
+  return 0;
+}
