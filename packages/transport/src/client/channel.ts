@@ -160,13 +160,15 @@ export class Channel<T> implements SubchannelHost<T> {
     this.#opts.resolver.resolveNow();
   }
 
-  /** A call's outcome on `endpoint`, for outlier detection: `failed` = lost or past its deadline; latency in ms. */
+  /** A call's outcome on `endpoint`, for outlier detection: `failed` = past its deadline; latency in ms, or -1 when not measured (sampled). */
   report(endpoint: EndpointState<T>, failed: boolean, latency: number): void {
     const o = this.#opts.outlier;
     if (o === null) return;
     const s = endpoint.outlier;
-    s.windowCalls++;
-    s.windowLatency += latency;
+    if (latency >= 0) {
+      s.windowCalls++;
+      s.windowLatency += latency;
+    }
     if (!failed) {
       s.consecutiveFailures = 0;
       return;

@@ -15,7 +15,7 @@ export interface OutlierOptions {
   interval?: number;
   /** An endpoint whose mean latency over an interval exceeds this many times the median of the others' is ejected. Default 5; 0 turns it off. */
   latencyFactor?: number;
-  /** Calls an endpoint must have had in the interval for its latency to count. Default 20. */
+  /** Measured calls an endpoint must have had in the interval for its latency to count (the RPC client measures one call in 8). Default 20. */
   minRequests?: number;
   /** The first ejection's length, in ms; the n-th lasts n times as long. Default 10000. */
   baseEjectionTime?: number;
