@@ -12,7 +12,7 @@ export interface LinkBufferOptions {
   pool?: BlockPool;
   /** Capacity of a new node for small writes. Default 8 KiB. */
   nodeSize?: number;
-  /** `writeBinary` references inputs longer than this instead of copying them. Default 4 KiB. */
+  /** `writeBinary` and `append` reference inputs longer than this instead of copying them. Default 4 KiB. */
   binaryInplaceThreshold?: number;
 }
 
@@ -26,6 +26,9 @@ const SCRATCH_MAX = 64 * 1024;
 // filled, and JavaScript runs one buffer operation at a time (one per instance cost an allocation).
 const INT_SCRATCH = Buffer.allocUnsafeSlow(8);
 let stringScratch = Buffer.allocUnsafeSlow(4096);
+const NO_OPTIONS: LinkBufferOptions = {};
+// The buffer slice() is constructing a child of; read and cleared by the constructor.
+let sliceParent: LinkBuffer | null = null;
 
 export class LinkBuffer {
   readonly pool: BlockPool;
@@ -40,7 +43,7 @@ export class LinkBuffer {
   #mallocSize = 0;
   #closed = false;
   // Copies made by next()/until() across nodes live in pooled scratch blocks until release().
-  #arena: Block[] = [];
+  #arena: Block[] | null = null;
   #arenaOff = 0;
   // Cross-node peek() reuses one block (netpoll's Peek OOM lesson: do not allocate per peek).
   #peekBlock: Block | null = null;
@@ -52,7 +55,16 @@ export class LinkBuffer {
   // Bytes linked since the last compact(): 0 means there is nothing to compact.
   #linked = 0;
 
-  constructor(options: LinkBufferOptions = {}) {
+  constructor(options: LinkBufferOptions = NO_OPTIONS) {
+    // A slice: the parent's settings, already validated (no options object per slice).
+    const parent = sliceParent;
+    if (parent !== null) {
+      sliceParent = null;
+      this.pool = parent.pool;
+      this.#nodeSize = parent.#nodeSize;
+      this.#inplace = parent.#inplace;
+      return;
+    }
     this.pool = options.pool ?? defaultPool;
     const nodeSize = options.nodeSize ?? 8192;
     if ((nodeSize >>> 0) !== nodeSize) throw new InvalidOptionError('nodeSize', nodeSize, 'an integer from 0 to 2^32-1');
@@ -298,7 +310,8 @@ export class LinkBuffer {
   slice(n: number): LinkBuffer {
     checkSize(n);
     this.#need(n);
-    const out = new LinkBuffer({ pool: this.pool, nodeSize: this.#nodeSize, binaryInplaceThreshold: this.#inplace });
+    sliceParent = this;
+    const out = new LinkBuffer();
     let node = this.#read;
     let left = n;
     while (left > 0) {
@@ -491,11 +504,17 @@ export class LinkBuffer {
   /**
    * Moves all of `other`'s data (readable and unflushed) to this buffer's tail without copying,
    * as written-but-unflushed bytes: flush() makes them readable. `other` is left empty and usable.
+   * Contents up to the inplace threshold (4 KiB) are copied into the current node instead.
    */
   append(other: LinkBuffer): void {
     this.#open();
     if (other === this) throw new TypeError('cannot append a LinkBuffer to itself');
     other.#open();
+    const total = other.#length + other.#mallocSize;
+    if (total !== 0 && total <= this.#inplace) {
+      this.#appendCopy(other, total);
+      return;
+    }
     other.#publish();
     other.release();
     const first = other.#read;
@@ -521,6 +540,40 @@ export class LinkBuffer {
     other.#linked = 0;
     other.#scanKey = undefined;
     other.#scanned = 0;
+  }
+
+  /**
+   * append() of small contents: a copy into the current node costs less than linking the nodes and
+   * handing the socket one more buffer per append (netpoll's WriteBinary copies below 4 KiB too).
+   * `other`'s nodes go back (its blocks are released or stay with the buffers sharing them).
+   */
+  #appendCopy(other: LinkBuffer, total: number): void {
+    let at = this.#reserve(total);
+    const dst = this.#tb;
+    // Readable then unflushed bytes: [off, malloc) of every node from the read cursor on.
+    for (let node = other.#read; node !== null; node = node.next) {
+      const k = node.malloc - node.off;
+      if (k === 0) continue;
+      // A plain Uint8Array over the cached ArrayBuffer: cheaper to make than a Buffer view.
+      let ab = node.ab;
+      if (ab === null) {
+        ab = node.ab = node.buf.buffer as ArrayBuffer;
+        node.base = node.buf.byteOffset;
+      }
+      dst.set(new Uint8Array(ab, node.base + node.off, k), at);
+      at += k;
+    }
+    for (let node = other.#head; node !== null; ) {
+      const next: LinkNode | null = node.next;
+      dropNode(node);
+      node = next;
+    }
+    other.#head = other.#read = other.#flush = other.#tail = null;
+    other.#length = other.#mallocSize = 0;
+    other.#linked = 0;
+    other.#scanKey = undefined;
+    other.#scanned = 0;
+    other.#freeScratch();
   }
 
   /** Links `chunk` as a readable node without copying (implies flush()). Do not mutate it afterwards. */
@@ -719,7 +772,7 @@ export class LinkBuffer {
 
   /** `n` bytes of pooled scratch memory, freed by release(). */
   #scratch(n: number): Buffer {
-    const arena = this.#arena;
+    const arena = (this.#arena ??= []);
     const cur = arena.length > 0 ? arena[arena.length - 1]! : null;
     if (cur !== null && cur.buf.length - this.#arenaOff >= n) {
       const o = this.#arenaOff;
@@ -735,7 +788,7 @@ export class LinkBuffer {
   #freeScratch(): void {
     const arena = this.#arena;
     // Setting length on an empty array still costs (~25 ns): skip it on the common path.
-    if (arena.length !== 0) {
+    if (arena !== null && arena.length !== 0) {
       for (let i = 0; i < arena.length; i++) this.pool.release(arena[i]!);
       arena.length = 0;
       this.#arenaOff = 0;

@@ -114,7 +114,8 @@ test('mallocAck on a slice drops only the unflushed bytes, never the shared read
 
 test('append(other) moves readable and unflushed bytes as unflushed bytes, leaving other empty and usable', () => {
   const pool = smallPool();
-  const a = new LinkBuffer({ pool, nodeSize: 16 });
+  // Threshold 0: every content is moved, none copied (the copy of small contents is tested below).
+  const a = new LinkBuffer({ pool, nodeSize: 16, binaryInplaceThreshold: 0 });
   const b = new LinkBuffer({ pool, nodeSize: 16 });
   a.writeString('A1');
   a.flush();
@@ -140,6 +141,45 @@ test('append(other) moves readable and unflushed bytes as unflushed bytes, leavi
   b.flush();
   assert.equal(b.readString(5), 'again');
   b.close();
+  a.close();
+  assertAllBack(pool);
+});
+
+test('append() copies contents up to the inplace threshold into the current node and gives back the other buffer\'s nodes', () => {
+  const pool = smallPool();
+  const a = new LinkBuffer({ pool, nodeSize: 64, binaryInplaceThreshold: 8 });
+  const src = new LinkBuffer({ pool, nodeSize: 16 });
+  a.writeString('<');
+  // 16 small slices of a chunk and of pooled memory: each copied into a's node, none linked.
+  const chunk = bytes('0123456789abcdef');
+  src.link(chunk);
+  for (let i = 0; i < 4; i++) a.append(src.slice(4));
+  src.writeString('pooled');
+  src.flush();
+  const s = src.slice(6);
+  a.append(s);
+  assert.equal(s.length, 0);
+  assert.equal(s.mallocLength, 0);
+  assert.equal(s.closed, false, 'left empty and usable');
+  src.close();
+  assert.equal(pool.stats().blocksOutstanding, 1, 'only a\'s node: the slices\' shared blocks went back');
+  a.writeString('>');
+  a.flush();
+  const vs = a.views();
+  assert.equal(vs.length, 1, 'one node for the whole batch');
+  assert.ok(!vs.some((v) => v.buffer === chunk.buffer), 'copied, not referenced');
+  chunk.fill(0); // the appended bytes no longer depend on the chunk
+  assert.equal(a.readString(a.length), '<0123456789abcdefpooled>');
+  // Past the threshold, the nodes move.
+  const big = new LinkBuffer({ pool, nodeSize: 16 });
+  const bigChunk = bytes('0123456789');
+  big.link(bigChunk);
+  a.append(big);
+  a.flush();
+  assert.ok(a.views().some((v) => v.buffer === bigChunk.buffer), 'referenced above the threshold');
+  assert.equal(a.readString(a.length), '0123456789');
+  s.close();
+  big.close();
   a.close();
   assertAllBack(pool);
 });
@@ -205,7 +245,7 @@ test('append() to itself is refused; closed buffers are refused both ways', () =
 test('append() and slice() across two pools: each block goes home to its own pool', () => {
   const poolA = smallPool();
   const poolB = smallPool();
-  const a = new LinkBuffer({ pool: poolA, nodeSize: 16 });
+  const a = new LinkBuffer({ pool: poolA, nodeSize: 16, binaryInplaceThreshold: 0 });
   const b = new LinkBuffer({ pool: poolB, nodeSize: 16 });
   a.writeString('from a ', 'latin1');
   b.writeString('from b', 'latin1');

@@ -1,6 +1,15 @@
 // The onread input path: libuv reads straight into the free tail of the reader's pooled nodes
 // instead of a fresh 64 KiB allocation per read. Node calls `buffer` at socket creation and after
-// every read; each call malloc's one region, which the following `callback` acknowledges.
+// every read; each call names the region the next read lands in, which the following `callback`
+// acknowledges.
+//
+// An idle connection must not hold a pooled block for a read that may never come (8,000 idle
+// connections held 8 KiB each). So the next read lands in one region shared by every connection of
+// the process (uSockets reads every socket into one receive buffer), and the callback copies the
+// bytes that arrived into the input before any other read can land there: libuv delivers each read
+// to its callback before the next one. A copy of a request-sized read costs little; a connection
+// that is streaming (its last read was 8 KiB or more, or filled its region) reads into pooled
+// regions, zero-copy, until a small read: only then does it go idle holding nothing.
 import type { OnReadOpts } from 'node:net';
 import type { LinkBuffer } from '@nocopy/linkbuffer';
 import { kOnRead } from './symbols.js';
@@ -11,6 +20,10 @@ const MIN_READ = 8 * 1024;
 const MAX_READ = 64 * 1024;
 // Where a read lands if it races with close: never handed to anyone.
 const discard = Buffer.allocUnsafeSlow(MIN_READ);
+// The reads of idle connections; emptied by the callback of each read. As large as a first read
+// was before (MIN_READ): with 64 KiB, one read could reach a 64 KiB maxInboundBytes at once, and
+// packages/proxy's close.test ('destroys pairs still stuck at the deadline') saw its pair close early.
+const shared = Buffer.allocUnsafeSlow(MIN_READ);
 
 /** The connection the reads are for, once it exists (the socket is made first). */
 export interface ReadTarget {
@@ -21,16 +34,32 @@ export function onreadFor(input: LinkBuffer, target: ReadTarget): OnReadOpts {
   // Read size adapts as in netpoll, but it also shrinks: a burst must not pin large nodes forever.
   let readSize = MIN_READ;
   let region = 0;
+  // The next read lands in `shared`; the last read was large (more is likely on the way).
+  let inShared = false;
+  let streaming = false;
   return {
     buffer(): Uint8Array {
       if (input.closed) return discard;
+      if (!streaming && input.mallocLength === 0) {
+        inShared = true;
+        region = shared.length;
+        return shared;
+      }
+      inShared = false;
       // Use the tail's free space only if it is a worthwhile read; else start a new node.
       const cap = input.mallocCapacity;
       region = cap >= readSize >> 1 ? cap : readSize;
       return input.malloc(region);
     },
     callback(n: number): boolean {
-      if (n === region && readSize < MAX_READ) readSize *= 2;
+      const full = n === region;
+      streaming = full || n >= MIN_READ;
+      if (inShared) {
+        inShared = false;
+        if (input.closed) return true;
+        // Out of the shared region before the next read (of any connection) lands there.
+        shared.copy(input.malloc(n), 0, 0, n);
+      } else if (full && readSize < MAX_READ) readSize *= 2;
       else if (n < readSize >> 3 && readSize > MIN_READ) readSize >>= 1;
       const conn = target.current;
       if (conn !== null) {
