@@ -1,7 +1,8 @@
 // The hot path of the proxy. Both connections of a pair (the accepted client and the dialed upstream)
 // have a Relay as their ctx and share the handlers below, named functions rather than closures per
-// connection. Input is moved to the other side's writer without copying: writer.append(reader) moves
-// the input nodes, send() hands them to the socket as views.
+// connection. Input is moved to the other side's writer: writer.append(reader) moves the input nodes
+// without copying, except contents up to 4 KiB, which are copied into the current output node (one
+// buffer per small batch for the socket); send() hands the nodes to the socket as views.
 import { ConnClosedError, type Connection } from '@nocopy/transport';
 
 export type Role = 'client' | 'upstream';
