@@ -66,3 +66,51 @@ for (const allowHalfOpen of [true, false]) {
     assertAllBack(pool);
   });
 }
+
+test('both FINs exchanged (ours by closeWrite()) while input still waits for a running handler: the socket closes, the handler still gets every byte', { timeout: 30_000 }, async (t) => {
+  const pool = new BlockPool();
+  const first = pattern(200_000, 1);
+  const rest = pattern(300_000, 2);
+  const total = first.length + rest.length;
+  const gate = deferred();
+  const called = deferred<Connection<unknown>>();
+  let consumed = 0;
+  let peerEnded = false;
+  const { loop, port } = await serve(
+    async (_ctx, conn) => {
+      // Like a proxy's forward(): takes what is there when called, and is slow to finish (the other
+      // side's backpressure); what arrives meanwhile needs the next call.
+      const n = conn.reader.length;
+      called.resolve(conn);
+      await gate.promise;
+      conn.reader.skip(n);
+      consumed += n;
+    },
+    {
+      pool,
+      allowHalfOpen: true,
+      maxInboundBytes: 4 * 1024 * 1024,
+      onDisconnect: () => {
+        peerEnded = true;
+      },
+    },
+  );
+  t.after(() => loop.shutdown({ timeout: 100 }));
+  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => c.destroy());
+  c.on('data', () => {});
+  await once(c, 'connect');
+  c.write(first);
+  const conn = await within(called.promise, 10_000, 'the first onRequest call');
+  c.end(rest);
+  await until(() => peerEnded, 'the server to see the FIN');
+  // Our FIN too: with both FINs exchanged Node closes the socket, while the handler still runs.
+  await conn.closeWrite();
+  await until(() => conn.socket.closed, 'the server socket to close');
+  assert.ok(conn.reader.length > 0, 'the precondition: input still waits when the socket closes');
+  gate.resolve();
+  await until(() => conn.closed, 'the server connection to finish');
+  assert.equal(consumed, total, `the handler consumed ${consumed} of ${total} bytes`);
+  assert.equal(conn.error, undefined);
+  assertAllBack(pool);
+});
