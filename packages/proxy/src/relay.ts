@@ -3,6 +3,15 @@
 // connection. Input is moved to the other side's writer: writer.append(reader) moves the input nodes
 // without copying, except contents up to 4 KiB, which are copied into the current output node (one
 // buffer per small batch for the socket); send() hands the nodes to the socket as views.
+//
+// Why the views stay valid: append() takes the input's nodes over (the reader keeps no reference, so
+// its release() after this call cannot free them), or, while a socket read is pending in the reader's
+// last block, a slice that holds its own reference on each block. The writer keeps the nodes it handed
+// to the socket in a slice until the socket's write callback (none when the kernel took them at once).
+// Bytes are lost only if a connection is torn down early; the transport guarantees that neither FIN
+// does that: our closeWrite() still sends what the socket holds when the peer's FIN then closes the
+// connection, and input that arrived before the peer's FIN still reaches forward() after the socket
+// closed (both FINs exchanged while forward() waited for the other side to drain).
 import { ConnClosedError, type Connection } from '@nocopy/transport';
 
 export type Role = 'client' | 'upstream';

@@ -52,9 +52,13 @@ export function streamBytes(from: number, n: number): Buffer {
 
 /** Checks received chunks against the endless test stream, without keeping them. */
 export class StreamVerifier {
+  /** Bytes that matched the stream (counting stops at the first difference). */
   bytes = 0;
+  /** Every byte received, matching or not. */
+  received = 0;
   mismatchAt = -1;
   feed(chunk: Buffer): void {
+    this.received += chunk.length;
     if (this.mismatchAt >= 0) return;
     let at = 0;
     while (at < chunk.length) {
@@ -67,6 +71,17 @@ export class StreamVerifier {
       at += k;
     }
     this.bytes += chunk.length;
+  }
+
+  /**
+   * Empty when exactly `expected` bytes of the stream arrived, else what went wrong: where the first
+   * difference is and how many bytes arrived (bytes missing at the end read "received N of M, no
+   * difference before"), which tells a loss after a FIN from a reused buffer or a reordering.
+   */
+  check(expected: number, what: string): string {
+    if (this.mismatchAt < 0 && this.received === expected) return '';
+    const at = this.mismatchAt >= 0 ? `first difference at byte ${this.mismatchAt}` : `no difference in the ${this.bytes} bytes received`;
+    return `${what}: received ${this.received} of ${expected} bytes, ${at}`;
   }
 }
 

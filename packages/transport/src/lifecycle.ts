@@ -56,11 +56,14 @@ export function beginClose(core: Core<any>, error: unknown, graceful = false): v
   const s = core.socket;
   s.setTimeout(0);
   if (!s.destroyed) {
-    if ((error !== undefined && !graceful) || s.writableLength === 0 || !s.writable) {
+    // Not `!s.writable`: a socket that closeWrite() (or Node, for a peer's FIN without allowHalfOpen)
+    // already ended is no longer writable, yet still writing its queue; destroying it dropped the tail
+    // of that output (the proxy lost the end of an upload when the upstream's FIN followed the client's).
+    if ((error !== undefined && !graceful) || s.writableLength === 0) {
       s.destroy();
     } else {
       // Output already handed to the socket is sent before the FIN; bounded by a linger timer.
-      s.end();
+      if (!s.writableEnded) s.end();
       s.once('finish', destroySocket);
       const linger = core.opts.writeTimeout > 0 ? core.opts.writeTimeout : 5000;
       setTimeout(destroySocket.bind(s), linger).unref();

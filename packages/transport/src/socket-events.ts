@@ -1,7 +1,7 @@
 // The socket's listeners: shared named functions that find their connection through a symbol, not
 // closures per connection.
 import type { Socket } from 'node:net';
-import { CLOSING, type Core, PEER_ENDED, READ_PAUSED, RUNNING, READY, SOCKET_CLOSED, canDispatch, closesOnPeerEnd } from './core.js';
+import { CLOSING, type Core, PEER_ENDED, READ_PAUSED, RUNNING, READY, SOCKET_CLOSED, WRITE_ENDED, canDispatch, closesOnPeerEnd } from './core.js';
 import { connectionOpenChannel } from './diagnostics.js';
 import { ConnClosedError, IdleTimeoutError } from './errors.js';
 import { dispatch, markInactive } from './dispatch.js';
@@ -56,14 +56,33 @@ function onSocketError(this: SocketWithCore, err: Error): void {
   fail(this[kCore]!, err);
 }
 
-function onSocketClose(this: SocketWithCore): void {
+function onSocketClose(this: SocketWithCore, hadError: boolean): void {
   const core = this[kCore]!;
   core.state |= SOCKET_CLOSED;
   if (!core.has(CLOSING)) {
     markInactive(core);
+    if (!hadError && handlesRest(core)) {
+      if (canDispatch(core)) dispatch(core);
+      return;
+    }
     beginClose(core, undefined);
   }
   finish(core);
+}
+
+/**
+ * Both FINs were exchanged (the peer's, and ours by closeWrite()), so Node closed the socket, but input
+ * the peer sent before its FIN still waits for the handler (a proxy forwarding it waits for the other
+ * side to drain): it is still handed over, as after any FIN, and the connection closes once it is
+ * consumed (dispatch.ts settled()). Closing now dropped it: the end of a proxied upload was lost.
+ */
+function handlesRest(core: Core<any>): boolean {
+  return (
+    (core.state & (PEER_ENDED | WRITE_ENDED)) === (PEER_ENDED | WRITE_ENDED) &&
+    core.conn.error === undefined &&
+    core.input.length > 0 &&
+    (core.has(RUNNING) || canDispatch(core))
+  );
 }
 
 function onSocketDrain(this: SocketWithCore): void {
