@@ -22,6 +22,7 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0([01])$/;
 
 let server: RpcServer;
 let client: RpcClient;
+let port = 0;
 /** The metadata each call of `seen` arrived with. */
 const seen: Array<Readonly<Record<string, string>>> = [];
 
@@ -37,6 +38,7 @@ before(async () => {
   });
   server.register('note', () => {});
   const addr = (await server.listen({ port: 0, host: '127.0.0.1' })) as AddressInfo;
+  port = addr.port;
   client = createClient({ address: `127.0.0.1:${addr.port}`, connections: 1 });
   await client.call('seen'); // the connection and its extensions' hello, before anything is installed
   seen.length = 0;
@@ -93,6 +95,11 @@ describe('instrumentRpc', () => {
     assert.equal(clientSpan.attributes['rpc.nocopy.timeout_ms'], 5000);
     assert.equal(typeof serverSpan.attributes['rpc.nocopy.msgid'], 'number');
     assert.equal(serverSpan.attributes['network.peer.address'], '127.0.0.1');
+    // The client span names the connection the call was written on (known only after start).
+    assert.equal(clientSpan.attributes['server.address'], '127.0.0.1');
+    assert.equal(clientSpan.attributes['server.port'], port);
+    assert.equal(clientSpan.attributes['network.peer.address'], '127.0.0.1');
+    assert.equal(clientSpan.attributes['network.peer.port'], port);
   });
 
   it('gives a notification a server span', async () => {

@@ -1,7 +1,8 @@
 // Call tracing over diagnostics_channel TracingChannels, the convention of undici and node:http, so
 // that OpenTelemetry-style instrumentation subscribes without patching:
 //   nocopy:rpc:client:call  one per client call (request(), call(), service proxies), around its
-//                           middleware; the message is { method, params, options } (+ result | error)
+//                           middleware; the message is { method, params, options } (+ result | error,
+//                           + address, peer once written on a connection)
 //   nocopy:rpc:server:call  one per request or notification a server runs, around its middleware
 //                           and handler; the message is { method, params, context } (+ result | error)
 // Events: start, end (the synchronous part returned), asyncStart and asyncEnd (a promise settled),
@@ -17,6 +18,13 @@ export interface ClientCallMessage extends TracedMessage {
   method: string;
   params: unknown[];
   options: CallOptions;
+  /**
+   * Set when the call is written on a connection (again if a retry takes another): the address it
+   * was dialed to ("host:port" as the target named it, or a Unix socket path) and the socket's
+   * remote end. Absent while the call waits for a connection, and for a call that never got one.
+   */
+  address?: string;
+  peer?: { readonly address: string | undefined; readonly port: number | undefined };
 }
 
 export interface ServerCallMessage extends TracedMessage {
