@@ -25,7 +25,7 @@ const calls = Number(flag('calls', '20000'));
 const warmup = Number(flag('warmup', '20000'));
 const modes = flag('modes', 'nocopy,otel-ctx,channel-end,otel-off,otel-off-sdk,otel-all,otel-metrics').split(',');
 const labels: Record<string, string> = {
-  nocopy: 'no instrumentation',
+  nocopy: 'no instrumentation (not installed)',
   'otel-off': 'sampling off (traceRoots: false)',
   'otel-off-sdk': 'sampler off, non-recording spans',
   'otel-all': 'every call sampled',
@@ -115,6 +115,11 @@ async function main(): Promise<void> {
     ['server', 'instructions/call', 'vs none'],
     rows.map(([m, ir]) => [labels[m] ?? m, ir.toFixed(0), base === undefined || m === 'nocopy' ? '' : `${ir >= base ? '+' : ''}${(((ir - base) / base) * 100).toFixed(1)}%`]),
   );
+  const off = rows.find(([m]) => m === 'otel-off')?.[1];
+  if (base !== undefined && off !== undefined) {
+    const pct = ((off - base) / base) * 100;
+    console.log(`sampling off: ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}% server instructions per call  ${pct <= 5 ? 'PASS' : 'MISS'} (target <= +5%)`);
+  }
 }
 
 main().catch((err) => {
