@@ -36,7 +36,6 @@ export interface ServerCallMessage extends TracedMessage {
 export const clientCallChannel = diagnostics.tracingChannel<unknown, ClientCallMessage>('nocopy:rpc:client:call');
 export const serverCallChannel = diagnostics.tracingChannel<unknown, ServerCallMessage>('nocopy:rpc:server:call');
 
-
 /** What every call message carries besides its own fields. */
 export interface TracedMessage {
   result?: unknown;
@@ -101,9 +100,9 @@ function body<M extends TracedMessage>(tc: diagnostics.TracingChannel<unknown, M
 }
 
 /**
- * Whether `ch` has a store bound. Node keeps them in the channel's `_stores`, a Map of its own
- * realm's (not instanceof this one's), from Node 20 to 25; without a size there, the answer is
- * "maybe" and runStores() decides.
+ * Whether `ch` has a store bound. Node keeps them in the channel's `_stores` (a primordials Map, not
+ * instanceof this realm's; Node 20 and the later releases we read); without a size there, the
+ * answer is "maybe" and runStores() decides: a store is never skipped, only the cheap path lost.
  */
 function hasStores(ch: diagnostics.Channel): boolean {
   const size = (ch as unknown as { _stores?: { size?: unknown } })._stores?.size;
