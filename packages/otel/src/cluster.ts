@@ -17,7 +17,8 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { checkOptions } from './errors.js';
 import { type Observation, type Observed, observe } from './observe.js';
-import { type RpcInstrumentation, instrumentRpc } from './rpc.js';
+import { Durations } from './durations.js';
+import { type RpcInstrumentation, type RpcInstrumentationOptions, instrumentRpc, kDurations } from './rpc.js';
 import { NAME, VERSION } from './version.js';
 
 /** The key of this module's IPC messages (the cluster's own carry `nocopyCluster`). */
@@ -58,10 +59,11 @@ class PullReader extends MetricReader {
  */
 export function workerMetrics(options: WorkerMetricsOptions = {}): WorkerMetrics {
   checkOptions(options, ['observe', 'rpc']);
-  const reader = new PullReader();
+  const durations = options.rpc === false ? null : new Durations();
+  const reader = new PullReader(durations === null ? {} : { metricProducers: [durations.producer] });
   const meterProvider = new MeterProvider({ readers: [reader] });
   const observations: Observation[] = (options.observe ?? []).map((t) => observe(t, { meterProvider }));
-  const rpc: RpcInstrumentation | null = options.rpc === false ? null : instrumentRpc({ meterProvider, traces: false });
+  const rpc: RpcInstrumentation | null = durations === null ? null : instrumentRpc({ traces: false, [kDurations]: durations } as RpcInstrumentationOptions);
   const onMessage = (msg: unknown): void => {
     const m = msg as { [TAG]?: unknown; id?: unknown } | null;
     if (m === null || typeof m !== 'object' || m[TAG] !== 'collect' || typeof m.id !== 'number') return;

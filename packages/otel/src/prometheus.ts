@@ -12,7 +12,8 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { type MetricsCluster, clusterProducer } from './cluster.js';
 import { InvalidOptionError, checkOptions } from './errors.js';
 import { type Observation, type Observed, observe } from './observe.js';
-import { type RpcInstrumentation, instrumentRpc } from './rpc.js';
+import { Durations } from './durations.js';
+import { type RpcInstrumentation, type RpcInstrumentationOptions, instrumentRpc, kDurations } from './rpc.js';
 
 export interface ServeMetricsOptions {
   /** TCP port; 0 = any free port (see `address`). Default 9464, Prometheus' registered exporter port. */
@@ -60,11 +61,14 @@ export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<M
   const workersTimeout = options.workersTimeout ?? 2000;
   if (!Number.isInteger(workersTimeout) || workersTimeout <= 0) throw new InvalidOptionError('workersTimeout', workersTimeout, 'a positive integer (ms)');
   const producer = cluster === undefined ? null : clusterProducer(cluster, workersTimeout);
+  // The RPC histograms are kept by durations.ts (cheaper per call than the SDK's Histogram) and collected with the rest.
+  const durations = options.rpc === false ? null : new Durations();
+  const producers = [...(durations === null ? [] : [durations.producer]), ...(producer === null ? [] : [producer])];
   // The exporter's own server cannot report a port chosen by the system: ours serves its handler.
-  const exporter = new PrometheusExporter({ preventServerStart: true, ...(producer === null ? {} : { metricProducers: [producer] }) });
+  const exporter = new PrometheusExporter({ preventServerStart: true, ...(producers.length === 0 ? {} : { metricProducers: producers }) });
   const meterProvider = new MeterProvider({ readers: [exporter] });
   const observations: Observation[] = targets.map((t) => observe(t, { meterProvider }));
-  const rpc: RpcInstrumentation | null = options.rpc === false ? null : instrumentRpc({ meterProvider, traces: false });
+  const rpc: RpcInstrumentation | null = durations === null ? null : instrumentRpc({ traces: false, [kDurations]: durations } as RpcInstrumentationOptions);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== path) {

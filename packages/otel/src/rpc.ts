@@ -9,7 +9,6 @@ import { performance } from 'node:perf_hooks';
 import {
   type Attributes,
   type Context,
-  type Histogram,
   type MeterProvider,
   ROOT_CONTEXT,
   type Span,
@@ -25,6 +24,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { type ClientCallMessage, type ServerCallMessage, clientChannel, serverChannel } from './channels.js';
+import type { Durations } from './durations.js';
 import { checkOptions } from './errors.js';
 import {
   DURATION_BUCKETS, ERROR_TYPE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT, RPC_CANCELLED, RPC_METHOD, RPC_MSGID, RPC_SYSTEM, RPC_TIMEOUT,
@@ -56,6 +56,15 @@ export interface RpcInstrumentationOptions {
   metrics?: boolean;
 }
 
+/** Records one duration sample (ms) of `method`, failed with `code` or not. */
+type Recorder = (ms: number, method: string, code: string | undefined) => void;
+
+/** Set by this package's endpoints (serveMetrics, workerMetrics): the histograms go to their own Durations. */
+export const kDurations = Symbol('nocopy.otel.durations');
+interface InternalOptions {
+  [kDurations]?: Durations;
+}
+
 export interface RpcInstrumentation extends Disposable {
   /** Unsubscribes from the channels: calls cost one boolean check again. Idempotent. */
   disable(): void;
@@ -71,17 +80,24 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
   const roots = options.traceRoots !== false;
   const tracer: Tracer | null = options.traces === false ? null : (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME, VERSION);
   const propagator = options.propagator ?? propagation;
-  let clientDuration: Histogram | null = null;
-  let serverDuration: Histogram | null = null;
-  if (options.metrics !== false) {
-    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION);
-    const advice = { explicitBucketBoundaries: DURATION_BUCKETS };
-    clientDuration = meter.createHistogram('rpc.client.duration', { description: 'Duration of the RPC calls made, until their result or error', unit: 'ms', advice });
-    serverDuration = meter.createHistogram('rpc.server.duration', { description: 'Duration of the RPC calls served, from the decoded request to the handler\'s result or error', unit: 'ms', advice });
-  }
   let knownEmpty: object | null = null;
   const clientAttrs = new AttributeCache();
   const serverAttrs = new AttributeCache();
+  let clientDuration: Recorder | null = null;
+  let serverDuration: Recorder | null = null;
+  const local = (options as InternalOptions)[kDurations];
+  if (local !== undefined) {
+    // This package's own endpoints: their histograms, without the SDK's per-sample attribute hashing.
+    clientDuration = (ms, method, code) => local.client.record(ms, method, code);
+    serverDuration = (ms, method, code) => local.server.record(ms, method, code);
+  } else if (options.metrics !== false) {
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION);
+    const advice = { explicitBucketBoundaries: DURATION_BUCKETS };
+    const c = meter.createHistogram('rpc.client.duration', { description: 'Duration of the RPC calls made, until their result or error', unit: 'ms', advice });
+    const s = meter.createHistogram('rpc.server.duration', { description: 'Duration of the RPC calls served, from the decoded request to the handler\'s result or error', unit: 'ms', advice });
+    clientDuration = (ms, method, code) => c.record(ms, clientAttrs.get(method, code));
+    serverDuration = (ms, method, code) => s.record(ms, serverAttrs.get(method, code));
+  }
 
   // Only a start subscriber: a call neither traced nor timed returns from it with nothing done, and
   // costs one event. The others get an enter() (track()) that runs them and finishes their span
@@ -114,7 +130,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
       const cancelled = code === 'ABORT_ERR' ? 'ERR_RPC_CANCELLED' : code === 'ERR_RPC_TIMEOUT' ? 'ERR_RPC_DEADLINE' : undefined;
       // Known once the call was written on a connection (after start): set now.
       if (span !== null && span.isRecording()) addConnection(span, msg);
-      finish(span, t0, failed, err, code, cancelled, clientDuration, clientAttrs, msg.method);
+      finish(span, t0, failed, err, code, cancelled, clientDuration, msg.method);
     });
   };
 
@@ -155,7 +171,7 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
       // Given up by the client, its deadline or its connection: the reply is not sent, whatever the handler did.
       const cancelled = call.cancelled ? cancelCode(call) : undefined;
       const code = failed ? errorType(err) : cancelled;
-      finish(span, t0, failed, err, code, cancelled, serverDuration, serverAttrs, msg.method);
+      finish(span, t0, failed, err, code, cancelled, serverDuration, msg.method);
     });
   };
 
@@ -205,7 +221,7 @@ function inTrace(ctx: Context): boolean {
   return sc !== undefined && isSpanContextValid(sc);
 }
 
-function finish(span: Span | null, t0: number, failed: boolean, err: unknown, code: string | undefined, cancelled: string | undefined, histogram: Histogram | null, attrs: AttributeCache, method: string): void {
+function finish(span: Span | null, t0: number, failed: boolean, err: unknown, code: string | undefined, cancelled: string | undefined, duration: Recorder | null, method: string): void {
   if (span !== null && span.isRecording()) {
     if (code !== undefined) {
       span.setAttribute(ERROR_TYPE, code);
@@ -218,7 +234,7 @@ function finish(span: Span | null, t0: number, failed: boolean, err: unknown, co
     if (err instanceof Error && cancelled === undefined) span.recordException(err);
   }
   span?.end();
-  histogram?.record(performance.now() - t0, attrs.get(method, code));
+  if (duration !== null) duration(performance.now() - t0, method, code);
 }
 
 /** A server call's cancel reason: its signal's (client or connection), else its deadline passed. */
