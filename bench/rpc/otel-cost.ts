@@ -7,6 +7,10 @@
 // the same batches however much valgrind slows it (with a free-running client, batch sizes followed
 // the server's speed and the counts moved by 5% between two runs of one variant).
 //
+// One more variant runs here, not in servers.ts: otel-endpoint, the server as `nocopy-rpc serve
+// --metrics` runs it (serveMetrics of @nocopy/otel/prometheus: the server's stats and the RPC
+// duration histograms kept by the endpoint itself), what the --metrics flag adds per call.
+//
 // Usage: node bench/dist/rpc/otel-cost.js [--calls=20000] [--warmup=20000] [--modes=nocopy,otel-off]
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,13 +27,14 @@ const argv = process.argv.slice(2);
 const flag = (name: string, dflt: string): string => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
 const calls = Number(flag('calls', '20000'));
 const warmup = Number(flag('warmup', '20000'));
-const modes = flag('modes', 'nocopy,otel-ctx,channel-end,otel-off,otel-off-sdk,otel-all,otel-metrics').split(',');
+const modes = flag('modes', 'nocopy,otel-ctx,channel-end,otel-off,otel-off-sdk,otel-all,otel-metrics,otel-endpoint').split(',');
 const labels: Record<string, string> = {
-  nocopy: 'no instrumentation',
+  nocopy: 'no instrumentation (not installed)',
   'otel-off': 'sampling off (traceRoots: false)',
   'otel-off-sdk': 'sampler off, non-recording spans',
   'otel-all': 'every call sampled',
-  'otel-metrics': 'duration histograms only',
+  'otel-metrics': 'duration histograms only, through the metrics API',
+  'otel-endpoint': 'serveMetrics (what --metrics adds)',
   'otel-ctx': 'OpenTelemetry set up, not instrumentRpc',
   'channel-end': 'one no-op end subscriber on the server channel',
 };
@@ -86,7 +91,8 @@ function callgrind(args: string[]): void {
 async function measure(mode: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'nocopy-otel-cost-'));
   try {
-    const child = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.%p')}`, process.execPath, '--single-threaded', '--min-semi-space-size=16', '--max-semi-space-size=16', join(here, 'servers.js'), mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const script = mode === 'otel-endpoint' ? [fileURLToPath(import.meta.url), '--serve'] : [join(here, 'servers.js'), mode];
+    const child = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.%p')}`, process.execPath, '--single-threaded', '--min-semi-space-size=16', '--max-semi-space-size=16', ...script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const [m] = (await once(child, 'message')) as [{ port: number }];
     await load(m.port, warmup);
     callgrind(['-i', 'on', String(child.pid)]);
@@ -115,9 +121,28 @@ async function main(): Promise<void> {
     ['server', 'instructions/call', 'vs none'],
     rows.map(([m, ir]) => [labels[m] ?? m, ir.toFixed(0), base === undefined || m === 'nocopy' ? '' : `${ir >= base ? '+' : ''}${(((ir - base) / base) * 100).toFixed(1)}%`]),
   );
+  const off = rows.find(([m]) => m === 'otel-off')?.[1];
+  if (base !== undefined && off !== undefined) {
+    const pct = ((off - base) / base) * 100;
+    console.log(`sampling off: ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}% server instructions per call  ${pct <= 5 ? 'PASS' : 'MISS'} (target <= +5%)`);
+  }
 }
 
-main().catch((err) => {
+/** The otel-endpoint server (run as `otel-cost.js --serve`, under callgrind): servers.ts's protocol, { port } then 'exit'. */
+async function serve(): Promise<void> {
+  const [{ createServer }, { serveMetrics }] = await Promise.all([import('@nocopy/rpc-demo'), import('@nocopy/otel/prometheus')]);
+  const server = createServer({ framing: 'framed' });
+  server.register('echo', (payload: Buffer) => payload);
+  const addr = (await server.listen({ port: 0, host: '127.0.0.1' })) as net.AddressInfo;
+  await serveMetrics({ port: 0, observe: [server] });
+  process.on('message', (m) => {
+    if (m === 'exit') process.exit(0);
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ port: addr.port });
+}
+
+(argv.includes('--serve') ? serve() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

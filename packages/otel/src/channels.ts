@@ -20,10 +20,16 @@ export interface ClientCallMessage {
   method: string;
   params: unknown[];
   options: CallOptionsShape;
-  /** "host:port" of the server, when the client publishes it. */
+  /**
+   * Set when the call is written on a connection (again on a retry): the endpoint it was dialed to
+   * ("host:port" as the target named it, or a Unix socket path) and its socket's remote end.
+   */
   address?: string;
+  peer?: { readonly address: string | undefined; readonly port: number | undefined };
   result?: unknown;
   error?: unknown;
+  /** Set by a start subscriber: the call runs as enter(run) (rpc-demo's TracedMessage). */
+  enter?: (run: () => unknown) => unknown;
 }
 
 /** The CallContext of a server call, as far as read here. */
@@ -42,6 +48,7 @@ export interface ServerCallMessage {
   context: CallContextShape;
   result?: unknown;
   error?: unknown;
+  enter?: (run: () => unknown) => unknown;
 }
 
 export const clientChannel = diagnostics.tracingChannel<unknown, ClientCallMessage>(CLIENT_CALL);

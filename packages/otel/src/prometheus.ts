@@ -1,16 +1,19 @@
 // serveMetrics(): a Prometheus text endpoint (GET /metrics) on its own HTTP port, fed by an
 // OpenTelemetry MeterProvider whose reader is OpenTelemetry's Prometheus exporter (it formats the
 // exposition; nothing here does). It observes the given targets (observe()) and, unless told not to,
-// the RPC duration histograms (instrumentRpc with traces off). Used by `nocopy-rpc serve --metrics`
-// and `nocopy-proxy --metrics`.
+// the RPC duration histograms (instrumentRpc with traces off), and with `workers`, those of a
+// cluster's worker processes (cluster.ts). Used by `nocopy-rpc serve --metrics` and
+// `nocopy-proxy --metrics`.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { type MetricsCluster, clusterProducer } from './cluster.js';
 import { InvalidOptionError, checkOptions } from './errors.js';
 import { type Observation, type Observed, observe } from './observe.js';
-import { type RpcInstrumentation, instrumentRpc } from './rpc.js';
+import { Durations } from './durations.js';
+import { type RpcInstrumentation, type RpcInstrumentationOptions, instrumentRpc, kDurations } from './rpc.js';
 
 export interface ServeMetricsOptions {
   /** TCP port; 0 = any free port (see `address`). Default 9464, Prometheus' registered exporter port. */
@@ -23,6 +26,14 @@ export interface ServeMetricsOptions {
   observe?: Observed[];
   /** Record rpc.server.duration and rpc.client.duration from the RPC channels. Default true. */
   rpc?: boolean;
+  /**
+   * A cluster primary (runCluster()) whose workers run workerMetrics(): each scrape also asks them
+   * for their metrics, served with a `worker` label (the slot). Then leave out of `observe` and `rpc`
+   * what the workers report themselves (the pool, the RPC histograms): one name, one source.
+   */
+  workers?: MetricsCluster;
+  /** How long a scrape waits for the workers' answers, in ms. Default 2000. */
+  workersTimeout?: number;
 }
 
 export interface MetricsEndpoint extends AsyncDisposable {
@@ -37,7 +48,7 @@ export interface MetricsEndpoint extends AsyncDisposable {
 
 /** Starts serving; resolves once listening (rejects with the listen error, EADDRINUSE say). */
 export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<MetricsEndpoint> {
-  checkOptions(options, ['port', 'host', 'path', 'observe', 'rpc']);
+  checkOptions(options, ['port', 'host', 'path', 'observe', 'rpc', 'workers', 'workersTimeout']);
   const port = options.port ?? 9464;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionError('port', port, 'an integer from 0 to 65535');
   const host = options.host ?? '127.0.0.1';
@@ -45,11 +56,19 @@ export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<M
   if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', path, 'a path starting with /');
   const targets = options.observe ?? [];
   if (!Array.isArray(targets)) throw new InvalidOptionError('observe', targets, 'an array of objects with stats()');
+  const cluster = options.workers;
+  if (cluster !== undefined && (cluster === null || typeof cluster.sendToWorkers !== 'function')) throw new InvalidOptionError('workers', cluster, 'a cluster primary (runCluster())');
+  const workersTimeout = options.workersTimeout ?? 2000;
+  if (!Number.isInteger(workersTimeout) || workersTimeout <= 0) throw new InvalidOptionError('workersTimeout', workersTimeout, 'a positive integer (ms)');
+  const producer = cluster === undefined ? null : clusterProducer(cluster, workersTimeout);
+  // The RPC histograms are kept by durations.ts (cheaper per call than the SDK's Histogram) and collected with the rest.
+  const durations = options.rpc === false ? null : new Durations();
+  const producers = [...(durations === null ? [] : [durations.producer]), ...(producer === null ? [] : [producer])];
   // The exporter's own server cannot report a port chosen by the system: ours serves its handler.
-  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const exporter = new PrometheusExporter({ preventServerStart: true, ...(producers.length === 0 ? {} : { metricProducers: producers }) });
   const meterProvider = new MeterProvider({ readers: [exporter] });
   const observations: Observation[] = targets.map((t) => observe(t, { meterProvider }));
-  const rpc: RpcInstrumentation | null = options.rpc === false ? null : instrumentRpc({ meterProvider, traces: false });
+  const rpc: RpcInstrumentation | null = durations === null ? null : instrumentRpc({ traces: false, [kDurations]: durations } as RpcInstrumentationOptions);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== path) {
@@ -63,6 +82,7 @@ export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<M
     exporter.getMetricsRequestHandler(req, res);
   });
   const stop = async (): Promise<void> => {
+    producer?.close();
     rpc?.disable();
     for (const o of observations) o.disable();
     await meterProvider.shutdown();
@@ -92,3 +112,5 @@ export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<M
   };
   return { meterProvider, address, url: `http://${h}:${address.port}${path}`, close, [Symbol.asyncDispose]: close };
 }
+
+export { workerMetrics, WORKER, type MetricsCluster, type WorkerMetrics, type WorkerMetricsOptions } from './cluster.js';

@@ -1,13 +1,14 @@
 // instrumentRpc(): the RPC TracingChannels as OpenTelemetry spans and duration histograms. A span is
-// started in a bound store's transform of the channel's start event (a store whose run() is
-// context.with(), so any context manager works, not only one we could reach an AsyncLocalStorage of):
-// the span is the active one inside the call (a handler's own calls become its children), and the
-// client's trace context goes into the call's metadata, which request() reads back after start.
+// started by a subscriber of the channel's start event, which sets the message's enter() to
+// context.with(the span's context) (any context manager works, not only one we could reach an
+// AsyncLocalStorage of): the span is the active one inside the call (a handler's own calls become
+// its children), and the client's trace context goes into the call's metadata, which request()
+// reads back after start. No store is bound: a call that is not traced (sampling off, no trace
+// context) enters nothing and costs a start and an end event.
 import { performance } from 'node:perf_hooks';
 import {
   type Attributes,
   type Context,
-  type Histogram,
   type MeterProvider,
   ROOT_CONTEXT,
   type Span,
@@ -23,6 +24,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { type ClientCallMessage, type ServerCallMessage, clientChannel, serverChannel } from './channels.js';
+import type { Durations } from './durations.js';
 import { checkOptions } from './errors.js';
 import {
   DURATION_BUCKETS, ERROR_TYPE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT, RPC_CANCELLED, RPC_METHOD, RPC_MSGID, RPC_SYSTEM, RPC_TIMEOUT,
@@ -54,20 +56,19 @@ export interface RpcInstrumentationOptions {
   metrics?: boolean;
 }
 
+/** Records one duration sample (ms) of `method`, failed with `code` or not. */
+type Recorder = (ms: number, method: string, code: string | undefined) => void;
+
+/** Set by this package's endpoints (serveMetrics, workerMetrics): the histograms go to their own Durations. */
+export const kDurations = Symbol('nocopy.otel.durations');
+interface InternalOptions {
+  [kDurations]?: Durations;
+}
+
 export interface RpcInstrumentation extends Disposable {
   /** Unsubscribes from the channels: calls cost one boolean check again. Idempotent. */
   disable(): void;
 }
-
-/** What a start transform returns for a call that enters no context of ours. */
-const SKIP: Context = ROOT_CONTEXT.setValue(Symbol('nocopy.otel.skip'), true);
-
-/** A call's span and start time, on its channel message under a key of its instrumentation (several may be installed). */
-interface CallState {
-  span: Span | null;
-  t0: number;
-}
-type Tagged<M> = M & Record<symbol, CallState | undefined>;
 
 /**
  * Subscribes to nocopy:rpc:client:call and nocopy:rpc:server:call: each call becomes a CLIENT or
@@ -79,50 +80,64 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
   const roots = options.traceRoots !== false;
   const tracer: Tracer | null = options.traces === false ? null : (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME, VERSION);
   const propagator = options.propagator ?? propagation;
-  let clientDuration: Histogram | null = null;
-  let serverDuration: Histogram | null = null;
-  if (options.metrics !== false) {
-    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION);
-    const advice = { explicitBucketBoundaries: DURATION_BUCKETS };
-    clientDuration = meter.createHistogram('rpc.client.duration', { description: 'Duration of the RPC calls made, until their result or error', unit: 'ms', advice });
-    serverDuration = meter.createHistogram('rpc.server.duration', { description: 'Duration of the RPC calls served, from the decoded request to the handler\'s result or error', unit: 'ms', advice });
-  }
-  const kCall = Symbol('nocopy.otel.call');
   let knownEmpty: object | null = null;
   const clientAttrs = new AttributeCache();
   const serverAttrs = new AttributeCache();
+  let clientDuration: Recorder | null = null;
+  let serverDuration: Recorder | null = null;
+  const local = (options as InternalOptions)[kDurations];
+  if (local !== undefined) {
+    // This package's own endpoints: their histograms, without the SDK's per-sample attribute hashing.
+    clientDuration = (ms, method, code) => local.client.record(ms, method, code);
+    serverDuration = (ms, method, code) => local.server.record(ms, method, code);
+  } else if (options.metrics !== false) {
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION);
+    const advice = { explicitBucketBoundaries: DURATION_BUCKETS };
+    const c = meter.createHistogram('rpc.client.duration', { description: 'Duration of the RPC calls made, until their result or error', unit: 'ms', advice });
+    const s = meter.createHistogram('rpc.server.duration', { description: 'Duration of the RPC calls served, from the decoded request to the handler\'s result or error', unit: 'ms', advice });
+    clientDuration = (ms, method, code) => c.record(ms, clientAttrs.get(method, code));
+    serverDuration = (ms, method, code) => s.record(ms, serverAttrs.get(method, code));
+  }
 
-  const clientStart = (msg: Tagged<ClientCallMessage>): Context => {
-    const parent = context.active();
+  // Only a start subscriber: a call neither traced nor timed returns from it with nothing done, and
+  // costs one event. The others get an enter() (track()) that runs them and finishes their span
+  // and sample when they return, throw or settle.
+  const clientStart = (msg: ClientCallMessage): void => {
     let span: Span | null = null;
-    let ctx = parent;
-    if (!roots && !inTrace(parent)) {
-      // Not part of a trace, and not to start one.
-      if (clientDuration === null) return SKIP;
-      ctx = SKIP;
-    } else if (tracer !== null) {
-      const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM, [RPC_METHOD]: msg.method };
-      const timeout = msg.options.timeout;
-      if (timeout !== undefined && timeout > 0) attributes[RPC_TIMEOUT] = timeout;
-      if (msg.address !== undefined) addServerAddress(attributes, msg.address);
-      span = tracer.startSpan(msg.method, { kind: SpanKind.CLIENT, attributes }, parent);
-      ctx = trace.setSpan(parent, span);
-      const carrier: Record<string, string> = {};
-      propagator.inject(ctx, carrier, setter);
-      // The options object is the caller's (often shared by every call of a service proxy): replaced, never changed.
-      for (const _ in carrier) {
-        msg.options = { ...msg.options, metadata: { ...msg.options.metadata, ...carrier } };
-        break;
-      }
+    let ctx: Context | null = null;
+    if (tracer !== null) {
+      const parent = context.active();
+      if (roots || inTrace(parent)) {
+        // rpc.system and rpc.method for the sampler (one object per method, copied by the span); the rest only if recorded.
+        span = tracer.startSpan(msg.method, { kind: SpanKind.CLIENT, attributes: clientAttrs.get(msg.method, undefined) }, parent);
+        if (span.isRecording()) {
+          const timeout = msg.options.timeout;
+          if (timeout !== undefined && timeout > 0) span.setAttribute(RPC_TIMEOUT, timeout);
+        }
+        ctx = trace.setSpan(parent, span);
+        const carrier: Record<string, string> = {};
+        propagator.inject(ctx, carrier, setter);
+        // The options object is the caller's (often shared by every call of a service proxy): replaced, never changed.
+        for (const _ in carrier) {
+          msg.options = { ...msg.options, metadata: { ...msg.options.metadata, ...carrier } };
+          break;
+        }
+      } else if (clientDuration === null) return; // not part of a trace, and not to start one
     }
-    msg[kCall] = { span, t0: performance.now() };
-    return ctx;
+    const t0 = clientDuration === null ? 0 : performance.now();
+    track(msg, ctx, (failed, err) => {
+      const code = failed ? errorType(err) : undefined;
+      const cancelled = code === 'ABORT_ERR' ? 'ERR_RPC_CANCELLED' : code === 'ERR_RPC_TIMEOUT' ? 'ERR_RPC_DEADLINE' : undefined;
+      // Known once the call was written on a connection (after start): set now.
+      if (span !== null && span.isRecording()) addConnection(span, msg);
+      finish(span, t0, failed, err, code, cancelled, clientDuration, msg.method);
+    });
   };
 
-  const serverStart = (msg: Tagged<ServerCallMessage>): Context => {
+  const serverStart = (msg: ServerCallMessage): void => {
     const call = msg.context;
     let span: Span | null = null;
-    let ctx = ROOT_CONTEXT;
+    let ctx: Context | null = null;
     if (tracer !== null) {
       // A server call starts from the caller's trace context, never from whatever was active when its bytes arrived.
       let parent = ROOT_CONTEXT;
@@ -138,70 +153,36 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
         }
         if (empty && Object.isFrozen(md)) knownEmpty = md;
       }
-      if (!roots && (parent === ROOT_CONTEXT || !inTrace(parent))) {
-        if (serverDuration === null) return SKIP;
-        msg[kCall] = { span: null, t0: performance.now() };
-        return SKIP;
-      }
-      const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM, [RPC_METHOD]: msg.method };
-      if (call.peer.address !== undefined) {
-        attributes[NETWORK_PEER_ADDRESS] = call.peer.address;
-        if (call.peer.port !== undefined) attributes[NETWORK_PEER_PORT] = call.peer.port;
-      }
-      if (call.id >= 0) attributes[RPC_MSGID] = call.id;
-      if (call.deadline !== Infinity) attributes[RPC_TIMEOUT] = Math.max(0, call.deadline - Date.now());
-      span = tracer.startSpan(msg.method, { kind: SpanKind.SERVER, attributes }, parent);
-      ctx = trace.setSpan(parent, span);
+      if (roots || (parent !== ROOT_CONTEXT && inTrace(parent))) {
+        span = tracer.startSpan(msg.method, { kind: SpanKind.SERVER, attributes: serverAttrs.get(msg.method, undefined) }, parent);
+        if (span.isRecording()) {
+          if (call.peer.address !== undefined) {
+            span.setAttribute(NETWORK_PEER_ADDRESS, call.peer.address);
+            if (call.peer.port !== undefined) span.setAttribute(NETWORK_PEER_PORT, call.peer.port);
+          }
+          if (call.id >= 0) span.setAttribute(RPC_MSGID, call.id);
+          if (call.deadline !== Infinity) span.setAttribute(RPC_TIMEOUT, Math.max(0, call.deadline - Date.now()));
+        }
+        ctx = trace.setSpan(parent, span);
+      } else if (serverDuration === null) return;
     }
-    msg[kCall] = { span, t0: performance.now() };
-    return ctx;
+    const t0 = serverDuration === null ? 0 : performance.now();
+    track(msg, ctx, (failed, err) => {
+      // Given up by the client, its deadline or its connection: the reply is not sent, whatever the handler did.
+      const cancelled = call.cancelled ? cancelCode(call) : undefined;
+      const code = failed ? errorType(err) : cancelled;
+      finish(span, t0, failed, err, code, cancelled, serverDuration, msg.method);
+    });
   };
 
-  const clientEnd = (msg: Tagged<ClientCallMessage>): void => {
-    const st = settled(msg, kCall);
-    if (st === null) return;
-    const err = msg.error;
-    const code = err === undefined ? undefined : errorType(err);
-    const cancelled = code === 'ABORT_ERR' ? 'ERR_RPC_CANCELLED' : code === 'ERR_RPC_TIMEOUT' ? 'ERR_RPC_DEADLINE' : undefined;
-    finish(st, err, code, cancelled, clientDuration, clientAttrs, msg.method);
-  };
-
-  const serverEnd = (msg: Tagged<ServerCallMessage>): void => {
-    const st = settled(msg, kCall);
-    if (st === null) return;
-    const err = msg.error;
-    const call = msg.context;
-    // Given up by the client, its deadline or its connection: the reply is not sent, whatever the handler did.
-    const cancelled = call.cancelled ? cancelCode(call) : undefined;
-    const code = err !== undefined ? errorType(err) : cancelled;
-    finish(st, err, code, cancelled, serverDuration, serverAttrs, msg.method);
-  };
-
-  // SKIP: the call runs in the context it was made in, without entering one. runStores() calls
-  // run(context, next) with no further arguments (none are gathered: no array per call).
-  const store = { run: <R>(ctx: Context, fn: () => R): R => (ctx === SKIP ? fn() : context.with(ctx, fn)) };
-  // The store's type is AsyncLocalStorage's; run() is all that runStores() calls of it.
-  const asStore = store as unknown as import('node:async_hooks').AsyncLocalStorage<Context>;
-  const client = { end: clientEnd, asyncEnd: clientEnd };
-  const server = { end: serverEnd, asyncEnd: serverEnd };
-  if (tracer !== null) {
-    clientChannel.start.bindStore(asStore, clientStart as (m: ClientCallMessage) => Context);
-    serverChannel.start.bindStore(asStore, serverStart as (m: ServerCallMessage) => Context);
-  } else {
-    // Durations only: no context to enter, a plain start subscriber takes the time.
-    Object.assign(client, { start: clientStart });
-    Object.assign(server, { start: serverStart });
-  }
+  const client = { start: clientStart };
+  const server = { start: serverStart };
   clientChannel.subscribe(client as unknown as Parameters<typeof clientChannel.subscribe>[0]);
   serverChannel.subscribe(server as unknown as Parameters<typeof serverChannel.subscribe>[0]);
   let enabled = true;
   const disable = (): void => {
     if (!enabled) return;
     enabled = false;
-    if (tracer !== null) {
-      clientChannel.start.unbindStore(asStore);
-      serverChannel.start.unbindStore(asStore);
-    }
     clientChannel.unsubscribe(client as unknown as Parameters<typeof clientChannel.unsubscribe>[0]);
     serverChannel.unsubscribe(server as unknown as Parameters<typeof serverChannel.unsubscribe>[0]);
   };
@@ -209,29 +190,42 @@ export function instrumentRpc(options: RpcInstrumentationOptions = {}): RpcInstr
 }
 
 /**
- * The call's state once it settled, else null: `end` comes right after a synchronous return or
- * throw (result or error set), but also when an async call merely returned its promise (neither set
- * yet: its asyncEnd follows).
+ * Sets the call's enter() (inside that of a subscriber before us, if any) to run it in `ctx` (if
+ * any) and call `done` once it returned or threw, or once the promise it returned settled.
  */
+function track(msg: { enter?: (run: () => unknown) => unknown }, ctx: Context | null, done: (failed: boolean, err: unknown) => void): void {
+  const mine = (run: () => unknown): unknown => {
+    let r: unknown;
+    try {
+      r = ctx === null ? run() : context.with(ctx, run);
+    } catch (err) {
+      done(true, err);
+      throw err;
+    }
+    if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+      // Registered before the caller's own handlers: the span ends before they run (a server's reply is sent).
+      (r as Promise<unknown>).then(
+        () => done(false, undefined),
+        (err: unknown) => done(true, err),
+      );
+    } else done(false, undefined);
+    return r;
+  };
+  const outer = msg.enter;
+  msg.enter = outer === undefined ? mine : (run) => outer(() => mine(run));
+}
+
 /** Whether `ctx` carries a (valid) span context: the call is part of a trace. */
 function inTrace(ctx: Context): boolean {
   const sc = trace.getSpanContext(ctx);
   return sc !== undefined && isSpanContextValid(sc);
 }
 
-function settled(msg: Tagged<ClientCallMessage | ServerCallMessage>, kCall: symbol): CallState | null {
-  const st = msg[kCall];
-  if (st === undefined || !('result' in msg || 'error' in msg)) return null;
-  msg[kCall] = undefined;
-  return st;
-}
-
-function finish(st: CallState, err: unknown, code: string | undefined, cancelled: string | undefined, histogram: Histogram | null, attrs: AttributeCache, method: string): void {
-  const span = st.span;
+function finish(span: Span | null, t0: number, failed: boolean, err: unknown, code: string | undefined, cancelled: string | undefined, duration: Recorder | null, method: string): void {
   if (span !== null && span.isRecording()) {
     if (code !== undefined) {
       span.setAttribute(ERROR_TYPE, code);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : cancelled !== undefined ? `call ${cancelled === 'ERR_RPC_DEADLINE' ? 'past its deadline' : 'cancelled'}` : String(err) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : !failed && cancelled !== undefined ? `call ${cancelled === 'ERR_RPC_DEADLINE' ? 'past its deadline' : 'cancelled'}` : String(err) });
     }
     if (cancelled !== undefined) {
       span.setAttribute(RPC_CANCELLED, cancelled);
@@ -240,7 +234,7 @@ function finish(st: CallState, err: unknown, code: string | undefined, cancelled
     if (err instanceof Error && cancelled === undefined) span.recordException(err);
   }
   span?.end();
-  histogram?.record(performance.now() - st.t0, attrs.get(method, code));
+  if (duration !== null) duration(performance.now() - t0, method, code);
 }
 
 /** A server call's cancel reason: its signal's (client or connection), else its deadline passed. */
@@ -256,13 +250,25 @@ function errorType(err: unknown): string {
   return err instanceof Error ? err.name : '_OTHER';
 }
 
-function addServerAddress(attributes: Attributes, address: string): void {
-  const i = address.lastIndexOf(':');
-  const port = Number(address.slice(i + 1));
-  if (i > 0 && Number.isInteger(port)) {
-    attributes[SERVER_ADDRESS] = address.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-    attributes[SERVER_PORT] = port;
-  } else attributes[SERVER_ADDRESS] = address;
+/**
+ * server.address and server.port: the endpoint the call's connection was dialed to ("host:port", a
+ * name as given, or a Unix socket path); network.peer.address and .port: that socket's remote end.
+ */
+function addConnection(span: Span, msg: ClientCallMessage): void {
+  const endpoint = msg.address;
+  if (endpoint !== undefined) {
+    const i = endpoint.lastIndexOf(':');
+    const port = Number(endpoint.slice(i + 1));
+    if (i > 0 && Number.isInteger(port) && port > 0) {
+      span.setAttribute(SERVER_ADDRESS, endpoint.slice(0, i).replace(/^\[(.*)\]$/, '$1'));
+      span.setAttribute(SERVER_PORT, port);
+    } else span.setAttribute(SERVER_ADDRESS, endpoint);
+  }
+  const peer = msg.peer;
+  if (peer?.address !== undefined) {
+    span.setAttribute(NETWORK_PEER_ADDRESS, peer.address);
+    if (peer.port !== undefined) span.setAttribute(NETWORK_PEER_PORT, peer.port);
+  }
 }
 
 /** Metric attributes per method (and error type), made once: a call records without allocating them. */

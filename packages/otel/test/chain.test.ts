@@ -105,6 +105,13 @@ describe('A -> B -> C in three processes', () => {
       assert.equal(s.attributes['network.peer.address'], '127.0.0.1');
       assert.equal(typeof s.attributes['network.peer.port'], 'number');
     }
+    // A client span names the server of the connection the call was written on: A's is B, B's is C.
+    for (const [s, to] of [[aClient, nodes[1]!], [bClient, nodes[2]!]] as const) {
+      assert.equal(s.attributes['server.address'], '127.0.0.1');
+      assert.equal(s.attributes['server.port'], to.port);
+      assert.equal(s.attributes['network.peer.address'], '127.0.0.1');
+      assert.equal(s.attributes['network.peer.port'], to.port);
+    }
     // The client's default timeout (10 s) travels as the call's deadline.
     assert.equal(aClient.attributes['rpc.nocopy.timeout_ms'], undefined);
     assert.ok(Number(bServer.attributes['rpc.nocopy.timeout_ms']) > 0, 'B saw the deadline A sent');

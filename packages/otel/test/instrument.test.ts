@@ -22,6 +22,7 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0([01])$/;
 
 let server: RpcServer;
 let client: RpcClient;
+let port = 0;
 /** The metadata each call of `seen` arrived with. */
 const seen: Array<Readonly<Record<string, string>>> = [];
 
@@ -37,6 +38,7 @@ before(async () => {
   });
   server.register('note', () => {});
   const addr = (await server.listen({ port: 0, host: '127.0.0.1' })) as AddressInfo;
+  port = addr.port;
   client = createClient({ address: `127.0.0.1:${addr.port}`, connections: 1 });
   await client.call('seen'); // the connection and its extensions' hello, before anything is installed
   seen.length = 0;
@@ -93,6 +95,11 @@ describe('instrumentRpc', () => {
     assert.equal(clientSpan.attributes['rpc.nocopy.timeout_ms'], 5000);
     assert.equal(typeof serverSpan.attributes['rpc.nocopy.msgid'], 'number');
     assert.equal(serverSpan.attributes['network.peer.address'], '127.0.0.1');
+    // The client span names the connection the call was written on (known only after start).
+    assert.equal(clientSpan.attributes['server.address'], '127.0.0.1');
+    assert.equal(clientSpan.attributes['server.port'], port);
+    assert.equal(clientSpan.attributes['network.peer.address'], '127.0.0.1');
+    assert.equal(clientSpan.attributes['network.peer.port'], port);
   });
 
   it('gives a notification a server span', async () => {
@@ -127,6 +134,36 @@ describe('instrumentRpc', () => {
     assert.equal(TRACEPARENT.exec(String(tp))?.[1], parent.spanContext().traceId);
     await until(() => exporter.getFinishedSpans().length === 3, 'the edge span, and a client and a server span');
     assert.deepEqual(exporter.getFinishedSpans().map((s) => s.kind).sort(), [0, 1, 2]);
+  });
+
+  it('sampling off as bench/rpc measures it (ParentBased(AlwaysOff), traceRoots: false, no metrics): a sampled remote parent still gets a recorded server span, current in its handler', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    // The caller's side: its own provider samples everything (the edge decided).
+    const edge = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    server.register('nested', () => client.call('seen'));
+    using _ = instrumentRpc({ tracerProvider: provider, propagator, traceRoots: false, metrics: false });
+    // Outside a trace: nothing recorded, nothing sent, also for the call the handler makes.
+    assert.equal(await client.call('nested'), null);
+    assert.equal(exporter.getFinishedSpans().length, 0);
+    // A sampled parent: the client span (ParentBased keeps the parent's decision), the server span
+    // of `nested` as its child, and the handler's own call as the server span's child.
+    const parent = edge.getTracer('test').startSpan('edge');
+    const tp = await context.with(trace.setSpan(context.active(), parent), () => client.call('nested'));
+    parent.end();
+    assert.equal(TRACEPARENT.exec(String(tp))?.[1], parent.spanContext().traceId, 'the nested call carried the trace');
+    assert.equal(TRACEPARENT.exec(String(tp))?.[3], '1', 'sampled');
+    await until(() => exporter.getFinishedSpans().length === 5, () => `five spans: ${exporter.getFinishedSpans().map((x) => x.name).join(', ')}`);
+    const spans = exporter.getFinishedSpans();
+    const outerClient = spans.find((x) => x.name === 'nested' && x.kind === 2)!;
+    const outerServer = spans.find((x) => x.name === 'nested' && x.kind === 1)!;
+    const innerClient = spans.find((x) => x.name === 'seen' && x.kind === 2)!;
+    const innerServer = spans.find((x) => x.name === 'seen' && x.kind === 1)!;
+    assert.equal(outerClient.parentSpanContext?.spanId, parent.spanContext().spanId);
+    assert.equal(outerServer.parentSpanContext?.spanId, outerClient.spanContext().spanId);
+    assert.equal(innerClient.parentSpanContext?.spanId, outerServer.spanContext().spanId, "the handler's call is the server span's child");
+    assert.equal(innerServer.parentSpanContext?.spanId, innerClient.spanContext().spanId);
+    assert.equal(new Set(spans.map((x) => x.spanContext().traceId)).size, 1);
   });
 
   it('works beside another installed instrumentation (each keeps its own call state)', async () => {

@@ -33,6 +33,20 @@ export function sample(text: string, name: string, labels: Record<string, string
   return undefined;
 }
 
+/** The samples `name` whose labels include `labels`, by the value of their label `by`. */
+export function samplesBy(text: string, name: string, by: string, labels: Record<string, string> = {}): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const have: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have[l[1]!] = l[2]!;
+    if (have[by] !== undefined && Object.entries(labels).every(([k, v]) => have[k] === v)) out.set(have[by]!, Number(m[3]));
+  }
+  return out;
+}
+
 export async function scrape(url: string): Promise<string> {
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);

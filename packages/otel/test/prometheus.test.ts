@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { createClient } from '@nocopy/rpc-demo';
-import { type Cli, promtoolCheck, proxyBin, rpcBin, sample, scrape, skipWithoutPromtool, startCli } from './prom.js';
+import { type Cli, promtoolCheck, proxyBin, rpcBin, sample, samplesBy, scrape, skipWithoutPromtool, startCli } from './prom.js';
 
 const skip = skipWithoutPromtool;
 
@@ -83,15 +83,44 @@ describe('nocopy-rpc serve --metrics', { skip }, () => {
 });
 
 describe('nocopy-rpc serve --processes 2 --metrics', { skip }, () => {
-  it("serves the cluster's metrics from the primary, and exits on SIGTERM", async () => {
+  it("serves the cluster's metrics and every worker's, whose counters add up to the calls made, and exits on SIGTERM", async () => {
     const cli = await startCli(rpcBin, ['serve', '--port', '0', '--processes', '2', '--metrics', '0']);
     try {
       const url = /metrics on (http:\/\/\S+\/metrics)/.exec(cli.line)?.[1] ?? '';
-      assert.notEqual(url, '', cli.line);
+      const rpcAddress = /on (127\.0\.0\.1:\d+)/.exec(cli.line)?.[1] ?? '';
+      assert.ok(url !== '' && rpcAddress !== '', cli.line);
+      // Four connections, handed round-robin by the primary: both workers serve calls.
+      const client = createClient({ address: rpcAddress, connections: 4 });
+      const calls = 400;
+      const bad = 10;
+      let underLoad = '';
+      try {
+        await client.ready();
+        await Promise.all([
+          ...Array.from({ length: calls }, async (_, i) => {
+            assert.equal(await client.call('echo', i), i);
+            if (i === calls / 2) underLoad = await scrape(url);
+          }),
+          ...Array.from({ length: bad }, () => assert.rejects(client.call('add', 'one', 2), { code: 'ERR_BAD_ARGS' })),
+        ]);
+      } finally {
+        await client.close();
+      }
+      checked(underLoad, 'the cluster under load');
       const text = await scrape(url);
-      checked(text, 'the cluster primary');
+      checked(text, 'the cluster after the load');
       assert.equal(sample(text, 'nocopy_cluster_workers', { state: 'ready' }), 2);
       assert.equal(sample(text, 'nocopy_cluster_restarts_total'), 0);
+      const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+      const echo = samplesBy(text, 'nocopy_rpc_server_calls_total', 'worker', { rpc_method: 'echo' });
+      assert.deepEqual([...echo.keys()].sort(), ['0', '1'], 'both workers report');
+      assert.ok([...echo.values()].every((n) => n > 0), `calls spread over both workers: ${JSON.stringify([...echo])}`);
+      assert.equal(sum(echo), calls);
+      assert.equal(sum(samplesBy(text, 'nocopy_rpc_server_errors_total', 'worker', { rpc_method: 'add' })), bad);
+      assert.equal(sum(samplesBy(text, 'rpc_server_duration_count', 'worker', { rpc_method: 'echo' })), calls);
+      assert.equal(sum(samplesBy(text, 'rpc_server_duration_count', 'worker', { rpc_method: 'add', error_type: 'ERR_BAD_ARGS' })), bad);
+      assert.equal(samplesBy(text, 'nocopy_pool_memory', 'worker', { state: 'idle' }).size, 2, "each worker's pool");
+      assert.ok(sum(samplesBy(underLoad, 'nocopy_rpc_server_calls_total', 'worker', { rpc_method: 'echo' })) >= calls / 2);
     } finally {
       // stop() waits for the exit: the endpoint must not keep the primary alive.
       await cli.stop();

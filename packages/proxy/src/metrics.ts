@@ -1,26 +1,11 @@
-// --metrics PORT of nocopy-proxy: a Prometheus endpoint from @nocopy/otel, imported only when the
-// flag is given (by a name the compiler does not follow), so that the proxy neither loads nor
-// depends on OpenTelemetry otherwise.
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+// --metrics PORT of nocopy-proxy: a Prometheus endpoint from @nocopy/otel, loaded only when the flag
+// is given (@nocopy/transport/metrics-flag), so that the proxy neither loads nor depends on
+// OpenTelemetry otherwise.
 import { defaultPool } from '@nocopy/linkbuffer';
-
-/** What this CLI uses of @nocopy/otel/prometheus. */
-interface Otel {
-  serveMetrics(options: { port: number; host: string; observe: Array<{ stats(): object }>; rpc: boolean }): Promise<{ url: string; close(): Promise<void> }>;
-}
-
-const OTEL = '@nocopy/otel/prometheus';
+import { type MetricsEndpointLike, loadOtelPrometheus } from '@nocopy/transport/metrics-flag';
 
 /** Serves GET /metrics for `targets` (and the shared buffer pool); rejects with a one-line reason. */
-export async function serveMetrics(port: number, host: string, targets: Array<{ stats(): object }>): Promise<{ url: string; close(): Promise<void> }> {
-  // Resolved first, so that "not installed" is told apart from an error inside the package.
-  let url: string;
-  try {
-    url = pathToFileURL(createRequire(import.meta.url).resolve(OTEL)).href;
-  } catch {
-    throw new Error('--metrics needs @nocopy/otel: npm install @nocopy/otel');
-  }
-  const otel = (await import(url)) as Otel;
+export async function serveMetrics(port: number, host: string, targets: Array<{ stats(): object }>): Promise<MetricsEndpointLike> {
+  const otel = await loadOtelPrometheus(import.meta.url);
   return otel.serveMetrics({ port, host, observe: [...targets, defaultPool], rpc: false });
 }

@@ -16,7 +16,7 @@ import { RemoteError } from '../errors.js';
 import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
 import type { WebSocketEndpoint } from '../websocket/endpoint.js';
-import { serveMetrics } from './metrics.js';
+import { serveClusterMetrics, serveMetrics, workerMetrics } from './metrics.js';
 
 const USAGE = `Usage: nocopy-rpc <command> [options]
 
@@ -62,7 +62,8 @@ Options:
       --register-ttl S         the lease's time to live in seconds (default 10): a server
                                that dies without deregistering is dropped this long after
       --metrics PORT           serve Prometheus metrics at http://HOST:PORT/metrics (needs
-                               @nocopy/otel; with --processes, the cluster's own metrics)
+                               @nocopy/otel; with --processes, the cluster's and every
+                               worker's, labelled worker="SLOT")
   -h, --help                   print this help
 
 SIZE is bytes, or a number with KiB, MiB or GiB (4MiB). The limits: SECURITY.md.
@@ -280,6 +281,14 @@ async function serve(values: Values): Promise<void> {
   }));
   registerDemoMethods(server);
   if (isClusterWorker()) {
+    // --metrics in a worker: its metrics go to the primary's endpoint, recorded from before the first call.
+    if (values.metrics !== undefined) {
+      try {
+        await workerMetrics(server);
+      } catch (err) {
+        failed(`cannot record --metrics: ${(err as Error).message}`);
+      }
+    }
     serveWorker(server);
     return;
   }
@@ -310,7 +319,7 @@ async function serve(values: Values): Promise<void> {
       failed(`cannot listen on --websocket ${wsPort}: ${(err as Error).message}`);
     }
   }
-  const metrics = await startMetrics(values, host, [server]);
+  const metrics = await startMetrics(values, (port) => serveMetrics(port, host, [server]));
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) failed(`${signal} again, exiting now`);
@@ -355,7 +364,7 @@ async function servePrimary(port: number, host: string, processes: number, frami
   });
   const a = cluster.address;
   const where = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-  const metrics = await startMetrics(values, host, [cluster]);
+  const metrics = await startMetrics(values, (port) => serveClusterMetrics(port, host, cluster));
   // The cluster's one address in the registry, taken out when a signal stops the cluster.
   let registration: Registration | null = null;
   if (registry !== undefined) {
@@ -381,12 +390,12 @@ async function servePrimary(port: number, host: string, processes: number, frami
   process.stdout.write(`nocopy-rpc serving echo, add, sleep, fib on ${where} (${framing} framing, ${processes} processes)${metrics === undefined ? '' : `; metrics on ${metrics.url}`}; Ctrl-C stops\n`);
 }
 
-/** --metrics PORT: the Prometheus endpoint for `targets`, or undefined without the flag. */
-async function startMetrics(values: Values, host: string, targets: Array<{ stats(): object }>): Promise<{ url: string; close(): Promise<void> } | undefined> {
+/** --metrics PORT: the Prometheus endpoint `start` serves, or undefined without the flag. */
+async function startMetrics(values: Values, start: (port: number) => Promise<{ url: string; close(): Promise<void> }>): Promise<{ url: string; close(): Promise<void> } | undefined> {
   if (values.metrics === undefined) return undefined;
   const port = int('serve', 'metrics', values.metrics, 0, 65535, 0);
   try {
-    return await serveMetrics(port, host, targets);
+    return await start(port);
   } catch (err) {
     failed(`cannot serve --metrics ${port}: ${(err as Error).message}`);
   }

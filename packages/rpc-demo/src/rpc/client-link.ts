@@ -7,6 +7,7 @@ import type { Connection, Subchannel } from '@nocopy/transport';
 import { type Framing, type Message, MessageReader } from './protocol.js';
 import type { Metadata } from './extensions.js';
 import type { Due } from './deadline-queue.js';
+import type { ClientCallMessage } from './tracing.js';
 
 /** A call from request() to its settling, across waits and retries. */
 export interface Call extends Due {
@@ -38,11 +39,18 @@ export interface Call extends Due {
   settled: boolean;
   /** The request carried the extension element (the server speaks cancel). */
   ext: boolean;
+  /** Its message on nocopy:rpc:client:call, if published there: told each connection the call is written on. */
+  traced: ClientCallMessage | null;
 }
+
+const NO_PEER = Object.freeze({ address: undefined, port: undefined });
 
 export class RpcLink {
   readonly sub: Subchannel<RpcLink>;
   conn!: Connection<RpcLink>;
+  /** The address dialed ("host:port", a Unix socket path) and the socket's remote end, once connected. */
+  endpoint = '';
+  peer: { readonly address: string | undefined; readonly port: number | undefined } = NO_PEER;
   readonly pending = new Map<number, Call>();
   readonly messages: MessageReader;
   /** Bound once by the client: the per-message callback of messages.read(). */

@@ -231,14 +231,15 @@ export class RpcClient {
     if (clientCallChannel.hasSubscribers) {
       // Read back from the message: a subscriber's start handler may replace options (trace context in its metadata).
       const msg: ClientCallMessage = { method, params, options };
-      return traced(clientCallChannel, msg, () => this.#intercepted(msg.method, msg.params, msg.options)) as Promise<unknown>;
+      return traced(clientCallChannel, msg, () => this.#intercepted(msg.method, msg.params, msg.options, msg)) as Promise<unknown>;
     }
-    return this.#intercepted(method, params, options);
+    return this.#intercepted(method, params, options, null);
   }
 
-  #intercepted(method: string, params: unknown[], options: CallOptions): Promise<unknown> {
-    if (this.#middleware.length === 0) return this.#request(method, params, options);
-    return runChain(this.#middleware, { method, params, options: { ...options } }, this.#afterChain);
+  /** `msg`: the call's channel message, told the connection the call is written on. */
+  #intercepted(method: string, params: unknown[], options: CallOptions, msg: ClientCallMessage | null): Promise<unknown> {
+    if (this.#middleware.length === 0) return this.#request(method, params, options, msg);
+    return runChain(this.#middleware, { method, params, options: { ...options } }, msg === null ? this.#afterChain : (c) => this.#request(c.method, c.params, c.options, msg));
   }
 
   /**
@@ -253,9 +254,9 @@ export class RpcClient {
     return this;
   }
 
-  readonly #afterChain = (c: ClientCall): Promise<unknown> => this.#request(c.method, c.params, c.options);
+  readonly #afterChain = (c: ClientCall): Promise<unknown> => this.#request(c.method, c.params, c.options, null);
 
-  #request(method: string, params: unknown[], options: CallOptions): Promise<unknown> {
+  #request(method: string, params: unknown[], options: CallOptions, msg: ClientCallMessage | null): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RpcClosedError());
     const signal = options.signal ?? null;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
@@ -276,6 +277,7 @@ export class RpcClient {
     this.#calls++;
     return new Promise((resolve, reject) => {
       const call = newCall(method, params, metadata, signal, timeout, options.idempotent, waitForReady, false, resolve, reject);
+      call.traced = msg;
       this.#arm(call);
       this.#dispatch(call, null);
     });
@@ -402,6 +404,11 @@ export class RpcClient {
     call.link = link;
     call.id = id;
     call.ext = ext;
+    const traced = call.traced;
+    if (traced !== null) {
+      traced.address = link.endpoint;
+      traced.peer = link.peer;
+    }
     // Latency for the outlier check is sampled (one call in LATENCY_SAMPLE): two clock reads per call cost more than the mean needs.
     if (this.#measure && !call.internal && (++this.#sample & (LATENCY_SAMPLE - 1)) === 0) call.sentAt = performance.now();
     link.pending.set(id, call);
@@ -517,6 +524,8 @@ export class RpcClient {
     link.onMessage = (m) => this.#onMessage(link, m);
     const conn = await dialConnection<RpcLink>(this.#network, address, { ...this.#dial, signal, ctx: link });
     link.conn = conn;
+    link.endpoint = address;
+    link.peer = { address: conn.remoteAddress, port: conn.remotePort };
     this.#links.add(link);
     conn.addCloseCallback(this.#onClosed);
     if (this.#closed) {
@@ -651,7 +660,7 @@ function newCall(
   resolve: (v: unknown) => void,
   reject: (e: unknown) => void,
 ): Call {
-  return { method, params, metadata, signal, timeout, startedAt: 0, idempotent, waitForReady, internal, resolve, reject, link: null, id: 0, sentAt: 0, timer: null, onAbort: null, waitAbort: null, retries: 0, settled: false, ext: false, dueAt: 0 };
+  return { method, params, metadata, signal, timeout, startedAt: 0, idempotent, waitForReady, internal, resolve, reject, link: null, id: 0, sentAt: 0, timer: null, onAbort: null, waitAbort: null, retries: 0, settled: false, ext: false, dueAt: 0, traced: null };
 }
 
 /** InvalidOptionError for `metadata`, with the detail of what is wrong. */

@@ -72,6 +72,8 @@ export interface ClusterEvents {
   'worker-ready': [{ slot: number; pid: number }];
   'worker-exit': [{ slot: number; pid: number; code: number | null; signal: NodeJS.Signals | null; expected: boolean }];
   'restart-scheduled': [{ slot: number; delay: number; failures: number }];
+  /** A message a worker sent on its own (process.send() of an object without the cluster's tag). */
+  'worker-message': [{ slot: number; pid: number; message: unknown }];
   /** The primary's listening socket failed to accept (EMFILE, ...); without a listener, a process warning. */
   error: [Error];
 }
@@ -167,6 +169,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onHup);
     };
+  }
+
+  /**
+   * Sends `message` (JSON-serializable, without the cluster's `nocopyCluster` key) to each slot's
+   * ready worker, which gets it on process 'message'; returns the slots it went to. For the
+   * application's own requests: a worker answers with process.send(), seen as 'worker-message'.
+   */
+  sendToWorkers(message: object): number[] {
+    const sent: number[] = [];
+    for (const s of this.#slots) {
+      const w = s.current;
+      if (w !== null && w.state === 'ready' && w.send(message)) sent.push(s.index);
+    }
+    return sent;
   }
 
   stats(): ClusterStats {
@@ -371,7 +387,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   // ---- supervision ----
 
   #fork(slot: Slot): WorkerProcess {
-    return new WorkerProcess(slot.index, this.#spec, (w) => this.#onReady(w), (w, e) => this.#onExit(slot, w, e), (w) => this.#onLeaving(slot, w));
+    return new WorkerProcess(slot.index, this.#spec, (w) => this.#onReady(w), (w, e) => this.#onExit(slot, w, e), (w) => this.#onLeaving(slot, w), (w, message) => this.emit('worker-message', { slot: w.slot, pid: w.pid, message }));
   }
 
   #spawn(slot: Slot): WorkerProcess {

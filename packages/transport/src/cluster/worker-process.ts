@@ -44,7 +44,7 @@ export class WorkerProcess {
   readonly exited: Promise<WorkerExit>;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(slot: number, spec: ForkSpec, onReady: (w: WorkerProcess) => void, onExit: (w: WorkerProcess, e: WorkerExit) => void, onLeaving: (w: WorkerProcess) => void) {
+  constructor(slot: number, spec: ForkSpec, onReady: (w: WorkerProcess) => void, onExit: (w: WorkerProcess, e: WorkerExit) => void, onLeaving: (w: WorkerProcess) => void, onOther: (w: WorkerProcess, msg: unknown) => void) {
     this.slot = slot;
     const env: NodeJS.ProcessEnv = { ...spec.env, [SLOT_ENV]: String(slot), [DRAIN_ENV]: String(spec.drainTimeout) };
     if (spec.listen !== null) env[LISTEN_ENV] = JSON.stringify(spec.listen);
@@ -65,6 +65,10 @@ export class WorkerProcess {
     }, spec.startTimeout);
     this.child.on('message', (msg: unknown) => {
       switch (kindOf(msg)) {
+        case undefined:
+          // Not the cluster's: the worker module's own, for the application.
+          onOther(this, msg);
+          return;
         case 'ready':
           if (this.state !== 'starting') return;
           clearTimeout(startTimer);
@@ -156,6 +160,13 @@ export class WorkerProcess {
       this.#killAfter(KILL_GRACE);
     }
     return this.exited;
+  }
+
+  /** Sends a message of the application's over the IPC channel (the worker gets it on process 'message'); false if the channel is closed. */
+  send(message: object): boolean {
+    if (!this.child.connected) return false;
+    this.child.send(message, undefined, {}, noop);
+    return true;
   }
 
   #killAfter(ms: number): void {
