@@ -171,3 +171,44 @@ describe('nocopy-proxy --metrics', { skip }, () => {
     assert.equal(sample(text, 'rpc_server_duration_count'), undefined);
   });
 });
+
+describe('nocopy-proxy --processes 2 --metrics', { skip }, () => {
+  it("serves every worker's proxy figures, which add up to the connections and bytes forwarded", async () => {
+    const upstream = net.createServer((s) => s.pipe(s));
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const cli = await startCli(proxyBin, ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${(upstream.address() as AddressInfo).port}`, '--processes', '2', '--metrics', '0']);
+    try {
+      const listen = /listening on (127\.0\.0\.1:\d+)/.exec(cli.line)?.[1] ?? '';
+      const url = /metrics on (http:\/\/\S+\/metrics)/.exec(cli.line)?.[1] ?? '';
+      assert.ok(listen !== '' && url !== '', cli.line);
+      const [host, port] = listen.split(':') as [string, string];
+      const size = 32 * 1024;
+      const pairs = 6;
+      // One after the other: the primary hands connections round-robin, so both workers forward some.
+      for (let i = 0; i < pairs; i++) {
+        const s = net.connect(Number(port), host);
+        await once(s, 'connect');
+        s.end(Buffer.alloc(size, i));
+        let got = 0;
+        for await (const chunk of s) got += (chunk as Buffer).length;
+        assert.equal(got, size);
+      }
+      const text = await scrape(url);
+      checked(text, 'the proxy cluster');
+      const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+      const accepted = samplesBy(text, 'nocopy_proxy_accepted_total', 'worker');
+      assert.deepEqual([...accepted.keys()].sort(), ['0', '1'], 'both workers report');
+      assert.ok([...accepted.values()].every((n) => n > 0), `connections spread over both workers: ${JSON.stringify([...accepted])}`);
+      assert.equal(sum(accepted), pairs);
+      assert.equal(sum(samplesBy(text, 'nocopy_proxy_bytes_total', 'worker', { network_io_direction: 'up' })), pairs * size);
+      assert.equal(sum(samplesBy(text, 'nocopy_proxy_bytes_total', 'worker', { network_io_direction: 'down' })), pairs * size);
+      assert.equal(samplesBy(text, 'nocopy_pool_memory', 'worker', { state: 'idle' }).size, 2, "each worker's pool");
+      assert.equal(sample(text, 'nocopy_cluster_workers', { state: 'ready' }), 2);
+    } finally {
+      await cli.stop();
+      upstream.close();
+    }
+    assert.equal(cli.child.exitCode, 0);
+  });
+});

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
 import { createProxy, parseAddress, TcpProxy, type ProxyOptions } from './index.js';
-import { serveMetrics } from './metrics.js';
+import { serveClusterMetrics, serveMetrics, workerMetrics } from './metrics.js';
 
 const USAGE = `Usage: nocopy-proxy --listen HOST:PORT --upstream HOST:PORT [options]
 
@@ -27,7 +27,8 @@ Options:
       --processes N            forward from N worker processes behind the one address
                                (a cluster; default: this process alone)
       --metrics PORT           serve Prometheus metrics at http://127.0.0.1:PORT/metrics
-                               (needs @nocopy/otel; with --processes, the cluster's own)
+                               (needs @nocopy/otel; with --processes, the cluster's and
+                               every worker's, labelled worker="SLOT")
   -q, --quiet                  do not log errors (upstream unreachable, ...) to stderr
   -h, --help                   print this help
 
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
   }
   const addr = proxy.address();
   const bound = typeof addr === 'string' ? addr : addr === null ? '?' : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
-  const metrics = await startMetrics(metricsPort, proxy);
+  const metrics = await startMetrics(metricsPort, (port) => serveMetrics(port, '127.0.0.1', [proxy]));
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -146,11 +147,11 @@ async function main(): Promise<void> {
   process.stdout.write(`nocopy-proxy: listening on ${bound}, upstream ${proxy.upstream}${metrics === undefined ? '' : `, metrics on ${metrics.url}`}\n`);
 }
 
-/** --metrics PORT: the Prometheus endpoint for `target` on 127.0.0.1, or undefined without the flag. */
-async function startMetrics(port: number | undefined, target: { stats(): object }): Promise<{ url: string; close(): Promise<void> } | undefined> {
+/** --metrics PORT: the Prometheus endpoint `start` serves on 127.0.0.1, or undefined without the flag. */
+async function startMetrics(port: number | undefined, start: (port: number) => Promise<{ url: string; close(): Promise<void> }>): Promise<{ url: string; close(): Promise<void> } | undefined> {
   if (port === undefined) return undefined;
   try {
-    return await serveMetrics(port, '127.0.0.1', [target]);
+    return await start(port);
   } catch (err) {
     process.stderr.write(`nocopy-proxy: cannot serve --metrics ${port}: ${(err as Error).message}\n`);
     process.exit(1);
@@ -169,6 +170,14 @@ async function cluster(options: ProxyOptions, processes: number, shutdownTimeout
     fail((err as Error).message);
   }
   if (isClusterWorker()) {
+    // --metrics in a worker: its figures go to the primary's endpoint, recorded from the start.
+    if (metricsPort !== undefined) {
+      try {
+        await workerMetrics(proxy);
+      } catch (err) {
+        fail(`cannot record --metrics: ${(err as Error).message}`);
+      }
+    }
     serveWorker(proxy);
     return;
   }
@@ -186,7 +195,8 @@ async function cluster(options: ProxyOptions, processes: number, shutdownTimeout
   });
   const a = c.address;
   const bound = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-  const metrics = await startMetrics(metricsPort, c);
+  const cl = c;
+  const metrics = await startMetrics(metricsPort, (port) => serveClusterMetrics(port, '127.0.0.1', cl));
   if (metrics !== undefined) {
     // The cluster exits once its workers are gone and nothing else holds the event loop.
     const close = (): void => void metrics.close();
