@@ -6,13 +6,27 @@ export interface RatedFigure extends Figure {
   readonly ratio?: number;
 }
 
+/** One suite's run: the date, command and Node version of the run that measured its figures. */
+export interface SuiteRun {
+  name: string;
+  status: 'ok' | 'failed' | 'skipped';
+  seconds: number;
+  date: string;
+  command: string;
+  node: string;
+}
+
 export interface Results {
+  /** The last run that wrote this file (a suite's own run may be older: see `suites`). */
   date: string;
   command: string;
   quick: boolean;
   node: string;
+  /** `release` is the kernel. */
   machine: { cpus: number; model: string; memoryGiB: number; platform: string; release: string; arch: string };
-  suites: { name: string; status: string; seconds: number }[];
+  /** The load generators behind the figures, e.g. 'loadgen (C, epoll)'. */
+  generators?: string[];
+  suites: SuiteRun[];
   figures: RatedFigure[];
 }
 
@@ -44,8 +58,9 @@ export function renderMarkdown(r: Results): string {
   lines.push(`- Node ${r.node}`);
   lines.push(`- command: \`${r.command}\``);
   lines.push(`- every figure is the median over rounds; "±" is half the spread of the per-round values, (max - min) / 2 / median; "x" is the ratio to the baseline named in the heading, measured in the same run, oriented so that above 1 is better`, '');
-  lines.push('| suite | status | seconds |', '|---|---|---|');
-  for (const s of r.suites) lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(0)} |`);
+  if (r.generators && r.generators.length > 0) lines.push(`- load generators: ${r.generators.join(', ')}`, '');
+  lines.push('| suite | status | seconds | measured | command | Node |', '|---|---|---|---|---|---|');
+  for (const s of r.suites) lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(0)} | ${(s.date ?? r.date).slice(0, 16).replace('T', ' ')} UTC | \`${s.command ?? r.command}\` | ${s.node ?? r.node} |`);
   for (const suite of [...new Set(r.figures.map((f) => f.suite))]) {
     lines.push('', `## ${suite}`);
     const figs = r.figures.filter((f) => f.suite === suite);
