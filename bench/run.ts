@@ -94,7 +94,7 @@ try {
   const previous = join(outDir, 'latest.json');
   const kept: Results | null = !fresh && existsSync(previous) ? JSON.parse(readFileSync(previous, 'utf8')) as Results : null;
   const keptSuites = (kept?.suites ?? []).filter((s) => !selected.some((x) => x.name === s.name) && suites.some((x) => x.name === s.name))
-    .map((s) => ({ ...s, date: s.date ?? kept!.date, command: s.command ?? kept!.command, node: s.node ?? kept!.node }));
+    .map((s) => ({ ...s, date: s.date ?? kept!.date, command: s.command ?? kept!.command, node: s.node ?? kept!.node, machine: s.machine ?? kept!.machine }));
   const figures: Figure[] = (kept?.figures ?? []).filter((f) => keptSuites.some((s) => s.name === f.suite)).map(({ ratio: _r, ...f }) => f);
   for (const s of selected) {
     const file = join(scratch, `${s.name}.jsonl`);
@@ -111,6 +111,7 @@ try {
     arch: arch(),
   };
   const date = new Date().toISOString();
+  for (const s of status) s.machine = machine;
   const allSuites = suites.map((s) => status.find((x) => x.name === s.name) ?? keptSuites.find((x) => x.name === s.name)).filter((s) => s !== undefined);
   const generators = [...new Set(figures.map((f) => f.generator).filter((g) => g !== undefined))];
   const result: Results = { date, command, quick, node: process.version, machine, generators, suites: allSuites, figures: withRatios(figures) };

@@ -58,6 +58,7 @@ export function renderSection(r) {
   const runs = r.suites.map((s) => ({ ...s, date: s.date ?? r.date, command: s.command ?? r.command, node: s.node ?? r.node }));
   const suiteRun = (name) => runs.find((s) => s.name === name);
   const lines = [];
+  const echoMachine = (run) => (run?.machine ? `${run.machine.cpus} × ${run.machine.model}, ${run.machine.memoryGiB} GiB, Linux ${run.machine.release} ${run.machine.arch}` : machine);
   const figs = r.figures.filter((f) => f.suite === 'echo');
   const echo = suiteRun('echo');
   if (echo === undefined || figs.length === 0) {
@@ -69,7 +70,7 @@ export function renderSection(r) {
       `**Echo servers** (4-byte length-prefixed frames), measured ${day(echo.date)} by \`${echo.command}\` (${Math.round(echo.seconds)} s) ` +
         `with ${gens.length > 0 ? gens.map((g) => `\`${g}\``).join(', ') : 'an unnamed generator'}` +
         `${gens.some((g) => g.startsWith('loadgen')) ? ' ([bench/loadgen/loadgen.c](bench/loadgen/loadgen.c): compiled, closed loop, every reply byte verified)' : ''}; ` +
-        `${machine}, Node ${echo.node}; server pinned to one core, generator to the other; medians of ${rounds} interleaved round${rounds === 1 ? '' : 's'}. ` +
+        `${echoMachine(echo)}, Node ${echo.node}; server pinned to one core, generator to the other; medians of ${rounds} interleaved round${rounds === 1 ? '' : 's'}. ` +
         'Server CPU per request (user + system, from `/proc`) comes first: on a shared machine it moves far less than the rate.',
       '',
       '| case | server | server CPU µs / request | req/s | syscalls / request (read + write) | generator\'s share of its core |',
@@ -112,7 +113,7 @@ export function renderSection(r) {
   if (others.length > 0) {
     lines.push(
       `The other suites' figures are in [\`bench/results/latest.md\`](bench/results/latest.md): ` +
-        others.map((s) => `${s.name} (${day(s.date)}, \`${s.command}\`, Node ${s.node})`).join(', ') + '.',
+        others.map((s) => `${s.name} (${day(s.date)}, \`${s.command}\`, Node ${s.node}${s.machine && s.machine.model !== m.model ? `, on ${s.machine.cpus} × ${s.machine.model}` : ''})`).join(', ') + '.',
       '',
     );
   }

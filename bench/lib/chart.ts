@@ -2,6 +2,7 @@
 // for each case, requests/s (higher is better) and p99 latency (lower is better) per subject,
 // nocopy highlighted.
 import type { Figure } from './results.js';
+import { renderCurves } from './curve-chart.js';
 
 const W = 980;
 const LABEL = 170;
@@ -88,11 +89,14 @@ export function renderChart(figures: readonly Figure[], meta: ChartMeta): string
     }
     y += 24;
   }
+  const curves = renderCurves(figures, y, LABEL - 120, PANEL + 60);
+  out.push(...curves.out);
+  y = curves.y;
   const h = y + 10;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="Helvetica, Arial, sans-serif">`,
     '<style>.h1{font-size:18px;font-weight:bold;fill:#222}.sub{font-size:11px;fill:#555}.h2{font-size:14px;font-weight:bold;fill:#222}' +
-      '.axis{font-size:11px;fill:#777}.group{font-size:12px;fill:#333;font-style:italic}.lbl{font-size:11px;fill:#444}.hi{fill:#a61e2f;font-weight:bold}</style>',
+      '.axis{font-size:11px;fill:#777}.group{font-size:12px;fill:#333;font-style:italic}.lbl{font-size:11px;fill:#444}.hi{fill:#a61e2f;font-weight:bold}.tick{font-size:10px;fill:#666}</style>',
     `<rect width="${W}" height="${h}" fill="#fff"/>`,
     `<text x="16" y="26" class="h1">${esc(meta.title)}</text>`,
     `<text x="16" y="44" class="sub">${esc(meta.subtitle)}</text>`,
