@@ -41,6 +41,11 @@ function fixed(x, digits) {
   return Number.isFinite(x) ? x.toFixed(digits) : '-';
 }
 
+/** @param {number} x */
+function bytes(x) {
+  return x >= 1024 * 1024 ? `${x / 1024 / 1024} MiB` : x >= 1024 ? `${x / 1024} KiB` : `${x} B`;
+}
+
 /** @param {string} iso */
 function day(iso) {
   return iso.slice(0, 10);
@@ -107,7 +112,14 @@ export function renderSection(r) {
   }
   const curves = suiteRun('curves');
   if (curves !== undefined && r.figures.some((f) => f.suite === 'curves')) {
-    lines.push(`**Cost curves** (the chart above, [bench/curves](bench/curves/README.md)): measured ${day(curves.date)} by \`${curves.command}\` (${Math.round(curves.seconds)} s), Node ${curves.node}.`, '');
+    const knees = r.figures.filter((f) => f.suite === 'curves' && f.metric.startsWith('knee'));
+    const byCurve = [...new Set(knees.map((k) => k.curve))].map((c) =>
+      `${c}: ${knees.filter((k) => k.curve === c).map((k) => `${k.subject} at ${c === 'payload' ? bytes(k.median) : k.median}`).join(', ')}`);
+    lines.push(
+      `**Cost curves** (the chart above; the causes in [bench/curves](bench/curves/README.md)): measured ${day(curves.date)} by \`${curves.command}\` (${Math.round(curves.seconds)} s), Node ${curves.node}, ` +
+        `one short point each, so read the shape, not a single point.${byCurve.length > 0 ? ` Knees (where the CPU per request, or the memory per connection, bends most on log-log axes): ${byCurve.join('; ')}.` : ''}`,
+      '',
+    );
   }
   const others = runs.filter((s) => s.name !== 'echo' && s.name !== 'curves' && r.figures.some((f) => f.suite === s.name));
   if (others.length > 0) {

@@ -18,9 +18,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = argv.includes('--quick');
-const rounds = Number(opt('rounds') ?? 1);
-// A point is short: the curves show shape over 4 orders of magnitude, not 5% differences.
-const duration = quick ? 0.2 : 1.5;
+// A point is short: the curves show shape over 4 orders of magnitude, not 5% differences; the
+// median of 3 rounds keeps one disturbed point (a shared machine) from bending a curve.
+const rounds = Number(opt('rounds') ?? (quick ? 1 : 3));
+// RSS growth barely moves between rounds: one, unless --rounds says otherwise.
+const memoryRounds = Number(opt('rounds') ?? 1);
+const duration = quick ? 0.2 : 1;
 const warmup = quick ? 0.1 : 0.5;
 const GENERATOR = 'loadgen (C, epoll)';
 
@@ -131,6 +134,29 @@ async function curve(c: Curve): Promise<void> {
     }
   }
   recordFigures(figures.filter((f) => Number.isFinite(f.median)));
+  recordKnees(c.name, c.axis, 'server CPU µs/req', c.xs, (s, i) => med(s, i, cpu));
+}
+
+/**
+ * The knee of a curve: the interior point where its slope on log-log axes changes most (where the
+ * cost per request stops falling, or starts rising). NaN with fewer than 3 points.
+ */
+export function knee(xs: readonly number[], ys: readonly number[]): number {
+  let best = NaN;
+  let bend = -1;
+  const slope = (i: number) => (Math.log(ys[i + 1]!) - Math.log(ys[i]!)) / (Math.log(xs[i + 1]!) - Math.log(xs[i]!));
+  for (let i = 1; i < xs.length - 1; i++) {
+    const b = Math.abs(slope(i) - slope(i - 1));
+    if (Number.isFinite(b) && b > bend) (bend = b), (best = xs[i]!);
+  }
+  return best;
+}
+
+/** Records each subject's knee of `metric` along a curve, as a figure whose median is the knee's x. */
+function recordKnees(curveName: string, axis: string, metric: string, xs: readonly number[], ys: (subject: string, i: number) => number): void {
+  recordFigures(SERVERS.map((s) => ({ suite: 'curves', group: `knee ${curveName}`, subject: s.subject, curve: curveName, axis, metric: `knee of ${metric}`, better: 'lower' as const,
+    median: knee(xs, xs.map((_, i) => ys(s.subject, i))), spread: 0, rounds }))
+    .filter((f) => Number.isFinite(f.median)));
 }
 
 function rssKiB(pid: number): number {
@@ -144,7 +170,7 @@ async function memory(): Promise<void> {
   const xs = MEMORY_XS.filter((n) => n + 100 <= hard);
   if (xs.length < MEMORY_XS.length) console.log(`curves: the descriptor limit (hard ${hard}) leaves out ${MEMORY_XS.filter((n) => !xs.includes(n)).join(', ')} connections`);
   const per = new Map<string, number[][]>(SERVERS.map((s) => [s.subject, xs.map(() => [])]));
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < memoryRounds; r++) {
     for (const s of SERVERS) {
       for (const [i, n] of xs.entries()) {
         // A fresh server per point: what one connection costs, not what the previous point left.
@@ -167,6 +193,7 @@ async function memory(): Promise<void> {
   printTable(['connections', ...SERVERS.map((s) => s.subject)], xs.map((n, i) => [String(n), ...SERVERS.map((s) => median(per.get(s.subject)![i]!).toFixed(2))]));
   recordFigures(SERVERS.flatMap((s) => xs.map((n, i) => figure({ suite: 'curves', group: `memory ${n}`, subject: s.subject, curve: 'memory', axis: 'idle connections (one 128 B echo each)', x: n,
     metric: 'KB/conn', better: 'lower', generator: GENERATOR, ...(s.subject !== 'raw' ? { baseline: 'raw' } : {}) }, per.get(s.subject)![i]!))));
+  recordKnees('memory', 'idle connections (one 128 B echo each)', 'KB/conn', xs, (s, i) => median(per.get(s)![i]!));
 }
 
 async function main(): Promise<void> {

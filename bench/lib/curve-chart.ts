@@ -25,7 +25,7 @@ function xLabel(curve: string, x: number): string {
 /** One plot: lines per subject of `metric` against x, at (x0, y0), `w` wide. */
 function plot(figs: readonly Figure[], curve: string, metric: string, title: string, x0: number, y0: number, w: number, logY: boolean): string[] {
   const out: string[] = [];
-  const pts = figs.filter((f) => f.metric === metric && Number.isFinite(f.median) && f.median > 0);
+  const pts = figs.filter((f) => f.metric === metric && f.x !== undefined && Number.isFinite(f.median) && f.median > 0);
   if (pts.length === 0) return out;
   const xs = [...new Set(pts.map((f) => f.x!))].sort((a, b) => a - b);
   const ys = pts.map((f) => f.median);
@@ -37,7 +37,7 @@ function plot(figs: readonly Figure[], curve: string, metric: string, title: str
   const lx = Math.log10(xs[0]!);
   const hx = Math.log10(xs[xs.length - 1]!);
   const px = (x: number) => x0 + 30 + (hx > lx ? ((Math.log10(x) - lx) / (hx - lx)) * (w - 80) : (w - 80) / 2);
-  const py = (v: number) => y0 + 20 + (1 - (ty(v) - lo) / (hi - lo)) * (H - 50);
+  const py = (v: number) => y0 + 28 + (1 - (ty(v) - lo) / (hi - lo)) * (H - 58);
   out.push(`<text x="${x0}" y="${y0 + 8}" class="axis">${esc(title)}</text>`);
   out.push(`<line x1="${x0 + 20}" y1="${y0 + H - 22}" x2="${x0 + w - 40}" y2="${y0 + H - 22}" stroke="#ccc"/>`);
   for (const x of xs) out.push(`<text x="${px(x).toFixed(1)}" y="${y0 + H - 8}" class="tick" text-anchor="middle">${esc(xLabel(curve, x))}</text>`);
@@ -66,7 +66,7 @@ const CURVES: readonly { curve: string; title: string }[] = [
 /** The curves section: SVG elements starting at y, and the y below them. */
 export function renderCurves(figures: readonly Figure[], y: number, left: number, panel: number): { out: string[]; y: number } {
   const out: string[] = [];
-  const figs = figures.filter((f) => f.suite === 'curves' && f.curve !== undefined && f.x !== undefined);
+  const figs = figures.filter((f) => f.suite === 'curves' && f.curve !== undefined);
   if (figs.length === 0) return { out, y };
   out.push(`<text x="16" y="${y}" class="h2">How cost grows (bench/curves): raw net (grey) and nocopy append (red)</text>`);
   y += 14;
@@ -75,6 +75,18 @@ export function renderCurves(figures: readonly Figure[], y: number, left: number
     if (cf.length === 0) continue;
     out.push(`<text x="16" y="${y + 12}" class="group">${esc(c.title)}: ${esc(cf[0]!.axis ?? '')}</text>`);
     y += 20;
+    // The knee (recorded by bench/curves) and, at it, the evidence: syscalls and requests per read.
+    const knees = cf.filter((f) => f.metric.startsWith('knee'));
+    if (knees.length > 0) {
+      const at = (subject: string, x: number, metric: string) => cf.find((f) => f.subject === subject && f.x === x && f.metric === metric)?.median;
+      const parts = knees.map((k) => {
+        const sys = at(k.subject, k.median, 'syscalls/req');
+        const rpr = at(k.subject, k.median, 'requests/read');
+        return `${k.subject} at ${xLabel(c.curve, k.median)}${sys !== undefined ? ` (there ${short(sys)} syscalls/req, ${short(rpr ?? NaN)} req/read)` : ''}`;
+      });
+      out.push(`<text x="16" y="${y + 8}" class="tick">knee of the ${esc(knees[0]!.metric.slice(8))} (largest bend, log-log): ${esc(parts.join('; '))}</text>`);
+      y += 14;
+    }
     if (c.curve === 'memory') {
       out.push(...plot(cf, c.curve, 'KB/conn', 'server RSS KB per connection', left, y, panel, false));
     } else {

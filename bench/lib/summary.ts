@@ -57,7 +57,8 @@ function num(x: number): string {
 /** A cost curve's points as one table: x down, subject x metric across. */
 function curveTables(figs: readonly RatedFigure[], lines: string[]): void {
   for (const curve of [...new Set(figs.map((f) => f.curve).filter((c) => c !== undefined))]) {
-    const cf = figs.filter((f) => f.curve === curve);
+    const cf = figs.filter((f) => f.curve === curve && !f.metric.startsWith('knee'));
+    const knees = figs.filter((f) => f.curve === curve && f.metric.startsWith('knee'));
     const subjects = [...new Set(cf.map((f) => f.subject))];
     const metrics = [...new Set(cf.map((f) => f.metric))].filter((m) => m !== 'p99 ms');
     const cols = subjects.flatMap((s) => metrics.map((m) => ({ s, m })));
@@ -66,6 +67,7 @@ function curveTables(figs: readonly RatedFigure[], lines: string[]): void {
     for (const x of [...new Set(cf.map((f) => f.x!))].sort((a, b) => a - b)) {
       lines.push(`| ${x} | ${cols.map((c) => num(cf.find((f) => f.x === x && f.subject === c.s && f.metric === c.m)?.median ?? NaN)).join(' | ')} |`);
     }
+    if (knees.length > 0) lines.push('', `Knee (largest bend on log-log axes) of the ${knees[0]!.metric.slice(8)}: ${knees.map((k) => `${k.subject} at ${k.median}`).join(', ')}.`);
   }
 }
 
