@@ -15,6 +15,7 @@
 import net from 'node:net';
 import { BufferList } from 'bl';
 import { EventLoop, type Connection } from '@nocopy/transport';
+import { defaultPool } from '@nocopy/linkbuffer';
 import { answerCpuOverIpc } from '../lib/processes.js';
 
 const mode = process.argv[2];
@@ -158,7 +159,9 @@ async function start(): Promise<{ port: number; pid: number }> {
 }
 
 // 'gc' (with --expose-gc): a full collection, then 'gc-done', so an RSS reading counts live memory.
+// 'pool': the block pool's stats (what the nocopy servers' connections hold, and what it keeps idle).
 process.on('message', (msg: unknown) => {
+  if (msg === 'pool') process.send!({ pool: defaultPool.stats(), memory: process.memoryUsage() });
   if (msg !== 'gc') return;
   (globalThis as { gc?: () => void }).gc?.();
   process.send!('gc-done');
