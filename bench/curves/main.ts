@@ -4,7 +4,8 @@
 // (50 connections, 128 B); and the server's memory per idle connection up to 10,000 connections.
 // Every point records req/s, server CPU µs and read/write syscalls per request, requests per read
 // (the batch the server sees) and the generator's share of its core: the evidence for each knee.
-//   node bench/dist/curves/main.js [--quick] [--rounds=n] [--curves=connections,payload,inflight,memory]
+//   node bench/dist/curves/main.js [--quick] [--rounds=n] [--curves=connections,payload,in flight,memory]
+//                                  [--v8-defaults]   memory without the fixed 16 MiB semi-spaces
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -182,7 +183,7 @@ async function memory(): Promise<void> {
     for (const s of SERVERS) {
       for (const [i, n] of xs.entries()) {
         // A fresh server per point: what one connection costs, not what the previous point left.
-        const srv = await startServer(s.mode, [...V8_FLAGS, '--expose-gc']);
+        const srv = await startServer(s.mode, [...(argv.includes('--v8-defaults') ? [] : V8_FLAGS), '--expose-gc']);
         await sleep(200);
         await srv.gc();
         const before = rssKiB(srv.pid);
