@@ -38,7 +38,7 @@ function layer(fn: string, url: string): string {
   return url === '' ? `native ${fn || '(anonymous)'}` : 'other';
 }
 
-async function one(server: string): Promise<{ requests: number; cpuUs: number; byLayer: Map<string, number>; top: [string, number][] }> {
+async function one(server: string): Promise<{ cpuUsPerReq: number; busyUs: number; byLayer: Map<string, number>; top: [string, number][] }> {
   const dir = mkdtempSync(join(tmpdir(), 'nocopy-cpuprof-'));
   try {
     const srv = pinnedNode(0, [join(here, 'servers.js'), server], true, [...V8_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100']);
@@ -64,10 +64,10 @@ async function one(server: string): Promise<{ requests: number; cpuUs: number; b
       const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(packages|bench)\//, '')}`;
       byFn.set(key, (byFn.get(key) ?? 0) + t);
     }
-    // The profile spans the whole process life; scale to per request by the busy share of the window.
+    // The profile spans the process's whole life (startup and warmup too): its shares of busy time,
+    // applied to the server CPU per request the generator read from /proc over the measured window.
     const busy = [...byLayer].filter(([l]) => !l.startsWith('idle')).reduce((a, [, t]) => a + t, 0);
-    const totalReqs = gen.requests * ((p.endTime - p.startTime) / 1e6 / gen.seconds);
-    return { requests: totalReqs, cpuUs: busy, byLayer, top: [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 15) };
+    return { cpuUsPerReq: gen.serverCpuUsPerReq ?? NaN, busyUs: busy, byLayer, top: [...byFn].filter(([f]) => !f.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, 15) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -76,12 +76,13 @@ async function one(server: string): Promise<{ requests: number; cpuUs: number; b
 const results = new Map<string, Awaited<ReturnType<typeof one>>>();
 for (const s of servers) results.set(s, await one(s));
 const layers = [...new Set([...results.values()].flatMap((r) => [...r.byLayer.keys()]))].filter((l) => !l.startsWith('idle'));
-const per = (s: string, l: string) => ((results.get(s)!.byLayer.get(l) ?? 0) / results.get(s)!.requests) * 1000;
+const share = (s: string, t: number) => (t / results.get(s)!.busyUs) * results.get(s)!.cpuUsPerReq * 1000;
+const per = (s: string, l: string) => share(s, results.get(s)!.byLayer.get(l) ?? 0);
 layers.sort((a, b) => per(servers[servers.length - 1]!, b) - per(servers[servers.length - 1]!, a));
-console.log(`${spec.connections} conns x${spec.inflight} in flight, ${spec.size} B: sampled CPU (self time) per request by layer, ns (the profiler's own cost included; the process's whole life, warmup included)`);
-printTable(['layer', ...servers], [...layers.map((l) => [l, ...servers.map((s) => per(s, l).toFixed(0))]),
-  ['total (not idle)', ...servers.map((s) => ((results.get(s)!.cpuUs / results.get(s)!.requests) * 1000).toFixed(0))]]);
+console.log(`${spec.connections} conns x${spec.inflight} in flight, ${spec.size} B: server CPU per request (from /proc, under the profiler) split by the profile's self time per layer, ns`);
+printTable(['layer', ...servers], [...layers.filter((l) => servers.some((s) => per(s, l) >= 1)).map((l) => [l, ...servers.map((s) => per(s, l).toFixed(0))]),
+  ['server CPU per request', ...servers.map((s) => (results.get(s)!.cpuUsPerReq * 1000).toFixed(0))]]);
 for (const s of servers) {
   console.log(`\n${s}: top functions by self time, ns per request`);
-  printTable(['function', 'ns/req'], results.get(s)!.top.map(([f, t]) => [f, ((t / results.get(s)!.requests) * 1000).toFixed(0)]));
+  printTable(['function', 'ns/req'], results.get(s)!.top.map(([f, t]) => [f, share(s, t).toFixed(0)]));
 }
