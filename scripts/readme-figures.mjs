@@ -117,7 +117,7 @@ export function renderSection(r) {
       `${c}: ${knees.filter((k) => k.curve === c).map((k) => `${k.subject} at ${c === 'payload' ? bytes(k.median) : k.median}`).join(', ')}`);
     lines.push(
       `**Cost curves** (the chart above; the causes in [bench/curves](bench/curves/README.md)): measured ${day(curves.date)} by \`${curves.command}\` (${Math.round(curves.seconds)} s), Node ${curves.node}, ` +
-        `one short point each, so read the shape, not a single point.${byCurve.length > 0 ? ` Knees (where the CPU per request, or the memory per connection, bends most on log-log axes): ${byCurve.join('; ')}.` : ''}`,
+        `each point the median of 3 short rounds, so read the shape more than any one point.${byCurve.length > 0 ? ` Knees (where the CPU per request, or the memory per connection, bends most on log-log axes): ${byCurve.join('; ')}.` : ''}`,
       '',
     );
   }
