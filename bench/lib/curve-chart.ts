@@ -64,11 +64,11 @@ const CURVES: readonly { curve: string; title: string }[] = [
 ];
 
 /** The curves section: SVG elements starting at y, and the y below them. */
-export function renderCurves(figures: readonly Figure[], y: number, left: number, panel: number): { out: string[]; y: number } {
+export function renderCurves(figures: readonly Figure[], y: number, left: number, panel: number, when?: string): { out: string[]; y: number } {
   const out: string[] = [];
   const figs = figures.filter((f) => f.suite === 'curves' && f.curve !== undefined);
   if (figs.length === 0) return { out, y };
-  out.push(`<text x="16" y="${y}" class="h2">How cost grows (bench/curves): raw net (grey) and nocopy append (red)</text>`);
+  out.push(`<text x="16" y="${y}" class="h2">How cost grows (bench/curves): raw net (grey) and nocopy append (red)${when ? `<tspan class="sub"> — measured ${esc(when)}</tspan>` : ''}</text>`);
   y += 14;
   for (const c of CURVES) {
     const cf = figs.filter((f) => f.curve === c.curve);
