@@ -105,7 +105,8 @@ export function renderSection(r) {
       const raw = mem.find((f) => f.subject === 'raw');
       lines.push(
         `Memory per idle connection (${mem[0].group}, one 128 B echo each, server RSS growth after a full GC): ` +
-          mem.map((f) => `${SUBJECTS[f.subject] ?? f.subject} ${fixed(f.median, 2)} KB${raw && f !== raw ? ` (${(f.median - raw.median).toFixed(2)} KB more than raw)` : ''}`).join(', ') + '.',
+          mem.map((f) => `${SUBJECTS[f.subject] ?? f.subject} ${fixed(f.median, 2)} KB${raw && f !== raw ? ` (${(f.median - raw.median).toFixed(2)} KB more than raw)` : ''}`).join(', ') +
+          `. That average includes the burst's fixed costs${slopes(r)}`,
         '',
       );
     }
@@ -130,6 +131,22 @@ export function renderSection(r) {
     );
   }
   return lines.join('\n').trimEnd();
+}
+
+/**
+ * What one more idle connection costs, from the memory curve's last two points (RSS x connections).
+ * @param {any} r
+ */
+function slopes(r) {
+  const pts = r.figures.filter((f) => f.suite === 'curves' && f.curve === 'memory' && f.metric === 'KB/conn');
+  const xs = [...new Set(pts.map((f) => f.x))].sort((a, b) => a - b);
+  if (xs.length < 2) return '.';
+  const [a, b] = xs.slice(-2);
+  const per = [...new Set(pts.map((f) => f.subject))].map((s) => {
+    const at = (x) => pts.find((f) => f.subject === s && f.x === x)?.median ?? NaN;
+    return `${s} ${((at(b) * b - at(a) * a) / (b - a)).toFixed(1)} KB`;
+  });
+  return `; what one more idle connection costs (the memory curve's slope from ${a} to ${b} connections): ${per.join(', ')}.`;
 }
 
 /**
