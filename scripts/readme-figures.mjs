@@ -134,19 +134,18 @@ export function renderSection(r) {
 }
 
 /**
- * What one more idle connection costs, from the memory curve's last two points (RSS x connections).
+ * What an idle connection holds beyond RSS noise: the memory curve's JS heap and block-pool bytes.
  * @param {any} r
  */
 function slopes(r) {
-  const pts = r.figures.filter((f) => f.suite === 'curves' && f.curve === 'memory' && f.metric === 'KB/conn');
-  const xs = [...new Set(pts.map((f) => f.x))].sort((a, b) => a - b);
-  if (xs.length < 2) return '.';
-  const [a, b] = xs.slice(-2);
-  const per = [...new Set(pts.map((f) => f.subject))].map((s) => {
-    const at = (x) => pts.find((f) => f.subject === s && f.x === x)?.median ?? NaN;
-    return `${s} ${((at(b) * b - at(a) * a) / (b - a)).toFixed(1)} KB`;
-  });
-  return `; what one more idle connection costs (the memory curve's slope from ${a} to ${b} connections): ${per.join(', ')}.`;
+  const pts = r.figures.filter((f) => f.suite === 'curves' && f.curve === 'memory');
+  const last = Math.max(...pts.map((f) => f.x));
+  const at = (metric) => pts.filter((f) => f.metric === metric && f.x === last);
+  const heap = at('JS heap KB/conn');
+  const pool = at('pool B/conn');
+  if (heap.length === 0) return '.';
+  return `; steadier, at ${last} idle connections (the memory curve): JS heap ${heap.map((f) => `${f.subject} ${fixed(f.median, 2)} KB`).join(', ')} per connection` +
+    `${pool.length > 0 ? `, block-pool bytes ${pool.map((f) => `${f.subject} ${fixed(f.median, 0)} B`).join(', ')}` : ''}.`;
 }
 
 /**

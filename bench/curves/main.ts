@@ -180,6 +180,10 @@ async function memory(): Promise<void> {
   if (xs.length < MEMORY_XS.length) console.log(`curves: the descriptor limit (hard ${hard}) leaves out ${MEMORY_XS.filter((n) => !xs.includes(n)).join(', ')} connections`);
   const per = new Map<string, number[][]>(SERVERS.map((s) => [s.subject, xs.map(() => [])]));
   const poolNotes: string[] = [];
+  // Steadier than RSS (which the young generation and V8's heap shrinking move by MBs): the JS heap
+  // and the block-pool bytes each idle connection holds.
+  const heapPer = new Map<string, number[][]>(SERVERS.map((s) => [s.subject, xs.map(() => [])]));
+  const poolPer = new Map<string, number[][]>(SERVERS.map((s) => [s.subject, xs.map(() => [])]));
   const atOnce = new Map<string, number[][]>(SERVERS.map((s) => [s.subject, xs.map(() => [])]));
   for (let r = 0; r < memoryRounds; r++) {
     for (const s of SERVERS) {
@@ -205,6 +209,8 @@ async function memory(): Promise<void> {
         const after = rssKiB(srv.pid);
         const { pool, memory: heap1 } = await srv.pool();
         const perConn = (k: 'heapUsed' | 'external' | 'arrayBuffers') => ((heap1[k] - heap0[k]) / n / 1000).toFixed(2);
+        heapPer.get(s.subject)![i]!.push((heap1.heapUsed - heap0.heapUsed) / n / 1000);
+        poolPer.get(s.subject)![i]!.push(pool.bytesOutstanding / n);
         poolNotes.push(`${s.subject} ${n}: JS heap ${perConn('heapUsed')} KB/conn, external ${perConn('external')} KB/conn (array buffers ${perConn('arrayBuffers')}); ` +
           `block pool ${(pool.bytesOutstanding / n).toFixed(0)} B/conn outstanding (${pool.blocksOutstanding} blocks), ${(pool.idleBytes / 1e6).toFixed(1)} MB idle`);
         await hold.end();
@@ -221,6 +227,10 @@ async function memory(): Promise<void> {
     metric: 'KB/conn 0.3 s after', better: 'lower', generator: GENERATOR, ...(s.subject !== 'raw' ? { baseline: 'raw' } : {}) }, atOnce.get(s.subject)![i]!))));
   recordFigures(SERVERS.flatMap((s) => xs.map((n, i) => figure({ suite: 'curves', group: `memory ${n}`, subject: s.subject, curve: 'memory', axis: 'idle connections (one 128 B echo each)', x: n,
     metric: 'KB/conn', better: 'lower', generator: GENERATOR, ...(s.subject !== 'raw' ? { baseline: 'raw' } : {}) }, per.get(s.subject)![i]!))));
+  for (const [metric, m] of [['JS heap KB/conn', heapPer], ['pool B/conn', poolPer]] as const) {
+    recordFigures(SERVERS.flatMap((s) => xs.map((n, i) => figure({ suite: 'curves', group: `memory ${n}`, subject: s.subject, curve: 'memory', axis: 'idle connections (one 128 B echo each)', x: n,
+      metric, better: 'lower', generator: GENERATOR, ...(s.subject !== 'raw' ? { baseline: 'raw' } : {}) }, m.get(s.subject)![i]!))));
+  }
   recordKnees('memory', 'idle connections (one 128 B echo each)', 'KB/conn', xs, (s, i) => median(per.get(s)![i]!));
 }
 
