@@ -138,7 +138,7 @@ export function renderSection(r) {
  * @param {any} r
  */
 function slopes(r) {
-  const pts = r.figures.filter((f) => f.suite === 'curves' && f.curve === 'memory');
+  const pts = r.figures.filter((f) => f.suite === 'curves' && f.curve === 'memory' && f.x !== undefined);
   const last = Math.max(...pts.map((f) => f.x));
   const at = (metric) => pts.filter((f) => f.metric === metric && f.x === last);
   const heap = at('JS heap KB/conn');
