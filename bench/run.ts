@@ -5,6 +5,10 @@
 //   npm run bench -- echo rpc      only the named suites
 //   npm run bench -- --quick       a brief smoke run of each suite; results go to bench/results/scratch/
 //   npm run bench -- --out=DIR     write the results elsewhere
+//   npm run bench -- --fresh       do not keep the other suites' figures (see below)
+// A run of some suites replaces those suites' figures in latest.json and keeps the others' from
+// earlier runs; every suite entry carries its own date, command and Node version, so each figure
+// stays dated by the run that measured it (scripts/readme-figures.mjs prints those dates).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -12,7 +16,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir, cpus, totalmem, platform, release, arch } from 'node:os';
 import type { Figure } from './lib/results.js';
 import { renderChart, chartMeta } from './lib/chart.js';
-import { renderMarkdown, withRatios } from './lib/summary.js';
+import { renderMarkdown, withRatios, type Results, type SuiteRun } from './lib/summary.js';
 import { SKIPPED_EXIT_CODE } from './proxy/procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +30,8 @@ interface Suite {
 
 const suites: Suite[] = [
   { name: 'linkbuffer', entry: 'linkbuffer/main.js', what: 'LinkBuffer vs bl and Buffer.concat (micro)' },
-  { name: 'echo', entry: 'echo/main.js', what: 'echo servers: nocopy vs raw net, naive, bl' },
+  { name: 'echo', entry: 'echo/main.js', what: 'echo servers: nocopy vs raw net, batching net servers, naive, bl (compiled generator)' },
+  { name: 'curves', entry: 'curves/main.js', what: 'how cost grows: connections 1 to 10,000, payload 16 B to 1 MiB, in flight 1 to 256; memory per connection' },
   { name: 'readpath', entry: 'readpath/main.js', what: 'dialed read path: onread vs linked chunks' },
   { name: 'rpc', entry: 'rpc/main.js', what: 'RPC: nocopy-rpc vs grpc-js vs hand-written net+msgpackr' },
   { name: 'proxy', entry: 'proxy/main.js', what: 'TCP proxy in front of Redis: nocopy vs HAProxy vs pipe' },
@@ -38,7 +43,8 @@ const suites: Suite[] = [
 ];
 
 const args = process.argv.slice(2);
-const flags = args.filter((a) => a.startsWith('--') && !a.startsWith('--out='));
+const flags = args.filter((a) => a.startsWith('--') && !a.startsWith('--out=') && a !== '--fresh');
+const fresh = args.includes('--fresh');
 const quick = flags.includes('--quick');
 const outArg = args.find((a) => a.startsWith('--out='));
 const names = args.filter((a) => !a.startsWith('--'));
@@ -58,7 +64,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'nocopy-bench-'));
 const t0 = Date.now();
 // 'skipped': the suite found a tool it needs missing and did not run (it exits with SKIPPED_EXIT_CODE);
 // never counted as 'ok', so a smoke run can tell a suite that ran from one that did not.
-const status: { name: string; status: 'ok' | 'failed' | 'skipped'; seconds: number }[] = [];
+const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+const status: SuiteRun[] = [];
 try {
   for (const [i, suite] of selected.entries()) {
     const file = join(scratch, `${suite.name}.jsonl`);
@@ -77,19 +84,23 @@ try {
     });
     clearInterval(ticker);
     const seconds = (Date.now() - started) / 1000;
-    status.push({ name: suite.name, status: code === 0 ? 'ok' : code === SKIPPED_EXIT_CODE ? 'skipped' : 'failed', seconds });
+    status.push({ name: suite.name, status: code === 0 ? 'ok' : code === SKIPPED_EXIT_CODE ? 'skipped' : 'failed', seconds, date: new Date(started).toISOString(), command, node: process.version });
     if (code === SKIPPED_EXIT_CODE) console.log(`[${i + 1}/${selected.length}] ${suite.name} SKIPPED: a tool it needs is missing (see above)`);
     else if (code !== 0) console.error(`suite ${suite.name} failed (exit ${code})`);
     else console.log(`[${i + 1}/${selected.length}] ${suite.name} done in ${fmtTime(seconds * 1000)}`);
   }
 
-  const figures: Figure[] = [];
+  // The figures of suites this run did not touch, from the results already there (unless --fresh).
+  const previous = join(outDir, 'latest.json');
+  const kept: Results | null = !fresh && existsSync(previous) ? JSON.parse(readFileSync(previous, 'utf8')) as Results : null;
+  const keptSuites = (kept?.suites ?? []).filter((s) => !selected.some((x) => x.name === s.name) && suites.some((x) => x.name === s.name))
+    .map((s) => ({ ...s, date: s.date ?? kept!.date, command: s.command ?? kept!.command, node: s.node ?? kept!.node, machine: s.machine ?? kept!.machine }));
+  const figures: Figure[] = (kept?.figures ?? []).filter((f) => keptSuites.some((s) => s.name === f.suite)).map(({ ratio: _r, ...f }) => f);
   for (const s of selected) {
     const file = join(scratch, `${s.name}.jsonl`);
     if (!existsSync(file)) continue;
     for (const line of readFileSync(file, 'utf8').split('\n')) if (line.trim() !== '') figures.push(JSON.parse(line) as Figure);
   }
-  const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
   const cpu = cpus();
   const machine = {
     cpus: cpu.length,
@@ -100,12 +111,16 @@ try {
     arch: arch(),
   };
   const date = new Date().toISOString();
-  const result = { date, command, quick, node: process.version, machine, suites: status, figures: withRatios(figures) };
+  for (const s of status) s.machine = machine;
+  const allSuites = suites.map((s) => status.find((x) => x.name === s.name) ?? keptSuites.find((x) => x.name === s.name)).filter((s) => s !== undefined);
+  const generators = [...new Set(figures.map((f) => f.generator).filter((g) => g !== undefined))];
+  const result: Results = { date, command, quick, node: process.version, machine, generators, suites: allSuites, figures: withRatios(figures) };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(result));
   writeFileSync(join(outDir, 'latest.svg'), renderChart(figures, chartMeta(result)));
-  console.log(`\nall suites done in ${fmtTime(Date.now() - t0)}; results: ${join(outDir, 'latest.{json,md,svg}')}`);
+  console.log(`\nall suites done in ${fmtTime(Date.now() - t0)}; results: ${join(outDir, 'latest.{json,md,svg}')}${keptSuites.length > 0 ? ` (kept from earlier runs: ${keptSuites.map((s) => `${s.name} of ${s.date.slice(0, 10)}`).join(', ')})` : ''}`);
+  if (!quick && outArg === undefined) console.log('the README\'s performance section: node scripts/readme-figures.mjs');
   process.exitCode = status.some((s) => s.status === 'failed') ? 1 : 0;
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -154,8 +154,8 @@ async function throughput(): Promise<number> {
     const figures: Figure[] = [];
     for (const s of servers) {
       // The handler styles are recorded as 'nocopy <style>': the chart and tables highlight nocopy.
-      const base = { suite: 'echo', group: c.name, subject: styles.includes(s) ? `nocopy ${s}` : s, ...(s !== 'raw' ? { baseline: 'raw' } : {}) };
       const rs = runs.get(s)!;
+      const base = { suite: 'echo', group: c.name, subject: styles.includes(s) ? `nocopy ${s}` : s, ...(s !== 'raw' ? { baseline: 'raw' } : {}), generator: rs[0]!.gen.generator };
       figures.push(
         figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.gen.rps)),
         figure({ ...base, metric: 'server CPU µs/req', better: 'lower' }, rs.map((r) => r.gen.serverCpuUsPerReq ?? NaN)),
@@ -222,7 +222,7 @@ async function idleMemory(): Promise<void> {
   printTable(['server', 'KB / connection', 'x raw'], subjects.map((s) => [s, median(per.get(s)!).toFixed(2), (median(per.get(s)!) / median(per.get('raw')!)).toFixed(2) + 'x']));
   const extra = median(per.get('append')!) - median(per.get('raw')!);
   console.log(`  nocopy - raw: ${extra.toFixed(2)} KB  ${extra <= 1.024 ? 'PASS' : 'MISS'} (target <= 1 KiB)`);
-  recordFigures(subjects.map((s) => figure({ suite: 'echo', group: `${n} idle connections`, subject: s === 'append' ? 'nocopy' : s, metric: 'KB/conn', better: 'lower', ...(s !== 'raw' ? { baseline: 'raw' } : {}) }, per.get(s)!)));
+  recordFigures(subjects.map((s) => figure({ suite: 'echo', group: `${n} idle connections`, subject: s === 'append' ? 'nocopy' : s, metric: 'KB/conn', better: 'lower', ...(s !== 'raw' ? { baseline: 'raw' } : {}), generator: 'loadgen (C, epoll)' }, per.get(s)!)));
 }
 
 async function main(): Promise<void> {

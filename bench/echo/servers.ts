@@ -15,9 +15,39 @@
 import net from 'node:net';
 import { BufferList } from 'bl';
 import { EventLoop, type Connection } from '@nocopy/transport';
+import { defaultPool } from '@nocopy/linkbuffer';
 import { answerCpuOverIpc } from '../lib/processes.js';
 
 const mode = process.argv[2];
+
+// raw-handle: raw, writing through the socket's handle (libuv) instead of Writable.write, to measure
+// what Node's Writable costs per batch (issue 29, item 3). An experiment, not a pattern: it uses
+// undocumented internals (process.binding('stream_wrap'), socket._handle) and ignores backpressure.
+interface WriteReq { handle: unknown; oncomplete: (status: number) => void; async: boolean; bytes: number; buffer: unknown }
+function rawHandleServer(): net.Server {
+  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('stream_wrap');
+  const WriteWrap = binding.WriteWrap as new () => WriteReq;
+  const state = binding.streamBaseState as Int32Array;
+  const kAsync = binding.kLastWriteWasAsync as number;
+  return net.createServer({ noDelay: true }, (socket) => {
+    const handle = (socket as unknown as { _handle: { writeBuffer(req: WriteReq, b: Buffer): number } })._handle;
+    const done = (status: number) => {
+      if (status < 0) socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      const req = new WriteWrap();
+      req.handle = handle;
+      req.oncomplete = done;
+      req.async = false;
+      req.bytes = 0;
+      req.buffer = null;
+      if (handle.writeBuffer(req, chunk) !== 0) return void socket.destroy();
+      // Queued in libuv: the chunk must live until the write completes.
+      if (state[kAsync] !== 0) req.buffer = chunk;
+    });
+    socket.on('error', () => socket.destroy());
+  });
+}
 
 function rawServer(): net.Server {
   return net.createServer({ noDelay: true }, (socket) => {
@@ -135,7 +165,7 @@ const handlers: Record<string, Handler> = {
   },
 };
 
-const serverModes = ['raw', 'batch-views', 'batch-copy', 'naive', 'bl', 'append', 'writeBinary', 'copy'] as const;
+const serverModes = ['raw', 'raw-handle', 'batch-views', 'batch-copy', 'naive', 'bl', 'append', 'writeBinary', 'copy'] as const;
 
 async function start(): Promise<{ port: number; pid: number }> {
   const handler = handlers[mode ?? ''];
@@ -146,6 +176,7 @@ async function start(): Promise<{ port: number; pid: number }> {
   }
   const server =
     mode === 'raw' ? rawServer()
+    : mode === 'raw-handle' ? rawHandleServer()
     : mode === 'batch-views' ? batchServer(true)
     : mode === 'batch-copy' ? batchServer(false)
     : mode === 'naive' ? naiveServer()
@@ -158,7 +189,9 @@ async function start(): Promise<{ port: number; pid: number }> {
 }
 
 // 'gc' (with --expose-gc): a full collection, then 'gc-done', so an RSS reading counts live memory.
+// 'pool': the block pool's stats (what the nocopy servers' connections hold, and what it keeps idle).
 process.on('message', (msg: unknown) => {
+  if (msg === 'pool') process.send!({ pool: defaultPool.stats(), memory: process.memoryUsage() });
   if (msg !== 'gc') return;
   (globalThis as { gc?: () => void }).gc?.();
   process.send!('gc-done');

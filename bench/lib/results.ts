@@ -22,6 +22,12 @@ export interface Figure {
   readonly better: 'higher' | 'lower';
   /** The subject in the same group and metric to express this figure against, e.g. 'raw'. */
   readonly baseline?: string;
+  /** The load generator that measured it, e.g. 'loadgen (C, epoll)' or 'node client'. */
+  readonly generator?: string;
+  /** A point of a cost curve (bench/curves): the curve's name, what its x axis is, and x. */
+  readonly curve?: string;
+  readonly axis?: string;
+  readonly x?: number;
 }
 
 export function median(xs: readonly number[]): number {

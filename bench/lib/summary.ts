@@ -6,13 +6,31 @@ export interface RatedFigure extends Figure {
   readonly ratio?: number;
 }
 
+/** One suite's run: the date, command and Node version of the run that measured its figures. */
+export interface SuiteRun {
+  name: string;
+  status: 'ok' | 'failed' | 'skipped';
+  seconds: number;
+  date: string;
+  command: string;
+  node: string;
+  /** The machine of that run (kept suites may come from another machine than the file's). */
+  machine?: Machine;
+}
+
+export interface Machine { cpus: number; model: string; memoryGiB: number; platform: string; release: string; arch: string }
+
 export interface Results {
+  /** The last run that wrote this file (a suite's own run may be older: see `suites`). */
   date: string;
   command: string;
   quick: boolean;
   node: string;
-  machine: { cpus: number; model: string; memoryGiB: number; platform: string; release: string; arch: string };
-  suites: { name: string; status: string; seconds: number }[];
+  /** `release` is the kernel. */
+  machine: Machine;
+  /** The load generators behind the figures, e.g. 'loadgen (C, epoll)'. */
+  generators?: string[];
+  suites: SuiteRun[];
   figures: RatedFigure[];
 }
 
@@ -36,6 +54,23 @@ function num(x: number): string {
   return x.toFixed(3);
 }
 
+/** A cost curve's points as one table: x down, subject x metric across. */
+function curveTables(figs: readonly RatedFigure[], lines: string[]): void {
+  for (const curve of [...new Set(figs.map((f) => f.curve).filter((c) => c !== undefined))]) {
+    const cf = figs.filter((f) => f.curve === curve && !f.metric.startsWith('knee'));
+    const knees = figs.filter((f) => f.curve === curve && f.metric.startsWith('knee'));
+    const subjects = [...new Set(cf.map((f) => f.subject))];
+    const metrics = [...new Set(cf.map((f) => f.metric))].filter((m) => m !== 'p99 ms');
+    const cols = subjects.flatMap((s) => metrics.map((m) => ({ s, m })));
+    lines.push('', `### ${curve}: ${cf[0]!.axis ?? ''}`, '');
+    lines.push(`| x | ${cols.map((c) => `${c.s} ${c.m}`).join(' | ')} |`, `|---:|${cols.map(() => '---:').join('|')}|`);
+    for (const x of [...new Set(cf.map((f) => f.x!))].sort((a, b) => a - b)) {
+      lines.push(`| ${x} | ${cols.map((c) => num(cf.find((f) => f.x === x && f.subject === c.s && f.metric === c.m)?.median ?? NaN)).join(' | ')} |`);
+    }
+    if (knees.length > 0) lines.push('', `Knee (largest bend on log-log axes) of the ${knees[0]!.metric.slice(8)}: ${knees.map((k) => `${k.subject} at ${k.median}`).join(', ')}.`);
+  }
+}
+
 export function renderMarkdown(r: Results): string {
   const lines: string[] = [];
   lines.push(`# Benchmark results${r.quick ? ' (quick smoke run: numbers are not meaningful)' : ''}`, '');
@@ -44,11 +79,16 @@ export function renderMarkdown(r: Results): string {
   lines.push(`- Node ${r.node}`);
   lines.push(`- command: \`${r.command}\``);
   lines.push(`- every figure is the median over rounds; "±" is half the spread of the per-round values, (max - min) / 2 / median; "x" is the ratio to the baseline named in the heading, measured in the same run, oriented so that above 1 is better`, '');
-  lines.push('| suite | status | seconds |', '|---|---|---|');
-  for (const s of r.suites) lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(0)} |`);
+  if (r.generators && r.generators.length > 0) lines.push(`- load generators: ${r.generators.join(', ')}`, '');
+  lines.push('| suite | status | seconds | measured | command | Node |', '|---|---|---|---|---|---|');
+  for (const s of r.suites) lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(0)} | ${(s.date ?? r.date).slice(0, 16).replace('T', ' ')} UTC | \`${s.command ?? r.command}\` | ${s.node ?? r.node}${s.machine !== undefined && s.machine.model !== r.machine.model ? `, on ${s.machine.cpus} × ${s.machine.model}` : ''} |`);
   for (const suite of [...new Set(r.figures.map((f) => f.suite))]) {
     lines.push('', `## ${suite}`);
     const figs = r.figures.filter((f) => f.suite === suite);
+    if (figs.some((f) => f.curve !== undefined)) {
+      curveTables(figs, lines);
+      continue;
+    }
     for (const group of [...new Set(figs.map((f) => f.group))]) {
       const g = figs.filter((f) => f.group === group);
       const metrics = [...new Set(g.map((f) => f.metric))];
