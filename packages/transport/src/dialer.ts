@@ -57,7 +57,7 @@ export async function dialConnection<C = unknown>(
   const readMode = checkEnum('readMode', options.readMode, ['onread', 'link'] as const, 'onread');
   const input = readMode === 'onread' ? new LinkBuffer({ pool: resolved.pool }) : null;
   const readTarget: ReadTarget = { current: null };
-  const onread = input !== null ? onreadFor(input, readTarget) : undefined;
+  const onread = input !== null ? onreadFor(input, readTarget, resolved.maxInboundBytes) : undefined;
   const tlsOpts = options.tls;
   let socket: Socket;
   if (tlsOpts) {

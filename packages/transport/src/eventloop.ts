@@ -241,7 +241,7 @@ export class EventLoop<C = unknown> {
     const target: ReadTarget = { current: null };
     if (this.#readMode === 'onread' && canAdopt(socket)) {
       input = new LinkBuffer({ pool: this.#opts.pool });
-      socket = adopt(socket, onreadFor(input, target));
+      socket = adopt(socket, onreadFor(input, target, this.#opts.maxInboundBytes));
     }
     // The Connection answers what arrived before the peer's FIN and then closes itself (half-close),
     // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).

@@ -7,9 +7,10 @@
 // connections held 8 KiB each). So the next read lands in one region shared by every connection of
 // the process (uSockets reads every socket into one receive buffer), and the callback copies the
 // bytes that arrived into the input before any other read can land there: libuv delivers each read
-// to its callback before the next one. A copy of a request-sized read costs little; a connection
-// that is streaming (its last read was 8 KiB or more, or filled its region) reads into pooled
-// regions, zero-copy, until a small read: only then does it go idle holding nothing.
+// to its callback before the next one. A copy of a request-sized read costs little (less than a
+// second read); a connection that is streaming (a read filled the shared view, or, in its own
+// region, was 8 KiB or more or filled it) reads into pooled regions, zero-copy, until a small read:
+// only then does it go idle holding nothing.
 import type { OnReadOpts } from 'node:net';
 import type { LinkBuffer } from '@nocopy/linkbuffer';
 import { kOnRead } from './symbols.js';
@@ -20,17 +21,29 @@ const MIN_READ = 8 * 1024;
 const MAX_READ = 64 * 1024;
 // Where a read lands if it races with close: never handed to anyone.
 const discard = Buffer.allocUnsafeSlow(MIN_READ);
-// The reads of idle connections; emptied by the callback of each read. As large as a first read
-// was before (MIN_READ): with 64 KiB, one read could reach a 64 KiB maxInboundBytes at once, and
-// packages/proxy's close.test ('destroys pairs still stuck at the deadline') saw its pair close early.
-const shared = Buffer.allocUnsafeSlow(MIN_READ);
+// The reads of idle connections; emptied by the callback of each read. 64 KiB as Node's own reads,
+// so that a batch just over 8 KiB (64 requests of 132 B) or a 16 KiB message arrives in one read,
+// not two or three. A connection reads at most half its maxInboundBytes into it (one view per size,
+// shared): a single read must not reach the limit (packages/proxy's close.test, 'destroys pairs
+// still stuck at the deadline', saw its 64 KiB-limited pair closed early by such a read).
+const shared = Buffer.allocUnsafeSlow(MAX_READ);
+const sharedViews = new Map<number, Buffer>();
+
+function sharedView(maxInboundBytes: number): Buffer {
+  let size = MAX_READ;
+  while (size > MIN_READ && size > maxInboundBytes >> 1) size >>= 1;
+  let view = sharedViews.get(size);
+  if (view === undefined) sharedViews.set(size, (view = shared.subarray(0, size)));
+  return view;
+}
 
 /** The connection the reads are for, once it exists (the socket is made first). */
 export interface ReadTarget {
   current: { [kOnRead](n: number): void } | null;
 }
 
-export function onreadFor(input: LinkBuffer, target: ReadTarget): OnReadOpts {
+export function onreadFor(input: LinkBuffer, target: ReadTarget, maxInboundBytes: number): OnReadOpts {
+  const idle = sharedView(maxInboundBytes);
   // Read size adapts as in netpoll, but it also shrinks: a burst must not pin large nodes forever.
   let readSize = MIN_READ;
   let region = 0;
@@ -42,8 +55,8 @@ export function onreadFor(input: LinkBuffer, target: ReadTarget): OnReadOpts {
       if (input.closed) return discard;
       if (!streaming && input.mallocLength === 0) {
         inShared = true;
-        region = shared.length;
-        return shared;
+        region = idle.length;
+        return idle;
       }
       inShared = false;
       // Use the tail's free space only if it is a worthwhile read; else start a new node.
@@ -53,14 +66,20 @@ export function onreadFor(input: LinkBuffer, target: ReadTarget): OnReadOpts {
     },
     callback(n: number): boolean {
       const full = n === region;
-      streaming = full || n >= MIN_READ;
       if (inShared) {
         inShared = false;
+        // Only a read that filled the shared view says more is on its way: a request of 8-64 KiB
+        // that fits keeps the next read in the shared view too (one read per request, not two).
+        streaming = full;
+        if (full && readSize < region) readSize = region;
         if (input.closed) return true;
         // Out of the shared region before the next read (of any connection) lands there.
         shared.copy(input.malloc(n), 0, 0, n);
-      } else if (full && readSize < MAX_READ) readSize *= 2;
-      else if (n < readSize >> 3 && readSize > MIN_READ) readSize >>= 1;
+      } else {
+        streaming = full || n >= MIN_READ;
+        if (full && readSize < MAX_READ) readSize *= 2;
+        else if (n < readSize >> 3 && readSize > MIN_READ) readSize >>= 1;
+      }
       const conn = target.current;
       if (conn !== null) {
         conn[kOnReadKey](n);
