@@ -254,3 +254,5 @@ export async function freePort(): Promise<number> {
 export { Dnsmasq, dnsmasqBinary, dnsmasqMissing, type DnsmasqOptions, type DnsmasqSrv } from './dnsmasq.js';
 // A real etcd started by a test (startEtcd), and why one cannot be (etcdMissing).
 export { startEtcd, etcdMissing, type EtcdServer, type StartEtcdOptions } from './etcd.js';
+// Direct probes of IPv6 loopback and loopback multicast, for skips with one named cause.
+export { ipv6LoopbackMissing, loopbackMulticastMissing } from './probes.js';
