@@ -1,7 +1,7 @@
 // Promises the transport README makes that no other test checked (issue 28, item 6): shutdown and
 // servers given to serve(), a second shutdown(), a partial request at shutdown, the read timeout of
 // a connection the input budget paused, the linger of a graceful close(), and a handler that works
-// longer than idleTimeout. Each test names the README sentence it holds the code to.
+// longer than idleTimeout, and the session client's stableAfter. Each test names the README sentence it holds the code to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
@@ -12,7 +12,10 @@ import {
   InvalidOptionError,
   ReadTimeoutError,
   ShutdownError,
+  createSessionClient,
+  delimiter,
   lengthField,
+  mapFrames,
   type Connection,
   type OnRequest,
 } from '@nocopy/transport';
@@ -193,4 +196,45 @@ test('README "a handler that works longer than idleTimeout without reading or wr
   assert.equal(conn!.isActive(), false);
   done.resolve();
   await until(() => conn!.closed, 'the connection to finish once the handler settled');
+});
+
+test('README "A session that stayed open reconnect.stableAfter is dialed again at once when it closes and resets the backoff; one that dies sooner keeps it growing"', { timeout: 60_000 }, async (t) => {
+  // Accepts 0-3 are dropped at once (the backoff grows 100, 200, 400, 800), accept 4 is held 600 ms
+  // (past stableAfter, 300 ms) and then closed, accept 5 is dropped at once, accept 6 is kept.
+  const accepts: number[] = [];
+  const closedAt: number[] = [];
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((sock) => {
+    const k = accepts.push(performance.now()) - 1;
+    sockets.push(sock);
+    sock.on('error', () => {});
+    const drop = () => {
+      closedAt[k] = performance.now();
+      sock.destroy();
+    };
+    if (k === 4) setTimeout(drop, 600);
+    else if (k !== 6) drop();
+  });
+  t.after(() => new Promise<void>((r) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => r());
+  }));
+  const port = await listening(server);
+  const client = createSessionClient<string>({
+    address: `127.0.0.1:${port}`,
+    codec: mapFrames<string>(delimiter({ delimiter: '\n', maxFrameLength: 1024 }), { decode: (f) => f.toString('latin1'), encode: (m) => Buffer.from(m, 'latin1') }, 1024),
+    reconnect: { initial: 100, max: 60_000, jitter: 0, stableAfter: 300 },
+    listener: { onMessage() {} },
+  });
+  t.after(() => client.close());
+  await until(() => accepts.length === 7, () => `7 connections (${accepts.length})`, 40_000);
+  const gap = (k: number) => accepts[k]! - closedAt[k - 1]!;
+  // Counted against the clock: timers are late, never early, so each backoff is a lower bound.
+  for (const [k, backoff] of [[1, 100], [2, 200], [3, 400], [4, 800]] as const) {
+    assert.ok(gap(k) >= backoff - 2, `connection ${k} came ${gap(k).toFixed(0)} ms after the drop, before its ${backoff} ms backoff`);
+  }
+  // After the stable session: no backoff, where the grown one would have been 1600 ms.
+  assert.ok(gap(5) < 1600, `the stable session was dialed again ${gap(5).toFixed(0)} ms after it closed (the grown backoff is 1600 ms)`);
+  // And the backoff starts again: the next drop waits initial (100 ms), not 3200.
+  assert.ok(gap(6) >= 100 - 2 && gap(6) < 3200, `after the reset, ${gap(6).toFixed(0)} ms`);
 });
