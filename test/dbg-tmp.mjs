@@ -1,0 +1,21 @@
+import net from 'node:net';
+import { once } from 'node:events';
+import { EventLoop, lengthField } from '@nocopy/transport';
+import { RawClient, frame, frameEcho } from '@nocopy/test-kit';
+const echo = frameEcho(lengthField({ maxFrameLength: 1 << 20 }));
+const server = net.createServer();
+server.listen(0, '127.0.0.1'); await once(server, 'listening');
+const port = server.address().port;
+const loop = new EventLoop(echo);
+loop.serve(server);
+console.log('a');
+const before = await RawClient.connect(port);
+console.log('b');
+console.log((await before.roundTrip('served')).toString());
+before.destroy();
+await loop.shutdown({ timeout: 1000 });
+console.log('c', server.listening);
+const after = await RawClient.connect(port);
+console.log('d');
+after.write(frame('anyone?')).catch(() => {});
+try { await after.read(4, 300); } catch (e) { console.log('e', e.message); }
