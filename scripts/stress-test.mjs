@@ -7,7 +7,7 @@
 // Without a command it runs `node scripts/test.mjs` (the whole suite; build first). The burners are
 // plain busy loops at normal priority, started before the first run and killed (by pid) at the end.
 // Stops at the first failed run unless --keep-going. Exit code: 0 when every run passed.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -38,15 +38,29 @@ const burners = Array.from({ length: burnerCount }, () => spawn(process.execPath
 const stopBurners = () => {
   for (const b of burners) if (b.exitCode === null && b.signalCode === null) b.kill('SIGKILL');
 };
-process.on('exit', stopBurners);
+// The run in progress: on SIGINT/SIGTERM it is stopped too (the runs are awaited, not spawnSync'd,
+// so that the signal is handled at once), then the burners.
+let current = null;
+process.on('exit', () => {
+  if (current !== null && current.exitCode === null) current.kill('SIGTERM');
+  stopBurners();
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+function runOnce() {
+  return new Promise((resolve) => {
+    current = spawn(command[0], command.slice(1), { cwd: root, stdio: 'inherit', env: process.env });
+    current.once('error', (err) => resolve({ status: null, signal: String(err) }));
+    current.once('exit', (status, signal) => resolve({ status, signal }));
+  });
+}
 
 console.log(`stress-test: ${runs} run(s) of \`${command.join(' ')}\` beside ${burnerCount} burner process(es) (pids ${burners.map((b) => b.pid).join(', ')})`);
 const results = [];
 const t0 = Date.now();
 for (let i = 1; i <= runs; i++) {
   const start = Date.now();
-  const r = spawnSync(command[0], command.slice(1), { cwd: root, stdio: 'inherit', env: process.env });
+  const r = await runOnce();
   const seconds = (Date.now() - start) / 1000;
   const ok = r.status === 0;
   results.push({ run: i, ok, seconds, status: r.status, signal: r.signal });

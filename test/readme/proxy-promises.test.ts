@@ -40,8 +40,9 @@ test('README "dialTimeout: ms to connect to the upstream": an upstream that neve
   const errors: { error: unknown; stage: string }[] = [];
   const proxy = await createProxy({ upstream: `127.0.0.1:${port}`, dialTimeout: 300, onError: (error, info) => void errors.push({ error, stage: info.stage }) });
   t.after(() => proxy.close({ timeout: 1000 }));
-  const c = await RawClient.connect((proxy.address() as AddressInfo).port);
+  // From before the connect: the proxy starts its dial when it accepts, before connect() resolves here.
   const t0 = performance.now();
+  const c = await RawClient.connect((proxy.address() as AddressInfo).port);
   await within(c.closed, 20_000, 'the proxy to close the client once the dial timed out');
   const took = performance.now() - t0;
   assert.equal(errors.length, 1, errors.map((e) => String(e.error)).join('; '));

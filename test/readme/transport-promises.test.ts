@@ -148,19 +148,23 @@ test('README "Without error: output already handed to the socket is sent, then t
   const BIG = 32 * 1024 * 1024; // far more than the kernel buffers of both sides hold
   const closed = new Map<string, { at: number; error: unknown }>();
   const closeCalled = new Map<string, number>();
-  const loop = new EventLoop(async (_ctx, conn) => {
+  const sendAndClose: OnRequest = async (_ctx, conn) => {
     const name = conn.reader.readString(conn.reader.length);
     conn.writer.writeBinary(Buffer.alloc(BIG, 7));
     await conn.writer.flush(); // below the outbound mark: handed to the socket at once
     closeCalled.set(name, performance.now());
     conn.addCloseCallback((c) => void closed.set(name, { at: performance.now(), error: c.error }));
     conn.close();
-  }, { writeTimeout: 300 });
-  t.after(() => loop.shutdown({ timeout: 100 }));
+  };
+  // The reader's loop lingers 60 s: however slowly a busy machine reads 32 MiB, it is within it.
+  const patient = new EventLoop(sendAndClose, { writeTimeout: 60_000 });
+  const loop = new EventLoop(sendAndClose, { writeTimeout: 300 });
+  t.after(() => Promise.all([loop.shutdown({ timeout: 100 }), patient.shutdown({ timeout: 100 })]));
   const { port } = (await loop.listen({ port: 0 })) as AddressInfo;
+  const { port: patientPort } = (await patient.listen({ port: 0 })) as AddressInfo;
 
   // A peer that reads: every byte, then the FIN.
-  const reader = await RawClient.connect(port);
+  const reader = await RawClient.connect(patientPort);
   t.after(() => reader.destroy());
   await reader.write('reader');
   await until(() => reader.ended, () => `the FIN after all output (${reader.received} of ${BIG})`, 30_000);

@@ -37,7 +37,7 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   });
   const [hello] = (await once(peers, 'message')) as [{ open: number }];
   assert.equal(hello.open, N);
-  await until(() => server.size === N, () => `${server.size} sessions`, 20_000);
+  await until(() => server.size === N, () => `${server.size} sessions`, 90_000); // a liveness bound: 2 busy cores open 10,000 slowly
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   assert.equal(wheel.size, 2 * N, 'a heartbeat timer and a deadline per session');
   assert.ok(timers < 50, `${timers} Node timers for ${N} sessions`);
@@ -63,7 +63,7 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   assert.equal(server.size, N);
 
   peers.send('mute');
-  await until(() => server.size <= N / 2, () => `${server.size} sessions left`, 40_000);
+  await until(() => server.size <= N / 2, () => `${server.size} sessions left`, 90_000);
   await new Promise((r) => setTimeout(r, 1000)); // a window for closes that must not happen, not a wait for an event
   assert.equal(server.size, N / 2, 'exactly the silent half was closed');
   assert.deepEqual([...errors], [['ERR_HEARTBEAT_TIMEOUT', N / 2]]);
