@@ -42,14 +42,21 @@ const stopBurners = () => {
 // so that the signal is handled at once), then the burners.
 let current = null;
 process.on('exit', () => {
-  if (current !== null && current.exitCode === null) current.kill('SIGTERM');
+  // The run is the leader of its own process group: the test runner's own children go with it.
+  if (current !== null && current.exitCode === null) {
+    try {
+      process.kill(-current.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
   stopBurners();
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
 function runOnce() {
   return new Promise((resolve) => {
-    current = spawn(command[0], command.slice(1), { cwd: root, stdio: 'inherit', env: process.env });
+    current = spawn(command[0], command.slice(1), { cwd: root, stdio: 'inherit', env: process.env, detached: true });
     current.once('error', (err) => resolve({ status: null, signal: String(err) }));
     current.once('exit', (status, signal) => resolve({ status, signal }));
   });
