@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { until } from './helpers.js';
+import { until, within } from './helpers.js';
 import { lineCodec } from './session-fixtures.js';
 import { TimingWheel, createSessionServer } from '../src/index.js';
 
 const N = 10_000;
 
-test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones stay, the silent half is closed`, { timeout: 240_000 }, async (t) => {
+test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones stay, the silent half is closed`, { timeout: 300_000 }, async (t) => {
   const wheel = new TimingWheel({ tick: 20 });
   const errors = new Map<string, number>();
   const server = createSessionServer<string>({
@@ -35,7 +35,8 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   t.after(() => {
     if (peers.exitCode === null) peers.kill();
   });
-  const [hello] = (await once(peers, 'message')) as [{ open: number }];
+  // Liveness bounds on every wait for the peers, so that a stall says where it was.
+  const [hello] = (await within(once(peers, 'message'), 120_000, `the peers to open ${N} sessions (server has ${server.size})`)) as [{ open: number }];
   assert.equal(hello.open, N);
   await until(() => server.size === N, () => `${server.size} sessions`, 90_000); // a liveness bound: 2 busy cores open 10,000 slowly
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -45,7 +46,7 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   const report = async (): Promise<{ heartbeats: number; closed: number }> => {
     const reply = once(peers, 'message') as Promise<[{ heartbeats: number; closed: number }]>;
     peers.send('report');
-    return (await reply)[0];
+    return (await within(reply, 30_000, 'a report from the peers'))[0];
   };
   // Every session hears its heartbeats and answers: counted in heartbeats, not ms. Once the peers
   // have heard 12 per session (12 intervals: more than the 10 a timeout spans, however late the
