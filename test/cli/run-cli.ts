@@ -64,12 +64,8 @@ export async function busyPort(): Promise<{ port: number; close: () => Promise<v
   return { port: (s.address() as AddressInfo).port, close: () => new Promise((resolve) => s.close(() => resolve())) };
 }
 
-/** A port nothing listens on (bound once, then closed). */
-export async function deadPort(): Promise<number> {
-  const b = await busyPort();
-  await b.close();
-  return b.port;
-}
+// deadPort(): a port nothing listens on (bound once, then closed).
+export { deadPort } from '@nocopy/test-kit';
 
 /** No stack trace: no line of the form "    at fn (file:line:col)". */
 export const stackLine = /^\s+at /m;

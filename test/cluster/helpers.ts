@@ -2,6 +2,9 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const echoWorker = fileURLToPath(new URL('./workers/echo.js', import.meta.url));
 export const rpcWorker = fileURLToPath(new URL('./workers/rpc.js', import.meta.url));
@@ -75,4 +78,20 @@ export function perSlot(clients: Client[], slots: number): number[] {
   const n = new Array<number>(slots).fill(0);
   for (const c of clients) n[c.slot]!++;
   return n;
+}
+
+/**
+ * A file the RPC worker fixture (workers/rpc.ts) appends one byte to when a `sleep` call starts:
+ * pass `env` to the cluster (or the primary process), and `started()` counts the calls that have
+ * reached a worker, so a test waits for "every call sent is in a server" instead of sleeping.
+ */
+export function callLog(): { env: NodeJS.ProcessEnv; started(): number; [Symbol.dispose](): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'nocopy-calls-'));
+  const file = join(dir, 'started');
+  writeFileSync(file, '');
+  return {
+    env: { ...process.env, NOCOPY_TEST_CALL_LOG: file },
+    started: () => statSync(file).size,
+    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

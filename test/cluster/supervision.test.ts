@@ -57,7 +57,7 @@ test('a crash-looping worker backs off exponentially while the other serves', as
     if (e.slot === 1) delays.push(e.delay);
   });
   // runCluster resolved with slot 1 failed once: its first restart is already scheduled (40 ms).
-  await until(() => delays.length >= 5, () => `5 restarts of slot 1, saw ${JSON.stringify(delays)}`, 5000);
+  await until(() => delays.length >= 5, () => `5 restarts of slot 1, saw ${JSON.stringify(delays)}`, 30_000);
   // 40 80 160 320 320 ...: a wait that doubles up to the cap, never a spin.
   assert.deepEqual(delays.slice(0, 5), [80, 160, 320, 320, 320]);
   assert.ok(cluster.stats().workers[1]!.failures >= 5);
@@ -93,7 +93,10 @@ test('every worker failing its first start rejects runCluster, leaving no proces
     w.done();
   }
   const exits = w.events.filter((e) => e.event === 'exit');
-  assert.deepEqual(exits.map((e) => e.code).sort(), [4, 4]);
+  // Both first starts crashed (code 4). On a busy machine slot 0's restart may come up before slot 1
+  // has failed: that worker is killed by the rejection (a signal, no code). None is left.
+  assert.equal(exits.filter((e) => e.code === 4).length >= 2, true, `exits: ${JSON.stringify(exits)}`);
+  assert.ok(exits.every((e) => e.code === 4 || (e.code === null && e.signal !== null)), `exits: ${JSON.stringify(exits)}`);
   assert.ok(!exits.some((e) => alive(e.pid as number)));
   assert.equal(w.events.filter((e) => e.event === 'restart-scheduled').length <= 2, true, 'restarts scheduled before the rejection are cancelled');
 });

@@ -5,11 +5,11 @@
 // its lifetime).
 // (Not a test file: it defines no tests.)
 import net from 'node:net';
-import tls from 'node:tls';
 import { once } from 'node:events';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { captureClientHello } from '@nocopy/test-kit';
 
 /** A raw TCP peer. It records what it receives; every fault method leaves the socket in a known state. */
 export class FaultPeer {
@@ -136,31 +136,9 @@ export class FaultPeer {
 
 // ---- TLS handshake faults ----
 
-let clientHello: Promise<Buffer> | null = null;
 
-/**
- * A real TLS ClientHello, as Node's tls.connect sends it, captured by a plain TCP listener on
- * loopback (then both sockets are destroyed).
- */
-export function captureClientHello(): Promise<Buffer> {
-  clientHello ??= new Promise<Buffer>((resolve, reject) => {
-    const server = net.createServer((s) => {
-      s.once('data', (chunk: Buffer) => {
-        resolve(Buffer.from(chunk));
-        s.destroy();
-        server.close();
-      });
-    });
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      const c = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
-      c.on('error', () => {});
-      c.on('close', () => c.destroy());
-    });
-    server.on('error', reject);
-  });
-  return clientHello;
-}
+// A real TLS ClientHello (test-kit).
+export { captureClientHello };
 
 export type HandshakeSend = 'nothing' | 'partial-hello';
 export type HandshakeEnd = 'close' | 'reset' | 'stall';

@@ -5,21 +5,12 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MalformedMessageError, msgpack } from '@nocopy/rpc-demo';
 import { type DifferentialStats, runDifferential } from './msgpack-differential.js';
+import { referenceBomb } from '@nocopy/test-kit';
 
 const RUNS = 20_000;
 let stats: DifferentialStats | undefined;
 after(() => console.log(`[fuzz msgpack] ${JSON.stringify(stats)}`));
 
-/** The reference tree of the amplification report: def(i) = d6 69 <i> 92 def(i+1) d6 70 <i+1>. */
-export function referenceBomb(depth: number): Buffer {
-  const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-  const def = (i: number): Buffer =>
-    i === depth
-      ? Buffer.concat([Buffer.from([0xd6, 0x69]), u32(i), Buffer.from([0x90])])
-      : Buffer.concat([Buffer.from([0xd6, 0x69]), u32(i), Buffer.from([0x92]), def(i + 1), Buffer.from([0xd6, 0x70]), u32(i + 1)]);
-  // [0, 1, "echo", [def(0)]]
-  return Buffer.concat([Buffer.from([0x94, 0x00, 0x01, 0xa4, 0x65, 0x63, 0x68, 0x6f, 0x91]), def(0)]);
-}
 
 describe('strict MessagePack decoding', () => {
   it('matches @msgpack/msgpack on hostile and random inputs, or refuses them (fixed seed)', () => {

@@ -2,7 +2,6 @@
 // with its own BlockPool, a well-behaved raw client, and the check that an error carries a code.
 // (Not a test file: it defines no tests.)
 import type { AddressInfo } from 'node:net';
-import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, type Connection, type EventLoopOptions, type ListenOptions } from '@nocopy/transport';
 
@@ -13,22 +12,8 @@ export { echoFrames };
 
 
 
-/** The settled outcome of a promise, without an unhandled rejection in between. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-export function outcome(p: Promise<unknown>): Promise<Outcome> {
-  return p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-
-/** The error's stable `code` (a string like ERR_CONN_CLOSED); fails the test if it has none. */
-export function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  assert.equal(typeof code, 'string', `an error without a string code: ${String(err)}`);
-  assert.match(code as string, /^[A-Z][A-Z0-9_]+$/, `not an error code: ${String(code)}`);
-  return code as string;
-}
+// outcome(): a promise's settled outcome; codeOf(): an error's stable code, or a failed test.
+export { outcome, codeOf, type Outcome } from '@nocopy/test-kit';
 
 
 

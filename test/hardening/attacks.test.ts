@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { createClient, createServer, MalformedMessageError, type RpcServer } from '@nocopy/rpc-demo';
 import { sleep, until, within } from './helpers.js';
+import { referenceBomb } from '@nocopy/test-kit';
 
 const MiB = 1024 * 1024;
 
@@ -29,16 +30,8 @@ function exchange(port: number, bytes: Buffer): Promise<Buffer> {
   });
 }
 
-/** The reference tree of the report: def(i) = d6 69 <i> 92 def(i+1) d6 70 <i+1>, sent as echo([def(0)]), framed. */
-function referenceBomb(depth: number): Buffer {
-  const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-  const def = (i: number): Buffer =>
-    i === depth
-      ? Buffer.concat([Buffer.from([0xd6, 0x69]), u32(i), Buffer.from([0x90])])
-      : Buffer.concat([Buffer.from([0xd6, 0x69]), u32(i), Buffer.from([0x92]), def(i + 1), Buffer.from([0xd6, 0x70]), u32(i + 1)]);
-  const body = Buffer.concat([Buffer.from([0x94, 0x00, 0x01, 0xa4, 0x65, 0x63, 0x68, 0x6f, 0x91]), def(0)]);
-  return Buffer.concat([u32(body.length), body]);
-}
+/** The reference tree of the report, sent as echo([def(0)]), framed (test-kit's referenceBomb). */
+const framedBomb = (depth: number): Buffer => referenceBomb(depth, { framed: true });
 
 test('an over-read request is refused, and no reply carries bytes from beyond its own request', { timeout: 30_000 }, async (t) => {
   const errors: unknown[] = [];
@@ -87,7 +80,7 @@ test('the structured-clone reference bomb is refused before anything is built; h
   assert.equal(await honest.call('echo', 'warm'), 'warm');
   const heapBefore = process.memoryUsage().heapUsed;
   for (const depth of [22, 27]) {
-    const bomb = referenceBomb(depth);
+    const bomb = framedBomb(depth);
     assert.ok(bomb.length < 400, `${bomb.length} bytes`);
     const t0 = performance.now();
     const got = await exchange(port, bomb);

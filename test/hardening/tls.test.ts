@@ -5,10 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls, { type TLSSocket } from 'node:tls';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { DialError, EventLoop, dialConnection, type Connection, type EventLoopOptions } from '@nocopy/transport';
-import { RawClient, deferred, fixtureSelfSigned, frame, makePki, sleep, until, within } from './helpers.js';
+import { RawClient, fixtureSelfSigned, frame, makePki, sleep, until, within } from './helpers.js';
+import { captureClientHello } from '@nocopy/test-kit';
 import { frames, lengthPrefixedEcho, readFrameFrom } from '../support.js';
 
 const pki = makePki();
@@ -33,24 +34,6 @@ async function roundTrip(conn: Connection, text: string): Promise<string> {
   return (await readFrameFrom(frames, conn)).toString();
 }
 
-/** The first flight of a TLS client (its ClientHello), as a plain TCP server receives it. */
-async function captureClientHello(): Promise<Buffer> {
-  const got = deferred<Buffer>();
-  const server = net.createServer((s) => {
-    s.once('data', (d: Buffer) => got.resolve(d));
-    s.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = tls.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
-  client.on('error', () => {});
-  try {
-    return await within(got.promise, 3000, 'a ClientHello');
-  } finally {
-    client.destroy();
-    server.close();
-  }
-}
 
 /** Resolves with the error that failed a raw tls.connect, or null if its handshake completed. */
 function rawTlsOutcome(options: tls.ConnectionOptions): Promise<Error | null> {

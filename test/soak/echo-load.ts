@@ -11,6 +11,7 @@ import { owner } from './registry.js';
 import { chance, payloadSize, pick, rand, randomSlice } from './payload.js';
 import { RawConnClosedError, connectRaw, onceQuiet, sleep, within } from './util.js';
 import { lengthPrefixedEcho } from '../support.js';
+import { frame } from '@nocopy/test-kit';
 
 /** The echo server's read timeout: the slow-loris probe must be cut off after about this long. */
 const READ_TIMEOUT = 3000;
@@ -37,12 +38,6 @@ function body(id: number, seq: number): Buffer {
   return b;
 }
 
-function frame(b: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(4 + b.length);
-  out.writeUInt32BE(b.length, 0);
-  b.copy(out, 4);
-  return out;
-}
 
 function mismatch(expected: Buffer, got: Buffer | null, gotLen: number): string {
   const e = `${expected.length} bytes from ${expected.readUInt32BE(0)}#${expected.readUInt32BE(4)}`;

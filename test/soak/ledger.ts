@@ -6,6 +6,7 @@
 // the call's scopes (its client, its server) allows that code and overlaps the call. Any other
 // failure, an uncoded one included, fails the soak.
 import type { Connection } from '@nocopy/transport';
+import { errorCode as codeOf } from '@nocopy/test-kit';
 import type net from 'node:net';
 
 interface FaultWindow {
@@ -53,10 +54,8 @@ export class Scope {
   }
 }
 
-export function codeOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
+// The error's code when it is a string (a missing one is counted, not a failure here).
+export { codeOf };
 
 const SAMPLES = 25;
 

@@ -21,14 +21,9 @@ export const HANDLERS_FILE = fileURLToPath(new URL('../src/demo/handlers.js', im
 
 
 
-/** The settled outcome of a promise, without an unhandled rejection in between. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-export function outcome(p: Promise<unknown>): Promise<Outcome> {
-  return p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
+import { frame as lengthPrefixed } from '@nocopy/test-kit';
+// outcome(): the settled outcome of a promise, without an unhandled rejection in between.
+export { outcome, type Outcome } from '@nocopy/test-kit';
 
 /** Collects unhandled rejections while installed (call the returned stop()). */
 export function trackUnhandled(): { list: unknown[]; stop: () => void } {
@@ -102,13 +97,8 @@ export function rawFrame(framing: Framing, msg: unknown): Buffer {
   return lengthPrefixed(body);
 }
 
-/** `body` behind a 4-byte big-endian length. */
-export function lengthPrefixed(body: Uint8Array, length = body.length): Buffer {
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(length, 0);
-  out.set(body, 4);
-  return out;
-}
+/** `body` behind a 4-byte big-endian length (test-kit's frame()). */
+export { lengthPrefixed };
 
 /**
  * A raw `net` client speaking MessagePack-RPC with @msgpack/msgpack. Decoded messages queue up for

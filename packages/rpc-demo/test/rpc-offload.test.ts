@@ -3,25 +3,33 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RemoteError } from '../src/errors.js';
-import { fib } from '../src/demo/handlers.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HANDLERS_FILE, client, outcome, registerBasics, startServer, until, within } from './rpc-helpers.js';
+
+const HOLDING_WORKERS = fileURLToPath(new URL('../../test/fixtures/holding-workers.mjs', import.meta.url));
 
 const FIB30 = 832040;
 
 describe('offload', () => {
-  it('cheap calls keep completing while offloaded fib(30) calls run: echoes resolve before the fibs', async () => {
-    const { server, address } = await startServer({ workers: { filename: HANDLERS_FILE, maxThreads: 1 } }, (s) => {
+  it('cheap calls keep completing while offloaded CPU-bound calls hold the worker: echoes resolve before them', async () => {
+    // The offloaded calls hold their worker thread until the test creates `release`, so "before"
+    // is decided by the test, not by how fast this machine runs fib(30).
+    const dir = mkdtempSync(join(tmpdir(), 'nocopy-offload-'));
+    const release = join(dir, 'release');
+    const { server, address } = await startServer({ workers: { filename: HOLDING_WORKERS, maxThreads: 1 } }, (s) => {
       registerBasics(s);
-      s.register('fib', 'fib', { offload: true });
+      s.register('hold', 'holdUntil', { offload: true });
     });
     const c = client(address, { connections: 1 });
     try {
-      assert.equal(fib(30), FIB30);
       const order: string[] = [];
-      // Several fibs first (one worker: they run one after another), then echoes on the same connection.
-      const fibs = Array.from({ length: 4 }, (_, i) =>
-        c.call('fib', 30).then((v) => {
-          order.push(`fib${i}`);
+      // Several held calls first (one worker: they run one after another), then echoes on the same connection.
+      const holds = Array.from({ length: 4 }, (_, i) =>
+        c.call('hold', release, `hold${i}`).then((v) => {
+          order.push(`hold${i}`);
           return v;
         }),
       );
@@ -31,27 +39,22 @@ describe('offload', () => {
           return v;
         }),
       );
-      // Run inline, the fibs would be answered first (in arrival order, before the echoes).
-      assert.deepEqual(await within(Promise.all(echoes), 10_000, 'the echoes'), Array.from({ length: 10 }, (_, i) => i));
-      assert.ok(!order.some((x) => x.startsWith('fib')), `every echo resolved before any fib: ${order.join(',')}`);
-      // Calls made one after another while the fibs still run are answered too.
-      let sequential = 0;
-      let fibsDone = 0;
-      for (const f of fibs) void f.then(() => fibsDone++);
-      for (let i = 0; i < 5; i++) {
-        assert.equal(await c.call('add', i, 1), i + 1);
-        sequential++;
-      }
-      assert.equal(sequential, 5);
-      assert.ok(fibsDone < 4, `the sequential calls completed before the last fib (${fibsDone} done)`);
-      assert.deepEqual(await within(Promise.all(fibs), 20_000, 'the fibs'), [FIB30, FIB30, FIB30, FIB30]);
-      // (piscina does not promise FIFO among queued tasks: only that the fibs came last.)
-      assert.deepEqual(order.slice(-4).sort(), ['fib0', 'fib1', 'fib2', 'fib3']);
+      // Run inline, the first held call would block the event loop and no echo would be answered.
+      assert.deepEqual(await within(Promise.all(echoes), 20_000, 'the echoes'), Array.from({ length: 10 }, (_, i) => i));
+      // Calls made one after another while the held calls still run are answered too.
+      for (let i = 0; i < 5; i++) assert.equal(await within(c.call('add', i, 1), 20_000, `add ${i}`), i + 1);
+      assert.deepEqual(order, Array.from({ length: 10 }, (_, i) => `echo${i}`), 'no held call resolved before the release');
+      writeFileSync(release, '');
+      assert.deepEqual(await within(Promise.all(holds), 20_000, 'the held calls'), ['hold0', 'hold1', 'hold2', 'hold3']);
+      // (piscina does not promise FIFO among queued tasks: only that the held calls came last.)
+      assert.deepEqual(order.slice(-4).sort(), ['hold0', 'hold1', 'hold2', 'hold3']);
       assert.equal(server.stats().offloaded, 4);
       assert.equal(server.stats().errors, 0);
     } finally {
+      writeFileSync(release, '');
       await c.close();
       await server.shutdown();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -71,19 +74,26 @@ describe('offload', () => {
   });
 
   it('a full queue (maxThreads 1, maxQueue 1) refuses calls with ERR_QUEUE_FULL; the rest complete', async () => {
-    const { server, address } = await startServer({ workers: { filename: HANDLERS_FILE, maxThreads: 1, maxQueue: 1 } }, (s) => {
-      s.register('fib', 'fib', { offload: true });
+    // Held calls (see the first test): one runs, one waits in the queue, and every other is refused,
+    // however the 20 calls arrive, since none ends before the release.
+    const dir = mkdtempSync(join(tmpdir(), 'nocopy-offload-'));
+    const release = join(dir, 'release');
+    const { server, address } = await startServer({ workers: { filename: HOLDING_WORKERS, maxThreads: 1, maxQueue: 1 } }, (s) => {
+      s.register('hold', 'holdUntil', { offload: true });
     });
     const c = client(address, { connections: 1 });
     try {
       const N = 20;
-      const results = await within(Promise.all(Array.from({ length: N }, () => outcome(c.call('fib', 25)))), 20_000, 'every offloaded call to be answered');
+      const settled: Awaited<ReturnType<typeof outcome>>[] = [];
+      const all = Promise.all(Array.from({ length: N }, (_, i) => outcome(c.call('hold', release, i)).then((r) => (settled.push(r), r))));
+      await until(() => settled.length === N - 2, () => `${N - 2} calls refused (${settled.length} answered)`, 20_000);
+      assert.ok(settled.every((r) => !r.ok), 'nothing ran to completion before the release');
+      writeFileSync(release, '');
+      const results = await within(all, 20_000, 'every offloaded call to be answered');
       const ok = results.filter((r) => r.ok);
       const refused = results.filter((r) => !r.ok);
-      assert.ok(ok.length >= 1, 'some calls ran');
-      assert.ok(refused.length >= 1, 'some calls were refused');
-      assert.equal(ok.length + refused.length, N);
-      for (const r of ok) assert.equal(r.value, 75025);
+      assert.equal(ok.length, 2, 'the running call and the queued one');
+      assert.equal(refused.length, N - 2);
       for (const r of refused) {
         const e = (r as { error: unknown }).error;
         assert.ok(e instanceof RemoteError, String(e));
@@ -91,10 +101,12 @@ describe('offload', () => {
         assert.equal(e.remoteName, 'QueueFullError');
       }
       // The pool drains and serves again.
-      assert.equal(await c.call('fib', 25), 75025);
+      assert.equal(await c.call('hold', release, 'again'), 'again');
     } finally {
+      writeFileSync(release, '');
       await c.close();
       await server.shutdown();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

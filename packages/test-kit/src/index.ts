@@ -251,6 +251,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A port nothing listens on (bound once, then closed), for a dial that must be refused: freePort() by its other use. */
+export const deadPort = freePort;
+
 export { Dnsmasq, dnsmasqBinary, dnsmasqMissing, type DnsmasqOptions, type DnsmasqSrv } from './dnsmasq.js';
 // A real etcd started by a test (startEtcd), and why one cannot be (etcdMissing).
 export { startEtcd, etcdMissing, type EtcdServer, type StartEtcdOptions } from './etcd.js';
+// Direct probes of IPv6 loopback and loopback multicast, for skips with one named cause.
+export { ipv6LoopbackMissing, loopbackMulticastMissing } from './probes.js';
+// A promise's outcome and an error's code.
+export { outcome, codeOf, errorCode, type Outcome } from './outcome.js';
+// Every pool block back.
+export { assertAllBack, type PoolLike } from './pool.js';
+// The amplification report's MessagePack request.
+export { referenceBomb } from './msgpack-bombs.js';
+// A real TLS ClientHello.
+export { captureClientHello } from './tls-hello.js';

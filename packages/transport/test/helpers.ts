@@ -1,8 +1,6 @@
 // Shared fixtures for the transport tests: real sockets on 127.0.0.1 port 0, never mocks.
 // (Node's runner also loads this file when given the whole directory; it defines no tests.)
 import type { AddressInfo } from 'node:net';
-import assert from 'node:assert/strict';
-import type { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, type EventLoopOptions, type ListenOptions, type OnRequest, lengthField } from '../src/index.js';
 import { frameEcho } from '@nocopy/test-kit';
 
@@ -49,11 +47,6 @@ export async function serve<C = unknown>(
   return { loop, port: addr.port };
 }
 
-/** Every block taken from `pool` is back (and the pool was used at all, so the check means something). */
-export function assertAllBack(pool: BlockPool, what = 'pool'): void {
-  const s = pool.stats();
-  assert.ok(s.hits + s.misses > 0, `${what}: never used`);
-  assert.equal(s.blocksOutstanding, 0, `${what}: blocksOutstanding`);
-  assert.equal(s.bytesOutstanding, 0, `${what}: bytesOutstanding`);
-}
+// assertAllBack(pool): every block taken from a pool is back.
+export { assertAllBack } from '@nocopy/test-kit';
 

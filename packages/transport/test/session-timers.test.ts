@@ -93,9 +93,11 @@ test('cron: onCron every cronPeriod; a slow async onCron skips periods of its ow
   await until(() => server.size === 2, 'two sessions');
   const [sSlow, sFast] = [...server.sessions()];
   await until(() => slowCalls === 1, 'slow cron started');
-  await sleep(200);
+  // Counted in periods, not ms: while the slow onCron runs, the other session's cron runs 5 more
+  // times, and the slow one is not called again in any of those periods.
+  const fastAtStart = counts.get(sFast!.id) ?? 0;
+  await until(() => (counts.get(sFast!.id) ?? 0) >= fastAtStart + 5, () => `5 more crons of the other session (${(counts.get(sFast!.id) ?? 0) - fastAtStart})`, 10_000);
   assert.equal(slowCalls, 1, 'a running onCron is not called again');
-  assert.ok((counts.get(sFast!.id) ?? 0) >= 5, `the other session's cron ran ${counts.get(sFast!.id)} times in 200 ms`);
   slowGate.resolve();
   await until(() => (counts.get(sSlow!.id) ?? 0) >= 2, 'slow cron resumes');
   fast.socket.destroy();
@@ -115,26 +117,31 @@ test('heartbeat: sent every interval; a silent peer is closed with ERR_HEARTBEAT
   const got = silent.take().toString();
   assert.match(got, /^(PING\n){2,}$/, `the silent peer got heartbeats before the close: ${JSON.stringify(got)}`);
   assert.ok(rec.errors.some((e) => (e as { code?: string }).code === 'ERR_HEARTBEAT_TIMEOUT'));
-  await sleep(300);
+  // Counted in heartbeats: 5 more PINGs (5 intervals, past the 150 ms timeout) and still open.
+  const heard = talker.received;
+  await until(() => talker.received >= heard + 5 * 5 || talker.isClosed, () => `5 more heartbeats to the talker (${talker.received - heard} bytes)`, 10_000);
   assert.equal(talker.isClosed, false, 'the talking peer is kept');
-  assert.ok(talker.received >= 5 * 5, 'and gets heartbeats too');
   assert.equal(server.size, 1);
 });
 
 test('idle timeout on the wheel: no input or output for idleTimeout closes with ERR_IDLE_TIMEOUT', async (t) => {
   const wheel = fastWheel();
   const { listener, rec } = recorder();
-  const { server, port } = await sessionServer({ listener, wheel, idleTimeout: 80 });
+  // 40 ms between writes against a 400 ms idle timeout: room for a busy machine's late timers.
+  const { server, port } = await sessionServer({ listener, wheel, idleTimeout: 400 });
   t.after(() => server.shutdown());
   const c = await RawClient.connect(port);
-  const t0 = Date.now();
+  let last = 0;
   for (let i = 0; i < 4; i++) {
     await sleep(40);
     await c.write('keep\n');
+    last = Date.now();
   }
   assert.equal(c.isClosed, false, 'activity keeps it open');
   await c.closed;
-  assert.ok(Date.now() - t0 >= 160 + 80 - 15);
+  // Timers are late, never early: the close comes no sooner than idleTimeout after the last write
+  // (less one wheel tick of 10 ms, and a few ms for the write to reach the server).
+  assert.ok(Date.now() - last >= 400 - 15, `closed ${Date.now() - last} ms after the last activity`);
   await until(() => rec.events.includes('close'), 'closed');
   assert.equal((rec.reasons[0] as { code?: string }).code, 'ERR_IDLE_TIMEOUT');
 });
