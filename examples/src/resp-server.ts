@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// A Redis-protocol (RESP2) server on the nocopy session API: the RESP codec turns input into
-// commands, one onMessage per command runs it against an in-memory store and sends the reply.
-// Replies of one read leave in one write. redis-cli and redis-benchmark drive it.
+// A Redis-protocol (RESP2) server on the nocopy session API: the RESP codec turns each read into
+// its whole commands, one onMessage per read runs them in order against an in-memory store and
+// sends each reply. Replies of one read leave in one write. redis-cli and redis-benchmark drive it.
 import { createSessionServer, type Session } from '@nocopy/transport';
-import { ErrorReply, RespProtocolError, type RespReply, Store, respCodec } from './resp/index.js';
+import { ErrorReply, type RespCommands, RespProtocolError, type RespReply, Store, respCodec } from './resp/index.js';
 import { runServer } from './cli.js';
 
 const USAGE = `Usage: node examples/dist/resp-server.js [--port 6380] [--host 127.0.0.1]
@@ -13,11 +13,12 @@ and EXISTS over one in-memory key space. SIGINT or SIGTERM stops it.
 `;
 
 export function createRespServer(store = new Store()) {
-  return createSessionServer<Buffer[], RespReply>({
+  return createSessionServer<RespCommands, RespReply>({
     codec: respCodec(),
     listener: {
-      onMessage(session: Session<Buffer[], RespReply>, args: Buffer[]) {
-        void session.send(store.execute(args));
+      // Synchronous: the codec reuses `commands` for the next read of any session.
+      onMessage(session: Session<RespCommands, RespReply>, commands: RespCommands) {
+        for (let i = 0; i < commands.count; i++) void session.send(store.execute(commands, i));
       },
       onError(session, error) {
         // As Redis does: the client is told why, then the connection closes.
