@@ -3,7 +3,8 @@
 // keys looked up from the bytes (KeyTable), and values stored once as copies in the form GET sends
 // them (their bulk string, an Encoded reply), so GET, SET and PING make no object per command.
 import type { RespCommands } from './decode.js';
-import { COPIED_BY_WRITER, Encoded, ErrorReply, OK, PONG, encodeBulk, type RespReply } from './encode.js';
+import type { FrameWriter } from '@nocopy/transport';
+import { COPIED_BY_WRITER, Encoded, ErrorReply, OK, PONG, encodeBulk, type RespReply, writeReply } from './encode.js';
 import { KeyTable } from './keytable.js';
 
 const EMPTY: RespReply[] = [];
@@ -151,6 +152,22 @@ export class Store {
       default:
         return unknown(c, i);
     }
+  }
+}
+
+/**
+ * The replies of one read's commands, made as they are written: the server sends one Replies per
+ * read (one send() and one encode), and no reply is held as an object. Reused for every read.
+ */
+export class Replies {
+  commands: RespCommands | null = null;
+  constructor(readonly store: Store) {}
+
+  /** Runs the commands, in order, writing each reply. */
+  writeTo(w: Pick<FrameWriter, 'writeBinary' | 'writeString'>): void {
+    const c = this.commands!;
+    this.commands = null;
+    for (let i = 0; i < c.count; i++) writeReply(w, this.store.execute(c, i));
   }
 }
 
