@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// A Redis-protocol (RESP2) server on the nocopy session API: the RESP codec turns input into
-// commands, one onMessage per command runs it against an in-memory store and sends the reply.
-// Replies of one read leave in one write. redis-cli and redis-benchmark drive it.
+// A Redis-protocol (RESP2) server on the nocopy session API: the RESP codec turns each read into
+// its whole commands, and one onMessage per read sends them as one Replies, whose encode runs them
+// in order against an in-memory store and writes each reply. Replies of one read leave in one write. redis-cli and redis-benchmark drive it.
 import { createSessionServer, type Session } from '@nocopy/transport';
-import { ErrorReply, RespProtocolError, type RespReply, Store, respCodec } from './resp/index.js';
+import { ErrorReply, Replies, type RespCommands, type RespOut, RespProtocolError, Store, respCodec } from './resp/index.js';
 import { runServer } from './cli.js';
 
 const USAGE = `Usage: node examples/dist/resp-server.js [--port 6380] [--host 127.0.0.1]
@@ -13,11 +13,15 @@ and EXISTS over one in-memory key space. SIGINT or SIGTERM stops it.
 `;
 
 export function createRespServer(store = new Store()) {
-  return createSessionServer<Buffer[], RespReply>({
+  const replies = new Replies(store);
+  return createSessionServer<RespCommands, RespOut>({
     codec: respCodec(),
     listener: {
-      onMessage(session: Session<Buffer[], RespReply>, args: Buffer[]) {
-        void session.send(store.execute(args));
+      // Synchronous: the codec reuses `commands` for the next read of any session. One send per
+      // read: its encode runs the commands and writes their replies.
+      onMessage(session: Session<RespCommands, RespOut>, commands: RespCommands) {
+        replies.commands = commands;
+        void session.send(replies);
       },
       onError(session, error) {
         // As Redis does: the client is told why, then the connection closes.

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '@nocopy/linkbuffer';
-import { RespDecoder } from '@nocopy/examples/resp';
+import { RespDecoder, type RespCommands } from '@nocopy/examples/resp';
 import { rng } from '@nocopy/test-kit';
 
 
@@ -45,8 +45,8 @@ test('random multibulk and inline pipelines, split at random, decode to the same
         lb.flush();
       }
       at += k;
-      let cmd: Buffer[] | undefined;
-      while ((cmd = dec.decode(lb)) !== undefined) got.push(cmd.map((a) => a.toString('latin1')));
+      let cmds: RespCommands | undefined;
+      while ((cmds = dec.decode(lb)) !== undefined) for (let i = 0; i < cmds.count; i++) got.push(cmds.args(i).map((a) => a.toString('latin1')));
       lb.release();
     }
     assert.deepEqual(got, want, `round ${round}`);
@@ -79,8 +79,41 @@ test('a value trickling in is not parsed again until the bytes it needs have arr
     lb.link(Buffer.from(cmd.subarray(at, at + 1000)));
     const r = dec.decode(counted);
     if (at + 1000 < cmd.length) assert.equal(r, undefined);
-    else assert.equal(r!.length, 3);
+    else {
+      assert.equal(r!.count, 1);
+      assert.equal(r!.argc(0), 3);
+    }
   }
   assert.ok(peeks <= 3, `parsed ${peeks} times for 101 arrivals`);
+  lb.close();
+});
+
+test('one decode returns every whole command of the input; a malformed one is thrown after the ones before it', () => {
+  const lb = new LinkBuffer();
+  lb.link(Buffer.concat([multibulk([Buffer.from('SET'), Buffer.from('k'), Buffer.from('v')]), Buffer.from('\r\nPING\r\n*0\r\n'), multibulk([Buffer.from('GET'), Buffer.from('k')]), Buffer.from('*1\r\n$3\r\nabcde\r\n*1\r\n$4\r\nPING\r\n')]));
+  const dec = new RespDecoder();
+  const cmds = dec.decode(lb)!;
+  assert.equal(cmds.count, 3);
+  assert.deepEqual([0, 1, 2].map((i) => cmds.args(i).map((a) => a.toString())), [['SET', 'k', 'v'], ['PING'], ['GET', 'k']]);
+  assert.equal(cmds.string(0, 2), 'v');
+  assert.throws(() => dec.decode(lb), { code: 'ERR_RESP_PROTOCOL', message: 'Protocol error: bulk data not followed by CRLF' });
+  lb.close();
+});
+
+test('whole commands before an incomplete one come out; the rest waits for its bytes', () => {
+  const lb = new LinkBuffer();
+  const get = multibulk([Buffer.from('GET'), Buffer.from('key')]);
+  lb.link(Buffer.concat([get, get.subarray(0, 9)]));
+  const dec = new RespDecoder();
+  assert.equal(dec.decode(lb)!.count, 1);
+  assert.equal(lb.length, 9);
+  assert.equal(dec.decode(lb), undefined);
+  assert.equal(lb.length, 9, 'nothing of an incomplete command is consumed');
+  lb.release();
+  lb.link(Buffer.from(get.subarray(9)));
+  const c = dec.decode(lb)!;
+  assert.equal(c.count, 1);
+  assert.deepEqual(c.args(0).map(String), ['GET', 'key']);
+  assert.equal(lb.length, 0);
   lb.close();
 });

@@ -125,3 +125,23 @@ test('malformed input closes that connection; the server goes on serving others'
   // The server is still serving others.
   assert.equal((await raw('PING\r\n')).reply, '+PONG\r\n');
 });
+
+test('a value overwritten in the same read as a GET of it: each GET answers the value of its time', async () => {
+  // Values of equal length are overwritten in place (up to 4 KiB) or replaced (longer, since the
+  // output may hold them by reference): neither may change a reply already written.
+  const mb = (...args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
+  const bulk = (v: string): string => `$${v.length}\r\n${v}\r\n`;
+  const [a, b] = ['a'.repeat(100), 'b'.repeat(100)];
+  const [c, d] = ['c'.repeat(6000), 'd'.repeat(6000)];
+  const cmds = [mb('SET', 'ow:k', a), mb('GET', 'ow:k'), mb('SET', 'ow:k', b), mb('GET', 'ow:k'), mb('SET', 'ow:K', c), mb('GET', 'ow:K'), mb('SET', 'ow:K', d), mb('GET', 'ow:K'), mb('GET', 'ow:k')].join('');
+  const want = ['+OK\r\n', bulk(a), '+OK\r\n', bulk(b), '+OK\r\n', bulk(c), '+OK\r\n', bulk(d), bulk(b)].join('');
+  const s = net.connect({ host: '127.0.0.1', port });
+  await once(s, 'connect');
+  let got = '';
+  s.on('data', (chunk: Buffer) => (got += chunk.toString('latin1')));
+  s.write(cmds);
+  const deadline = Date.now() + 10_000;
+  while (got.length < want.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  s.destroy();
+  assert.equal(got, want);
+});
