@@ -78,10 +78,12 @@ describe('A -> B -> C in three processes', () => {
     }));
   });
 
-  it('is one trace: three server spans and two client spans, each the child of the span that made the call', async () => {
+  it('is one trace: three server spans and two client spans, each the child of the span that made the call', async (t) => {
     assert.deepEqual(await client.call('hop'), ['A', 'B', 'C']);
     const spans = await trace('hop', 5);
     assert.equal(spans.length, 5, JSON.stringify(spans));
+    // The tree in the output, for a reader of the run: process, kind, span id, parent.
+    for (const s of spans) t.diagnostic(`${s.process} ${s.kind === SERVER ? 'SERVER' : 'CLIENT'} ${s.name} trace ${s.traceId} span ${s.spanId} parent ${s.parentSpanId ?? '-'}${s.parentIsRemote === true ? ' (remote)' : ''}`);
     assert.equal(new Set(spans.map((s) => s.traceId)).size, 1);
     const aServer = one(spans, 'A', SERVER);
     const aClient = one(spans, 'A', CLIENT);
