@@ -111,7 +111,9 @@ export class WorkerProcess {
         clearTimeout(startTimer);
         clearTimeout(this.#killTimer);
         const wasStarting = this.state === 'starting';
+        // 'exited' first: what #abandon() places again must not come back to this worker.
         this.state = 'exited';
+        this.#abandon();
         const e = { code, signal };
         if (wasStarting) readyReject(new WorkerStartError(slot, signal !== null ? `killed by ${signal}` : `exited with code ${code}`));
         resolve(e);
@@ -125,7 +127,6 @@ export class WorkerProcess {
       const closed = (): void => {
         if (settled) return;
         clearTimeout(closeTimer);
-        this.#abandon();
         done(exit?.code ?? this.child.exitCode, exit?.signal ?? (this.child.signalCode as NodeJS.Signals | null));
       };
       let closeTimer: NodeJS.Timeout | undefined;
