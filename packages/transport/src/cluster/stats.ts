@@ -31,7 +31,7 @@ export interface ClusterStats {
   accepted: number;
   /** Refused: by the primary (no worker ready and its queue full, or stopped) plus by the workers. */
   refused: number;
-  /** Sockets lost because their worker died while they were being handed to it. */
+  /** Sockets closed because their worker died while they were being handed to it (the others on their way are handed again). */
   lost: number;
   /** Accepted sockets waiting for a worker to be ready. */
   pending: number;

@@ -25,6 +25,13 @@ export interface WorkerExit {
 
 /** Past a drain's deadline, how long the worker has to exit on its own before it is killed. */
 const KILL_GRACE = 2000;
+/** After the worker's exit, how long its IPC channel may stay open before the exit is reported anyway. */
+const CLOSE_WAIT = 2000;
+
+/** Node's internals of a ChildProcess's IPC channel that #abandon() reads (feature-checked). */
+interface ChannelInternals {
+  _pendingMessage?: { handle?: { close?: () => void } | null } | null;
+}
 
 export class WorkerProcess {
   readonly slot: number;
@@ -43,6 +50,12 @@ export class WorkerProcess {
   readonly ready: Promise<void>;
   readonly exited: Promise<WorkerExit>;
   #killTimer: NodeJS.Timeout | undefined;
+  /**
+   * Sockets sent whose send() callback has not run, with where to place them again. Node's IPC sends
+   * one handle at a time and queues the others until the worker acknowledges the one on the wire;
+   * when the worker dies, that queue is dropped without a callback and its sockets stay open.
+   */
+  readonly #sending = new Map<Socket, (socket: Socket) => void>();
 
   constructor(slot: number, spec: ForkSpec, onReady: (w: WorkerProcess) => void, onExit: (w: WorkerProcess, e: WorkerExit) => void, onLeaving: (w: WorkerProcess) => void, onOther: (w: WorkerProcess, msg: unknown) => void) {
     this.slot = slot;
@@ -98,16 +111,34 @@ export class WorkerProcess {
         clearTimeout(startTimer);
         clearTimeout(this.#killTimer);
         const wasStarting = this.state === 'starting';
+        // 'exited' first: what #abandon() places again must not come back to this worker.
         this.state = 'exited';
+        this.#abandon();
         const e = { code, signal };
         if (wasStarting) readyReject(new WorkerStartError(slot, signal !== null ? `killed by ${signal}` : `exited with code ${code}`));
         resolve(e);
         onExit(this, e);
       };
-      this.child.once('exit', done);
+      // The exit is reported once the IPC channel is closed too ('close'): only then is it certain
+      // that no acknowledgement of a socket sent can still arrive, so the sockets that did not reach
+      // the worker are known (see #abandon). 'close' follows 'exit' at once unless something else
+      // holds the channel or stdio open; then the exit is reported after a bound anyway.
+      let exit: WorkerExit | null = null;
+      const closed = (): void => {
+        if (settled) return;
+        clearTimeout(closeTimer);
+        done(exit?.code ?? this.child.exitCode, exit?.signal ?? (this.child.signalCode as NodeJS.Signals | null));
+      };
+      let closeTimer: NodeJS.Timeout | undefined;
+      this.child.once('exit', (code, signal) => {
+        exit = { code, signal };
+        if (this.child.channel == null) return closed();
+        closeTimer = setTimeout(closed, CLOSE_WAIT);
+      });
+      this.child.once('close', closed);
       this.child.once('error', () => {
         // A failed spawn: no 'exit' may follow.
-        if (this.child.exitCode === null && this.child.pid === undefined) done(null, null);
+        if (this.child.exitCode === null && this.child.pid === undefined) closed();
       });
     });
   }
@@ -133,14 +164,40 @@ export class WorkerProcess {
    */
   hand(socket: Socket, retry: (socket: Socket) => void): void {
     this.handed++;
+    this.#sending.set(socket, retry);
     const m: ToWorker = { [TAG]: 'socket' };
     this.child.send(m, socket, {}, (err) => {
-      if (err == null) return;
-      this.handed--;
-      if (!socket.destroyed && (socket as Socket & { _handle?: unknown })._handle != null) return retry(socket);
-      this.lost++;
-      socket.destroy();
+      // Already given up by #abandon() (the worker is gone): not counted twice.
+      if (!this.#sending.delete(socket)) return;
+      if (err != null) this.#failed(socket, retry);
     });
+  }
+
+  /** A socket that did not reach the worker: placed elsewhere while it still has its handle, otherwise closed and lost. */
+  #failed(socket: Socket, retry: (socket: Socket) => void): void {
+    this.handed--;
+    if (!socket.destroyed && (socket as Socket & { _handle?: unknown })._handle != null) return retry(socket);
+    this.lost++;
+    socket.destroy();
+  }
+
+  /**
+   * The worker is gone and its IPC channel closed: no acknowledgement can arrive any more. Sockets
+   * still queued in Node's channel (their callback never runs) go to another worker (or are closed,
+   * counted lost); the one written but never acknowledged did not reach the worker's code (a
+   * worker acknowledges a handle before it uses it), so the primary's copy is closed and counted lost
+   * (Node 20 leaves it open when the queue was not empty; newer versions close it themselves).
+   */
+  #abandon(): void {
+    const pending = (this.child as ChildProcess & ChannelInternals)._pendingMessage;
+    if (pending != null && pending.handle != null && typeof pending.handle.close === 'function') {
+      (this.child as ChildProcess & ChannelInternals)._pendingMessage = null;
+      pending.handle.close();
+      this.lost++;
+    }
+    const queued = [...this.#sending];
+    this.#sending.clear();
+    for (const [socket, retry] of queued) this.#failed(socket, retry);
   }
 
   /**
