@@ -373,6 +373,60 @@ export class LinkBuffer {
     this.#freeScratch();
   }
 
+  /**
+   * release() for memory that must outlive it: the memory of everything consumed so far (consumed
+   * nodes, the consumed part of the read node, scratch copies) moves to the returned buffer, which
+   * has nothing readable, instead of going back to the pool. Views returned before this call stay
+   * valid until that buffer is closed; this buffer no longer holds them. Null when it holds nothing.
+   * For output that references input and that the socket has not written yet.
+   */
+  detachConsumed(): LinkBuffer | null {
+    if (this.#closed) return null;
+    const held: LinkNode[] = [];
+    let read = this.#read;
+    if (read !== null) {
+      const tail = this.#tail!;
+      while (read !== tail && read.off === read.end && read.end === read.malloc) {
+        if (read === this.#flush) this.#flush = read.next;
+        read = read.next!;
+      }
+      for (let node = this.#head!; node !== read; node = node.next!) held.push(node);
+      this.#head = this.#read = read;
+      if (this.#length === 0 && this.#mallocSize === 0 && read === tail) {
+        // Drained: the last node goes too, as release() would give it back.
+        this.#head = this.#read = this.#flush = this.#tail = null;
+        held.push(read);
+      } else if (read.block !== null && read.off > 0) {
+        // Partly consumed and still in use here: the held buffer shares its block.
+        this.pool.retain(read.block);
+        held.push(holderOf(read.block));
+      }
+    }
+    const arena = this.#arena;
+    if (arena !== null && arena.length !== 0) {
+      for (let i = 0; i < arena.length; i++) held.push(holderOf(arena[i]!));
+      arena.length = 0;
+      this.#arenaOff = 0;
+    }
+    if (this.#peekBlock !== null) {
+      held.push(holderOf(this.#peekBlock));
+      this.#peekBlock = null;
+    }
+    if (held.length === 0) return null;
+    // Nothing readable or writable in the held nodes: they only keep their memory.
+    for (let i = 0; i < held.length; i++) {
+      const node = held[i]!;
+      node.off = node.end = node.malloc = 0;
+      node.writable = false;
+      node.next = i + 1 < held.length ? held[i + 1]! : null;
+    }
+    sliceParent = this;
+    const out = new LinkBuffer();
+    out.#head = out.#read = held[0]!;
+    out.#flush = out.#tail = held[held.length - 1]!;
+    return out;
+  }
+
   // ---- Writer ----
 
   /** A contiguous writable region of `n` bytes at the tail; not readable until flush(). */
@@ -904,6 +958,14 @@ export class LinkBuffer {
     }
     this.#tail = node;
   }
+}
+
+/** A node that holds one reference to `block` (taken by the caller) and nothing readable. */
+function holderOf(block: Block): LinkNode {
+  const node = takeNode();
+  node.buf = block.buf;
+  node.block = block;
+  return node;
 }
 
 function checkByte(b: number): number {

@@ -23,7 +23,7 @@ import {
 import { afterRejected, afterRequest, dispatch, setReady } from './dispatch.js';
 import { onRead } from './input.js';
 import { beginClose, close, closeIfIdle, destroy, drain, fail, finish, isIdle, runCallback } from './lifecycle.js';
-import { drained, flush, onWritten, queued, send } from './output.js';
+import { drained, flush, onWritten, queued, releaseInput, send } from './output.js';
 import { ConnectionReader, type ReadHost, type Reader, type WaitOptions } from './reader.js';
 import { report } from './report.js';
 import { attach, start } from './socket-events.js';
@@ -51,6 +51,9 @@ class Host implements ReadHost, WriteHost {
   }
   wait(need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown> {
     return wait(this.#core, need, delim, options);
+  }
+  release(): void {
+    if (!this.#core.input.closed) releaseInput(this.#core);
   }
   send(): boolean {
     return send(this.#core);

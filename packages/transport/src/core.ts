@@ -31,8 +31,6 @@ export const FINISHED = 1 << 8;
 export const OWN_CLOSE = 1 << 9;
 /** The peer left before onConnect settled: onDisconnect runs once the connection is ready. */
 export const DISCONNECT_PENDING = 1 << 10;
-/** The reader is released once the socket has written the output that references it. */
-export const RELEASE_AFTER_WRITE = 1 << 11;
 /** Reading paused: unconsumed input reached maxInboundBytes. */
 export const LIMIT_PAUSED = 1 << 12;
 /** Reading paused by the EventLoop's total input budget. */
@@ -97,6 +95,15 @@ export class Core<C = unknown> {
   waiter: Waiter | null = null;
   /** Output batches the socket still holds (slices), released at its write callbacks. */
   readonly inflight: LinkBuffer[] = [];
+  /** Batches handed to the socket with a write callback, and how many of those callbacks have run. */
+  batches = 0;
+  written = 0;
+  /**
+   * Consumed input that output not yet written may reference (writeBinary of a view), each piece
+   * with the batch whose write callback frees it: `heldUntil[i]` pairs with `held[i]`, ascending.
+   */
+  readonly held: LinkBuffer[] = [];
+  readonly heldUntil: number[] = [];
   drainWaiters: DrainWaiter[] = [];
   writeTimer: NodeJS.Timeout | null = null;
   closeCallbacks: CloseCallback<C>[] = [];

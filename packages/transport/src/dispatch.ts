@@ -10,13 +10,13 @@ import {
   LIMIT_PAUSED,
   PEER_ENDED,
   READY,
-  RELEASE_AFTER_WRITE,
   RUNNING,
   canDispatch,
   closesOnPeerEnd,
   isThenable,
 } from './core.js';
 import { InboundLimitError } from './errors.js';
+import { releaseInput } from './output.js';
 import { trackPartial } from './read-deadline.js';
 import { charge, updateReading } from './reading.js';
 import { report } from './report.js';
@@ -62,8 +62,7 @@ function settled(core: Core<any>): boolean {
   // Views of this call's input stay valid until output written from them has been sent: a reply
   // that references input (writeBinary above 4 KiB) must not see that memory reused mid-write.
   if (!input.closed) {
-    if (core.inflight.length === 0) input.release();
-    else core.state |= RELEASE_AFTER_WRITE;
+    releaseInput(core);
     // Input left for a later call is copied out of Node's chunks into pooled blocks (link mode):
     // kept in the chunks, a flood of partial messages kept its memory mapped long after it was freed.
     if (input.length !== 0) input.compact();

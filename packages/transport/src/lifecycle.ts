@@ -90,6 +90,9 @@ export function finish(core: Core<any>): void {
   core.output.close();
   for (const b of core.inflight) b.close();
   core.inflight.length = 0;
+  for (const b of core.held) b.close();
+  core.held.length = 0;
+  core.heldUntil.length = 0;
   const cbs = core.closeCallbacks;
   core.closeCallbacks = [];
   for (let i = cbs.length - 1; i >= 0; i--) runCallback(core, cbs[i]!);

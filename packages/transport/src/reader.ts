@@ -49,7 +49,10 @@ export interface Reader {
   slice(n: number): LinkBuffer;
   /** The readable bytes as views, one per node. */
   views(): Buffer[];
-  /** Gives back the memory of what was consumed; earlier views become invalid. */
+  /**
+   * Gives back the memory of what was consumed; earlier views become invalid. Memory that output
+   * flushed before may reference goes back once the socket has written that output.
+   */
   release(): void;
   /**
    * Resolves when at least `n` bytes are readable (at once if they already are). Rejects with
@@ -68,6 +71,8 @@ export interface Reader {
 /** What the reader needs of its connection. */
 export interface ReadHost {
   wait(need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown>;
+  /** release() of the input, kept past the write of output flushed from it (output.ts). */
+  release(): void;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -123,7 +128,7 @@ export class ConnectionReader implements Reader {
   peekUint32LE(offset?: number): number { return this[kBuffer].peekUint32LE(offset); }
   slice(n: number): LinkBuffer { return this[kBuffer].slice(n); }
   views(): Buffer[] { return this[kBuffer].views(); }
-  release(): void { this[kBuffer].release(); }
+  release(): void { this.#host.release(); }
 
   waitFor(n: number, options?: WaitOptions): Promise<void> {
     if ((n >>> 0) !== n) return Promise.reject(new InvalidOptionError('n', n, 'an integer from 0 to 2^32-1'));

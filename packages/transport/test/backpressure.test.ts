@@ -113,19 +113,18 @@ function memorySampler(pool: BlockPool): { stop: () => number; retained: () => n
 
 /**
  * What the README's bounds add up to, at any moment of the run: unread input up to maxInboundBytes
- * (+ one read); the batch a running handler echoes and waits to flush (at most the input it had);
- * the socket's queue up to maxOutboundBytes + one flush (again at most one input's worth). Never the
- * stream. And after a forced GC, nothing of it is still held.
+ * (+ one read); the socket's queue up to maxOutboundBytes + one flush (at most one input's worth);
+ * the consumed input behind that queue, kept until the batch that references it is written (at most
+ * the queue again; the echo references copies when a frame spans reads, so both are held). Never
+ * the stream. And after a forced GC, nothing of it is still held.
  */
 function assertBounded(t: TestContext, mem: ReturnType<typeof memorySampler>, maxInboundBytes: number, maxOutboundBytes: number): void {
   const peak = mem.stop();
   const retained = mem.retained();
   t.diagnostic(`peak pool bytesOutstanding ${(peak / MiB).toFixed(1)} MiB; ArrayBuffer memory after GC ${(retained / MiB).toFixed(1)} MiB above the start`);
-  checkBounds(peak, retained, maxInboundBytes, maxOutboundBytes);
-}
-
-function checkBounds(peak: number, retained: number, maxInboundBytes: number, maxOutboundBytes: number): void {
-  assert.ok(peak <= 3 * maxInboundBytes + maxOutboundBytes + MiB, `the connection held ${(peak / MiB).toFixed(1)} MiB at its peak`);
+  // Unread input, then the queue and the input behind it; 1 MiB for reads and partly used blocks.
+  const bound = maxInboundBytes + 2 * (maxOutboundBytes + maxInboundBytes) + MiB;
+  assert.ok(peak <= bound, `the connection held ${(peak / MiB).toFixed(1)} MiB at its peak (bound ${(bound / MiB).toFixed(1)} MiB)`);
   // Not a copy of the stream (64 or 200 MiB) kept: ArrayBuffer memory after a GC is noisy by tens of
   // MiB here (29-35 MiB seen with a 25 MiB peak), so this bound only catches retention of the stream.
   assert.ok(retained < 48 * MiB, `${(retained / MiB).toFixed(1)} MiB of ArrayBuffers still held after the run`);
@@ -181,23 +180,12 @@ test('a peer that sends 200 MiB and reads no replies: memory stays bounded, noth
   await until(() => verifier.bytes === frames * FRAME || verifier.mismatch !== null, 'every echoed byte', 30_000);
   assert.equal(verifier.mismatch, null);
   assert.equal(verifier.bytes, frames * FRAME);
-  // Checked by the todo test below (a bug is open on it); recorded here.
-  floodMemory = { peak: mem.stop(), retained: mem.retained(), maxInboundBytes, maxOutboundBytes };
-  t.diagnostic(`peak pool bytesOutstanding ${(floodMemory.peak / MiB).toFixed(1)} MiB; ArrayBuffer memory after GC ${(floodMemory.retained / MiB).toFixed(1)} MiB above the start`);
+  // 1 run in 4 held 35-140 MiB here, until each call's input went back with its own write batch
+  // (it waited for a moment with no write in flight and no call running; held-input.test).
+  assertBounded(t, mem, maxInboundBytes, maxOutboundBytes);
   c.destroy();
   await until(() => loop.connections === 0, 'the connection to close');
   assertAllBack(pool);
-});
-
-/** The flood test's memory figures, for the test after it. */
-let floodMemory: { peak: number; retained: number; maxInboundBytes: number; maxOutboundBytes: number } | null = null;
-
-test('the 200 MiB flood stays within what the README bounds: peak pool memory, and nothing held after the run', {
-  todo: 'BUG (reported to the lead, issue 28 session): in 2 runs of 8 the server\'s pool held 62.6 and 110.6 MiB at its peak (bytesOutstanding; the README\'s bounds add up to ~26 MiB: input 8, the batch awaiting flush 8, the socket queue 1 + 8); likely what the old RSS bound (224.7 MiB once) caught',
-}, () => {
-  assert.ok(floodMemory !== null, 'the flood test ran first');
-  const { peak, retained, maxInboundBytes, maxOutboundBytes } = floodMemory;
-  checkBounds(peak, retained, maxInboundBytes, maxOutboundBytes);
 });
 
 test('a handler that stops reading pauses the socket; nothing is lost when it resumes', { timeout: 30_000 }, async (t) => {
