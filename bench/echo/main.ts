@@ -45,7 +45,8 @@ if (!servers.includes('raw')) servers.unshift('raw');
 // the servers the ratios need (raw, both batching servers, the three handler styles), in shorter
 // windows. Off with --no-node-client, and when it is the only generator (the --quick fallback).
 const nodeClientOn = loadgen !== null && !argv.includes('--no-node-client');
-const nodeServers = (opt('node-servers')?.split(',') ?? ['raw', 'batch-views', 'batch-copy', ...styles]).filter((s) => servers.includes(s as ServerName)) as ServerName[];
+// A --quick (smoke) run only checks the path: raw and one style.
+const nodeServers = (opt('node-servers')?.split(',') ?? (quick ? ['raw', 'append'] : ['raw', 'batch-views', 'batch-copy', ...styles])).filter((s) => servers.includes(s as ServerName)) as ServerName[];
 if (!nodeServers.includes('raw')) nodeServers.unshift('raw');
 const nodeDuration = quick ? 0.3 : 1.5;
 const nodeWarmup = quick ? 0.2 : 0.5;
