@@ -162,7 +162,7 @@ export function nodeClientTable(figs) {
   const get = (group, subject, metric) => figs.find((f) => f.group === group && f.subject === subject && f.metric === metric)?.median ?? NaN;
   const rounds = Math.max(...figs.filter((f) => f.metric === `req/s${NODE}`).map((f) => f.rounds));
   const lines = [
-    `**Second generator: the Node client** ([bench/load/client.ts](bench/load/client.ts), the same connections and window, run right after the compiled generator against the same server; medians of ${rounds} round${rounds === 1 ? '' : 's'}). ` +
+    `**Second generator: the Node client** ([bench/load/client.ts](bench/load/client.ts): the same connections, frames and in-flight window, refilled when half of it is free; shorter windows, right after the compiled generator's, against the same server; medians of ${rounds} round${rounds === 1 ? '' : 's'}). ` +
       `Its ratios to raw beside the compiled generator's: PASS where they are within ${AGREE * 100}% of each other; rates compared only where neither generator used more than ${GEN_BOUND}% of its core on either row.`,
     '',
     '| case | server | server CPU µs / request (x raw) | CPU ratio vs loadgen\'s | req/s (x raw) | rate ratio vs loadgen\'s | Node client\'s share of its core |',
