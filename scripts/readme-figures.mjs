@@ -147,7 +147,7 @@ export function renderSection(r) {
 function agrees(loadgen, node) {
   if (!Number.isFinite(loadgen) || !Number.isFinite(node) || loadgen === 0) return 'not compared';
   const d = node / loadgen - 1;
-  return `${Math.abs(d) <= AGREE ? 'PASS' : 'DIFF'} (loadgen ${loadgen.toFixed(2)}x, ${d >= 0 ? '+' : ''}${(d * 100).toFixed(0)}%)`;
+  return `${Math.abs(d) <= AGREE ? 'PASS' : 'DIFF'} (loadgen ${loadgen.toFixed(2)}x, ${d >= 0 ? '+' : ''}${(d * 100).toFixed(1)}%)`;
 }
 
 /**

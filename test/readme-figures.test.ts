@@ -152,9 +152,9 @@ test('the agreement marks follow the ratios of both generators', () => {
     assert.equal(rows.length, 4, rows.join('\n'));
     const row = (name: string) => rows.find((r) => r.includes(name))!.split(' | ');
     assert.equal(row('raw `net`')[3], '', 'raw has no ratio to compare');
-    assert.match(row('w.append(r.slice(n))')[3]!, /^PASS \(loadgen [\d.]+x, \+5%\)$/);
-    assert.match(row('w.append(r.slice(n))')[5]!, /^PASS \(loadgen [\d.]+x, -3%\)$/);
-    assert.match(row('r.next(n).copy(w.malloc(n))')[3]!, /^DIFF \(loadgen [\d.]+x, \+30%\)$/);
+    assert.match(row('w.append(r.slice(n))')[3]!, /^PASS \(loadgen [\d.]+x, \+5\.0%\)$/);
+    assert.match(row('w.append(r.slice(n))')[5]!, /^PASS \(loadgen [\d.]+x, -3\.0%\)$/);
+    assert.match(row('r.next(n).copy(w.malloc(n))')[3]!, /^DIFF \(loadgen [\d.]+x, \+30\.0%\)$/);
     assert.match(row('r.next(n).copy(w.malloc(n))')[5]!, /^DIFF /);
     const saturated = row('replies copied, one write');
     assert.match(saturated[3]!, /^PASS /, 'the CPU ratio is compared even with the client saturated');

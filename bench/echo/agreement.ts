@@ -30,7 +30,7 @@ export interface Agreement {
 /** The Node client's ratio over the compiled generator's, as "+3%". */
 export function apart(a: Agreement): string {
   const d = (a.node / a.loadgen - 1) * 100;
-  return `${d >= 0 ? '+' : ''}${d.toFixed(0)}%`;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(1)}%`;
 }
 
 function verdict(loadgen: number, node: number): 'PASS' | 'DIFF' | 'not compared' {
