@@ -2,10 +2,12 @@
 // taskset exists (server on CPU 0, generator on CPU 1). The headline is the server's CPU per request
 // (from /proc/PID/stat over the measured window): on a shared machine it moves far less than req/s.
 // Rounds interleave the servers so drift hits them all alike; each figure is the median over rounds.
-// With --node-client the Node load client (bench/load/client.ts) runs too, as a second generator.
+// The Node load client (bench/load/client.ts) runs too, as a second generator, right after the
+// compiled one against the same (warm) server process, on the servers the ratios need; its ratios to
+// raw are checked against the compiled generator's (agreement.ts). --no-node-client skips it.
 // The idle-memory case opens 8,000 connections, one echo each, and reads the server's RSS growth.
 //   node bench/dist/echo/main.js [--quick] [--rounds=n] [--servers=raw,append,...] [--cases=1,2]
-//                                [--node-client] [--no-memory] [--memory-only]
+//                                [--no-node-client] [--node-servers=raw,append,...] [--no-memory] [--memory-only]
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { printTable } from '../lib/table.js';
 import { figure, recordFigures, type Figure } from '../lib/results.js';
 import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode, type ServerCpu } from '../lib/processes.js';
 import { holdIdle, loadgenPath, runLoadgen, type LoadgenResult } from '../lib/loadgen.js';
+import { AGREE, GEN_BOUND, agreement, apart, type GenFigures } from './agreement.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -38,6 +41,15 @@ try {
   loadgen = null;
 }
 if (!servers.includes('raw')) servers.unshift('raw');
+// The second generator: the Node client, after the compiled one against the same warm server, on
+// the servers the ratios need (raw, both batching servers, the three handler styles), in shorter
+// windows. Off with --no-node-client, and when it is the only generator (the --quick fallback).
+const nodeClientOn = loadgen !== null && !argv.includes('--no-node-client');
+// A --quick (smoke) run only checks the path: raw and one style.
+const nodeServers = (opt('node-servers')?.split(',') ?? (quick ? ['raw', 'append'] : ['raw', 'batch-views', 'batch-copy', ...styles])).filter((s) => servers.includes(s as ServerName)) as ServerName[];
+if (!nodeServers.includes('raw')) nodeServers.unshift('raw');
+const nodeDuration = quick ? 0.3 : 1.5;
+const nodeWarmup = quick ? 0.2 : 0.5;
 const allCases = [
   { name: '50 conns ping-pong 128 B', connections: 50, inflight: 1, size: 128 },
   { name: '50 conns x16 in flight 128 B', connections: 50, inflight: 16, size: 128 },
@@ -49,7 +61,7 @@ type Case = (typeof allCases)[number];
 interface Run {
   gen: LoadgenResult;
   server: ServerCpu;
-  node?: { rps: number; cpuPercent: number };
+  node?: NodeClientResult;
 }
 
 async function startServer(server: ServerName, v8Flags: readonly string[] = V8_FLAGS) {
@@ -69,17 +81,21 @@ async function startServer(server: ServerName, v8Flags: readonly string[] = V8_F
   return { port, pid, stop, gc };
 }
 
+/** What bench/load/client.ts prints; the server figures come from /proc, read as loadgen reads them. */
 interface NodeClientResult {
   rps: number;
   requests: number;
   p50us: number;
   p99us: number;
   cpuPercent: number;
+  serverCpuUsPerReq?: number;
+  serverReadsPerReq?: number;
+  serverWritesPerReq?: number;
 }
 
-async function nodeClient(port: number, c: Case): Promise<NodeClientResult> {
+async function nodeClient(port: number, pid: number, c: Case, seconds: number, warm: number): Promise<NodeClientResult> {
   const client = pinnedNode(1, [join(here, '..', 'load', 'client.js'), '--port', String(port), '--connections', String(c.connections),
-    '--inflight', String(c.inflight), '--size', String(c.size), '--duration', String(duration), '--warmup', String(warmup)], false);
+    '--inflight', String(c.inflight), '--size', String(c.size), '--duration', String(seconds), '--warmup', String(warm), '--pid', String(pid)], false);
   let out = '';
   client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => client.on('exit', resolve));
@@ -93,15 +109,17 @@ async function runOne(server: ServerName, c: Case): Promise<Run> {
   const s = await startServer(server);
   try {
     if (loadgen === null) {
-      // The fallback: the Node client's figures, the server's CPU over the whole run (warmup included).
-      const r = await nodeClient(s.port, c);
+      // The fallback: the Node client's figures; the server's CPU from /proc over its measured window,
+      // or, without /proc, over the whole run (warmup included).
+      const r = await nodeClient(s.port, s.pid, c, duration, warmup);
       const server = await s.stop();
       const gen: LoadgenResult = { generator: 'node client', requests: r.requests, seconds: duration, rps: r.rps, p50us: r.p50us, p99us: r.p99us, p999us: NaN,
-        cpuPercent: r.cpuPercent, errors: 0, serverCpuUsPerReq: ((server.cpuUserMs + server.cpuSystemMs) * 1000) / Math.max(1, r.requests) };
+        cpuPercent: r.cpuPercent, errors: 0, serverCpuUsPerReq: r.serverCpuUsPerReq ?? ((server.cpuUserMs + server.cpuSystemMs) * 1000) / Math.max(1, r.requests),
+        ...(r.serverReadsPerReq !== undefined ? { serverReadsPerReq: r.serverReadsPerReq, serverWritesPerReq: r.serverWritesPerReq! } : {}) };
       return { gen, server };
     }
     const gen = await runLoadgen({ port: s.port, pid: s.pid, connections: c.connections, inflight: c.inflight, size: c.size, duration, warmup, cpu: 1 }, hasTaskset);
-    const node = argv.includes('--node-client') ? await nodeClient(s.port, c) : undefined;
+    const node = nodeClientOn && nodeServers.includes(server) ? await nodeClient(s.port, s.pid, c, nodeDuration, nodeWarmup) : undefined;
     return { gen, server: await s.stop(), ...(node ? { node } : {}) };
   } catch (err) {
     await s.stop().catch(() => {});
@@ -116,7 +134,6 @@ function median(xs: number[]): number {
 }
 const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
 const fmtUs = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
-const GEN_BOUND = 80;
 
 async function throughput(): Promise<number> {
   let missed = 0;
@@ -136,7 +153,7 @@ async function throughput(): Promise<number> {
       return xs.length > 1 ? `±${(((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100).toFixed(0)}%` : '';
     };
     printTable(
-      ['server', 'req/s', 'x raw', 'server CPU µs/req', 'x raw', 'read+write /req', 'p50', 'p99', 'p99.9', 'gen CPU', ...(argv.includes('--node-client') ? ['node client req/s', 'x raw'] : [])],
+      ['server', 'req/s', 'x raw', 'server CPU µs/req', 'x raw', 'read+write /req', 'p50', 'p99', 'p99.9', 'gen CPU'],
       servers.map((s) => [
         s,
         fmtRate(rps(s)) + (gen(s) > GEN_BOUND ? '*' : ''),
@@ -148,9 +165,9 @@ async function throughput(): Promise<number> {
         fmtUs(med(s, (r) => r.gen.p99us)),
         fmtUs(med(s, (r) => r.gen.p999us)),
         `${gen(s).toFixed(0)}%`,
-        ...(argv.includes('--node-client') ? [fmtRate(med(s, (r) => r.node!.rps)), `${(med(s, (r) => r.node!.rps) / med('raw', (r) => r.node!.rps)).toFixed(2)}x`] : []),
       ]),
     );
+    if (nodeClientOn) printNodeClient(c, runs);
     const figures: Figure[] = [];
     for (const s of servers) {
       // The handler styles are recorded as 'nocopy <style>': the chart and tables highlight nocopy.
@@ -166,7 +183,20 @@ async function throughput(): Promise<number> {
         figure({ ...base, metric: 'generator CPU %', better: 'lower' }, rs.map((r) => r.gen.cpuPercent)),
         figure({ ...base, metric: 'peak RSS MiB', better: 'lower' }, rs.map((r) => r.server.maxRssKiB / 1024)),
       );
-      if (argv.includes('--node-client')) figures.push(figure({ ...base, metric: 'req/s (node client)', better: 'higher' }, rs.map((r) => r.node!.rps)));
+      // The second generator's figures: metrics named by it, so that no table, ratio or chart mixes
+      // them with the compiled generator's.
+      if (nodeClientOn && nodeServers.includes(s)) {
+        const nb = { ...base, generator: 'node client' };
+        const nv = (f: (n: NodeClientResult) => number) => rs.map((r) => f(r.node!));
+        figures.push(
+          figure({ ...nb, metric: 'req/s (node client)', better: 'higher' }, nv((n) => n.rps)),
+          figure({ ...nb, metric: 'server CPU µs/req (node client)', better: 'lower' }, nv((n) => n.serverCpuUsPerReq ?? NaN)),
+          figure({ ...nb, metric: 'syscalls/req (node client)', better: 'lower' }, nv((n) => (n.serverReadsPerReq ?? NaN) + (n.serverWritesPerReq ?? NaN))),
+          figure({ ...nb, metric: 'p50 ms (node client)', better: 'lower' }, nv((n) => n.p50us / 1000)),
+          figure({ ...nb, metric: 'p99 ms (node client)', better: 'lower' }, nv((n) => n.p99us / 1000)),
+          figure({ ...nb, metric: 'generator CPU % (node client)', better: 'lower' }, nv((n) => n.cpuPercent)),
+        );
+      }
     }
     // A figure the generator could not give (no /proc, the fallback client) is left out, not NaN.
     recordFigures(figures.filter((f) => Number.isFinite(f.median)));
@@ -189,6 +219,38 @@ async function throughput(): Promise<number> {
     }
   }
   return missed;
+}
+
+/** The Node client's table for one case, and its ratios to raw checked against the compiled generator's. */
+function printNodeClient(c: Case, runs: Map<ServerName, Run[]>): void {
+  const med = (s: ServerName, f: (r: Run) => number) => median(runs.get(s)!.map(f));
+  const lg = (s: ServerName): GenFigures => ({ rps: med(s, (r) => r.gen.rps), cpuUsPerReq: med(s, (r) => r.gen.serverCpuUsPerReq ?? NaN), genCpu: med(s, (r) => r.gen.cpuPercent) });
+  const nc = (s: ServerName): GenFigures => ({ rps: med(s, (r) => r.node!.rps), cpuUsPerReq: med(s, (r) => r.node!.serverCpuUsPerReq ?? NaN), genCpu: med(s, (r) => r.node!.cpuPercent) });
+  console.log(`\n${c.name}  (second generator: the Node client, ${nodeDuration} s (+${nodeWarmup} s warmup) after loadgen on the same server; * = client above ${GEN_BOUND}% of its core: the rate measures the generator)`);
+  printTable(
+    ['server', 'req/s', 'x raw', 'server CPU µs/req', 'x raw', 'read+write /req', 'p50', 'p99', 'client CPU'],
+    nodeServers.map((s) => {
+      const n = nc(s);
+      const raw = nc('raw');
+      return [
+        s,
+        fmtRate(n.rps) + (n.genCpu > GEN_BOUND ? '*' : ''),
+        `${(n.rps / raw.rps).toFixed(2)}x`,
+        n.cpuUsPerReq.toFixed(3),
+        `${(n.cpuUsPerReq / raw.cpuUsPerReq).toFixed(2)}x`,
+        `${med(s, (r) => r.node!.serverReadsPerReq ?? NaN).toFixed(3)} + ${med(s, (r) => r.node!.serverWritesPerReq ?? NaN).toFixed(3)}`,
+        fmtUs(med(s, (r) => r.node!.p50us)),
+        fmtUs(med(s, (r) => r.node!.p99us)),
+        `${n.genCpu.toFixed(0)}%${n.genCpu > GEN_BOUND ? ' measures the generator' : ''}`,
+      ];
+    }),
+  );
+  console.log(`  agreement of the ratios to raw, Node client vs loadgen (PASS within ${AGREE * 100}%; rates only where neither generator is above ${GEN_BOUND}% of its core):`);
+  for (const s of nodeServers.filter((x) => x !== 'raw')) {
+    const parts = agreement(lg(s), lg('raw'), nc(s), nc('raw')).map((a) =>
+      `${a.what} ${a.loadgen.toFixed(2)}x vs ${a.node.toFixed(2)}x ${a.verdict === 'not compared' ? `not compared (${a.why ?? 'no figure'})` : `${a.verdict} (${apart(a)})`}`);
+    console.log(`  ${s}: ${parts.join('; ')}`);
+  }
 }
 
 function rssKiB(pid: number): number {
@@ -227,6 +289,7 @@ async function idleMemory(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`echo: generator ${loadgen ?? 'the Node load client (bench/load/client.ts)'}; ${rounds} round(s) of ${duration} s (+${warmup} s warmup) per server and case; ${hasTaskset ? 'server pinned to CPU 0, generator to CPU 1' : 'taskset not found: processes not pinned'}`);
+  if (nodeClientOn) console.log(`echo: second generator the Node load client (bench/load/client.ts), ${nodeDuration} s (+${nodeWarmup} s warmup) per round on ${nodeServers.join(', ')} (--no-node-client skips it)`);
   let missed = 0;
   if (!argv.includes('--memory-only')) missed += await throughput();
   if (!argv.includes('--no-memory') && loadgen !== null) await idleMemory();

@@ -2,12 +2,18 @@
 // every reply byte. It stays cheap so that it measures the server, not itself: requests are encoded
 // once, a connection refills its window with one write, and replies are verified by comparing whole
 // byte ranges against the expected stream (every request is the same frame, so the reply stream is
-// that frame repeated). Latency goes into Node's native HDR histogram.
+// that frame repeated). Latency goes into Node's native HDR histogram. With --pid it reads the
+// server's CPU and syscalls from /proc at the edges of the measured window, as bench/loadgen does,
+// so that its rows carry the same headline figure as the compiled generator's.
 //
 // Usage: node client.js --port P [--host H] [--connections 50] [--inflight 1] [--size 128]
-//        [--duration 5] [--warmup 1]
-// Prints one JSON line: { requests, seconds, rps, p50us, p99us, cpuUserMs, cpuSystemMs, cpuPercent, errors }.
+//        [--duration 5] [--warmup 1] [--pid SERVER_PID]
+// Prints one JSON line: { generator, requests, seconds, rps, p50us, p99us, cpuUserMs, cpuSystemMs,
+// cpuPercent, errors } and, with --pid on Linux, serverCpuUsPerReq, serverCpuPercent,
+// serverReadsPerReq, serverWritesPerReq.
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
@@ -21,6 +27,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '128' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
+    pid: { type: 'string' },
   },
 });
 
@@ -41,6 +48,33 @@ const windowBuf = Buffer.concat(Array.from({ length: inflight }, () => frame));
 const reps = Math.ceil((256 * 1024) / frameLen) + 2;
 const expected = Buffer.concat(Array.from({ length: reps }, () => frame));
 
+interface ProcReading { ticks: number; syscr: number; syscw: number }
+
+/** The server's utime + stime (clock ticks) and read/write syscalls so far; null without /proc. */
+function readProc(pid: number): ProcReading | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name (which may hold spaces and parentheses): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const syscr = Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
+    const syscw = Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
+    return Number.isFinite(ticks) ? { ticks, syscr, syscw } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux port, asked of getconf when it exists. */
+function clockTicks(): number {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return r.status === 0 && n > 0 ? n : 100;
+}
+
+const serverPid = values.pid !== undefined ? Number(values.pid) : undefined;
+const ticksPerSecond = serverPid !== undefined ? clockTicks() : 100;
 const histogram = createHistogram();
 let measuring = false;
 let stopping = false;
@@ -127,6 +161,7 @@ async function main(): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, warmupMs));
   histogram.reset();
+  const p0 = serverPid !== undefined ? readProc(serverPid) : null;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   measuring = true;
@@ -134,9 +169,20 @@ async function main(): Promise<void> {
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const p1 = serverPid !== undefined ? readProc(serverPid) : null;
   stopping = true;
   for (const c of conns) c.socket.destroy();
+  const server =
+    p0 !== null && p1 !== null && requests > 0
+      ? {
+          serverCpuUsPerReq: ((p1.ticks - p0.ticks) / ticksPerSecond) * 1e6 / requests,
+          serverCpuPercent: ((p1.ticks - p0.ticks) / ticksPerSecond / seconds) * 100,
+          serverReadsPerReq: (p1.syscr - p0.syscr) / requests,
+          serverWritesPerReq: (p1.syscw - p0.syscw) / requests,
+        }
+      : {};
   const result = {
+    generator: 'node client',
     requests,
     seconds,
     rps: requests / seconds,
@@ -146,6 +192,7 @@ async function main(): Promise<void> {
     cpuSystemMs: cpu.system / 1000,
     cpuPercent: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
     errors,
+    ...server,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
