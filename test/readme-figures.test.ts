@@ -128,7 +128,12 @@ test('the agreement marks follow the ratios of both generators', () => {
   try {
     const readme = readFileSync(readmeFile, 'utf8');
     const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Results;
+    // Only the made-up Node client figures below: the committed run's own ones (if any) are dropped.
+    results.figures = results.figures.filter((f) => !f.metric.endsWith(NODE));
     const group = '50 conns x16 in flight 128 B';
+    // And loadgen below 80% of its core in that case, whatever the committed run saw: the rate
+    // ratios are then compared wherever the made-up client did not saturate.
+    for (const f of results.figures) if (f.suite === 'echo' && f.group === group && f.metric === 'generator CPU %') f.median = 50;
     const lg = (subject: string, metric: string) => results.figures.find((f) => f.suite === 'echo' && f.group === group && f.subject === subject && f.metric === metric)!;
     // The Node client's figures made up: raw and three servers, every ratio to raw chosen.
     const made: Figure[] = [];
