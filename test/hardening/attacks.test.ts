@@ -172,7 +172,9 @@ test('200 stalled peers of 15 MiB: RSS stays bounded, honest calls are all answe
   running = false;
   await Promise.all(callers);
   // After they go: the pool gives the memory back within a few decay periods.
-  await until(() => memory(child.pid!).rss - start < 64, 'RSS to come back within 64 MiB of the start', 15_000).catch(() => {});
+  // A liveness wait (it ends as soon as RSS is back): 15 s was not enough once in a full CI run
+  // (74 MiB above the start; 41 when this file ran alone), as the pool's decay returns idle blocks.
+  await until(() => memory(child.pid!).rss - start < 64, 'RSS to come back within 64 MiB of the start', 40_000).catch(() => {});
   const end = memory(child.pid!).rss;
 
   const held = peers.map((p) => p.closed - p.connected).sort((a, b) => a - b);
