@@ -34,6 +34,9 @@ for (const framing of ['framed', 'stream'] as const) {
       const clients: RpcClient[] = pools.map((p) =>
         createClient({ address: `127.0.0.1:${port}`, framing, connections: 2, timeout: 8000, dial: { pool: p }, backoff: { initial: 20, max: 200 } }),
       );
+      // Every connection up before the load: a dial still under way when the shutdown begins (a
+      // loaded machine dials slowly) would be refused, and its call was sent before the shutdown.
+      await within(Promise.all(clients.map((c) => c.ready({ timeout: 60_000 }))), 70_000, 'the clients to connect');
       const results = new Map<string, { ok: true; value: unknown } | { ok: false; code: string }>();
       const sentAt = new Map<string, number>();
       let stop = false;
