@@ -24,7 +24,7 @@ import {
 import { afterRejected, afterRequest, dispatch, setReady } from './dispatch.js';
 import { onRead } from './input.js';
 import { beginClose, close, closeIfIdle, destroy, drain, fail, finish, isIdle, runCallback } from './lifecycle.js';
-import { drained, flush, onWritten, queued, releaseInput, send } from './output.js';
+import { drained, flush, queued, releaseInput, send } from './output.js';
 import { ConnectionReader, type ReadHost, type Reader, type WaitOptions } from './reader.js';
 import { report } from './report.js';
 import { attach, start } from './socket-events.js';
@@ -85,11 +85,24 @@ export class Connection<C = unknown> {
   ctx: C;
   /** The error that closed the connection, if any. */
   error: unknown = undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
+  // Getters rather than five fields a connection: the remote ones read Node's copy, made when the
+  // connection opens (it outlives the socket); the local one is the listener's when it has one address.
+  readonly #local: LocalAddress | null;
+  get localAddress(): string | undefined {
+    return this.#local?.address;
+  }
+  get localPort(): number | undefined {
+    return this.#local?.port;
+  }
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+  get remoteFamily(): string | undefined {
+    return this.socket.remoteFamily;
+  }
   /** The underlying socket: an escape hatch (TLS peer certificate, socket options). Do not read from it, write to it, pause or resume it. */
   readonly socket: Socket;
   /** How input arrives: 'onread' straight into pooled nodes, or 'link' (Node's chunks, see README: read path). */
@@ -115,17 +128,16 @@ export class Connection<C = unknown> {
     this[kCore] = core;
     core.onSettled = () => afterRequest(core);
     core.onRejected = (err) => afterRejected(core, err);
-    core.onWritten = (err) => onWritten(core, err);
     const host = new Host(core);
     this.reader = new ConnectionReader(core.input, host);
     this.writer = new ConnectionWriter(core.output, host);
     // From the listener when it is bound to one address: every connection then shares its strings
-    // instead of keeping its own lookup (8,000 idle connections held one each).
-    this.localAddress = local !== null ? local.address : socket.localAddress;
-    this.localPort = local !== null ? local.port : socket.localPort;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
-    this.remoteFamily = socket.remoteFamily;
+    // instead of keeping its own lookup (8,000 idle connections held one each). Node forgets the
+    // local address when the socket closes: a copy, made now.
+    const address = local === null ? socket.localAddress : undefined;
+    this.#local = local ?? (address === undefined ? null : { address, port: socket.localPort! });
+    // Node keeps the peer's address past the close once it has been read: read it while it is there.
+    void socket.remoteAddress;
     attach(core);
   }
 

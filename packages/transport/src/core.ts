@@ -127,7 +127,8 @@ export class Core<C = unknown> {
   // Bound once per connection, not per request (set by the modules that use them).
   onSettled: () => void = noop;
   onRejected: (err: unknown) => void = noop;
-  onWritten: (err?: Error | null) => void = noop;
+  /** The socket's write callback for a batch it queued; made at the first such batch (output.ts). */
+  onWritten: ((err?: Error | null) => void) | null = null;
 
   constructor(
     conn: Connection<C>,

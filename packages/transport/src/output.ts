@@ -81,7 +81,12 @@ function write(core: Core<any>): void {
   // which Node runs after every write before it.
   core.batches++;
   (core.inflight = own(core.inflight)).push(out.slice(n));
-  s.write(EMPTY_WRITE, core.onWritten);
+  s.write(EMPTY_WRITE, core.onWritten ?? bindWritten(core));
+}
+
+/** The write callback, bound once per connection: most connections never queue a batch. */
+function bindWritten(core: Core<any>): (err?: Error | null) => void {
+  return (core.onWritten = (err) => onWritten(core, err));
 }
 
 /** The socket's write callback for the oldest batch. */
