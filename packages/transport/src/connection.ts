@@ -31,7 +31,7 @@ import { attach, start } from './socket-events.js';
 import { kBudget, kDestroy, kDrain, kIdle, kOnRead, kReport, kStart } from './symbols.js';
 import { wait } from './waits.js';
 import { ConnectionWriter, type WriteHost, type Writer } from './writer.js';
-import type { BudgetMember, InboundBudget } from './inbound-budget.js';
+import { InboundAccount, type InboundBudget } from './inbound-budget.js';
 import type { InboundBudgetError } from './errors.js';
 import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
 import { checkMs } from './validate.js';
@@ -327,7 +327,7 @@ export class Connection<C = unknown> {
   /** @internal Accepted connections share their EventLoop's input budget. */
   [kBudget](budget: InboundBudget): void {
     const core = this[kCore];
-    core.account = budget.open(new BudgetLink(core));
+    core.account = new ConnectionAccount(budget, core);
   }
 }
 
@@ -337,10 +337,11 @@ export interface LocalAddress {
   readonly port: number;
 }
 
-/** The budget's handle on a connection: one small object, not three closures per connection. */
-class BudgetLink implements BudgetMember {
+/** The connection's share of the budget, and the budget's handle on it: one object, no closures. */
+class ConnectionAccount extends InboundAccount {
   readonly #core: Core<any>;
-  constructor(core: Core<any>) {
+  constructor(budget: InboundBudget, core: Core<any>) {
+    super(budget);
     this.#core = core;
   }
   budgetPause(): void {

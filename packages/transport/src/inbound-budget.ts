@@ -25,27 +25,25 @@ export function defaultInboundTotal(): number {
   return Math.min(256 * MiB, Math.max(32 * MiB, Math.floor(mem / 64)));
 }
 
-/** What the budget needs of a connection. */
-export interface BudgetMember {
-  /** Stop reading (the budget is past its low-water mark and this member holds partial input). */
-  budgetPause(): void;
-  /** Read again. */
-  budgetResume(): void;
-  /** Close, to give the budget its memory back. */
-  budgetEvict(error: InboundBudgetError): void;
-}
-
-/** One connection's share: the bytes it buffers now, and since when it has held partial input. */
-export class InboundAccount {
-  readonly member: BudgetMember;
+/**
+ * One connection's share: the bytes it buffers now, and since when it has held partial input. The
+ * connection's side extends it with what the budget needs of a connection (one object a connection).
+ */
+export abstract class InboundAccount {
   readonly budget: InboundBudget;
   bytes = 0;
   since = 0;
   paused = false;
-  constructor(budget: InboundBudget, member: BudgetMember) {
+  constructor(budget: InboundBudget) {
     this.budget = budget;
-    this.member = member;
   }
+
+  /** Stop reading (the budget is past its low-water mark and this connection holds partial input). */
+  abstract budgetPause(): void;
+  /** Read again. */
+  abstract budgetResume(): void;
+  /** Close, to give the budget its memory back. */
+  abstract budgetEvict(error: InboundBudgetError): void;
 
   /** The connection buffers `bytes` now (0 when it is drained or closed). */
   set(bytes: number): void {
@@ -85,10 +83,6 @@ export class InboundBudget {
     return this.#paused.size;
   }
 
-  open(member: BudgetMember): InboundAccount {
-    return new InboundAccount(this, member);
-  }
-
   update(a: InboundAccount, bytes: number, delta: number): void {
     if (a.bytes === 0) {
       a.since = Date.now();
@@ -108,7 +102,7 @@ export class InboundBudget {
     else if (delta > 0 && bytes > 0 && this.#total > this.lowWater && !a.paused) {
       a.paused = true;
       this.#paused.add(a);
-      a.member.budgetPause();
+      a.budgetPause();
       this.#timer ??= setTimeout(this.#onTimer, RELIEF_MS).unref();
     } else if (this.#total <= this.lowWater && this.#paused.size > 0) {
       this.#resumeAll();
@@ -131,7 +125,7 @@ export class InboundBudget {
         if (this.#total <= this.lowWater) break;
         this.#evicted++;
         // Closing sets the account to 0 (Connection's close path).
-        a.member.budgetEvict(err);
+        a.budgetEvict(err);
         if (a.bytes !== 0) a.set(0);
       }
     } finally {
@@ -149,7 +143,7 @@ export class InboundBudget {
     this.#paused.clear();
     for (const a of paused) {
       a.paused = false;
-      a.member.budgetResume();
+      a.budgetResume();
     }
   }
 }
