@@ -21,7 +21,7 @@ import {
   isThenable,
   own,
 } from './core.js';
-import { afterRejected, afterRequest, dispatch, setReady } from './dispatch.js';
+import { dispatch, setReady } from './dispatch.js';
 import { onRead } from './input.js';
 import { beginClose, close, closeIfIdle, destroy, drain, fail, finish, isIdle, runCallback } from './lifecycle.js';
 import { drained, flush, queued, releaseInput, send } from './output.js';
@@ -126,8 +126,6 @@ export class Connection<C = unknown> {
     // The options are shared until a per-connection setter makes this connection its own copy.
     const core = new Core<C>(this, socket, opts, input ?? new LinkBuffer({ pool: opts.pool }), new LinkBuffer({ pool: opts.pool }), onRequest, onFinish, OPS);
     this[kCore] = core;
-    core.onSettled = () => afterRequest(core);
-    core.onRejected = (err) => afterRejected(core, err);
     const host = new Host(core);
     this.reader = new ConnectionReader(core.input, host);
     this.writer = new ConnectionWriter(core.output, host);

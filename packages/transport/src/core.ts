@@ -125,8 +125,9 @@ export class Core<C = unknown> {
   closeCallbacks: CloseCallback<C>[] = none();
   account: InboundAccount | null = null;
   // Bound once per connection, not per request (set by the modules that use them).
-  onSettled: () => void = noop;
-  onRejected: (err: unknown) => void = noop;
+  /** The reactions to a handler's pending promise; made at the first one (dispatch.ts). */
+  onSettled: (() => void) | null = null;
+  onRejected: ((err: unknown) => void) | null = null;
   /** The socket's write callback for a batch it queued; made at the first such batch (output.ts). */
   onWritten: ((err?: Error | null) => void) | null = null;
 
@@ -183,4 +184,3 @@ export function isThenable<T>(v: unknown): v is PromiseLike<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
-function noop(): void {}

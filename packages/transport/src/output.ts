@@ -5,7 +5,8 @@
 import { CLOSING, type Core, DRAINING, OUT_WAITING, type DrainWaiter, none, own } from './core.js';
 import { ConnClosedError, WriteTimeoutError } from './errors.js';
 
-const RESOLVED: Promise<void> = Promise.resolve();
+/** What flush() and drained() return when nothing waits: settled, and recognised by dispatch.ts. */
+export const FLUSHED: Promise<void> = Promise.resolve();
 const EMPTY_WRITE = Buffer.alloc(0);
 
 /** Sends what was written: true if it went to the socket (or nothing waits), false if it waits for the peer. */
@@ -28,14 +29,14 @@ export function send(core: Core<any>): boolean {
 
 /** Resolves once no output waits for the peer; rejects when the connection closes or the write timeout passes. */
 export function drained(core: Core<any>): Promise<void> {
-  if ((core.state & OUT_WAITING) === 0) return RESOLVED;
+  if ((core.state & OUT_WAITING) === 0) return FLUSHED;
   return new Promise<void>((resolve, reject) => (core.drainWaiters = own(core.drainWaiters)).push({ resolve, reject }));
 }
 
 /** send() as a promise: resolves at once unless the output waits for the peer. */
 export function flush(core: Core<any>): Promise<void> {
   try {
-    return send(core) ? RESOLVED : drained(core);
+    return send(core) ? FLUSHED : drained(core);
   } catch (err) {
     return Promise.reject(err);
   }
