@@ -3,7 +3,7 @@
 // and HAProxy in TCP mode.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Proc, freePort, start, waitForListenLine, waitForPort } from './procs.js';
+import { type Proc, freePort, start, threads, waitForListenLine, waitForPort } from './procs.js';
 
 export interface Target {
   /** 'direct' is redis itself; the others are proxies in front of it. */
@@ -28,15 +28,15 @@ export async function startRedis(bin: string, dir: string): Promise<Target> {
   return { name: 'direct', port, proc };
 }
 
-/** The nocopy proxy: the CLI from packages/proxy, default options. */
-export async function startNocopy(cli: string, upstreamPort: number): Promise<Target> {
-  const proc = start('nocopy-proxy', process.execPath, [cli, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`]);
+/** The nocopy proxy: the CLI from packages/proxy, default options; pinned to `cpu` when given. */
+export async function startNocopy(cli: string, upstreamPort: number, cpu?: number): Promise<Target> {
+  const proc = start('nocopy-proxy', process.execPath, [cli, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`], cpu);
   const port = await waitForListenLine(proc);
   return { name: 'nocopy', port, proc };
 }
 
-export async function startPipe(script: string, upstreamPort: number): Promise<Target> {
-  const proc = start('pipe-proxy', process.execPath, [script, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`]);
+export async function startPipe(script: string, upstreamPort: number, cpu?: number): Promise<Target> {
+  const proc = start('pipe-proxy', process.execPath, [script, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`], cpu);
   const port = await waitForListenLine(proc);
   return { name: 'pipe', port, proc };
 }
@@ -44,9 +44,10 @@ export async function startPipe(script: string, upstreamPort: number): Promise<T
 /**
  * HAProxy in TCP mode with a minimal generated config: one frontend, one backend, the usual
  * timeouts. One thread (`nbthread 1`), like the single event loop of the Node proxies; HAProxy would
- * default to one thread per CPU. Runs in the foreground (-db).
+ * default to one thread per CPU. Runs in the foreground (-db), pinned to `cpu` when given. Once it
+ * listens, its thread count is read from /proc: anything but 1 is an error, not a silent unfair row.
  */
-export async function startHaproxy(bin: string, dir: string, upstreamPort: number): Promise<Target> {
+export async function startHaproxy(bin: string, dir: string, upstreamPort: number, cpu?: number): Promise<Target> {
   const port = await freePort();
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(
@@ -68,7 +69,9 @@ export async function startHaproxy(bin: string, dir: string, upstreamPort: numbe
       '',
     ].join('\n'),
   );
-  const proc = start('haproxy', bin, ['-f', cfg, '-db']);
+  const proc = start('haproxy', bin, ['-f', cfg, '-db'], cpu);
   await waitForPort(port, proc);
+  const n = threads(proc.child.pid);
+  if (!Number.isNaN(n) && n !== 1) throw new Error(`haproxy runs ${n} threads, expected 1 (nbthread 1):\n${proc.output()}`);
   return { name: 'haproxy', port, proc };
 }
