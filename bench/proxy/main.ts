@@ -1,12 +1,13 @@
 // bench/proxy: a real server (redis-server) and a real client (redis-benchmark), directly and through
-// three TCP proxies, each in its own process: nocopy (packages/proxy's nocopy-proxy), a naive
-// `socket.pipe()` proxy, and HAProxy in TCP mode (`nbthread 1`, checked). Each test (SET, GET by
+// four TCP proxies, each in its own process: nocopy (packages/proxy's nocopy-proxy), a naive
+// `socket.pipe()` proxy, the raw proxy (the cheapest on Node's public API, the floor for any Node
+// proxy) and HAProxy in TCP mode (`nbthread 1`, checked). Each test (SET, GET by
 // default) is its own redis-benchmark run (50 clients, the same -n), unpipelined (-P 1) and pipelined
 // (-P 16), so that every row gets the proxy's CPU per request beside its rate and p99. The proxies run
 // on CPU 0 and redis-benchmark on CPU 1 (taskset; redis-server is left to the scheduler); rounds
 // interleave the targets in a rotating order and every figure is the median over rounds.
 //   node bench/dist/proxy/main.js [--quick] [--rounds=<n>] [--requests=<n>] [--clients=<n>]
-//        [--tests=set,get] [--pipelines=1,16] [--targets=direct,haproxy,pipe,nocopy] [--no-pin]
+//        [--tests=set,get] [--pipelines=1,16] [--targets=direct,haproxy,pipe,raw,nocopy] [--no-pin]
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,11 +17,12 @@ import { intFlag as intFlagOf } from '../lib/options.js';
 import { figure, median, recordFigures, spread, type Figure } from '../lib/results.js';
 import { cpuMs, cpusAllowed, firstLine, hasTaskset, installCleanup, SKIPPED_EXIT_CODE, stopAll, threads, which } from './procs.js';
 import { runRedisBenchmarkMeasured, type BenchRow } from './redis-benchmark.js';
-import { startHaproxy, startNocopy, startPipe, startRedis, type Target } from './targets.js';
+import { startHaproxy, startNocopy, startPipe, startRaw, startRedis, type Target } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const NOCOPY_CLI = resolve(here, '../../../packages/proxy/dist/src/cli.js');
 const PIPE_PROXY = join(here, 'pipe-proxy.js');
+const RAW_PROXY = join(here, 'raw-proxy.js');
 
 const argv = process.argv.slice(2);
 const intFlag = (name: string, fallback: number): number => intFlagOf(argv, name, fallback);
@@ -36,7 +38,7 @@ const PIPELINES = listFlag('pipelines', '1,16').map((p) => {
   return v;
 });
 const TESTS = listFlag('tests', 'set,get');
-const ALL = ['direct', 'haproxy', 'pipe', 'nocopy'] as const;
+const ALL = ['direct', 'haproxy', 'pipe', 'raw', 'nocopy'] as const;
 type Name = (typeof ALL)[number];
 const ORDER: readonly Name[] = listFlag('targets', ALL.join(',')).map((n) => {
   if (!(ALL as readonly string[]).includes(n)) throw new Error(`bad --targets: ${n} (one of ${ALL.join(', ')})`);
@@ -110,6 +112,7 @@ async function run(bins: NonNullable<ReturnType<typeof tools>>, dir: string): Pr
   const targets = new Map<Name, Target>([['direct', redis]]);
   if (has('haproxy')) targets.set('haproxy', await startHaproxy(bins.haproxy, dir, redis.port, PROXY_CPU));
   if (has('pipe')) targets.set('pipe', await startPipe(PIPE_PROXY, redis.port, PROXY_CPU));
+  if (has('raw')) targets.set('raw', await startRaw(RAW_PROXY, redis.port, PROXY_CPU));
   if (has('nocopy')) targets.set('nocopy', await startNocopy(NOCOPY_CLI, redis.port, PROXY_CPU));
 
   console.log(
@@ -179,9 +182,9 @@ function report(samples: Map<string, Sample[]>): void {
       const clientBusy = median(ORDER.flatMap((n) => sampleOf(n, pipeline, test).map((s) => s.clientBusy)));
       for (const n of ORDER) maxSpread = Math.max(maxSpread, spread(values(n, pipeline, test, (r) => r.rps)));
       const label = [test, `P=${pipeline}`];
-      rpsRows.push([...label, ...ORDER.map((n) => fmtRate(rps(n))), fmtX(ratio('nocopy', 'haproxy', rps)), fmtX(ratio('pipe', 'haproxy', rps)), fmtX(ratio('nocopy', 'pipe', rps)), fmtPct(clientBusy)]);
-      p99Rows.push([...label, ...ORDER.map((n) => fmtMs(p99(n))), fmtX(ratio('nocopy', 'haproxy', p99)), fmtX(ratio('pipe', 'haproxy', p99))]);
-      cpuRows.push([...label, ...ORDER.map((n) => `${fmtUs(cpu(n))} (${fmtPct(busy(n))})`), fmtX(ratio('nocopy', 'haproxy', cpu)), fmtX(ratio('pipe', 'haproxy', cpu))]);
+      rpsRows.push([...label, ...ORDER.map((n) => fmtRate(rps(n))), fmtX(ratio('nocopy', 'haproxy', rps)), fmtX(ratio('raw', 'haproxy', rps)), fmtX(ratio('nocopy', 'pipe', rps)), fmtX(ratio('nocopy', 'raw', rps)), fmtPct(clientBusy)]);
+      p99Rows.push([...label, ...ORDER.map((n) => fmtMs(p99(n))), fmtX(ratio('nocopy', 'haproxy', p99)), fmtX(ratio('raw', 'haproxy', p99)), fmtX(ratio('pipe', 'haproxy', p99))]);
+      cpuRows.push([...label, ...ORDER.map((n) => `${fmtUs(cpu(n))} (${fmtPct(busy(n))})`), fmtX(ratio('nocopy', 'haproxy', cpu)), fmtX(ratio('raw', 'haproxy', cpu)), fmtX(ratio('nocopy', 'raw', cpu))]);
       if (has('nocopy') && has('haproxy')) {
         const vsRate = rps('nocopy') / rps('haproxy');
         const vsCpu = cpu('nocopy') / cpu('haproxy');
@@ -209,11 +212,12 @@ function report(samples: Map<string, Sample[]>): void {
   recordFigures(figures);
 
   console.log('\nrequests/s (median) and ratios; client = redis-benchmark CPU / wall time (near 100%: the generator saturated its core)');
-  printTable(['test', 'pipeline', ...ORDER, 'nocopy/haproxy', 'pipe/haproxy', 'nocopy/pipe', 'client'], rpsRows, 2);
+  printTable(['test', 'pipeline', ...ORDER, 'nocopy/haproxy', 'raw/haproxy', 'nocopy/pipe', 'nocopy/raw', 'client'], rpsRows, 2);
   console.log('\np99 latency, ms (median over rounds of redis-benchmark p99) and ratios (lower is better)');
-  printTable(['test', 'pipeline', ...ORDER, 'nocopy/haproxy', 'pipe/haproxy'], p99Rows, 2);
+  printTable(['test', 'pipeline', ...ORDER, 'nocopy/haproxy', 'raw/haproxy', 'pipe/haproxy'], p99Rows, 2);
   console.log('\nCPU per request, µs (user + system of the target process over its run; direct = redis-server), and in () its CPU / wall time');
-  printTable(['test', 'pipeline', ...ORDER, 'nocopy/haproxy', 'pipe/haproxy'], cpuRows, 2);
+  console.log('raw/haproxy is the floor of a Node proxy against HAProxy: what the public API costs before any code of ours');
+  printTable(['test', 'pipeline', ...ORDER, 'nocopy/haproxy', 'raw/haproxy', 'nocopy/raw'], cpuRows, 2);
   if (verdicts.length > 0) {
     console.log(`\ntargets: nocopy >= ${VS_HAPROXY}x HAProxy req/s, <= 1x its CPU per request, <= 1x its p99, and nocopy > pipe req/s, in every case`);
     printTable(['test', 'pipeline', 'rate', `>= ${VS_HAPROXY}x`, 'CPU/req', '<= 1x', 'p99', '<= 1x', 'vs pipe', '> 1x'], verdicts, 2);

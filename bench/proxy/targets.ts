@@ -1,13 +1,13 @@
 // The servers of the proxy suite, each its own process on 127.0.0.1: redis-server (the real
-// upstream), and in front of it the nocopy proxy (the built nocopy-proxy CLI), the naive pipe proxy
-// and HAProxy in TCP mode.
+// upstream), and in front of it the nocopy proxy (the built nocopy-proxy CLI), the naive pipe proxy,
+// the raw proxy (the cheapest on Node's public API: the floor) and HAProxy in TCP mode.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Proc, freePort, start, threads, waitForListenLine, waitForPort } from './procs.js';
 
 export interface Target {
   /** 'direct' is redis itself; the others are proxies in front of it. */
-  readonly name: 'direct' | 'haproxy' | 'pipe' | 'nocopy';
+  readonly name: 'direct' | 'haproxy' | 'pipe' | 'raw' | 'nocopy';
   readonly port: number;
   /** The process whose CPU time is the proxy's cost (for direct: redis-server). */
   readonly proc: Proc;
@@ -33,6 +33,13 @@ export async function startNocopy(cli: string, upstreamPort: number, cpu?: numbe
   const proc = start('nocopy-proxy', process.execPath, [cli, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`], cpu);
   const port = await waitForListenLine(proc);
   return { name: 'nocopy', port, proc };
+}
+
+/** The raw proxy (raw-proxy.ts): what Node's public API costs with nothing on top. */
+export async function startRaw(script: string, upstreamPort: number, cpu?: number): Promise<Target> {
+  const proc = start('raw-proxy', process.execPath, [script, '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`], cpu);
+  const port = await waitForListenLine(proc);
+  return { name: 'raw', port, proc };
 }
 
 export async function startPipe(script: string, upstreamPort: number, cpu?: number): Promise<Target> {
