@@ -203,8 +203,8 @@ function report(samples: Map<string, Sample[]>): void {
         figures.push(
           figure({ ...base, metric: 'req/s', better: 'higher' }, values(n, pipeline, test, (r) => r.rps)),
           figure({ ...base, metric: 'p99 ms', better: 'lower' }, values(n, pipeline, test, (r) => r.p99ms)),
-          // For direct, the CPU is redis-server's own: the proxies' figures are theirs alone.
-          figure({ suite: 'proxy', group, subject: n, metric: n === 'direct' ? 'server CPU µs/req' : 'proxy CPU µs/req', better: 'lower' }, cpuValues(n, pipeline, test)),
+          // The target process's CPU: for direct, redis-server's own; for a proxy, the proxy's alone.
+          figure({ ...base, metric: 'CPU µs/req', better: 'lower' }, cpuValues(n, pipeline, test)),
         );
       }
     }
