@@ -18,9 +18,18 @@ export interface Proc {
 
 const running = new Set<Proc>();
 
-/** Starts `cmd`; its output is kept (not shown) for error messages. */
-export function start(name: string, cmd: string, args: readonly string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Whether `taskset` works here (util-linux): CPU pinning is skipped, and said so, where it does not. */
+export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+/**
+ * Starts `cmd`, pinned to CPU `cpu` when given (taskset execs the command: the pid is the command's);
+ * its output is kept (not shown) for error messages.
+ */
+export function start(name: string, cmd: string, args: readonly string[], cpu?: number): Proc {
+  const pinned = cpu !== undefined && hasTaskset;
+  const child = pinned
+    ? spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer): void => {
     if (out.length < 64 * 1024) out += d.toString();
@@ -128,6 +137,27 @@ export function cpuMs(pid: number | undefined): number {
     return ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1000;
   } catch {
     return NaN;
+  }
+}
+
+/** The number of threads of a running process (Linux /proc), NaN where unavailable. */
+export function threads(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const m = /^Threads:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? NaN : Number(m[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** The CPUs a process may run on, as the kernel reports them ('0', '0-1'), or '?' where unavailable. */
+export function cpusAllowed(pid: number | undefined): string {
+  if (pid === undefined) return '?';
+  try {
+    return /^Cpus_allowed_list:\s+(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
   }
 }
 

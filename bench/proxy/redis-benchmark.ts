@@ -1,8 +1,8 @@
 // Runs redis-benchmark against a port and parses its --csv output. redis-benchmark 7 prints
 //   "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
 // older versions print only "test","rps": p99 is then NaN.
-import { spawn, spawnSync } from 'node:child_process';
-import { cpuMs } from './procs.js';
+import { spawn } from 'node:child_process';
+import { cpuMs, hasTaskset } from './procs.js';
 
 export interface BenchRow {
   /** PING_INLINE, PING_MBULK, SET, GET. */
@@ -33,8 +33,6 @@ export interface BenchRun {
   /** Wall time of the run, in ms. */
   wallMs: number;
 }
-
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 /** Splits one CSV line of quoted fields ("a","b",...); redis-benchmark never quotes quotes. */
 function fields(line: string): string[] {

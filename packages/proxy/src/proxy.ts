@@ -4,7 +4,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { checkMs } from '@nocopy/transport/validate';
 import { Dialer, EventLoop, InvalidOptionError, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
-import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect } from './relay.js';
+import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect, ownerOf } from './relay.js';
 import {
   DEFAULT_DIAL_TIMEOUT,
   DEFAULT_MAX_INBOUND,
@@ -54,8 +54,16 @@ export class TcpProxy {
   readonly #host: RelayHost = {
     bytesUp: 0,
     bytesDown: 0,
-    report: (error, relay) => this.#emit(error, relay.role, relay.client),
+    report: (error, relay) => {
+      // One error can reach both places that report (the rejected forwarding and the upstream's close callback).
+      if (typeof error === 'object' && error !== null) {
+        if (this.#reported.has(error)) return;
+        this.#reported.add(error);
+      }
+      this.#emit(error, relay.role, relay.client);
+    },
   };
+  readonly #reported = new WeakSet<object>();
   readonly #loop: EventLoop<Relay>;
   readonly #dialer: Dialer<Relay>;
   readonly #target: ResolvedUpstream;
@@ -229,9 +237,14 @@ export class TcpProxy {
     this.#checkSettled();
   };
 
-  /** Errors thrown or rejected by the handlers (a forwarding write that timed out, say). */
+  /**
+   * Errors thrown or rejected by the handlers: mostly the peer's (its write timed out while this
+   * side's forwarding waited for it), reported with the role of the side that failed.
+   */
   readonly #onConnError = (error: unknown, conn: Connection<Relay>): void => {
-    if (isNotable(error)) this.#emit(error, conn.ctx.role, conn.ctx.client);
+    if (!isNotable(error)) return;
+    const owner = ownerOf(error, conn);
+    this.#host.report(error, owner.ctx, owner);
   };
 }
 

@@ -22,7 +22,7 @@ export interface RelayHost {
   bytesUp: number;
   /** Bytes forwarded from upstreams to clients. */
   bytesDown: number;
-  /** An error worth reporting, on the connection it concerns. */
+  /** An error worth reporting, on the connection it concerns; the same error object only once. */
   report(error: unknown, relay: Relay, conn: Connection<Relay>): void;
 }
 
@@ -110,6 +110,16 @@ export function closePartner(conn: Connection<Relay>): void {
   } else {
     peer.close(err instanceof ConnClosedError ? err : new ConnClosedError(`the ${relay.role} connection failed`, { cause: err }));
   }
+}
+
+/**
+ * The connection an error belongs to, for an error that reached `conn`'s onError. forward() waits for
+ * the peer's writer, so a write timeout (or any failure) of the peer rejects this side's forwarding
+ * with the very error the peer closed with: then it is the peer's.
+ */
+export function ownerOf(error: unknown, conn: Connection<Relay>): Connection<Relay> {
+  const peer = conn.ctx.peer;
+  return peer !== null && error !== undefined && peer.error === error ? peer : conn;
 }
 
 /** Errors a proxy operator wants to see: not the echo of the other side closing, nor idle timeouts. */
