@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Connection } from '../src/index.js';
-import { RawClient, deferred, echoFrames, frame, frames, serve, sleep, until, within } from './helpers.js';
+import { RawClient, deferred, echoFrames, frame, frames, probeRoundTrips, serve, sleep, until, within, withProbe } from './helpers.js';
 
 test('an async onConnect delays onRequest; the ctx it returns reaches onRequest', { timeout: 10_000 }, async (t) => {
   const gate = deferred();
@@ -80,35 +80,23 @@ for (const kind of ['sync', 'async'] as const) {
   test(`a ${kind} handler that reads nothing is not spun; more data calls it again`, { timeout: 10_000 }, async (t) => {
     let calls = 0;
     let seen = 0;
-    // A second connection echoes: its round trips through the same loop, after the first call, are
-    // the sign that a spin (a call again without new data) would have happened by then.
-    const { loop, port } = await serve((_ctx, conn) => {
-      if (conn.reader.length > 0 && conn.reader.peekUint8() === 0x50 /* P */) {
-        conn.writer.writeBinary(Buffer.from(conn.reader.readString(conn.reader.length)));
-        return conn.writer.flush();
-      }
+    // A probe connection's round trips through the same loop, after the first call, are the sign
+    // that a spin (a call again without new data) would have happened by then.
+    const { loop, port } = await serve(withProbe((_ctx, conn) => {
       calls++;
       seen = conn.reader.length;
       if (kind === 'async') return sleep(1);
-    });
+    }));
     t.after(() => loop.shutdown({ timeout: 100 }));
     const c = await RawClient.connect(port);
     t.after(() => c.destroy());
-    const probe = await RawClient.connect(port);
-    t.after(() => probe.destroy());
-    const roundTrips = async (): Promise<void> => {
-      for (let i = 0; i < 3; i++) {
-        await probe.write('P');
-        assert.equal((await probe.read(1)).toString(), 'P');
-      }
-    };
     await c.write('abc');
     await until(() => calls > 0, 'the first onRequest');
-    await roundTrips();
+    await probeRoundTrips(port);
     assert.equal(calls, 1, 'called again without new data');
     await c.write('def');
     await until(() => calls > 1, 'onRequest after more data');
-    await roundTrips();
+    await probeRoundTrips(port);
     assert.equal(calls, 2);
     assert.equal(seen, 6, 'the unread input is still there');
   });
