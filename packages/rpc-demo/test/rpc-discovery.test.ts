@@ -52,7 +52,10 @@ describe('discovery: DNS', () => {
       await until(() => (load.byResult.get('c') ?? 0) > 50, 'c to take calls', 15_000);
       await until(() => a.stats().connections === 0, "a's connections to be drained", 10_000);
       const fromA = load.byResult.get('a') ?? 0;
-      await sleep(300);
+      // 100 more calls answered by b and c: had any gone to the drained a, it would show.
+      const others = () => (load.byResult.get('b') ?? 0) + (load.byResult.get('c') ?? 0);
+      const othersAt = others();
+      await until(() => others() >= othersAt + 100, () => `100 more calls on b and c (${others() - othersAt})`, 10_000);
       await load.stop();
       t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; failed ${load.failures.length}; DNS queries for svc.test: ${dns.queries('A', 'svc.test')}`);
       assert.deepEqual(load.failures.map(String), []);

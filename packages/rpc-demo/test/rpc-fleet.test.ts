@@ -268,7 +268,10 @@ describe('many servers: latency outliers', () => {
       const load = callers(24, () => c.call('op'));
       await until(() => c.stats().ejected === 1, 'the slow server to be ejected', 10_000);
       const slowAt = fleet[2]!.total();
-      await sleep(500);
+      // 200 more calls answered by the others: had any gone to the ejected server, it would show.
+      const others = () => fleet[0]!.total() + fleet[1]!.total();
+      const othersAt = others();
+      await until(() => others() >= othersAt + 200, () => `200 more calls on a and b (${others() - othersAt})`, 10_000);
       await load.stop();
       t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; the slow one got ${fleet[2]!.total() - slowAt} after its ejection`);
       assert.deepEqual(load.failures, []);
