@@ -251,6 +251,28 @@ export class RawClient {
     return all.subarray(0, n);
   }
 
+  /**
+   * Reads one line: resolves with its text (utf8) without the '\n', or rejects when the socket
+   * closes (or the peer ends) first or `ms` passes. For line protocols (greetings, echoes).
+   */
+  async readLine(ms = 5000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.data().indexOf(0x0a);
+      if (i >= 0) return (await this.read(i + 1, 0)).toString('utf8', 0, i);
+      if (this.#isClosed || this.ended) throw new Error(`socket closed with ${this.#length} bytes and no end of line`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms with ${this.#length} bytes and no end of line`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
   /** Reads one length-prefixed frame and returns its payload. */
   async readFrame(ms = 5000): Promise<Buffer> {
     const head = await this.read(4, ms);
