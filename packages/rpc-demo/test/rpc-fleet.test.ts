@@ -100,12 +100,12 @@ describe('many servers: drain', () => {
     try {
       await c.call('whoami');
       const load = callers(32, () => c.call('work'));
-      await sleep(300);
+      await until(() => a.total() > 50 && b.total() > 50, 'both servers to take calls', 10_000);
       const before = a.total();
       // Not idempotent, never retried: only the drain keeps these calls whole.
       await within(a.server.shutdown({ timeout: 5000 }), 6000, 'the drain of a');
       const afterDrain = b.total();
-      await sleep(300);
+      await until(() => b.total() > afterDrain + 100, 'b to take the calls after the drain', 10_000);
       await load.stop();
       t.diagnostic(`a answered ${a.total()} calls (${a.total() - before} while draining), b ${b.total()}; failed ${load.failures.length}`);
       assert.deepEqual(load.failures, []);
