@@ -267,9 +267,13 @@ describe('many servers: latency outliers', () => {
       await c.ready();
       const load = callers(24, () => c.call('op'));
       await until(() => c.stats().ejected === 1, 'the slow server to be ejected', 10_000);
+      // A call written just before the ejection reaches the slow server a loop turn later: once the
+      // others have taken 50 more calls, every such call has arrived (all servers are in this process).
+      const others = () => fleet[0]!.total() + fleet[1]!.total();
+      const ejectedAt = others();
+      await until(() => others() >= ejectedAt + 50, () => `50 more calls on a and b (${others() - ejectedAt})`, 10_000);
       const slowAt = fleet[2]!.total();
       // 200 more calls answered by the others: had any gone to the ejected server, it would show.
-      const others = () => fleet[0]!.total() + fleet[1]!.total();
       const othersAt = others();
       await until(() => others() >= othersAt + 200, () => `200 more calls on a and b (${others() - othersAt})`, 10_000);
       await load.stop();
