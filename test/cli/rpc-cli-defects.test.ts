@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { until } from '../support.js';
+import { until, within } from '../support.js';
 import { rpcBin, run, stackLine, start, type Running } from './run-cli.js';
 
 test('call fib with a param that is not a small integer: one line, ERR_INVALID_PARAMS', { timeout: 60_000 }, async () => {
@@ -35,8 +35,10 @@ test('serve --websocket: a client\'s oversized message is one warning line, no s
     const [code] = (await once(ws, 'close')) as [number];
     assert.equal(code, 1009);
     await until(() => server.stderr().includes('\n'), 'the warning', 10_000);
-    // Give a multi-line warning the time to arrive whole.
-    await new Promise((r) => setTimeout(r, 300));
+    // All of a multi-line warning is in once the process has ended (SIGTERM: a graceful stop that
+    // writes to stdout only) and its pipes have closed.
+    server.child.kill('SIGTERM');
+    await within(once(server.child, 'close'), 10_000, 'the server to stop');
     const err = server.stderr();
     assert.doesNotMatch(err, stackLine);
     assert.match(err, /^nocopy-rpc: NocopyWarning \[NOCOPY_SESSION_ERROR\]: RangeError \[WS_ERR_UNSUPPORTED_MESSAGE_LENGTH\]: Max payload size exceeded\n$/);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { runCluster, type Cluster } from '@nocopy/transport/cluster';
-import { until, within } from '@nocopy/test-kit';
+import { RawClient, until, within } from '@nocopy/test-kit';
 import { connectEcho, echoWorker } from './helpers.js';
 
 const port = (c: Cluster) => (c.address as { port: number }).port;
@@ -19,21 +19,11 @@ interface Outcome {
   socket: net.Socket;
 }
 
-/** Connects and resolves with the greeting line, or null at a close before it. */
+/** Connects and resolves with the greeting line, or null at a close before it (60 s liveness bound: the test's own is shorter). */
 function connect(p: number): Outcome {
-  const socket = net.connect({ port: p, host: '127.0.0.1' });
-  socket.setEncoding('utf8');
-  socket.on('error', () => {});
-  let text = '';
-  const greeting = new Promise<string | null>((resolve) => {
-    socket.on('data', (d: string) => {
-      text += d;
-      const i = text.indexOf('\n');
-      if (i >= 0) resolve(text.slice(0, i));
-    });
-    socket.on('close', () => resolve(null));
-  });
-  return { greeting, socket };
+  const c = RawClient.dial(p);
+  const greeting = c.readLine(60_000).catch((err: unknown) => (c.isClosed || c.ended ? null : Promise.reject(err)));
+  return { greeting, socket: c.socket };
 }
 
 async function killWithQueue(t: import('node:test').TestContext, workers: number): Promise<void> {

@@ -1,6 +1,6 @@
 // Shared by the cluster tests: the worker fixtures' paths and a client that learns which worker took it.
-import net from 'node:net';
-import { once } from 'node:events';
+import type net from 'node:net';
+import { RawClient } from '@nocopy/test-kit';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,48 +19,29 @@ export interface Client {
   echo(line: string): Promise<string>;
 }
 
-/** Connects and reads the echo worker's greeting "<slot> <pid>\n". */
-export function connectEcho(port: number, localAddress?: string): Promise<Client> {
-  const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress !== undefined ? { localAddress } : {}) });
-  socket.setEncoding('utf8');
-  const closed = once(socket, 'close').then(() => undefined, () => undefined);
-  let text = '';
-  const waiters: ((line: string) => void)[] = [];
-  let greeted: ((g: { slot: number; pid: number }) => void) | null = null;
-  let failed: ((e: Error) => void) | null = null;
-  socket.on('data', (chunk: string) => {
-    text += chunk;
-    let i: number;
-    while ((i = text.indexOf('\n')) >= 0) {
-      const line = text.slice(0, i);
-      text = text.slice(i + 1);
-      if (greeted !== null) {
-        const [slot, pid] = line.split(' ').map(Number);
-        greeted({ slot: slot!, pid: pid! });
-        greeted = null;
-      } else waiters.shift()?.(line);
-    }
-  });
-  socket.on('error', (e) => failed?.(e));
-  socket.on('close', () => failed?.(new Error('closed before the greeting')));
-  return new Promise<Client>((resolve, reject) => {
-    failed = reject;
-    greeted = ({ slot, pid }) => {
-      failed = null;
-      resolve({
-        socket,
-        slot,
-        pid,
-        closed,
-        echo: (line) =>
-          new Promise<string>((res, rej) => {
-            waiters.push(res);
-            socket.write(line + '\n', (e) => e && rej(e));
-            closed.then(() => rej(new Error('closed')));
-          }),
-      });
+/**
+ * Connects and reads the echo worker's greeting "<slot> <pid>\n" (rejects if the socket closes
+ * first). A test-kit RawClient underneath; each read has a 60 s liveness bound (a connection may
+ * wait in the primary's queue while every worker restarts).
+ */
+export async function connectEcho(port: number, localAddress?: string): Promise<Client> {
+  const c = await RawClient.connect(port, localAddress !== undefined ? { localAddress } : {});
+  try {
+    const [slot, pid] = (await c.readLine(60_000)).split(' ').map(Number);
+    return {
+      socket: c.socket,
+      slot: slot!,
+      pid: pid!,
+      closed: c.closed.then(() => undefined),
+      echo: async (line) => {
+        await c.write(line + '\n');
+        return c.readLine(60_000);
+      },
     };
-  });
+  } catch (err) {
+    c.destroy();
+    throw err;
+  }
 }
 
 /** Whether a process exists (signal 0 probes without signalling). */

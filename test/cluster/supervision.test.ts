@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { runCluster, backoffDelay, clusterWorkerChannel, WorkerStartError, type Cluster } from '@nocopy/transport/cluster';
-import { sleep, until } from '@nocopy/test-kit';
+import { until } from '@nocopy/test-kit';
 import { alive, connectEcho, echoWorker, perSlot, type Client } from './helpers.js';
 import { echoChurn } from './load.js';
 
@@ -136,12 +136,13 @@ test('SIGTERM to one worker: it drains and exits 0, gets no new connections mean
   t.after(() => cluster.stop({ timeout: 1000 }));
   const victim = cluster.stats().workers[0]!.pid!;
   const churn = echoChurn(port(cluster));
-  await sleep(100);
+  await until(() => churn.done >= 20 || churn.errors.length > 0, 'the churn to run', 20_000);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => cluster.on('worker-exit', (e) => e.pid === victim && resolve(e)));
   process.kill(victim, 'SIGTERM');
   const e = await exited;
   const [ready] = await once(cluster, 'worker-ready');
-  await sleep(100);
+  const mark = churn.done;
+  await until(() => churn.done >= mark + 20 || churn.errors.length > 0, 'the churn to go on after the replacement', 20_000);
   await churn.stop();
   const { done, errors } = churn;
   t.diagnostic(`connections: ${done} completed, ${errors.length} failed`);

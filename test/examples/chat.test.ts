@@ -83,7 +83,13 @@ test('chat: heartbeats reach every client; a silent one is closed, a talking one
   t.after(() => clearInterval(timer));
   await silent.closed;
   assert.ok(silent.heartbeats >= 2, `${silent.heartbeats} heartbeats before the close`);
-  await new Promise((r) => setTimeout(r, 200));
+  // 5 more heartbeats (5 x 40 ms, past the 150 ms timeout) reach the talker: a wrong close would have come by then.
+  const heard = talker.heartbeats;
+  const deadline = Date.now() + 10_000;
+  while (talker.heartbeats < heard + 5 && !talker.socket.destroyed) {
+    assert.ok(Date.now() < deadline, `only ${talker.heartbeats - heard} more heartbeats in 10 s`);
+    await new Promise((r) => setTimeout(r, 20)); // the polling pace
+  }
   assert.equal(talker.socket.destroyed, false);
   assert.ok(talker.heartbeats >= 5);
   assert.match(talker.lines.at(-1)!, /left$/, 'the others are told');

@@ -86,22 +86,29 @@ test('redis-benchmark: ping, set, get unpipelined and pipelined, no errors', { s
   assert.equal(cli(['GET', 'key:__rand_int__']).length, 128);
 });
 
-async function raw(bytes: string | Buffer): Promise<{ reply: string; closed: boolean }> {
+async function raw(bytes: string | Buffer, expectReply?: string): Promise<{ reply: string; closed: boolean }> {
   const s = net.connect({ host: '127.0.0.1', port });
   await once(s, 'connect');
   let reply = '';
-  s.on('data', (c: Buffer) => (reply += c.toString('latin1')));
-  const closed = once(s, 'close').then(() => true);
+  let wake: () => void = () => {};
+  s.on('data', (c: Buffer) => ((reply += c.toString('latin1')), wake()));
+  let wasClosed = false;
+  const closed = once(s, 'close').then(() => void (wasClosed = true));
   s.write(bytes);
-  const wasClosed = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+  // With an expected reply: until that many bytes came (the last command's reply is the last one,
+  // so anything extra would come before it); without: until the server closes. 5 s liveness bound.
+  const got = expectReply === undefined ? closed : new Promise<void>((r) => (wake = () => reply.length >= expectReply.length && r()));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([got, closed, new Promise<void>((r) => (timer = setTimeout(r, 5000)))]);
+  clearTimeout(timer);
   s.destroy();
   return { reply, closed: wasClosed };
 }
 
 test('pipelined multibulk and inline commands in one write, split anywhere, are answered in order', async () => {
   const cmds = '*3\r\n$3\r\nSET\r\n$1\r\na\r\n$3\r\nxyz\r\nGET a\r\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\n\r\nPING\r\n';
-  const { reply } = await raw(cmds);
-  assert.equal(reply, '+OK\r\n$3\r\nxyz\r\n$0\r\n\r\n+PONG\r\n');
+  const reply = '+OK\r\n$3\r\nxyz\r\n$0\r\n\r\n+PONG\r\n';
+  assert.equal((await raw(cmds, reply)).reply, reply);
   // The same bytes, one at a time.
   const s = net.connect({ host: '127.0.0.1', port });
   await once(s, 'connect');
@@ -123,7 +130,7 @@ test('malformed input closes that connection; the server goes on serving others'
     assert.ok(closed, `not closed after ${JSON.stringify(bad)}`);
   }
   // The server is still serving others.
-  assert.equal((await raw('PING\r\n')).reply, '+PONG\r\n');
+  assert.equal((await raw('PING\r\n', '+PONG\r\n')).reply, '+PONG\r\n');
 });
 
 test('a value overwritten in the same read as a GET of it: each GET answers the value of its time', async () => {

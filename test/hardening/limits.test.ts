@@ -6,7 +6,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { EventLoop, dialConnection, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
-import { RawClient, frame, sleep, until, within } from './helpers.js';
+import { RawClient, frame, until, within } from './helpers.js';
 import { lengthPrefixedEcho } from '../support.js';
 
 const KiB = 1024;
@@ -124,7 +124,9 @@ async function inboundScenario(maxInboundBytes: number | undefined, send: number
   const sent = client.write(Buffer.alloc(send, 7));
   const limit = maxInboundBytes ?? 8 * MiB;
   await until(() => (conn?.reader.length ?? 0) >= limit, () => `the server to buffer ${limit} bytes (has ${conn?.reader.length})`);
-  await sleep(200); // more would arrive now if reading had not paused
+  // Reading is paused (the transport's one switch), not merely slow: no more can arrive.
+  assert.equal(conn!.socket.isPaused(), true, 'reading paused at the limit');
+  await new Promise((r) => setImmediate(r));
   const stalled = conn!.reader.length;
   const peak = maxSeen;
   // Let the handler consume: reading resumes and every byte arrives.
@@ -177,7 +179,8 @@ test('maxInboundBytes on a dialed (onread) connection: pooled input memory stays
   t.after(() => conn.close());
   conn.hold(); // a consumer busy elsewhere: being stuck at the limit is backpressure, not an error
   await until(() => conn.reader.length >= limit, 'the reader to fill to its limit');
-  await sleep(200);
+  assert.equal(conn.socket.isPaused(), true, 'reading paused at the limit');
+  await new Promise((r) => setImmediate(r));
   const lenAtLimit = conn.reader.length;
   const pooledAtLimit = pool.stats().bytesOutstanding;
   assert.ok(maxLen < limit + READ_CHUNK, `unconsumed input peaked at ${maxLen}, limit ${limit}`);
@@ -212,10 +215,12 @@ async function outboundScenario(maxOutboundBytes: number | undefined, total: num
   let maxPooled = 0;
   let stallQueued = 0;
   let sock: net.Socket | undefined;
+  let server: Connection | undefined;
   const { loop, port } = await serve(
     async (_ctx, conn) => {
       conn.reader.skip(conn.reader.length);
       sock = conn.socket;
+      server = conn;
       const w = conn.writer;
       for (let i = 0; produced < total; i++) {
         w.malloc(chunk).fill(i & 0xff);
@@ -236,7 +241,9 @@ async function outboundScenario(maxOutboundBytes: number | undefined, total: num
   // The kernel's socket buffers take a few MiB first; then the socket's own queue fills to the limit.
   await until(() => (sock?.writableLength ?? 0) >= limit, () => `the socket queue to reach ${limit} (at ${sock?.writableLength}, produced ${produced})`, 10_000);
   const before = produced;
-  await sleep(200);
+  // The producer waits in flush(): the writer waits for the peer, and a turn later nothing more was produced.
+  assert.equal(server!.writer.waiting, true, 'the writer waits for the peer');
+  await new Promise((r) => setImmediate(r));
   assert.equal(produced, before, 'the producer went on while the peer did not read');
   assert.ok(produced < total, 'the producer was not held back at all');
   const stalledAt = stallQueued;

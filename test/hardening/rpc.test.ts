@@ -169,7 +169,9 @@ test('maxInFlight: default 1024 calls run at once per connection; the rest wait,
   const n = 1100;
   const calls = Array.from({ length: n }, (_, i) => c.call('wait', i));
   await until(() => started >= 1024, () => `1024 calls to start (${started})`);
-  await sleep(100); // the rest arrived long ago; they must still be waiting
+  // The rest are at the server, buffered undecoded input (not lost on the way): they must still be waiting.
+  await until(() => server.stats().transport.inboundBytes > 0, 'the calls beyond the limit to be buffered at the server');
+  await new Promise((r) => setImmediate(r));
   assert.equal(started, 1024);
   assert.equal(server.stats().inFlight, 1024);
   gate.resolve();
@@ -208,7 +210,9 @@ test('maxInFlight: at the limit decoding stops and reading pauses; each finished
   await until(() => conns.opened.length === 1, 'the server connection');
   const conn = conns.opened[0]!;
   await until(() => conn.reader.length >= maxInboundBytes, () => `the server to buffer up to its limit (${conn.reader.length})`);
-  await sleep(100);
+  // Reading is paused at the limit; the buffered calls beyond maxInFlight have been seen and wait.
+  assert.equal(conn.socket.isPaused(), true, 'reading paused at the inbound limit');
+  await new Promise((r) => setImmediate(r));
   assert.equal(running, maxInFlight, 'calls beyond maxInFlight started');
   // Undecoded input stops at the inbound limit plus one read: reading paused instead of buffering 512 KiB.
   assert.ok(conn.reader.length < maxInboundBytes + 64 * KiB, `the server buffered ${conn.reader.length} bytes`);

@@ -90,7 +90,7 @@ test('read timeout: a frame that came in pieces, then a handler slower than the 
   const whole = frame('in two pieces');
   // The first piece leaves a partial frame (its deadline starts); the second completes it at once.
   await c.write(whole.subarray(0, 6));
-  await sleep(50);
+  await until(() => loop.stats().inboundBytes === 6, 'the first piece to arrive on its own');
   await c.write(whole.subarray(6));
   // The handler holds the frame past the read timeout: that is our work, not a peer that stalls.
   assert.equal((await c.readFrame(5000)).toString(), 'in two pieces', 'the reply (or the connection was cut)');

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Block, BlockPool, BlockReleasedError, LinkBufferError, defaultPool } from '../src/index.js';
+import { until } from '@nocopy/test-kit';
 
 test('defaults: 4 KiB minimum, 8 MiB maximum, 64 MiB idle cap', () => {
   const pool = new BlockPool();
@@ -173,20 +174,19 @@ test('idle memory nobody needed for a whole decay period goes back, down to minI
       for (const b of some) pool.release(b);
     }
   })();
-  await new Promise((r) => setTimeout(r, 300));
+  await until(() => pool.stats().decayedBytes >= 256, () => `unneeded memory to go back (${pool.stats().decayedBytes} B)`);
   let s = pool.stats();
-  assert.ok(s.decayedBytes >= 256, `unneeded memory went back: ${s.decayedBytes}`);
   assert.ok(s.idleBytes + s.bytesOutstanding >= 512, `the memory in use stayed: ${s.idleBytes} idle + ${s.bytesOutstanding} out`);
   running = false;
   await churn;
-  await new Promise((r) => setTimeout(r, 200));
-  s = pool.stats();
-  assert.ok(s.idleBytes <= 256, `then down to about minIdleBytes (whole slabs): ${s.idleBytes}`);
-  assert.ok(s.slabs <= 1, `${s.slabs} slabs`);
-  // With decay off, idle memory stays.
+  await until(() => pool.stats().idleBytes <= 256 && pool.stats().slabs <= 1, () => `then down to about minIdleBytes, whole slabs (${JSON.stringify(pool.stats())})`);
+  // With decay off, idle memory stays: a twin pool with a 10 ms decay, filled at the same moment,
+  // has given its memory back by then.
   const keep = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, decayMs: 0, minIdleBytes: 0 });
+  const twin = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024, decayMs: 10, minIdleBytes: 0 });
   keep.release(keep.acquire(64));
-  await new Promise((r) => setTimeout(r, 30));
+  twin.release(twin.acquire(64));
+  await until(() => twin.stats().idleBytes === 0, 'the twin with decay to give its idle memory back');
   assert.equal(keep.stats().idleBytes, 64);
 });
 

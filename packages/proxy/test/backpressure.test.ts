@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { Client, StreamVerifier, Upstream, assertDrained, pump, sleep, startProxy, until, within, type ProxyFixture } from './helpers.js';
+import { assertDrained, pump, RawClient, sleep, startProxy, StreamVerifier, until, Upstream, within, type ProxyFixture } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -53,7 +53,7 @@ test('a client that does not read pauses the upstream; proxy memory stays bounde
   const f = await startProxy(up.address, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
   try {
     const v = new StreamVerifier();
-    const client = new Client(f.port, { keep: false });
+    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
     client.socket.on('data', (c: Buffer) => v.feed(c));
     await until(() => v.bytes > 0, 'first bytes');
     client.socket.pause(); // the slow reader
@@ -66,7 +66,7 @@ test('a client that does not read pauses the upstream; proxy memory stays bounde
     assert.ok((upSocket?.writableLength ?? 0) > 0, 'the upstream has output queued');
 
     client.socket.resume();
-    await within(client.endedP, 30_000, 'the whole stream after resuming');
+    await within(client.endReceived, 30_000, 'the whole stream after resuming');
     assert.equal(v.mismatchAt, -1, `stream differs at byte ${v.mismatchAt}`);
     assert.equal(v.bytes, TOTAL);
     client.socket.end();
@@ -90,7 +90,7 @@ test('an upstream that does not read pauses the client; proxy memory stays bound
   }).listen();
   const f = await startProxy(up.address, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
   try {
-    const client = await new Client(f.port).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
     const upload = pump(client.socket, TOTAL, 128 * KiB, progress);
     const peak = await watch(f, PAUSE);
     assert.ok(progress.waiting, 'the client is held up by backpressure');
@@ -101,7 +101,7 @@ test('an upstream that does not read pauses the client; proxy memory stays bound
     upSocket!.resume();
     await within(upload, 30_000, 'the upload after resuming');
     client.socket.end();
-    await within(client.endedP, 30_000, 'the upstream verdict');
+    await within(client.endReceived, 30_000, 'the upstream verdict');
     assert.equal(client.data().toString(), `${TOTAL} -1`);
     await within(client.closed, 5000, 'client closed');
     await assertDrained(f);
@@ -117,13 +117,13 @@ test('a slow reader on one pair does not hold up another pair', async () => {
   }).listen();
   const f = await startProxy(up.address, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
   try {
-    const slow = new Client(f.port, { keep: false });
-    await slow.waitFor(1);
+    const slow = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
+    await slow.waitForReceived(1);
     slow.socket.pause();
-    const fast = new Client(f.port, { keep: false });
+    const fast = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
     const v = new StreamVerifier();
     fast.socket.on('data', (c: Buffer) => v.feed(c));
-    await within(fast.endedP, 30_000, 'the fast client to get its whole stream');
+    await within(fast.endReceived, 30_000, 'the fast client to get its whole stream');
     assert.equal(v.check(32 * MiB, 'the fast client\'s stream'), '');
     fast.socket.end();
     slow.socket.destroy();

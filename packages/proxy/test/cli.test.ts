@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, deadPort, echoUpstream, until, within } from './helpers.js';
+import { deadPort, echoUpstream, RawClient, until, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -65,16 +65,16 @@ test('proxies a round trip, then SIGTERM closes it cleanly with exit code 0', as
   const p = await start(['--listen', '127.0.0.1:0', '--upstream', up.address]);
   try {
     assert.match(p.stdout(), new RegExp(`upstream ${up.address}\\n$`));
-    const client = await new Client(p.port).connected();
+    const client = await RawClient.dial(p.port, { allowHalfOpen: true }).connected();
     client.socket.write('hello through the proxy');
-    await client.waitFor(23);
+    await client.waitForReceived(23);
     assert.equal(client.data().toString(), 'hello through the proxy');
     // An open connection does not block the shutdown: it is drained and closed.
     p.child.kill('SIGTERM');
     const { code, signal } = await within(p.exit, 10_000, 'exit after SIGTERM');
     assert.equal(signal, null);
     assert.equal(code, 0, p.stderr());
-    await within(client.endedP, 5000, 'EOF at the client from the shutdown');
+    await within(client.endReceived, 5000, 'EOF at the client from the shutdown');
     assert.equal(p.stderr(), '');
   } finally {
     p.child.kill('SIGKILL');
@@ -99,7 +99,7 @@ test('an unreachable upstream: the client is closed and one line goes to stderr'
   const port = await deadPort();
   const p = await start(['--upstream', `127.0.0.1:${port}`, '--dial-timeout', '2000']);
   try {
-    const client = await new Client(p.port, { allowHalfOpen: false }).connected();
+    const client = await RawClient.dial(p.port, { allowHalfOpen: false }).connected();
     await within(client.closed, 5000, 'client closed');
     await until(() => p.stderr().includes('\n'), 'the error line');
     const lines = p.stderr().trimEnd().split('\n');

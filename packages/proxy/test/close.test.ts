@@ -9,16 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { createProxy, TcpProxy } from '../src/index.js';
-import { Client, Upstream, assertDrained, echoUpstream, pump, startProxy, until, within } from './helpers.js';
+import { assertDrained, echoUpstream, pump, RawClient, startProxy, until, Upstream, within } from './helpers.js';
 
 test('close() ends idle pairs at once, stops accepting and leaves nothing behind', async () => {
   const up = await echoUpstream();
   const f = await startProxy(up.address);
   try {
     const clients = await Promise.all(Array.from({ length: 5 }, async () => {
-      const c = await new Client(f.port, { allowHalfOpen: false }).connected();
+      const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
       c.socket.write('x');
-      await c.waitFor(1);
+      await c.waitForReceived(1);
       return c;
     }));
     assert.equal(f.proxy.stats().clients, 5);
@@ -29,7 +29,7 @@ test('close() ends idle pairs at once, stops accepting and leaves nothing behind
     await within(Promise.all(clients.map((c) => c.closed)), 5000, 'clients closed');
     await until(() => up.sockets.size === 0, 'upstream sockets closed');
     await assertDrained(f);
-    await assert.rejects(new Client(f.port).connected(), /ECONNREFUSED/);
+    await assert.rejects(RawClient.dial(f.port, { allowHalfOpen: true }).connected(), /ECONNREFUSED/);
     await f.proxy.close(); // idempotent
   } finally {
     await up.close();
@@ -40,8 +40,8 @@ test('close({ timeout }) destroys pairs still stuck at the deadline', async () =
   const up = await new Upstream((s) => void pump(s, 512 * 1024 * 1024).catch(() => {})).listen();
   const f = await startProxy(up.address, { maxInboundBytes: 64 * 1024, maxOutboundBytes: 64 * 1024 });
   try {
-    const client = new Client(f.port, { allowHalfOpen: false, keep: false });
-    await client.waitFor(1);
+    const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
+    await client.waitForReceived(1);
     client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
     await until(() => f.proxy.stats().bufferedBytes > 0, 'the proxy holding output');
     const started = Date.now();
@@ -66,7 +66,7 @@ test('await using closes the proxy', async () => {
     proxy = p;
     assert.equal(typeof (p.address() as net.AddressInfo).port, 'number');
   }
-  await assert.rejects(new Client((proxy.address() as net.AddressInfo | null)?.port ?? 1).connected());
+  await assert.rejects(RawClient.dial((proxy.address() as net.AddressInfo | null)?.port ?? 1, { allowHalfOpen: true }).connected());
   await up.close();
 });
 
@@ -102,13 +102,13 @@ test('maxConnections: clients beyond it are refused and counted', async () => {
   const up = await echoUpstream();
   const f = await startProxy(up.address, { maxConnections: 2 });
   try {
-    const a = await new Client(f.port, { allowHalfOpen: false }).connected();
-    const b = await new Client(f.port, { allowHalfOpen: false }).connected();
+    const a = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
+    const b = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
     a.socket.write('a');
     b.socket.write('b');
-    await a.waitFor(1);
-    await b.waitFor(1);
-    const c = new Client(f.port, { allowHalfOpen: false });
+    await a.waitForReceived(1);
+    await b.waitForReceived(1);
+    const c = RawClient.dial(f.port, { allowHalfOpen: false });
     await within(c.closed, 5000, 'the third client refused');
     assert.equal(c.received, 0);
     assert.equal(f.proxy.stats().refused, 1);
@@ -126,9 +126,9 @@ test('idleTimeout closes a pair without traffic, without reporting it', async ()
   const up = await echoUpstream();
   const f = await startProxy(up.address, { idleTimeout: 150 });
   try {
-    const c = await new Client(f.port, { allowHalfOpen: false }).connected();
+    const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
     c.socket.write('once');
-    await c.waitFor(4);
+    await c.waitForReceived(4);
     await within(c.closed, 5000, 'the idle pair closed');
     await assertDrained(f);
     await until(() => up.sockets.size === 0, 'upstream socket closed');

@@ -4,20 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  Client,
-  StreamVerifier,
-  Upstream,
-  assertDrained,
-  echoUpstream,
-  pattern,
-  pump,
-  rng,
-  startProxy,
-  streamBytes,
-  until,
-  within,
-} from './helpers.js';
+import { assertDrained, echoUpstream, pattern, pump, RawClient, rng, startProxy, streamBytes, StreamVerifier, until, Upstream, within } from './helpers.js';
 
 test('random-size payloads from several clients come back byte for byte through an echo upstream', async () => {
   const up = await echoUpstream();
@@ -26,7 +13,7 @@ test('random-size payloads from several clients come back byte for byte through 
     const clients = 6;
     await within(Promise.all(Array.from({ length: clients }, async (_, c) => {
       const next = rng(100 + c);
-      const client = await new Client(f.port).connected();
+      const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
       let expected = 0;
       const sent: Buffer[] = [];
       for (let i = 0; i < 25; i++) {
@@ -41,9 +28,9 @@ test('random-size payloads from several clients come back byte for byte through 
           at += k;
         }
         expected += size;
-        if (next() < 0.3) await client.waitFor(expected);
+        if (next() < 0.3) await client.waitForReceived(expected);
       }
-      await client.waitFor(expected);
+      await client.waitForReceived(expected);
       client.socket.end();
       await within(client.closed, 5000, 'client close');
       const all = Buffer.concat(sent);
@@ -69,9 +56,9 @@ test('a big stream from the upstream reaches the client complete and in order, t
   const f = await startProxy(up.address);
   try {
     const v = new StreamVerifier();
-    const client = new Client(f.port, { keep: false });
+    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
     client.socket.on('data', (c: Buffer) => v.feed(c));
-    await within(client.endedP, 30_000, 'EOF at the client');
+    await within(client.endReceived, 30_000, 'EOF at the client');
     assert.equal(v.check(TOTAL, 'download'), '');
     assert.equal(f.proxy.stats().bytesDown, TOTAL);
     client.socket.end();
@@ -93,10 +80,10 @@ test('a big upload reaches the upstream complete and in order; its digest comes 
   }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = await new Client(f.port).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
     await within(pump(client.socket, TOTAL, 200_000), 30_000, 'upload');
     client.socket.end();
-    await within(client.endedP, 30_000, 'the reply and EOF');
+    await within(client.endReceived, 30_000, 'the reply and EOF');
     assert.equal(client.data().toString(), `${TOTAL} -1`);
     assert.equal(f.proxy.stats().bytesUp, TOTAL);
     await within(client.closed, 5000, 'client close');
@@ -125,7 +112,7 @@ test('both directions at once: a full-duplex stream, each side verifying what th
   const f = await startProxy(up.address);
   try {
     const v = new StreamVerifier();
-    const client = new Client(f.port, { keep: false });
+    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
     client.socket.on('data', (c: Buffer) => v.feed(c));
     await client.connected();
     const expected = createHash('sha256');

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describeError, logToStderr } from '../src/index.js';
-import { Client, Upstream, assertDrained, deadPort, pump, startProxy, until, within } from './helpers.js';
+import { assertDrained, deadPort, pump, RawClient, startProxy, until, Upstream, within } from './helpers.js';
 
 test('upstream down at connect time: the client is closed and a clear error is reported', async () => {
   const port = await deadPort();
   const f = await startProxy(`127.0.0.1:${port}`);
   try {
-    const client = await new Client(f.port, { allowHalfOpen: false }).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
     client.socket.write('anyone there?');
     await within(client.closed, 5000, 'client closed');
     assert.equal(client.received, 0);
@@ -54,7 +54,7 @@ test('upstream dies mid-stream (reset): the client is closed, nothing leaked, th
   }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = new Client(f.port, { allowHalfOpen: false, keep: false });
+    const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
     await within(client.closed, 10_000, 'client closed after the upstream died');
     assert.ok(client.received <= 4 * 1024 * 1024);
     await assertDrained(f);
@@ -80,7 +80,7 @@ test('upstream process gone mid-exchange (FIN, then nothing reads): the client s
   }, { allowHalfOpen: false }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = await new Client(f.port, { allowHalfOpen: true, keep: false }).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: true, keep: false }).connected();
     // Keeps sending after the upstream is gone; the proxy must not keep the pair open.
     // It gets the FIN passed on, or a reset once the proxy's writes to the dead upstream fail.
     const sending = pump(client.socket, 64 * 1024 * 1024, 64 * 1024).catch(() => {});
@@ -99,8 +99,8 @@ test('client dies mid-stream: the upstream connection is closed, nothing leaked,
   }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = new Client(f.port, { keep: false });
-    await client.waitFor(1024 * 1024);
+    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
+    await client.waitForReceived(1024 * 1024);
     client.socket.resetAndDestroy();
     await until(() => up.accepted === 1 && up.sockets.size === 0, 'upstream socket closed');
     await assertDrained(f);
@@ -115,7 +115,7 @@ test('many clients of an upstream that closes every connection at once: all pair
   const up = await new Upstream((s) => s.destroy(), { allowHalfOpen: false }).listen();
   const f = await startProxy(up.address);
   try {
-    const clients = Array.from({ length: 30 }, () => new Client(f.port, { allowHalfOpen: false }));
+    const clients = Array.from({ length: 30 }, () => RawClient.dial(f.port, { allowHalfOpen: false }));
     await within(Promise.all(clients.map((c) => c.closed)), 10_000, 'all clients closed');
     await assertDrained(f, 'proxy', { poolUsed: false }); // no byte flows either way
   } finally {

@@ -10,7 +10,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type net from 'node:net';
 import type { Connection } from '@nocopy/transport';
 import { Relay, type Role } from '../src/relay.js';
-import { Client, StreamVerifier, Upstream, assertDrained, pump, rng, sleep, startProxy, streamBytes, until, within } from './helpers.js';
+import { assertDrained, pump, RawClient, rng, sleep, startProxy, streamBytes, StreamVerifier, until, Upstream, within } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,7 +43,7 @@ test('upload: the client FIN is passed on while bytes wait for the upstream, the
   // A large output limit: the whole upload goes to the upstream socket's queue without waiting.
   const f = await startProxy(up.address, { maxOutboundBytes: 64 * MiB });
   try {
-    const client = await new Client(f.port).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
     void pump(client.socket, TOTAL, 100_000).then(() => client.socket.end());
     await until(() => watch.find('upstream')?.writeEnded === true, 'the client FIN passed on', 20_000);
     const upc = watch.find('upstream')!;
@@ -71,7 +71,7 @@ test('download: the upstream FIN is passed on while bytes wait for the client, t
   const f = await startProxy(up.address, { maxOutboundBytes: 64 * MiB });
   try {
     const v = new StreamVerifier();
-    const client = new Client(f.port, { keep: false });
+    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
     client.socket.pause(); // reads nothing until the race is set up
     client.socket.on('data', (c: Buffer) => v.feed(c));
     await client.connected();
@@ -81,7 +81,7 @@ test('download: the upstream FIN is passed on while bytes wait for the client, t
     client.socket.end();
     await until(() => cc.peerEnded, 'the client FIN at the proxy');
     client.socket.resume();
-    await within(client.endedP, 20_000, 'EOF at the client');
+    await within(client.endReceived, 20_000, 'EOF at the client');
     assert.equal(v.check(TOTAL, 'download'), '');
     await within(client.closed, 10_000, 'client close');
     await assertDrained(f);
@@ -148,7 +148,7 @@ test('random chunk sizes, read stalls, output limits and FIN orders, both direct
     const f = await startProxy(up.address, { maxOutboundBytes });
     try {
       const download = new StreamVerifier();
-      const client = new Client(f.port, { keep: false });
+      const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
       client.socket.on('data', (c: Buffer) => download.feed(c));
       await client.connected();
       await within(playSide(client.socket, UP, rng(seed * 31 + 2)), 30_000, `${what}: upload sent`);

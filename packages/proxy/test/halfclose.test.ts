@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { Client, Upstream, assertDrained, pattern, startProxy, until, within } from './helpers.js';
+import { assertDrained, pattern, RawClient, startProxy, until, Upstream, within } from './helpers.js';
 
 test('client FIN: the upstream sees EOF after all data, replies, FINs; the client gets the whole reply, then EOF', async () => {
   const request = pattern(3 * 1024 * 1024 + 5, 1);
@@ -25,9 +25,9 @@ test('client FIN: the upstream sees EOF after all data, replies, FINs; the clien
   }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = await new Client(f.port, { allowHalfOpen: true }).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
     client.socket.end(request);
-    await within(client.endedP, 10_000, 'EOF at the client');
+    await within(client.endReceived, 10_000, 'EOF at the client');
     assert.equal(seenAtEof, request.length, 'the upstream saw every request byte before EOF');
     assert.equal(dataAfterEof, false);
     assert.ok(client.data().equals(reply), 'the whole reply, then EOF');
@@ -53,8 +53,8 @@ test('upstream FIN first: the client gets EOF but can still send; its bytes reac
   }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = await new Client(f.port, { allowHalfOpen: true }).connected();
-    await within(client.endedP, 10_000, 'EOF from the upstream at the client');
+    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
+    await within(client.endReceived, 10_000, 'EOF from the upstream at the client');
     assert.ok(client.data().equals(greeting));
     assert.equal(f.proxy.stats().clients, 1, 'the pair stays open for the other direction');
     client.socket.write(late);
@@ -90,9 +90,9 @@ test('request and FIN sent at once, before the upstream dial can finish: both fo
     // The empty request (FIN only) takes that path too; 1000 bytes usually take the ordinary one.
     const sizes = [0, 1000, 65536, 131072];
     await Promise.all(sizes.flatMap((size) => Array.from({ length: 8 }, async () => {
-      const client = new Client(f.port, { allowHalfOpen: true });
+      const client = RawClient.dial(f.port, { allowHalfOpen: true });
       client.socket.end(pattern(size, size));
-      await within(client.endedP, 5000, `EOF for a ${size} B request`);
+      await within(client.endReceived, 5000, `EOF for a ${size} B request`);
       assert.equal(client.data().toString(), `got ${size} intact`);
       await within(client.closed, 5000, `close after a ${size} B request`);
     })));
@@ -111,7 +111,7 @@ test('a client without half-open support (the Node default) still gets the full 
   }).listen();
   const f = await startProxy(up.address);
   try {
-    const client = await new Client(f.port, { allowHalfOpen: false }).connected();
+    const client = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
     client.socket.end('ping');
     await within(client.closed, 5000, 'client closed');
     assert.equal(client.data().toString(), 'pingbye');

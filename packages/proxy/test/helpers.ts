@@ -6,22 +6,9 @@ import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { createProxy, type TcpProxy, type ProxyOptions, type ProxyErrorInfo } from '../src/index.js';
 
-export { sleep, within, until } from '@nocopy/test-kit';
-import { until } from '@nocopy/test-kit';
-
-
-
-/** A seeded PRNG (xorshift32): the same seed gives the same sizes and bytes on every run. */
-export function rng(seed: number): () => number {
-  let x = (seed * 2654435761 + 1) >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
+// The raw client, the seeded PRNG and the dead port are test-kit's, as in every other test project.
+export { RawClient, deadPort, rng, sleep, within, until } from '@nocopy/test-kit';
+import { rng, until } from '@nocopy/test-kit';
 
 /** `n` pseudo-random bytes for `seed`. */
 export function pattern(n: number, seed: number): Buffer {
@@ -152,16 +139,6 @@ export function echoUpstream(): Promise<Upstream> {
   }).listen();
 }
 
-/** A port with nothing listening on it (bound, then closed). */
-export async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 export interface ProxyFixture {
   proxy: TcpProxy;
   pool: BlockPool;
@@ -192,45 +169,4 @@ export async function assertDrained(f: ProxyFixture, what = 'proxy', options: { 
   if (options.poolUsed !== false) assert.ok(s.hits + s.misses > 0, `${what}: pool never used`);
   assert.equal(s.blocksOutstanding, 0, `${what}: blocksOutstanding`);
   assert.equal(s.bytesOutstanding, 0, `${what}: bytesOutstanding`);
-}
-
-/** A raw client that keeps every byte it receives and remembers EOF and close. */
-export class Client {
-  readonly socket: net.Socket;
-  readonly chunks: Buffer[] = [];
-  received = 0;
-  ended = false;
-  error: Error | undefined;
-  readonly closed: Promise<void>;
-  readonly endedP: Promise<void>;
-
-  constructor(port: number, options: { allowHalfOpen?: boolean; keep?: boolean } = {}) {
-    this.socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: options.allowHalfOpen ?? true });
-    const keep = options.keep ?? true;
-    this.socket.on('data', (c: Buffer) => {
-      this.received += c.length;
-      if (keep) this.chunks.push(c);
-    });
-    this.endedP = new Promise((resolve) => this.socket.once('end', () => {
-      this.ended = true;
-      resolve();
-    }));
-    this.socket.on('error', (e) => (this.error = e));
-    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
-  }
-
-  async connected(): Promise<this> {
-    if (!this.socket.connecting) return this;
-    await Promise.race([once(this.socket, 'connect'), once(this.socket, 'error').then(([e]) => Promise.reject(e))]);
-    return this;
-  }
-
-  data(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-
-  /** Resolves once `n` bytes have arrived in total. */
-  waitFor(n: number, ms = 10_000): Promise<void> {
-    return until(() => this.received >= n, `${n} bytes (have ${this.received})`, ms);
-  }
 }

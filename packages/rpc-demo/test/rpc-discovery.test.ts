@@ -52,7 +52,10 @@ describe('discovery: DNS', () => {
       await until(() => (load.byResult.get('c') ?? 0) > 50, 'c to take calls', 15_000);
       await until(() => a.stats().connections === 0, "a's connections to be drained", 10_000);
       const fromA = load.byResult.get('a') ?? 0;
-      await sleep(300);
+      // 100 more calls answered by b and c: had any gone to the drained a, it would show.
+      const others = () => (load.byResult.get('b') ?? 0) + (load.byResult.get('c') ?? 0);
+      const othersAt = others();
+      await until(() => others() >= othersAt + 100, () => `100 more calls on b and c (${others() - othersAt})`, 10_000);
       await load.stop();
       t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; failed ${load.failures.length}; DNS queries for svc.test: ${dns.queries('A', 'svc.test')}`);
       assert.deepEqual(load.failures.map(String), []);
@@ -121,7 +124,9 @@ describe('discovery: etcd', () => {
       await once(killed.proc, 'exit');
       await until(() => client.stats().endpoints === 1, 'the killed server to be dropped', 15_000);
       const dropped = Date.now() - killedAt;
-      await sleep(200);
+      // The load goes on on b alone: a call still sent to the dropped server would fail meanwhile.
+      const onB = load.byResult.get('b') ?? 0;
+      await until(() => (load.byResult.get('b') ?? 0) > onB + 100, 'b to carry on alone', 10_000);
       await load.stop();
       const s = client.stats();
       t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; failed ${load.failures.length} (${[...new Set(load.failures.map((e) => (e as { code?: string }).code))].join(', ')}); the killed server dropped ${dropped} ms after SIGKILL (lease 2 s); endpoints now ${s.endpoints}`);

@@ -100,12 +100,12 @@ describe('many servers: drain', () => {
     try {
       await c.call('whoami');
       const load = callers(32, () => c.call('work'));
-      await sleep(300);
+      await until(() => a.total() > 50 && b.total() > 50, 'both servers to take calls', 10_000);
       const before = a.total();
       // Not idempotent, never retried: only the drain keeps these calls whole.
       await within(a.server.shutdown({ timeout: 5000 }), 6000, 'the drain of a');
       const afterDrain = b.total();
-      await sleep(300);
+      await until(() => b.total() > afterDrain + 100, 'b to take the calls after the drain', 10_000);
       await load.stop();
       t.diagnostic(`a answered ${a.total()} calls (${a.total() - before} while draining), b ${b.total()}; failed ${load.failures.length}`);
       assert.deepEqual(load.failures, []);
@@ -267,8 +267,15 @@ describe('many servers: latency outliers', () => {
       await c.ready();
       const load = callers(24, () => c.call('op'));
       await until(() => c.stats().ejected === 1, 'the slow server to be ejected', 10_000);
+      // A call written just before the ejection reaches the slow server a loop turn later: once the
+      // others have taken 50 more calls, every such call has arrived (all servers are in this process).
+      const others = () => fleet[0]!.total() + fleet[1]!.total();
+      const ejectedAt = others();
+      await until(() => others() >= ejectedAt + 50, () => `50 more calls on a and b (${others() - ejectedAt})`, 10_000);
       const slowAt = fleet[2]!.total();
-      await sleep(500);
+      // 200 more calls answered by the others: had any gone to the ejected server, it would show.
+      const othersAt = others();
+      await until(() => others() >= othersAt + 200, () => `200 more calls on a and b (${others() - othersAt})`, 10_000);
       await load.stop();
       t.diagnostic(`calls: ${[...load.byResult].map(([k, v]) => `${k} ${v}`).join(', ')}; the slow one got ${fleet[2]!.total() - slowAt} after its ejection`);
       assert.deepEqual(load.failures, []);

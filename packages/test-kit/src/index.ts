@@ -95,43 +95,68 @@ export async function readFrameFrom(codec: FrameCodecLike, conn: FrameConnection
   }
 }
 
-export interface RawConnectOptions {
+export interface RawClientOptions {
+  /** false: count the bytes received, keep none (for streams of many MiB); read(), take() and data() then see nothing. Default true. */
+  keep?: boolean;
+}
+
+export interface RawConnectOptions extends RawClientOptions {
   host?: string;
   /** Bind the client side to this loopback alias (e.g. 127.0.0.2), so the server sees another remote address. */
   localAddress?: string;
+  /** Default false: the socket ends its side when the peer's FIN arrives. */
   allowHalfOpen?: boolean;
 }
 
 /**
  * A plain `net` client that buffers what it receives, for exact reads: `read(n)` resolves with exactly
- * `n` bytes, or rejects when the socket closes first or `ms` passes.
+ * `n` bytes, or rejects when the socket closes first or `ms` passes. `data()` and
+ * `waitForReceived()` serve tests that look at a whole stream instead (the proxy's).
  */
 export class RawClient {
   readonly socket: net.Socket;
   /** Resolves when the socket has closed, with `hadError` as in the 'close' event. */
   readonly closed: Promise<boolean>;
+  /** Resolves when the peer's FIN arrives (never, if the socket closes without one). */
+  readonly endReceived: Promise<void>;
   /** The error the socket saw, if any. */
   error: Error | undefined;
   /** Bytes received in total. */
   received = 0;
   /** The peer sent its FIN. */
   ended = false;
+  readonly #keep: boolean;
+  readonly #connected: Promise<void>;
   #chunks: Buffer[] = [];
   #length = 0;
   #wake: (() => void) | null = null;
   #isClosed = false;
 
-  constructor(socket: net.Socket) {
+  constructor(socket: net.Socket, options: RawClientOptions = {}) {
     this.socket = socket;
+    this.#keep = options.keep ?? true;
+    // A socket given already connected (a server's side) has nothing to wait for.
+    this.#connected = !socket.connecting
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('error', reject);
+        });
+    this.#connected.catch(() => {}); // seen by connected(), if anyone asks
     socket.on('data', (chunk: Buffer) => {
       this.received += chunk.length;
-      this.#chunks.push(chunk);
-      this.#length += chunk.length;
+      if (this.#keep) {
+        this.#chunks.push(chunk);
+        this.#length += chunk.length;
+      }
       this.#notify();
     });
-    socket.on('end', () => {
-      this.ended = true;
-      this.#notify();
+    this.endReceived = new Promise((resolve) => {
+      socket.once('end', () => {
+        this.ended = true;
+        this.#notify();
+        resolve();
+      });
     });
     socket.on('error', (err) => {
       this.error = err;
@@ -145,20 +170,29 @@ export class RawClient {
     });
   }
 
-  /** Connects to a TCP port on loopback (or `host`), or to a Unix socket path. */
-  static async connect(target: number | string, options: RawConnectOptions = {}): Promise<RawClient> {
+  /**
+   * Starts connecting to a TCP port on loopback (or `host`), or to a Unix socket path, and returns at
+   * once: for a test that sends before the connect completes, or expects it to fail (connected()).
+   */
+  static dial(target: number | string, options: RawConnectOptions = {}): RawClient {
     const allowHalfOpen = options.allowHalfOpen ?? false;
     const socket =
       typeof target === 'number'
         ? net.connect({ port: target, host: options.host ?? '127.0.0.1', localAddress: options.localAddress, allowHalfOpen })
         : net.connect({ path: target, allowHalfOpen });
-    const client = new RawClient(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    if (typeof target === 'number') socket.setNoDelay(true);
-    return client;
+    if (typeof target === 'number') socket.once('connect', () => socket.setNoDelay(true));
+    return new RawClient(socket, options);
+  }
+
+  /** Connects (see dial()) and resolves once connected; rejects with the connect error. */
+  static connect(target: number | string, options: RawConnectOptions = {}): Promise<RawClient> {
+    return RawClient.dial(target, options).connected();
+  }
+
+  /** Resolves with this client once connected; rejects with the connect error (ECONNREFUSED, ...). */
+  async connected(): Promise<this> {
+    await this.#connected;
+    return this;
   }
 
   get isClosed(): boolean {
@@ -168,6 +202,16 @@ export class RawClient {
   /** Bytes received and not yet read. */
   get buffered(): number {
     return this.#length;
+  }
+
+  /** Everything received and not yet read, left unread (with `keep: false`, empty). */
+  data(): Buffer {
+    return this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length);
+  }
+
+  /** Resolves once `total` bytes have arrived since the connect (liveness bound `ms`). */
+  waitForReceived(total: number, ms = 10_000): Promise<void> {
+    return until(() => this.received >= total, () => `${total} bytes (have ${this.received})`, ms);
   }
 
   /** Everything received and not yet read. */
@@ -205,6 +249,28 @@ export class RawClient {
       this.#length = all.length - n;
     }
     return all.subarray(0, n);
+  }
+
+  /**
+   * Reads one line: resolves with its text (utf8) without the '\n', or rejects when the socket
+   * closes (or the peer ends) first or `ms` passes. For line protocols (greetings, echoes).
+   */
+  async readLine(ms = 5000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.data().indexOf(0x0a);
+      if (i >= 0) return (await this.read(i + 1, 0)).toString('utf8', 0, i);
+      if (this.#isClosed || this.ended) throw new Error(`socket closed with ${this.#length} bytes and no end of line`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms with ${this.#length} bytes and no end of line`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
   }
 
   /** Reads one length-prefixed frame and returns its payload. */

@@ -9,7 +9,7 @@ import vm from 'node:vm';
 import type { Socket } from 'node:net';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { dialConnection, type Connection } from '../src/index.js';
-import { RawClient, assertAllBack, deferred, echoFrames, pattern, serve, sleep, until, within } from './helpers.js';
+import { RawClient, assertAllBack, deferred, echoFrames, pattern, serve, until, within } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const PAYLOAD = 64 * 1024;
@@ -229,8 +229,10 @@ test('a handler that stops reading pauses the socket; nothing is lost when it re
   const held = conn!.reader.length;
   assert.ok(held >= maxInboundBytes, `input stopped short of the limit: ${held}`);
   assert.ok(held <= maxInboundBytes + MiB, `server input grew to ${held} bytes`);
-  await sleep(50);
-  assert.equal(conn!.reader.length, held, 'reading is paused');
+  // The socket is paused (the transport's one switch for reading), not just slow.
+  assert.equal(conn!.socket.isPaused(), true, 'reading is paused');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(conn!.reader.length, held, 'no input arrives while paused');
 
   gate.resolve();
   await within(pump.done, 20_000, 'the sender to finish');

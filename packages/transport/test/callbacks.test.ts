@@ -3,13 +3,15 @@
 // reverse order after a running onRequest settled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import type { Connection } from '../src/index.js';
-import { RawClient, deferred, echoFrames, frame, frames, serve, sleep, until, within } from './helpers.js';
+import { RawClient, deferred, echoFrames, frame, frames, probeRoundTrips, serve, sleep, until, within, withProbe } from './helpers.js';
 
 test('an async onConnect delays onRequest; the ctx it returns reaches onRequest', { timeout: 10_000 }, async (t) => {
   const gate = deferred();
   const events: string[] = [];
   let seenCtx: unknown;
+  let prepared: Connection<string> | undefined;
   const { loop, port } = await serve<string>(
     (ctx, conn) => {
       events.push('request');
@@ -17,7 +19,7 @@ test('an async onConnect delays onRequest; the ctx it returns reaches onRequest'
       return echoFrames(ctx, conn);
     },
     {
-      onPrepare: () => 'prepared',
+      onPrepare: (conn) => ((prepared = conn), 'prepared'),
       onConnect: async (ctx) => {
         events.push(`connect:${ctx}`);
         await gate.promise;
@@ -31,7 +33,8 @@ test('an async onConnect delays onRequest; the ctx it returns reaches onRequest'
   t.after(() => c.destroy());
   await c.write(frame('early'));
   await until(() => events.length > 0, 'onConnect');
-  await sleep(50); // data has arrived; onRequest must still wait for onConnect
+  // The request is in the connection's input (read while onConnect waits): onRequest must still wait.
+  await until(() => (prepared?.reader.length ?? 0) >= frame('early').length, 'the request to be read');
   assert.deepEqual(events, ['connect:prepared']);
   gate.resolve();
   assert.equal((await c.readFrame()).toString(), 'early');
@@ -77,21 +80,23 @@ for (const kind of ['sync', 'async'] as const) {
   test(`a ${kind} handler that reads nothing is not spun; more data calls it again`, { timeout: 10_000 }, async (t) => {
     let calls = 0;
     let seen = 0;
-    const { loop, port } = await serve((_ctx, conn) => {
+    // A probe connection's round trips through the same loop, after the first call, are the sign
+    // that a spin (a call again without new data) would have happened by then.
+    const { loop, port } = await serve(withProbe((_ctx, conn) => {
       calls++;
       seen = conn.reader.length;
       if (kind === 'async') return sleep(1);
-    });
+    }));
     t.after(() => loop.shutdown({ timeout: 100 }));
     const c = await RawClient.connect(port);
     t.after(() => c.destroy());
     await c.write('abc');
     await until(() => calls > 0, 'the first onRequest');
-    await sleep(60);
+    await probeRoundTrips(port);
     assert.equal(calls, 1, 'called again without new data');
     await c.write('def');
     await until(() => calls > 1, 'onRequest after more data');
-    await sleep(60);
+    await probeRoundTrips(port);
     assert.equal(calls, 2);
     assert.equal(seen, 6, 'the unread input is still there');
   });
@@ -104,7 +109,8 @@ test('input that arrives while a handler runs is handed to it again, even if tha
     const r = conn.reader;
     const size = frames.frameSize(r);
     const complete = size !== undefined && r.length >= size; // decided on the input at call time
-    await sleep(30); // the rest of the frame arrives meanwhile
+    // The first call waits for the rest of the frame to arrive while it runs (read meanwhile).
+    if (!complete && size !== undefined) await until(() => r.length >= size, 'the rest of the frame to arrive while the handler runs');
     if (complete) return echoFrames(ctx, conn);
   });
   t.after(() => loop.shutdown({ timeout: 100 }));
@@ -154,7 +160,8 @@ test('onDisconnect fires when the peer closes, not on our own close()', { timeou
   await own.write('close\n');
   await within(own.closed, 3000, 'the server to close');
   await until(() => closed.includes(ownId), 'our own close to finish');
-  await sleep(20);
+  // onDisconnect, when it runs, runs before the close callbacks (the peer's close above shows it):
+  // the close callbacks having run is the sign that it would have run by now.
   assert.deepEqual(disconnected, [peerId], 'no onDisconnect for our own close()');
 });
 
@@ -180,7 +187,7 @@ test('close callbacks run once, in reverse order, after a running onRequest sett
       });
       c.close();
       assert.equal(c.isActive(), false, 'isActive() is false synchronously after close()');
-      await sleep(50); // the socket closes meanwhile; the callbacks must wait for us
+      if (!c.socket.destroyed) await within(once(c.socket, 'close'), 5000, 'the socket to close'); // the callbacks must wait for us
       assert.deepEqual(order, []);
       handlerDone = true;
     },
@@ -202,7 +209,9 @@ test('close callbacks run once, in reverse order, after a running onRequest sett
     late++;
   });
   assert.equal(late, 1, 'a callback added after close runs at once');
-  await sleep(20);
+  // A second run would be queued by close() itself (synchronously, a microtask or nextTick): a
+  // setImmediate turn comes after all of those.
+  await new Promise((r) => setImmediate(r));
   assert.equal(order.length, 3);
   assert.equal(late, 1);
 });

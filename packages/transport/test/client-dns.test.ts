@@ -368,18 +368,25 @@ test('a listener that throws gets a process warning (NOCOPY_RESOLVER_LISTENER_ER
 });
 
 test('close() stops everything: no query and no callback after it, also for a resolution in flight', { skip }, async () => {
-  await withDns({ hosts: '127.0.0.2 a.example.test\n', ttl: 1 }, async (dns) => {
+  await withDns({ hosts: '127.0.0.2 a.example.test\n127.0.0.5 c.example.test\n', ttl: 1 }, async (dns) => {
     const r = new DnsResolver({ name: 'a.example.test', port: 7000, family: 4, servers: [dns.server], minInterval: 100, refreshInterval: 200 });
     const rec = new Recorder();
     r.start(rec);
     await rec.waitAddresses(['127.0.0.2:7000']);
+    // A twin on another name, with the same refresh, left open: once it has seen the next change,
+    // the closed one would have queried (and reported) too.
+    const twin = new DnsResolver({ name: 'c.example.test', port: 7000, family: 4, servers: [dns.server], minInterval: 100, refreshInterval: 200 });
+    const twinRec = new Recorder();
+    twin.start(twinRec);
+    await twinRec.waitAddresses(['127.0.0.5:7000']);
     await r.close();
     await r.close(); // idempotent
     const queries = dns.queries('A', 'a.example.test');
     const calls = rec.calls.length;
     r.resolveNow();
-    await dns.setHosts('127.0.0.9 a.example.test\n');
-    await sleep(1000); // five refresh intervals
+    await dns.setHosts('127.0.0.9 a.example.test\n127.0.0.8 c.example.test\n');
+    await twinRec.waitAddresses(['127.0.0.8:7000']);
+    await twin.close();
     assert.equal(dns.queries('A', 'a.example.test'), queries, 'no query after close()');
     assert.equal(rec.calls.length, calls, 'no callback after close()');
   });
@@ -393,9 +400,15 @@ test('close() stops everything: no query and no callback after it, also for a re
     const r = new DnsResolver({ name: 'a.example.test', port: 7000, family: 4, servers: [`127.0.0.1:${silent.address().port}`], timeout: 1000, tries: 1 });
     const rec = new Recorder();
     r.start(rec);
+    // A twin asking the same silent server, left open: once its query has timed out (reported),
+    // the closed one's would have too.
+    const twin = new DnsResolver({ name: 'a.example.test', port: 7000, family: 4, servers: [`127.0.0.1:${silent.address().port}`], timeout: 1000, tries: 1 });
+    const twinRec = new Recorder();
     await until(() => received > 0, 'the query to reach the silent server');
     await within(r.close(), 5000, 'close() with a query in flight');
-    await sleep(1500); // past the query's timeout
+    twin.start(twinRec);
+    await until(() => twinRec.errors.length > 0, "the twin's query to time out", 10_000);
+    await twin.close();
     assert.deepEqual(rec.calls, [], 'nothing reported after close()');
   } finally {
     silent.close();

@@ -62,7 +62,7 @@ for (const size of [10, 4 * 1024 * 1024]) {
         const f = frames.decode(conn.reader);
         if (f === undefined) return;
         const req = f.toString();
-        await new Promise((resolve) => setTimeout(resolve, 20)); // the FIN arrives meanwhile
+        await until(() => conn.peerEnded, 'the FIN to arrive while the handler runs');
         const reply = pattern(size, Number(req));
         conn.writer.writeUint32BE(reply.length);
         conn.writer.writeBinary(reply);

@@ -138,8 +138,14 @@ test('Dialer defaults apply and per-call options override them', { timeout: 10_0
   await assert.rejects(a.reader.waitFor(1), ReadTimeoutError);
   const b = await dialer.dial('tcp', { port: silent.port }, { readTimeout: 0 });
   t.after(() => b.close());
+  let outcome = 'pending';
   const pending = b.reader.waitFor(1);
-  const outcome = await Promise.race([pending.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(r, 80, 'pending'))]);
+  pending.then(() => (outcome = 'resolved'), () => (outcome = 'rejected'));
+  // A connection with the default 30 ms, waiting from the same moment, times out: a timeout of
+  // 0 ms (were 0 taken as a time) would have fired before it.
+  const c = await dialer.dial('tcp', `:${silent.port}`);
+  t.after(() => c.close());
+  await assert.rejects(c.reader.waitFor(1), ReadTimeoutError);
   assert.equal(outcome, 'pending', 'a read timeout of 0 means none');
   b.close();
   await assert.rejects(pending, { code: 'ERR_CONN_CLOSED' });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
-import { freePort, sleep, until, within } from './helpers.js';
+import { freePort, until, within } from './helpers.js';
 import { lineCodec, recorder, sessionServer } from './session-fixtures.js';
 import { createSessionClient, type Session } from '../src/index.js';
 
@@ -100,10 +100,20 @@ test('client: close() during a backoff returns at once and dials no more', async
     reconnect: { initial: 50, max: 50, jitter: 0 },
     listener: { onMessage() {} },
   });
+  // A twin with the same backoff, not closed, dials again and again meanwhile: by its third dial
+  // after the close, the closed one would have dialed too.
+  const twin = createSessionClient<string>({
+    address: `127.0.0.1:${port}`,
+    codec: lineCodec(),
+    reconnect: { initial: 50, max: 50, jitter: 0 },
+    listener: { onMessage() {} },
+  });
   await until(() => fast.stats().waiting === 1, 'in backoff');
   await fast.close();
   const dials = fast.stats().dials;
-  await sleep(500); // an observation window for something that must not happen, not a wait for an event
+  const twinDials = twin.stats().dials;
+  await until(() => twin.stats().dials >= twinDials + 3, () => `the twin to dial 3 more times (${twin.stats().dials - twinDials})`, 10_000);
+  await twin.close();
   assert.equal(fast.stats().dials, dials, 'no dial after close()');
 });
 

@@ -2,7 +2,7 @@
 // after the last onMessage settled, then close callbacks last added first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, deferred, sleep, until } from './helpers.js';
+import { RawClient, deferred, sleep, until, within } from './helpers.js';
 import { recorder, sessionServer } from './session-fixtures.js';
 import { AttributeKey, type Session } from '../src/index.js';
 
@@ -72,7 +72,10 @@ test('close during an async onMessage: onClose waits for it to settle, and no la
   const c = await RawClient.connect(port);
   await c.write('first\nsecond\n');
   await until(() => rec.events.includes('message:first'), 'first delivered');
-  await sleep(50);
+  // close('bye') has been called: the client's socket closing shows the close went ahead, and an
+  // onClose not waiting for onMessage would have run by then (a turn after it, at the latest).
+  await within(c.closed, 5000, 'the close to reach the client');
+  await new Promise((r) => setImmediate(r));
   assert.ok(!rec.events.includes('close'), 'onClose waits for the running onMessage');
   gate.resolve();
   await until(() => rec.events.includes('close'), 'closed');
@@ -100,11 +103,13 @@ test('peer reset during an async onMessage: onClose once, after it settles', asy
   await until(() => rec.events.includes('message:x'), 'delivered');
   c.socket.resetAndDestroy();
   await until(() => !rec.sessions[0]!.isActive(), 'inactive');
-  await sleep(30);
+  // onClose, were it not waiting for onMessage, would run when the session went inactive (in the
+  // same turn or a microtask after): a setImmediate turn later it has not.
+  await new Promise((r) => setImmediate(r));
   assert.equal(closes, 0);
   gate.resolve();
   await until(() => closes === 1, 'closed');
-  await sleep(30);
+  await new Promise((r) => setImmediate(r)); // a second onClose would come in the same way
   assert.equal(closes, 1);
   assert.deepEqual(rec.events.slice(-2), ['settled', 'close']);
 });
@@ -210,7 +215,8 @@ test('send() on a closed session rejects with ERR_CONN_CLOSED; ignored, it is no
   process.on('unhandledRejection', onUnhandled);
   void session!.send('lost');
   await assert.rejects(session!.send('lost'), { code: 'ERR_CONN_CLOSED' });
-  await sleep(20);
+  // 'unhandledRejection' is emitted once the microtask and nextTick queues drain: before a setImmediate turn.
+  await new Promise((r) => setImmediate(r));
   process.off('unhandledRejection', onUnhandled);
   assert.equal(unhandled, 0);
 });
@@ -252,7 +258,9 @@ test('shutdown drains: a running onMessage finishes and its reply is sent, then 
   await busy.write('q\n');
   await until(() => rec.events.includes('message:q'), 'running');
   const done = server.shutdown({ timeout: 5000 });
-  setTimeout(() => gate.resolve(), 50);
+  // The running onMessage finishes only once the idle session is closed: a drain, not a race.
+  await within(idle.closed, 5000, 'the idle session to close');
+  gate.resolve();
   await done;
   assert.equal(rec.events.filter((e) => e === 'close').length, 2, 'onClose ran for both sessions before shutdown resolved');
   assert.equal(busy.take().toString(), 'late q\n');

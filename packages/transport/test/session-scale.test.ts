@@ -68,7 +68,16 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
 
   peers.send('mute');
   await until(() => server.size <= N / 2, () => `${server.size} sessions left`, 90_000);
-  await new Promise((r) => setTimeout(r, 1000)); // a window for closes that must not happen, not a wait for an event
+  // Closes that must not happen would come by the time the talking half has heard 12 more
+  // heartbeats each (more than a timeout's 10 intervals): wait for those, not for the clock.
+  const r2 = await report();
+  let r3 = r2;
+  const t1 = Date.now();
+  while (r3.heartbeats - r2.heartbeats < (N / 2) * 12 && server.size === N / 2) {
+    assert.ok(Date.now() - t1 < 90_000, `only ${r3.heartbeats - r2.heartbeats} heartbeats for ${N / 2} sessions after 90 s`);
+    await new Promise((r) => setTimeout(r, 250)); // the polling pace of the report
+    r3 = await report();
+  }
   assert.equal(server.size, N / 2, 'exactly the silent half was closed');
   assert.deepEqual([...errors], [['ERR_HEARTBEAT_TIMEOUT', N / 2]]);
   assert.equal(wheel.size, 2 * (N / 2), 'the closed sessions left the wheel');

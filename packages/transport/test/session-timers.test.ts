@@ -2,7 +2,7 @@
 // cancelled at close (no callback after onClose).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, deferred, sleep, until } from './helpers.js';
+import { RawClient, deferred, sleep, until, within } from './helpers.js';
 import { fastWheel, recorder, sessionServer } from './session-fixtures.js';
 import { TimingWheel, type Session } from '../src/index.js';
 import { Counter64 } from '../src/session/counter.js';
@@ -37,7 +37,8 @@ test('wheel: every() repeats until cancelled; a callback may cancel another time
   await until(() => n >= 5, 'five repeats', 2000);
   rep.cancel();
   const after = n;
-  await sleep(40);
+  // A later timer on the same wheel has fired: a repeat (or the victim) due before it would have run.
+  await within(new Promise<void>((r) => wheel.after(40, () => r())), 5000, 'a later timer on the wheel'); // within: the wheel's timer does not keep the process alive
   assert.equal(n, after, 'no repeat after cancel');
   assert.equal(victimFired, false);
   assert.equal(wheel.size, 0);
@@ -172,7 +173,8 @@ test('after/every run on the session and are all cancelled at close: no timer ca
   assert.ok(pending >= 4, `${pending} timers pending while open`);
   c.socket.destroy();
   await until(() => events.includes('close'), 'closed');
-  await sleep(80);
+  // A later timer on the same wheel has fired: every 10 ms timer, the 15 ms one and the cron would have run by then.
+  await within(new Promise<void>((r) => wheel.after(80, () => r())), 5000, 'a later timer on the wheel');
   assert.equal(events.at(-1), 'close', `after onClose: ${events.slice(events.indexOf('close')).join(', ')}`);
   assert.equal(wheel.size, 0, 'every timer of the session left the wheel');
   assert.throws(() => session!.after(10, () => {}), { code: 'ERR_CONN_CLOSED' });

@@ -63,7 +63,9 @@ test('websocket heartbeat: pings; a peer that does not answer is closed with ERR
   await Promise.all([once(silent, 'open'), once(polite, 'open')]);
   await once(silent, 'close');
   assert.ok(rec.errors.some((e) => (e as { code?: string }).code === 'ERR_HEARTBEAT_TIMEOUT'));
-  await new Promise((r) => setTimeout(r, 250));
+  // 6 more pings to the polite one (6 x 30 ms, past the 150 ms timeout): a wrong close would have come by then.
+  const heard = pings;
+  await until(() => pings >= heard + 6 || polite.readyState !== WebSocket.OPEN, () => `6 more pings (${pings - heard})`, 10_000);
   assert.equal(polite.readyState, WebSocket.OPEN);
   assert.ok(pings >= 5, `${pings} pings`);
   polite.close();

@@ -3,18 +3,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { ShutdownError, type Connection } from '../src/index.js';
-import { RawClient, assertAllBack, deferred, echoFrames, frame, frames, pattern, serve, sleep, until, within } from './helpers.js';
+import { RawClient, assertAllBack, deferred, echoFrames, frame, frames, pattern, serve, until, within } from './helpers.js';
 
 test('shutdown: in-flight requests finish and are answered, idle connections close at once, every block comes back', { timeout: 10_000 }, async (t) => {
   const pool = new BlockPool();
   const started = deferred();
+  const release = deferred(); // the first request stays in flight until the idle connection is closed
+  t.after(() => release.resolve());
   const conns: Connection[] = [];
   const { loop, port } = await serve(
     async (ctx, conn) => {
       const size = frames.frameSize(conn.reader);
       if (size === undefined || conn.reader.length < size) return;
       started.resolve();
-      await sleep(100);
+      await release.promise;
       return echoFrames(ctx, conn);
     },
     {
@@ -37,6 +39,9 @@ test('shutdown: in-flight requests finish and are answered, idle connections clo
   const done = loop.shutdown({ timeout: 5000 });
   let replied = false;
   const idleClosed = idle.closed.then(() => replied);
+  // The idle connection closes at once, while the request is still in flight.
+  await within(idle.closed, 3000, 'the idle connection to close');
+  release.resolve();
   const first = await busy.readFrame();
   replied = true;
   assert.equal(first.toString(), 'first');
@@ -66,18 +71,25 @@ test('shutdown: a reply still queued for a slow reader is delivered, then the co
     {
       pool,
       onPrepare: (conn) => {
+        served = conn;
         conn.addCloseCallback((c) => gone.resolve(c));
       },
     },
   );
+  let served: Connection | undefined;
   const c = await RawClient.connect(port);
   t.after(() => c.destroy());
   c.socket.pause();
   await c.write('go');
   await until(() => pool.stats().blocksOutstanding > 0, 'the reply to be queued');
-  await sleep(20);
+  // The reply backs up behind the paused reader: still queued when shutdown begins.
+  await until(() => served !== undefined && served.socket.writableLength > 0, 'the reply to back up behind the paused reader');
   const done = loop.shutdown({ timeout: 3000 });
-  await sleep(50);
+  // shutdown() closes idle connections at once (synchronously or on the next tick); this one ends
+  // gracefully instead: a turn later it is not closed and its socket still holds the reply.
+  await new Promise((r) => setImmediate(r));
+  assert.equal(served!.closed, false, 'a connection with a reply queued is not closed as idle');
+  assert.ok(served!.socket.writableLength > 0 && !served!.socket.destroyed, 'the queued reply is still there to deliver');
   c.socket.resume();
   const reply = await c.readFrame(8000);
   assert.ok(reply.equals(big), 'the reply differs');
@@ -93,8 +105,12 @@ test('shutdown resolves at its deadline and destroys a handler that never finish
   const release = deferred();
   t.after(() => release.resolve());
   const started = deferred();
+  let served: Connection | undefined;
+  let callbacksRan = false;
+  void gone.promise.then(() => (callbacksRan = true));
   const { loop, port } = await serve(
     async (_ctx, conn) => {
+      served = conn;
       conn.reader.skip(conn.reader.length);
       conn.writer.writeString('working\n');
       await conn.writer.flush();
@@ -115,9 +131,11 @@ test('shutdown resolves at its deadline and destroys a handler that never finish
   await within(loop.shutdown({ timeout: 100 }), 3000, 'shutdown');
   await within(c.closed, 3000, 'the client socket to close');
   assert.equal((await c.read(8)).toString(), 'working\n');
-  // The socket is gone, but close callbacks still wait for the handler to settle.
-  const early = await Promise.race([gone.promise.then(() => 'closed'), sleep(30).then(() => 'pending')]);
-  assert.equal(early, 'pending', 'close callbacks ran before the handler settled');
+  // The server's socket is gone (its 'close' emitted), but close callbacks still wait for the
+  // handler to settle: they would otherwise have run at that close, before a turn later.
+  await until(() => served!.socket.closed, "the server socket's close");
+  await new Promise((r) => setImmediate(r));
+  assert.equal(callbacksRan, false, 'close callbacks ran before the handler settled');
   release.resolve();
   const conn = await within(gone.promise, 3000, 'the close callbacks');
   assert.ok(conn.error instanceof ShutdownError, String(conn.error));
@@ -138,11 +156,14 @@ test('shutdown with an AbortSignal ends the grace period when aborted', { timeou
   });
   const c = await RawClient.connect(port);
   t.after(() => c.destroy());
+  const idle = await RawClient.connect(port); // closed at once by the shutdown: the sign it has acted
+  t.after(() => idle.destroy());
   await c.write('x');
   await within(started.promise, 3000, 'the handler');
+  await until(() => loop.connections === 2, 'both connections');
   const ac = new AbortController();
   const done = loop.shutdown({ timeout: 60_000, signal: ac.signal });
-  await sleep(20);
+  await within(idle.closed, 3000, 'the idle connection to close');
   assert.equal(conn!.isActive(), true, 'a running handler is given its grace period');
   ac.abort();
   await within(done, 3000, 'shutdown after abort');

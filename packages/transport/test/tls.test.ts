@@ -129,7 +129,7 @@ test('a client that fails the handshake leaves no socket open on the server', { 
 
 test('TLS half-close: a request followed by end() still gets its reply, then the connection closes', { skip, timeout: 10_000 }, async (t) => {
   const { loop, port } = await serve(async (ctx, conn) => {
-    await sleep(20); // the client's FIN arrives meanwhile
+    await until(() => conn.peerEnded, "the client's FIN to arrive while the handler runs");
     return echoFrames(ctx, conn);
   }, {}, { tls: { key: creds.key, cert: creds.cert } });
   t.after(() => loop.shutdown({ timeout: 100 }));

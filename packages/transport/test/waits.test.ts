@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { AbortError, ConcurrentReadError, ConnClosedError, dialConnection, type Connection } from '../src/index.js';
-import { RawClient, assertAllBack, deferred, serve, sleep, until, within } from './helpers.js';
+import { RawClient, assertAllBack, deferred, serve, until, within } from './helpers.js';
 
 /** A dialed connection and the server's end of it, a plain socket the test writes to. */
 async function pair(t: { after: (fn: () => void) => void }, pool?: BlockPool): Promise<{ conn: Connection; peer: net.Socket }> {
@@ -34,7 +34,7 @@ test('a second wait while one is pending rejects with ConcurrentReadError; the f
   });
   await assert.rejects(conn.reader.waitUntil('\n'), ConcurrentReadError);
   peer.write('hel');
-  await sleep(10);
+  await until(() => conn.reader.length === 3, 'the first part to arrive on its own');
   peer.write('lo');
   await within(first, 3000, 'the first wait');
   assert.equal(conn.reader.readString(5), 'hello');
@@ -47,13 +47,12 @@ test('waitUntil resolves with the line when the delimiter arrives, across chunks
   const { conn, peer } = await pair(t, pool);
   const line = conn.reader.waitUntil('\n');
   peer.write('first ha');
-  await sleep(10);
+  await until(() => conn.reader.length === 8, 'the first part to arrive on its own');
   peer.write('lf\nsecond');
   assert.equal((await within(line, 3000, 'the line')).toString(), 'first half\n');
   const crlf = conn.reader.waitUntil('\r\n');
-  await sleep(10);
   peer.write(' line\r');
-  await sleep(10);
+  await until(() => conn.reader.length === 'second line\r'.length, 'the CR to arrive without its LF');
   peer.write('\nthird');
   assert.equal((await within(crlf, 3000, 'the CRLF line')).toString(), 'second line\r\n');
   assert.equal(conn.reader.length, 5);

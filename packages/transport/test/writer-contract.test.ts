@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnClosedError, dialConnection, type Connection } from '../src/index.js';
-import { RawClient, deferred, frame, serve, sleep, until, within } from './helpers.js';
+import { RawClient, deferred, frame, probeRoundTrips, serve, until, within, withProbe } from './helpers.js';
 
 test('send() is true while the socket takes the output, false once it waits for the peer; drained() resolves when the peer reads', { timeout: 15_000 }, async (t) => {
   const served = deferred<Connection>();
@@ -28,8 +28,12 @@ test('send() is true while the socket takes the output, false once it waits for 
   assert.equal(conn.writer.send(), false);
   let drained = false;
   const d = conn.writer.drained().then(() => (drained = true));
-  await sleep(50);
+  // A wrong resolution would come in a microtask or at the socket's next write callback; the
+  // writer's own state says the output still waits.
+  await new Promise((r) => setImmediate(r));
   assert.equal(drained, false, 'nothing drains while the peer does not read');
+  assert.equal(conn.writer.waiting, true);
+  assert.ok(conn.writer.queued > 0, 'the output still waits for the peer');
   client.socket.resume();
   await within(d, 10_000, 'drained() once the peer reads');
   assert.equal(conn.writer.waiting, false);
@@ -45,13 +49,13 @@ test('redispatch() calls onRequest again for waiting input, though none arrived'
   const calls: number[] = [];
   const served = deferred<Connection>();
   const { loop, port } = await serve(
-    (_ctx, conn) => {
+    withProbe((_ctx, conn) => {
+      served.resolve(conn);
       calls.push(conn.reader.length);
       if (!allow) return; // a limit of the handler's own: consumes nothing for now
       conn.writer.writeBinary(conn.reader.next(conn.reader.length));
       return conn.writer.flush();
-    },
-    { onPrepare: (c) => void served.resolve(c) },
+    }),
   );
   t.after(() => loop.shutdown({ timeout: 100 }));
   const client = await RawClient.connect(port);
@@ -59,14 +63,14 @@ test('redispatch() calls onRequest again for waiting input, though none arrived'
   await client.write('hello');
   const conn = await served.promise;
   await until(() => calls.length === 1, 'the first call');
-  await sleep(30);
+  await probeRoundTrips(port); // a call again by itself would have come by now
   assert.equal(calls.length, 1, 'a handler that consumed nothing is not called again by itself');
   allow = true;
   conn.redispatch();
   assert.equal((await client.read(5)).toString(), 'hello');
   assert.deepEqual(calls, [5, 5]);
   conn.redispatch(); // nothing waiting: no call
-  await sleep(20);
+  await probeRoundTrips(port);
   assert.equal(calls.length, 2);
 });
 

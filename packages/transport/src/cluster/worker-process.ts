@@ -40,7 +40,11 @@ export class WorkerProcess {
   state: WorkerState = 'starting';
   /** When it became ready (Date.now()), 0 before. */
   readyAt = 0;
-  /** Sockets sent to it; sends that failed (the worker died with it in flight). */
+  /**
+   * Sockets sent to it (less those taken back to place elsewhere); of those, the ones closed unsent
+   * (the worker died with them in flight). Every lost socket stays counted in `handed`, so
+   * `handed - lost` is what the worker took, whichever path lost it.
+   */
   handed = 0;
   lost = 0;
   /** As last reported by the worker. */
@@ -145,7 +149,7 @@ export class WorkerProcess {
 
   /** Live connections plus sockets sent that the worker has not counted yet: what least-connections compares. */
   get load(): number {
-    return this.connections + (this.handed - this.received);
+    return this.connections + this.inFlight;
   }
 
   /** Connections it took: exact for sockets handed by the primary; as reported in reuse-port mode. */
@@ -155,7 +159,7 @@ export class WorkerProcess {
 
   /** Sockets sent whose arrival the worker has not reported yet. */
   get inFlight(): number {
-    return this.handed - this.received;
+    return Math.max(0, this.handed - this.lost - this.received);
   }
 
   /**
@@ -175,8 +179,12 @@ export class WorkerProcess {
 
   /** A socket that did not reach the worker: placed elsewhere while it still has its handle, otherwise closed and lost. */
   #failed(socket: Socket, retry: (socket: Socket) => void): void {
-    this.handed--;
-    if (!socket.destroyed && (socket as Socket & { _handle?: unknown })._handle != null) return retry(socket);
+    if (!socket.destroyed && (socket as Socket & { _handle?: unknown })._handle != null) {
+      this.handed--;
+      return retry(socket);
+    }
+    // Stays in `handed` (as in #abandon): decrementing it too would count the socket out twice,
+    // once from `accepted` and once more by `lost` (stats() was one short per such socket).
     this.lost++;
     socket.destroy();
   }
