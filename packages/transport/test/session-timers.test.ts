@@ -128,8 +128,9 @@ test('heartbeat: sent every interval; a silent peer is closed with ERR_HEARTBEAT
 test('idle timeout on the wheel: no input or output for idleTimeout closes with ERR_IDLE_TIMEOUT', async (t) => {
   const wheel = fastWheel();
   const { listener, rec } = recorder();
-  // 40 ms between writes against a 400 ms idle timeout: room for a busy machine's late timers.
-  const { server, port } = await sessionServer({ listener, wheel, idleTimeout: 400 });
+  // 40 ms between writes against a 1500 ms idle timeout: room for a busy machine's late timers (with
+  // 400 ms, a gap between two writes beside a full suite and a busy loop reached it once).
+  const { server, port } = await sessionServer({ listener, wheel, idleTimeout: 1500 });
   t.after(() => server.shutdown());
   const c = await RawClient.connect(port);
   let last = 0;
@@ -142,7 +143,7 @@ test('idle timeout on the wheel: no input or output for idleTimeout closes with 
   await c.closed;
   // Timers are late, never early: the close comes no sooner than idleTimeout after the last write
   // (less one wheel tick of 10 ms, and a few ms for the write to reach the server).
-  assert.ok(Date.now() - last >= 400 - 15, `closed ${Date.now() - last} ms after the last activity`);
+  assert.ok(Date.now() - last >= 1500 - 15, `closed ${Date.now() - last} ms after the last activity`);
   await until(() => rec.events.includes('close'), 'closed');
   assert.equal((rec.reasons[0] as { code?: string }).code, 'ERR_IDLE_TIMEOUT');
 });
