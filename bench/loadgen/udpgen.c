@@ -12,10 +12,13 @@
 // Latency: from the send of a request (its last retransmission) to its reply, log-linear histogram.
 //
 // With --pid P it also reads the server's CPU (utime+stime of /proc/P/stat) and syscalls
-// (syscr/syscw of /proc/P/io) at the exact edges of the measured window.
+// (syscr/syscw of /proc/P/io) at the exact edges of the measured window, per datagram the server
+// answered (replies, duplicates included: a late reply cost the server as much as any other).
 //
 // Usage: udpgen --port P [--host 127.0.0.1] [--flows 20] [--inflight 8] [--size 128]
-//               [--duration 3] [--warmup 1] [--timeout-ms 50] [--pid P]
+//               [--duration 3] [--warmup 1] [--timeout-ms 200] [--pid P]
+//        udpgen ... --requests N [--warmup-requests W] [--on-start CMD] [--on-end CMD]
+//                   a counted window instead of a timed one (for callgrind: a command at each edge)
 // Prints one JSON line on stdout; exit 1 on a verification error or a socket failure.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -235,8 +238,11 @@ int main(int argc, char **argv) {
   size = (uint32_t)strtoul(arg(argc, argv, "--size", "128"), NULL, 10);
   double duration = atof(arg(argc, argv, "--duration", "3"));
   double warmup = atof(arg(argc, argv, "--warmup", "1"));
-  double timeout_ms = atof(arg(argc, argv, "--timeout-ms", "50"));
+  double timeout_ms = atof(arg(argc, argv, "--timeout-ms", "200"));
   int pid = atoi(arg(argc, argv, "--pid", "0"));
+  uint64_t count = strtoull(arg(argc, argv, "--requests", "0"), NULL, 10);
+  uint64_t warmup_reqs = strtoull(arg(argc, argv, "--warmup-requests", "0"), NULL, 10);
+  const char *on_start = arg(argc, argv, "--on-start", NULL), *on_end = arg(argc, argv, "--on-end", NULL);
   if (port <= 0 || nflows <= 0 || inflight <= 0 || size == 0 || size > 65507) {
     fprintf(stderr, "udpgen: --port, --flows, --inflight must be positive, --size 1..65507\n");
     return 2;
@@ -277,7 +283,7 @@ int main(int argc, char **argv) {
   uint64_t warm_ns = (uint64_t)(warmup * 1e9), dur_ns = (uint64_t)(duration * 1e9), to_ns = (uint64_t)(timeout_ms * 1e6);
   uint64_t lost_at_start = 0, dups_at_start = 0;
   double cpu0 = 0;
-  proc_t p0 = {0};
+  proc_t p0 = {0}, p_end = {0};
   for (int i = 0; i < nflows; i++) if (flush_flow(&flows[i]) < 0) { failed = 1; break; }
 
   while (!failed) {
@@ -305,6 +311,24 @@ int main(int argc, char **argv) {
       }
       // A socket that refused a send (ENOBUFS) is retried here too.
     }
+    if (count > 0) {
+      // Replies before the window are not counted in `completed`: the warmup counts sends.
+      if (!measuring && sends >= warmup_reqs) {
+        if (on_start && system(on_start) != 0) fprintf(stderr, "udpgen: %s failed\n", on_start);
+        measuring = 1;
+        t_measure = now_ns();
+        cpu0 = self_cpu_s();
+        p0 = read_proc(pid);
+        lost_at_start = lost;
+        dups_at_start = dups;
+      } else if (measuring && completed >= count) {
+        t_end = now_ns();
+        p_end = read_proc(pid);
+        if (on_end && system(on_end) != 0) fprintf(stderr, "udpgen: %s failed\n", on_end);
+        break;
+      }
+      continue;
+    }
     if (!measuring && t - t_start >= warm_ns) {
       measuring = 1;
       t_measure = t;
@@ -322,7 +346,7 @@ int main(int argc, char **argv) {
     printf("{\"errors\":%d,\"failed\":true}\n", verify_errors ? verify_errors : 1);
     return 1;
   }
-  proc_t p1 = read_proc(pid);
+  proc_t p1 = count > 0 ? p_end : read_proc(pid);
   double cpu = self_cpu_s() - cpu0;
   double secs = (double)(t_end - t_measure) / 1e9;
   double reqs = (double)completed;
@@ -331,11 +355,12 @@ int main(int argc, char **argv) {
          "\"p50us\":%.2f,\"p99us\":%.2f,\"p999us\":%.2f,\"cpuPercent\":%.1f,\"errors\":0,\"lost\":%llu,\"duplicates\":%llu",
          reqs, secs, reqs / secs, hist_pct(0.5) / 1e3, hist_pct(0.99) / 1e3, hist_pct(0.999) / 1e3, cpu / secs * 100,
          (unsigned long long)(lost - lost_at_start), (unsigned long long)(dups - dups_at_start));
+  double answered = reqs + (double)(dups - dups_at_start);
   if (p0.ok && p1.ok && reqs > 0)
     printf(",\"serverCpuUsPerReq\":%.4f,\"serverCpuPercent\":%.1f,\"serverReadsPerReq\":%.4f,\"serverWritesPerReq\":%.4f",
-           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks * 1e6 / reqs,
+           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks * 1e6 / answered,
            (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks / secs * 100,
-           (double)(p1.syscr - p0.syscr) / reqs, (double)(p1.syscw - p0.syscw) / reqs);
+           (double)(p1.syscr - p0.syscr) / answered, (double)(p1.syscw - p0.syscw) / answered);
   printf("}\n");
   return 0;
 }
