@@ -4,15 +4,16 @@
 // server's CPU per message (utime+stime from /proc/PID/stat over the measured window), beside the
 // rate and the generator's own CPU: a generator above 80% of its core measures itself, not the server.
 // Generators: UDP, the compiled udpgen (bench/loadgen/udpgen.c: exact window per socket, every reply
-// verified, loss counted and resent); WebSocket, the Node client (client.ts). Without a C compiler a
-// --quick run falls back to the Node client for UDP too.
+// verified, loss counted and resent); WebSocket, the compiled loadgen with --proto ws (masked binary
+// frames, every reply checked). Without a C compiler a --quick run falls back to the Node client
+// (client.ts), as does --node-client; its server CPU then covers its whole run, warm-up included.
 //   node bench/dist/messages/main.js [--quick] [--rounds=<n>] [--cases=1,3] [--node-client]
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printTable } from '../lib/table.js';
 import { figure, median, recordFigures, type Figure } from '../lib/results.js';
 import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode, serveAndLoad, type ServerCpu } from '../lib/processes.js';
-import { runUdpgen, udpgenPath } from '../lib/loadgen.js';
+import { loadgenPath, runLoadgen, runUdpgen, udpgenPath } from '../lib/loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -24,13 +25,15 @@ const warmup = quick ? 0.3 : 1;
 /** A generator above this share of its core measures itself. */
 const GEN_BOUND = 80;
 
-let udpgen: string | null = null;
+let compiled = false;
 if (!argv.includes('--node-client')) {
   try {
-    udpgen = udpgenPath(!quick);
+    udpgenPath(!quick);
+    loadgenPath(!quick);
+    compiled = true;
   } catch (err) {
     if (!quick) throw err;
-    console.log(`messages: ${(err as Error).message}; --quick falls back to the Node client for UDP`);
+    console.log(`messages: ${(err as Error).message}; --quick falls back to the Node client`);
   }
 }
 
@@ -78,6 +81,18 @@ async function runUdp(mode: string, c: Case): Promise<Run> {
   }
 }
 
+async function runWs(mode: string, c: Case): Promise<Run> {
+  const s = await startServer(mode);
+  try {
+    const r = await runLoadgen({ port: s.port, pid: s.pid, connections: c.conns, inflight: c.inflight, size: c.size, duration: seconds, warmup, cpu: 1, proto: 'ws' }, hasTaskset);
+    await s.stop();
+    return { rate: r.rps, usPerMsg: r.serverCpuUsPerReq ?? NaN, genCpu: r.cpuPercent, lost: 0, generator: `${r.generator} --proto ws` };
+  } catch (err) {
+    await s.stop().catch(() => {});
+    throw err;
+  }
+}
+
 /** The Node client (client.ts); the server's CPU over the client's whole run, warm-up included. */
 async function runNodeClient(mode: string, c: Case): Promise<Run> {
   const { out, server: s } = await serveAndLoad([join(here, 'servers.js'), mode], (port) => [join(here, 'client.js'), c.kind, String(port), String(c.conns), String(c.inflight), String(c.size), String(seconds)], mode);
@@ -88,7 +103,8 @@ async function runNodeClient(mode: string, c: Case): Promise<Run> {
 }
 
 function runOne(mode: string, c: Case): Promise<Run> {
-  return c.kind === 'udp' && udpgen !== null ? runUdp(mode, c) : runNodeClient(mode, c);
+  if (!compiled) return runNodeClient(mode, c);
+  return c.kind === 'udp' ? runUdp(mode, c) : runWs(mode, c);
 }
 
 const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
