@@ -18,6 +18,8 @@ import { SessionSet } from './set.js';
 import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
+const AS_BINARY = Object.freeze({ binary: true });
+const AS_TEXT = Object.freeze({ binary: false });
 /** Close codes that say nothing went wrong: 1000 normal, 1001 going away, 1005 no code, 1006 cut (the peer died or we cut it). */
 const NORMAL_CLOSE = new Set([1000, 1001, 1005, 1006]);
 const CLOSE_CODES: Record<number, string> = { 1002: 'protocol error', 1003: 'unsupported data', 1007: 'invalid data', 1008: 'policy violation', 1009: 'message too big', 1010: 'extension expected', 1011: 'server error', 1013: 'try again later' };
@@ -161,7 +163,8 @@ class WebSocketLink extends MessageLink {
       done();
       this.#onSent();
     } : this.#drainWaiters.length > 0 ? this.#onSent : undefined;
-    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, cb);
+    // ws copies the options it is given: one object per kind of frame, not one per message.
+    this.#ws.send(bytes, text || !this.#c.binary ? AS_TEXT : AS_BINARY, cb);
   }
 
   get waiting(): boolean {
