@@ -346,6 +346,11 @@ int main(int argc, char **argv) {
     printf("{\"errors\":%d,\"failed\":true}\n", verify_errors ? verify_errors : 1);
     return 1;
   }
+  if (completed == 0) { // a server that answers nothing is no result
+    fprintf(stderr, "udpgen: no reply in the measured window\n");
+    printf("{\"errors\":1,\"failed\":true,\"reason\":\"no reply\"}\n");
+    return 1;
+  }
   proc_t p1 = count > 0 ? p_end : read_proc(pid);
   double cpu = self_cpu_s() - cpu0;
   double secs = (double)(t_end - t_measure) / 1e9;
