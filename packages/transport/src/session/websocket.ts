@@ -15,6 +15,7 @@ import { type SessionConfig, type SessionOptions, resolveSessionOptions } from '
 import { MessageLink, kText } from './message-link.js';
 import { Session, kFail, kLink, kOpen, kTouch } from './session.js';
 import { SessionSet } from './set.js';
+import { unmaskAheadOfWs } from './ws-unmask.js';
 import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
@@ -330,6 +331,9 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
   }
 
   #accept(ws: WebSocket): void {
+    // Client frames are unmasked a word at a time ahead of ws (ws-unmask.ts), before any is read.
+    const sock = socketOf(ws);
+    if (sock !== undefined) unmaskAheadOfWs(sock);
     const link = new WebSocketLink(ws, this.#link, this.#cfg.maxInFlight, this.#maxQueued);
     const session = new Session<In, Out>(link, this.#cfg, this.#live, 'websocket');
     link.session = session;
