@@ -323,6 +323,8 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
         socket.end(`HTTP/1.1 ${url.pathname !== this.#path ? '404 Not Found' : '503 Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
         return;
       }
+      // Client frames are unmasked a word at a time ahead of ws (ws-unmask.ts), from the first byte.
+      unmaskAheadOfWs(socket as import('node:net').Socket, head);
       wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws));
     });
     server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
@@ -331,9 +333,6 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
   }
 
   #accept(ws: WebSocket): void {
-    // Client frames are unmasked a word at a time ahead of ws (ws-unmask.ts), before any is read.
-    const sock = socketOf(ws);
-    if (sock !== undefined) unmaskAheadOfWs(sock);
     const link = new WebSocketLink(ws, this.#link, this.#cfg.maxInFlight, this.#maxQueued);
     const session = new Session<In, Out>(link, this.#cfg, this.#live, 'websocket');
     link.session = session;

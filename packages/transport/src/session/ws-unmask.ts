@@ -2,12 +2,12 @@
 // optional native `bufferutil`, ws unmasks in a JavaScript loop a byte at a time: 40-45 µs of a 16 KiB
 // message on this machine, most of the server's CPU per message; four bytes at a time take ~9 µs.
 // ws skips unmasking a frame whose mask key is all zeros (receiver.js; with any other ws, XOR with
-// zero keeps the bytes as they are), so this filter, a 'data' listener that runs before ws's,
-// follows the frame headers in the byte stream, unmasks each payload in place as its bytes arrive
-// and sets the mask key to zeros: ws then reads the same frames, already unmasked. It changes no
-// other byte and checks nothing: validation (opcodes, lengths, RSV bits, UTF-8) stays ws's.
-// Header bytes that straddle two reads are changed where they lie: ws reads a mask key only once
-// all four bytes are there, that is, after this filter has seen the read that completes it.
+// zero keeps the bytes as they are), so this filter follows the frame headers in the socket's byte
+// stream as each read comes in, unmasks each payload in place and sets the mask key to zeros: ws
+// then reads the same frames, already unmasked. It changes no other byte and checks nothing:
+// validation (opcodes, lengths, RSV bits, UTF-8) stays ws's. Header bytes that straddle two reads
+// are changed where they lie: ws reads a mask key only once all four bytes are there, that is,
+// after this filter has seen the read that completes it.
 import type { Socket } from 'node:net';
 
 /** @internal The unmasking state of one socket (exported for its tests). */
@@ -129,22 +129,18 @@ export function unmask(b: Uint8Array, at: number, n: number, mask: Uint8Array, p
 }
 
 /**
- * Unmasks the client frames of `socket` before `ws` reads them: call once ws has the socket (in
- * handleUpgrade's callback), before any frame was read; bytes the upgrade request carried are
- * unshifted by ws and arrive as a 'data' event after it.
+ * Unmasks the client frames of `socket` before `ws` reads them: call in the server's 'upgrade'
+ * handler, before handleUpgrade, with the bytes the upgrade request carried (`head`, which ws puts
+ * back in front of the socket's input). Every later read goes through here as the socket takes it
+ * in (its push()), before a 'data' listener or a read() can see it, flowing or paused.
  */
-export function unmaskAheadOfWs(socket: Socket): void {
+export function unmaskAheadOfWs(socket: Socket, head: Buffer): void {
   const u = new Unmasker();
-  socket.prependListener('data', (chunk: Buffer) => u.push(chunk));
-  // ws reads what a paused socket still buffers when it closes, with read() during 'close', which
-  // emits no 'data': that read goes through here first, and back to the front of the buffer.
-  socket.prependListener('close', () => {
-    const st = socket as unknown as { _readableState?: { length: number; endEmitted: boolean } };
-    const rs = st._readableState;
-    if (rs === undefined || rs.endEmitted || rs.length === 0) return;
-    const rest = socket.read(rs.length) as Buffer | null;
-    if (rest === null) return;
-    u.push(rest);
-    socket.unshift(rest);
-  });
+  if (head.length > 0) u.push(head);
+  const s = socket as Socket & { push(chunk: unknown, encoding?: BufferEncoding): boolean };
+  const push = s.push;
+  s.push = function (this: Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk instanceof Uint8Array) u.push(chunk);
+    return push.call(this, chunk, encoding);
+  };
 }
