@@ -1,6 +1,6 @@
 // Client-to-server WebSocket frames unmasked ahead of `ws`, a 32-bit word at a time. Without the
 // optional native `bufferutil`, ws unmasks in a JavaScript loop a byte at a time: 40-45 µs of a 16 KiB
-// message on this machine, most of the server's CPU per message; four bytes at a time take ~9 µs.
+// message on this machine, most of the server's CPU per message; four bytes at a time take 3-4 µs.
 // ws skips unmasking a frame whose mask key is all zeros (receiver.js; with any other ws, XOR with
 // zero keeps the bytes as they are), so this filter follows the frame headers in the socket's byte
 // stream as each read comes in, unmasks each payload in place and sets the mask key to zeros: ws
@@ -118,7 +118,19 @@ export function unmask(b: Uint8Array, at: number, n: number, mask: Uint8Array, p
     wordBytes[3] = mask[(p + 3) & 3]!;
     const m = word[0]!;
     const w = new Int32Array(b.buffer, b.byteOffset + i, words);
-    for (let k = 0; k < words; k++) w[k] ^= m;
+    // Unrolled: 2-3x the speed of the plain loop here (V8 does not unroll it).
+    let k = 0;
+    for (; k + 8 <= words; k += 8) {
+      w[k] ^= m;
+      w[k + 1] ^= m;
+      w[k + 2] ^= m;
+      w[k + 3] ^= m;
+      w[k + 4] ^= m;
+      w[k + 5] ^= m;
+      w[k + 6] ^= m;
+      w[k + 7] ^= m;
+    }
+    for (; k < words; k++) w[k] ^= m;
     i += words << 2;
   }
   for (; i < end; i++) {
