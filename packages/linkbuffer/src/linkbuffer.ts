@@ -308,6 +308,37 @@ export class LinkBuffer {
    * calls release() on this buffer. The slice owns its references: close() it when done.
    */
   slice(n: number): LinkBuffer {
+    // Fast path: the bytes lie in the current read node (a request-sized frame): one node, no loop,
+    // and the node's cached ArrayBuffer carries over, so that a copy of the slice (append() of small
+    // contents) does not read the `buffer` getter again.
+    const r = this.#read;
+    if (r !== null && n > 0 && r.end - r.off >= n && (n >>> 0) === n) {
+      sliceParent = this;
+      const out = new LinkBuffer();
+      const s = takeNode();
+      s.buf = r.buf;
+      const block = r.block;
+      if (block !== null) {
+        this.pool.retain(block);
+        s.block = block;
+      }
+      let ab = r.ab;
+      if (ab === null) {
+        ab = r.ab = r.buf.buffer as ArrayBuffer;
+        r.base = r.buf.byteOffset;
+      }
+      s.ab = ab;
+      s.base = r.base;
+      const o = r.off;
+      s.off = o;
+      s.end = s.malloc = o + n;
+      r.off = o + n;
+      out.#head = out.#read = out.#flush = out.#tail = s;
+      out.#length = n;
+      this.#consumed(n);
+      this.release();
+      return out;
+    }
     checkSize(n);
     this.#need(n);
     sliceParent = this;
@@ -604,6 +635,23 @@ export class LinkBuffer {
   #appendCopy(other: LinkBuffer, total: number): void {
     let at = this.#reserve(total);
     const dst = this.#tb;
+    const only = other.#head;
+    if (only !== null && only === other.#tail && other.#arena === null && other.#peekBlock === null) {
+      // One node (a slice of one frame): copy it and recycle the node, nothing to walk.
+      let ab = only.ab;
+      if (ab === null) {
+        ab = only.ab = only.buf.buffer as ArrayBuffer;
+        only.base = only.buf.byteOffset;
+      }
+      dst.set(new Uint8Array(ab, only.base + only.off, total), at);
+      dropNode(only);
+      other.#head = other.#read = other.#flush = other.#tail = null;
+      other.#length = other.#mallocSize = 0;
+      other.#linked = 0;
+      other.#scanKey = undefined;
+      other.#scanned = 0;
+      return;
+    }
     // Readable then unflushed bytes: [off, malloc) of every node from the read cursor on.
     for (let node = other.#read; node !== null; node = node.next) {
       const k = node.malloc - node.off;

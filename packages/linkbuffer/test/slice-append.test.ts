@@ -261,3 +261,29 @@ test('append() and slice() across two pools: each block goes home to its own poo
   assertAllBack(poolA);
   assertAllBack(poolB);
 });
+
+test('frame by frame: append(slice(n)) copies each one-node slice, leaves it empty and usable, and gives every block back', () => {
+  const pool = smallPool();
+  const input = new LinkBuffer({ pool, nodeSize: 64 });
+  const out = new LinkBuffer({ pool, nodeSize: 64 });
+  const frames = ['alpha', 'bravo!', 'charlie', 'delta'];
+  for (const f of frames) input.writeString(f);
+  input.flush();
+  const slices: LinkBuffer[] = [];
+  for (const f of frames) {
+    const s = input.slice(f.length);
+    out.append(s);
+    assert.equal(s.length, 0, 'moved out');
+    slices.push(s);
+  }
+  // An emptied slice takes new bytes like any buffer.
+  slices[0]!.writeString('again');
+  slices[0]!.flush();
+  assert.equal(slices[0]!.readString(5), 'again');
+  out.flush();
+  assert.equal(out.readString(out.length), frames.join(''));
+  for (const s of slices) s.close();
+  input.close();
+  out.close();
+  assertAllBack(pool);
+});

@@ -1,6 +1,6 @@
 // conn.writer: the connection's output. The LinkBuffer writing methods (nothing is sent until a
 // flush), and the sends: flush() as a promise, send() and drained() for code that avoids one.
-import type { LinkBuffer } from '@nocopy/linkbuffer';
+import { LinkBuffer } from '@nocopy/linkbuffer';
 import { type Reader, bufferOf } from './reader.js';
 
 /**
@@ -110,7 +110,8 @@ export class ConnectionWriter implements Writer {
   writeBigInt64LE(v: bigint): void { this[kBuffer].writeBigInt64LE(v); }
 
   append(other: LinkBuffer | Reader): void {
-    const src = 'waitFor' in other ? bufferOf(other) : other;
+    // instanceof first: the `in` test walks the prototype chain on every call (a slice per frame).
+    const src = other instanceof LinkBuffer ? other : 'waitFor' in other ? bufferOf(other) : other;
     if (src === null) throw new TypeError('append() takes a LinkBuffer or a connection reader');
     // A reader with a region malloc'd for the next socket read gives its readable bytes as a slice
     // (zero copy), leaving the region where the socket expects it.
