@@ -48,6 +48,8 @@ const cases: readonly Case[] = opt('cases') ? opt('cases')!.split(',').map((i) =
 interface Run {
   rate: number;
   usPerMsg: number;
+  /** The server's CPU over the window, % of its core (NaN from the Node client). */
+  serverCpu: number;
   genCpu: number;
   lost: number;
   generator: string;
@@ -74,7 +76,7 @@ async function runUdp(mode: string, c: Case): Promise<Run> {
   try {
     const r = await runUdpgen({ port: s.port, pid: s.pid, flows: c.conns, inflight: c.inflight, size: c.size, duration: seconds, warmup, cpu: 1 }, hasTaskset);
     await s.stop();
-    return { rate: r.rps, usPerMsg: r.serverCpuUsPerReq ?? NaN, genCpu: r.cpuPercent, lost: r.lost, generator: r.generator };
+    return { rate: r.rps, usPerMsg: r.serverCpuUsPerReq ?? NaN, serverCpu: r.serverCpuPercent ?? NaN, genCpu: r.cpuPercent, lost: r.lost, generator: r.generator };
   } catch (err) {
     await s.stop().catch(() => {});
     throw err;
@@ -86,7 +88,7 @@ async function runWs(mode: string, c: Case): Promise<Run> {
   try {
     const r = await runLoadgen({ port: s.port, pid: s.pid, connections: c.conns, inflight: c.inflight, size: c.size, duration: seconds, warmup, cpu: 1, proto: 'ws' }, hasTaskset);
     await s.stop();
-    return { rate: r.rps, usPerMsg: r.serverCpuUsPerReq ?? NaN, genCpu: r.cpuPercent, lost: 0, generator: `${r.generator} --proto ws` };
+    return { rate: r.rps, usPerMsg: r.serverCpuUsPerReq ?? NaN, serverCpu: r.serverCpuPercent ?? NaN, genCpu: r.cpuPercent, lost: 0, generator: `${r.generator} --proto ws` };
   } catch (err) {
     await s.stop().catch(() => {});
     throw err;
@@ -99,7 +101,7 @@ async function runNodeClient(mode: string, c: Case): Promise<Run> {
   const r = JSON.parse(out.trim()) as { rate: number; messages: number; seconds: number; cpuPercent: number; lost: number; bad: number; sent: number };
   if (r.bad > 0) throw new Error(`${r.bad} replies of the wrong length from ${mode}`);
   const answered = r.sent - r.lost;
-  return { rate: r.rate, usPerMsg: ((s.cpuUserMs + s.cpuSystemMs) * 1000) / Math.max(1, answered), genCpu: r.cpuPercent, lost: r.lost, generator: 'node client' };
+  return { rate: r.rate, usPerMsg: ((s.cpuUserMs + s.cpuSystemMs) * 1000) / Math.max(1, answered), serverCpu: NaN, genCpu: r.cpuPercent, lost: r.lost, generator: 'node client' };
 }
 
 function runOne(mode: string, c: Case): Promise<Run> {
@@ -123,12 +125,15 @@ async function main(): Promise<void> {
     const [ours, base] = c.pair;
     const generator = runs.get(base)![0]!.generator;
     console.log(`\n${c.name}  (${generator}; * = generator above ${GEN_BOUND}% of its core: the rate measures it, read the CPU column)`);
-    printTable(['server', 'messages/s', `vs ${base}`, 'server CPU µs/msg', `vs ${base}`, 'generator CPU', ...(c.kind === 'udp' ? ['lost'] : [])], c.pair.map((m) => [
+    // The server's share of its core: well below 100% means it waited (for the generator, or for a
+    // core that other processes held), and the rate then measures that more than the server.
+    printTable(['server', 'messages/s', `vs ${base}`, 'server CPU µs/msg', `vs ${base}`, 'server CPU', 'generator CPU', ...(c.kind === 'udp' ? ['lost'] : [])], c.pair.map((m) => [
       m,
       fmtRate(med(m, (r) => r.rate)) + (med(m, (r) => r.genCpu) > GEN_BOUND ? '*' : ''),
       `${(med(m, (r) => r.rate) / med(base, (r) => r.rate)).toFixed(2)}x`,
       med(m, (r) => r.usPerMsg).toFixed(2),
       `${(med(m, (r) => r.usPerMsg) / med(base, (r) => r.usPerMsg)).toFixed(2)}x`,
+      Number.isNaN(med(m, (r) => r.serverCpu)) ? '-' : `${med(m, (r) => r.serverCpu).toFixed(0)}%`,
       `${med(m, (r) => r.genCpu).toFixed(0)}%`,
       ...(c.kind === 'udp' ? [String(med(m, (r) => r.lost))] : []),
     ]));
