@@ -3,6 +3,8 @@
 // pong included) within heartbeat.timeout is closed. send() waits while the socket buffers more
 // than maxOutboundBytes, bounded by writeTimeout. permessage-deflate is off unless asked for
 // (SECURITY.md: a compression bomb is bounded by maxPayload after inflation, and by zlib concurrency).
+// Imported: Node's global Buffer is a getter, a call on every use in a hot path.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
