@@ -11,6 +11,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 // bench/dist/lib -> bench/loadgen/loadgen.c; the binary next to the compiled suites.
 const source = join(here, '..', '..', 'loadgen', 'loadgen.c');
 const binary = join(here, '..', 'loadgen', 'loadgen');
+const udpSource = join(here, '..', '..', 'loadgen', 'udpgen.c');
+const udpBinary = join(here, '..', 'loadgen', 'udpgen');
 
 function compiler(): string | null {
   for (const cc of ['gcc', 'cc', 'clang']) if (spawnSync(cc, ['--version']).status === 0) return cc;
@@ -22,6 +24,15 @@ function compiler(): string | null {
  * Debian as root first. Throws when there is no compiler.
  */
 export function loadgenPath(install = true): string {
+  return build(source, binary, install);
+}
+
+/** The path of the built UDP generator (bench/loadgen/udpgen.c), built like loadgen. */
+export function udpgenPath(install = true): string {
+  return build(udpSource, udpBinary, install);
+}
+
+function build(source: string, binary: string, install: boolean): string {
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   let cc = compiler();
   if (cc === null && install && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
@@ -29,7 +40,7 @@ export function loadgenPath(install = true): string {
     spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'gcc', 'libc6-dev'], { stdio: 'inherit' });
     cc = compiler();
   }
-  if (cc === null) throw new Error('loadgen: no C compiler (gcc, cc or clang) to build bench/loadgen/loadgen.c');
+  if (cc === null) throw new Error(`loadgen: no C compiler (gcc, cc or clang) to build ${source}`);
   mkdirSync(dirname(binary), { recursive: true });
   const r = spawnSync(cc, ['-O2', '-Wall', '-o', binary, source], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`loadgen: ${cc} failed to build ${source}`);
@@ -125,4 +136,50 @@ export function holdIdle(port: number, connections: number, size: number, pin: b
       await exited;
     },
   };
+}
+
+/** What one run of the UDP generator reports: a LoadgenResult plus loss. */
+export interface UdpgenResult extends LoadgenResult {
+  /** Datagrams unanswered within the timeout (each sent again) in the measured window. */
+  lost: number;
+  /** Late replies to datagrams already answered (after a resend). */
+  duplicates: number;
+}
+
+export interface UdpLoadSpec {
+  port: number;
+  /** Connected UDP sockets, each with its own window. */
+  flows: number;
+  inflight: number;
+  size: number;
+  duration: number;
+  warmup: number;
+  /** A datagram unanswered this long is counted lost and sent again. Default 200 ms (a server descheduled on a shared machine is late, not lossy). */
+  timeoutMs?: number;
+  pid?: number;
+  cpu?: number;
+}
+
+/** Runs the UDP generator once; rejects on a verification error or a socket failure. */
+export function runUdpgen(spec: UdpLoadSpec, pin: boolean): Promise<UdpgenResult> {
+  const args = [
+    '--port', String(spec.port), '--flows', String(spec.flows), '--inflight', String(spec.inflight),
+    '--size', String(spec.size), '--duration', String(spec.duration), '--warmup', String(spec.warmup),
+    '--timeout-ms', String(spec.timeoutMs ?? 200),
+    ...(spec.pid !== undefined ? ['--pid', String(spec.pid)] : []),
+  ];
+  const bin = udpgenPath();
+  const child = pin ? spawn('taskset', ['-c', String(spec.cpu ?? 1), bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`udpgen failed (exit ${code}): ${out.trim()}`));
+      try {
+        resolve(JSON.parse(out.trim()) as UdpgenResult);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }

@@ -3,7 +3,7 @@
 //   ws          — a plain `ws` WebSocketServer that sends each message back
 //   udp-session — the session API over UDP, each datagram back
 //   dgram       — a plain node:dgram socket that sends each datagram back
-// IPC as the other suites: we send { port }; 'start' takes a CPU reading; 'stop' replies with
+// IPC as the other suites: we send { port, pid }; 'start' takes a CPU reading; 'stop' replies with
 // { cpuUserMs, cpuSystemMs } and exits.
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -43,7 +43,7 @@ async function start(): Promise<number> {
   }
 }
 
-start().then((port) => answerCpuOverIpc({ port }), (err: unknown) => {
+start().then((port) => answerCpuOverIpc({ port, pid: process.pid }), (err: unknown) => {
   console.error(err);
   process.exit(1);
 });

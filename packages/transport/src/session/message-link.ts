@@ -3,6 +3,8 @@
 // WebSocket message per encoded message. Messages that arrive while an async onMessage runs wait
 // in a bounded queue, in order.
 import { LinkBuffer, type BlockPool, defaultPool } from '@nocopy/linkbuffer';
+// Imported: Node's global Buffer is a getter, a call on every use in a hot path.
+import { Buffer } from 'node:buffer';
 import { MalformedMessageError } from '../errors.js';
 import type { SessionLink } from './link.js';
 import { type Session, kFail, kInput } from './session.js';

@@ -3,6 +3,8 @@
 // pong included) within heartbeat.timeout is closed. send() waits while the socket buffers more
 // than maxOutboundBytes, bounded by writeTimeout. permessage-deflate is off unless asked for
 // (SECURITY.md: a compression bomb is bounded by maxPayload after inflation, and by zlib concurrency).
+// Imported: Node's global Buffer is a getter, a call on every use in a hot path.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,9 +17,12 @@ import { type SessionConfig, type SessionOptions, resolveSessionOptions } from '
 import { MessageLink, kText } from './message-link.js';
 import { Session, kFail, kLink, kOpen, kTouch } from './session.js';
 import { SessionSet } from './set.js';
+import { unmaskAheadOfWs } from './ws-unmask.js';
 import type { Codec } from './codec.js';
 
 const RESOLVED = Promise.resolve();
+const AS_BINARY = Object.freeze({ binary: true });
+const AS_TEXT = Object.freeze({ binary: false });
 /** Close codes that say nothing went wrong: 1000 normal, 1001 going away, 1005 no code, 1006 cut (the peer died or we cut it). */
 const NORMAL_CLOSE = new Set([1000, 1001, 1005, 1006]);
 const CLOSE_CODES: Record<number, string> = { 1002: 'protocol error', 1003: 'unsupported data', 1007: 'invalid data', 1008: 'policy violation', 1009: 'message too big', 1010: 'extension expected', 1011: 'server error', 1013: 'try again later' };
@@ -161,7 +166,8 @@ class WebSocketLink extends MessageLink {
       done();
       this.#onSent();
     } : this.#drainWaiters.length > 0 ? this.#onSent : undefined;
-    this.#ws.send(bytes, { binary: text ? false : this.#c.binary }, cb);
+    // ws copies the options it is given: one object per kind of frame, not one per message.
+    this.#ws.send(bytes, text || !this.#c.binary ? AS_TEXT : AS_BINARY, cb);
   }
 
   get waiting(): boolean {
@@ -319,6 +325,8 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
         socket.end(`HTTP/1.1 ${url.pathname !== this.#path ? '404 Not Found' : '503 Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
         return;
       }
+      // Client frames are unmasked a word at a time ahead of ws (ws-unmask.ts), from the first byte.
+      unmaskAheadOfWs(socket as import('node:net').Socket, head);
       wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws));
     });
     server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
