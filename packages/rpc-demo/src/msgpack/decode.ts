@@ -32,9 +32,17 @@ let containers = 0;
  * more than `maxContainers` arrays and maps in it.
  */
 export function decode(bytes: Uint8Array, maxContainers = MAX_CONTAINERS): unknown {
-  src = asBuffer(bytes);
-  pos = 0;
-  end = bytes.length;
+  return decodeRange(asBuffer(bytes), 0, bytes.length, maxContainers);
+}
+
+/**
+ * Decodes the single MessagePack value that fills src[start, end), as decode() does for a view of
+ * those bytes: the RPC decodes messages where they lie in its input, without a view per message.
+ */
+export function decodeRange(buffer: Buffer, start: number, stop: number, maxContainers = MAX_CONTAINERS): unknown {
+  src = buffer;
+  pos = start;
+  end = stop;
   containers = maxContainers;
   try {
     const v = read();

@@ -36,6 +36,18 @@ let limit = 0;
  * MessageTooLargeError past `max` bytes, or UnencodableValueError, leaving `target` as it was.
  */
 export function encodeInto(target: EncodeTarget, value: unknown, max: number, lengthPrefix: boolean): number {
+  return run(target, max, lengthPrefix, false, 0, null, value);
+}
+
+/**
+ * Encodes the MessagePack-RPC response `[1, id, error, result]` as encodeInto would, without the
+ * array: the reply path of a server writes one per call.
+ */
+export function encodeResponse(target: EncodeTarget, id: number, error: unknown, result: unknown, max: number, lengthPrefix: boolean): number {
+  return run(target, max, lengthPrefix, true, id, error, result);
+}
+
+function run(target: EncodeTarget, max: number, lengthPrefix: boolean, response: boolean, id: number, error: unknown, value: unknown): number {
   if (w !== null) throw new UnencodableValueError('the encoder was re-entered (from a getter?)');
   const base = target.mallocLength;
   w = target;
@@ -49,7 +61,17 @@ export function encodeInto(target: EncodeTarget, value: unknown, max: number, le
     pos = 0;
     const head = buf;
     if (lengthPrefix) pos = 4;
-    write(value, 0);
+    if (response) {
+      // [1, id, error, result]: the elements at depth 1, as writeArray would write them.
+      ensure(2);
+      buf[pos++] = 0x94;
+      buf[pos++] = 0x01;
+      writeNumber(id);
+      write(error, 1);
+      write(value, 1);
+    } else {
+      write(value, 0);
+    }
     const total = done + pos - (lengthPrefix ? 4 : 0);
     if (total > max) throw new MessageTooLargeError(total, max);
     target.mallocAck(regionStart + pos);

@@ -7,7 +7,7 @@ import { type RecordableHistogram, createHistogram, performance } from 'node:per
 import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
 import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError, UnencodableValueError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage, writeResponse } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, type CancelCode, NO_PEER, type Peer, kAbandoned, kWatch } from './context.js';
 import { errorObject, thrownValue } from './wire-errors.js';
@@ -691,7 +691,7 @@ export class RpcServer {
     if (err !== null && err !== undefined) this.#errors++;
     const w = st.conn.writer;
     try {
-      writeMessage(w, this.framing, [1, id, err != null ? errorObject(err) : null, err != null ? null : result ?? null], this.maxMessageSize);
+      writeResponse(w, this.framing, id, err != null ? errorObject(err) : null, err != null ? null : result, this.maxMessageSize);
     } catch (e) {
       if (w.closed) return;
       let why = e;
