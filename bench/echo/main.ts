@@ -73,9 +73,10 @@ async function startServer(server: ServerName, v8Flags: readonly string[] = V8_F
     srv.send('stop');
     return stats;
   };
-  const gc = async () => {
+  /** A full collection; with `settle`, the young generation made resident first (see servers.ts). */
+  const gc = async (settle = false) => {
     const done = nextMessage<string>(srv);
-    srv.send('gc');
+    srv.send(settle ? 'settle' : 'gc');
     await done;
   };
   return { port, pid, stop, gc };
@@ -258,7 +259,11 @@ function rssKiB(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Server RSS growth per idle connection: N connections, one 128 B echo each, then idle (after a full GC). */
+/**
+ * Server RSS growth per idle connection: N connections, one 128 B echo each, then idle (after a full
+ * GC). The marginal cost: 200 connections come and go first (code, the pool's first slab and other
+ * one-time costs), and the young generation is resident before the baseline reading.
+ */
 async function idleMemory(): Promise<void> {
   const n = quick ? 1000 : 8000;
   const subjects: ServerName[] = ['raw', 'append'];
@@ -268,7 +273,11 @@ async function idleMemory(): Promise<void> {
       // Both readings after a full collection: live memory, not garbage the next GC would take.
       const srv = await startServer(s, [...V8_FLAGS, '--expose-gc']);
       await sleep(300);
-      await srv.gc();
+      const warm = holdIdle(srv.port, 200, 128, hasTaskset);
+      await warm.ready;
+      await warm.end();
+      await sleep(300);
+      await srv.gc(true);
       const before = rssKiB(srv.pid);
       const hold = holdIdle(srv.port, n, 128, hasTaskset);
       await hold.ready;

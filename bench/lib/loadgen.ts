@@ -67,6 +67,12 @@ export interface LoadSpec {
   pid?: number;
   /** Pin to this CPU with taskset. */
   cpu?: number;
+  /** What the connections speak (default 'echo'): see the generator's usage in bench/loadgen/loadgen.c. */
+  proto?: 'echo' | 'rpc-framed' | 'rpc-stream' | 'ws';
+  /** The RPC method called with the payload (rpc-*; default 'echo', at most 31 bytes). */
+  method?: string;
+  /** The WebSocket upgrade path (ws; default '/'). */
+  path?: string;
 }
 
 /** Runs the generator once; rejects on a verification error or a failed connection. */
@@ -75,6 +81,9 @@ export function runLoadgen(spec: LoadSpec, pin: boolean): Promise<LoadgenResult>
     '--port', String(spec.port), '--connections', String(spec.connections), '--inflight', String(spec.inflight),
     '--size', String(spec.size), '--duration', String(spec.duration), '--warmup', String(spec.warmup),
     ...(spec.pid !== undefined ? ['--pid', String(spec.pid)] : []),
+    ...(spec.proto !== undefined ? ['--proto', spec.proto] : []),
+    ...(spec.method !== undefined ? ['--method', spec.method] : []),
+    ...(spec.path !== undefined ? ['--path', spec.path] : []),
   ];
   const bin = loadgenPath();
   const child = pin ? spawn('taskset', ['-c', String(spec.cpu ?? 1), bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -19,6 +19,7 @@ import {
   canDispatch,
   closesOnPeerEnd,
   isThenable,
+  own,
 } from './core.js';
 import { afterRejected, afterRequest, dispatch, setReady } from './dispatch.js';
 import { onRead } from './input.js';
@@ -30,7 +31,8 @@ import { attach, start } from './socket-events.js';
 import { kBudget, kDestroy, kDrain, kIdle, kOnRead, kReport, kStart } from './symbols.js';
 import { wait } from './waits.js';
 import { ConnectionWriter, type WriteHost, type Writer } from './writer.js';
-import type { InboundBudget } from './inbound-budget.js';
+import type { BudgetMember, InboundBudget } from './inbound-budget.js';
+import type { InboundBudgetError } from './errors.js';
 import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
 import { checkMs } from './validate.js';
 import { updateReading } from './reading.js';
@@ -103,12 +105,13 @@ export class Connection<C = unknown> {
     ctx: C,
     onFinish: ((conn: Connection<C>) => void) | null = null,
     input: LinkBuffer | null = null,
+    local: LocalAddress | null = null,
   ) {
     this.socket = socket;
     this.ctx = ctx;
     this.readMode = input !== null ? 'onread' : 'link';
-    // A copy of the options: the per-connection setters must not change other connections'.
-    const core = new Core<C>(this, socket, { ...opts }, input ?? new LinkBuffer({ pool: opts.pool }), new LinkBuffer({ pool: opts.pool }), onRequest, onFinish, OPS);
+    // The options are shared until a per-connection setter makes this connection its own copy.
+    const core = new Core<C>(this, socket, opts, input ?? new LinkBuffer({ pool: opts.pool }), new LinkBuffer({ pool: opts.pool }), onRequest, onFinish, OPS);
     this[kCore] = core;
     core.onSettled = () => afterRequest(core);
     core.onRejected = (err) => afterRejected(core, err);
@@ -116,8 +119,10 @@ export class Connection<C = unknown> {
     const host = new Host(core);
     this.reader = new ConnectionReader(core.input, host);
     this.writer = new ConnectionWriter(core.output, host);
-    this.localAddress = socket.localAddress;
-    this.localPort = socket.localPort;
+    // From the listener when it is bound to one address: every connection then shares its strings
+    // instead of keeping its own lookup (8,000 idle connections held one each).
+    this.localAddress = local !== null ? local.address : socket.localAddress;
+    this.localPort = local !== null ? local.port : socket.localPort;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     this.remoteFamily = socket.remoteFamily;
@@ -145,17 +150,17 @@ export class Connection<C = unknown> {
   }
 
   setReadTimeout(ms: number): void {
-    this[kCore].opts.readTimeout = checkMs('readTimeout', ms, 0);
+    this[kCore].ownOpts().readTimeout = checkMs('readTimeout', ms, 0);
   }
 
   setWriteTimeout(ms: number): void {
-    this[kCore].opts.writeTimeout = checkMs('writeTimeout', ms, 0);
+    this[kCore].ownOpts().writeTimeout = checkMs('writeTimeout', ms, 0);
   }
 
   /** 0 turns the idle timeout off. */
   setIdleTimeout(ms: number): void {
     const core = this[kCore];
-    core.opts.idleTimeout = checkMs('idleTimeout', ms, 0);
+    core.ownOpts().idleTimeout = checkMs('idleTimeout', ms, 0);
     if (!core.has(CLOSING)) this.socket.setTimeout(ms);
   }
 
@@ -187,7 +192,7 @@ export class Connection<C = unknown> {
   addCloseCallback(cb: CloseCallback<C>): void {
     const core = this[kCore];
     if (core.has(FINISHED)) runCallback(core, cb);
-    else core.closeCallbacks.push(cb);
+    else (core.closeCallbacks = own(core.closeCallbacks)).push(cb);
   }
 
   /**
@@ -310,19 +315,32 @@ export class Connection<C = unknown> {
   /** @internal Accepted connections share their EventLoop's input budget. */
   [kBudget](budget: InboundBudget): void {
     const core = this[kCore];
-    core.account = budget.open({
-      budgetPause: () => {
-        core.state |= BUDGET_PAUSED;
-        updateReading(core);
-      },
-      budgetResume: () => {
-        core.state &= ~BUDGET_PAUSED;
-        updateReading(core);
-      },
-      budgetEvict: (err) => {
-        report(core, err);
-        this.close(err);
-      },
-    });
+    core.account = budget.open(new BudgetLink(core));
+  }
+}
+
+/** An accepted connection's local address, known from its listener. */
+export interface LocalAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The budget's handle on a connection: one small object, not three closures per connection. */
+class BudgetLink implements BudgetMember {
+  readonly #core: Core<any>;
+  constructor(core: Core<any>) {
+    this.#core = core;
+  }
+  budgetPause(): void {
+    this.#core.state |= BUDGET_PAUSED;
+    updateReading(this.#core);
+  }
+  budgetResume(): void {
+    this.#core.state &= ~BUDGET_PAUSED;
+    updateReading(this.#core);
+  }
+  budgetEvict(err: InboundBudgetError): void {
+    report(this.#core, err);
+    this.#core.conn.close(err);
   }
 }

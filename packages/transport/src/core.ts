@@ -31,6 +31,8 @@ export const FINISHED = 1 << 8;
 export const OWN_CLOSE = 1 << 9;
 /** The peer left before onConnect settled: onDisconnect runs once the connection is ready. */
 export const DISCONNECT_PENDING = 1 << 10;
+/** `opts` is this connection's own copy (a per-connection setter ran); else the EventLoop's, shared. */
+export const OWN_OPTS = 1 << 11;
 /** Reading paused: unconsumed input reached maxInboundBytes. */
 export const LIMIT_PAUSED = 1 << 12;
 /** Reading paused by the EventLoop's total input budget. */
@@ -72,10 +74,24 @@ export interface DrainWaiter {
   reject: (e: unknown) => void;
 }
 
+// The lists below start as this one frozen empty list, shared, and get their own on the first push:
+// most connections never use them, and 8,000 idle connections held 5 empty lists each (idle memory
+// per connection is a target). Frozen, so a push that forgot to make its own list throws.
+const NONE: readonly never[] = Object.freeze([]);
+/** The shared empty list a Core's lists start as (see `own`). */
+export function none<T>(): T[] {
+  return NONE as never[];
+}
+/** `list`, or a new list in its place when it is the shared empty one. */
+export function own<T>(list: T[]): T[] {
+  return (list as unknown) === NONE ? [] : list;
+}
+
 export class Core<C = unknown> {
   readonly conn: Connection<C>;
   readonly socket: Socket;
-  readonly opts: ResolvedConnectionOptions<C>;
+  /** The EventLoop's or dialer's options, shared until a per-connection setter copies them (ownOpts). */
+  opts: ResolvedConnectionOptions<C>;
   /** The reader's and the writer's buffers. */
   readonly input: LinkBuffer;
   readonly output: LinkBuffer;
@@ -94,7 +110,7 @@ export class Core<C = unknown> {
   partialTimer: NodeJS.Timeout | null = null;
   waiter: Waiter | null = null;
   /** Output batches the socket still holds (slices), released at its write callbacks. */
-  readonly inflight: LinkBuffer[] = [];
+  inflight: LinkBuffer[] = none();
   /** Batches handed to the socket with a write callback, and how many of those callbacks have run. */
   batches = 0;
   written = 0;
@@ -102,11 +118,11 @@ export class Core<C = unknown> {
    * Consumed input that output not yet written may reference (writeBinary of a view), each piece
    * with the batch whose write callback frees it: `heldUntil[i]` pairs with `held[i]`, ascending.
    */
-  readonly held: LinkBuffer[] = [];
-  readonly heldUntil: number[] = [];
-  drainWaiters: DrainWaiter[] = [];
+  held: LinkBuffer[] = none();
+  heldUntil: number[] = none();
+  drainWaiters: DrainWaiter[] = none();
   writeTimer: NodeJS.Timeout | null = null;
-  closeCallbacks: CloseCallback<C>[] = [];
+  closeCallbacks: CloseCallback<C>[] = none();
   account: InboundAccount | null = null;
   // Bound once per connection, not per request (set by the modules that use them).
   onSettled: () => void = noop;
@@ -137,6 +153,15 @@ export class Core<C = unknown> {
 
   has(bits: number): boolean {
     return (this.state & bits) !== 0;
+  }
+
+  /** The options, as this connection's own copy (for a per-connection setter). */
+  ownOpts(): ResolvedConnectionOptions<C> {
+    if ((this.state & OWN_OPTS) === 0) {
+      this.opts = { ...this.opts };
+      this.state |= OWN_OPTS;
+    }
+    return this.opts;
   }
 }
 

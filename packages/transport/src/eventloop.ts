@@ -4,7 +4,7 @@
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { Connection } from './connection.js';
+import { Connection, type LocalAddress } from './connection.js';
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { type ReadTarget, onreadFor } from './onread.js';
 import { adopt, canAdopt } from './adopt.js';
@@ -83,6 +83,24 @@ export interface EventLoopStats {
 }
 
 type ServerWithLoop = Server & { [kLoop]?: EventLoop<any> };
+
+// Listeners bound to one address (not a wildcard): the local address of every socket they accept.
+const listenerAddress = new WeakMap<Server, LocalAddress | null>();
+
+/** The accepted socket's local address when its listener has only one, else null (ask the socket). */
+function localOf(socket: Socket): LocalAddress | null {
+  const server = (socket as Socket & { server?: Server }).server;
+  if (server === undefined || server === null) return null;
+  let local = listenerAddress.get(server);
+  if (local === undefined) {
+    const a = server.address();
+    local = a === null || typeof a === 'string' || a.address === '0.0.0.0' || a.address === '::' ? null : { address: a.address, port: a.port };
+    listenerAddress.set(server, local);
+    // Listening again (after a close) may bind another address.
+    server.once('listening', () => listenerAddress.delete(server));
+  }
+  return local;
+}
 const kLoop = Symbol('nocopy.eventLoop');
 const kRawSockets = Symbol('nocopy.rawSockets');
 const kAdmitRaw = Symbol('nocopy.admitRaw');
@@ -237,6 +255,7 @@ export class EventLoop<C = unknown> {
     // Unix sockets have no remote address: only maxConnections applies to them.
     if (ip !== undefined && this.#maxPerAddress !== Infinity) this.#perAddress.set(ip, fromIp + 1);
     this.#accepted++;
+    const local = localOf(accepted);
     let input: LinkBuffer | null = null;
     const target: ReadTarget = { current: null };
     if (this.#readMode === 'onread' && canAdopt(socket)) {
@@ -246,8 +265,8 @@ export class EventLoop<C = unknown> {
     // The Connection answers what arrived before the peer's FIN and then closes itself (half-close),
     // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).
     socket.allowHalfOpen = true;
-    if (this.#opts.noDelay && socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, input);
+    if (this.#opts.noDelay && ip !== undefined) socket.setNoDelay(true);
+    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, input, local);
     target.current = conn;
     this.#conns.add(conn);
     if (this.#budget !== null) conn[kBudget](this.#budget);

@@ -14,6 +14,7 @@ import {
   RUNNING,
   SOCKET_CLOSED,
   isThenable,
+  none,
 } from './core.js';
 import { connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 import { ConnClosedError } from './errors.js';
@@ -89,12 +90,11 @@ export function finish(core: Core<any>): void {
   if (core.has(OWN_CLOSE) || core.onRequest !== null || core.input.length === 0) core.input.close();
   core.output.close();
   for (const b of core.inflight) b.close();
-  core.inflight.length = 0;
   for (const b of core.held) b.close();
-  core.held.length = 0;
-  core.heldUntil.length = 0;
+  core.inflight = core.held = none();
+  core.heldUntil = none();
   const cbs = core.closeCallbacks;
-  core.closeCallbacks = [];
+  core.closeCallbacks = none();
   for (let i = cbs.length - 1; i >= 0; i--) runCallback(core, cbs[i]!);
   if (connectionCloseChannel.hasSubscribers) connectionCloseChannel.publish({ connection: conn, error: conn.error });
   core.onFinish?.(conn);

@@ -2,7 +2,7 @@
 // unless the socket already holds maxOutboundBytes; then the output waits for the socket's 'drain',
 // bounded by the write timeout, and goes out as one batch. Nodes go back to the pool once the socket
 // has written them.
-import { CLOSING, type Core, DRAINING, OUT_WAITING, type DrainWaiter } from './core.js';
+import { CLOSING, type Core, DRAINING, OUT_WAITING, type DrainWaiter, none, own } from './core.js';
 import { ConnClosedError, WriteTimeoutError } from './errors.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -29,7 +29,7 @@ export function send(core: Core<any>): boolean {
 /** Resolves once no output waits for the peer; rejects when the connection closes or the write timeout passes. */
 export function drained(core: Core<any>): Promise<void> {
   if ((core.state & OUT_WAITING) === 0) return RESOLVED;
-  return new Promise<void>((resolve, reject) => core.drainWaiters.push({ resolve, reject }));
+  return new Promise<void>((resolve, reject) => (core.drainWaiters = own(core.drainWaiters)).push({ resolve, reject }));
 }
 
 /** send() as a promise: resolves at once unless the output waits for the peer. */
@@ -80,7 +80,7 @@ function write(core: Core<any>): void {
   // Still queued: the nodes stay referenced by a slice until a trailing empty write's callback,
   // which Node runs after every write before it.
   core.batches++;
-  core.inflight.push(out.slice(n));
+  (core.inflight = own(core.inflight)).push(out.slice(n));
   s.write(EMPTY_WRITE, core.onWritten);
 }
 
@@ -110,9 +110,9 @@ export function releaseInput(core: Core<any>): void {
   }
   const held = input.detachConsumed();
   if (held === null) return;
-  core.held.push(held);
+  (core.held = own(core.held)).push(held);
   // Output still in the writer leaves in the next batch; else the newest batch holds all of it.
-  core.heldUntil.push(pending ? core.batches + 1 : core.batches);
+  (core.heldUntil = own(core.heldUntil)).push(pending ? core.batches + 1 : core.batches);
 }
 
 /** Frees the held input whose batch is written (`upTo` or earlier). */
@@ -135,7 +135,7 @@ export function onDrain(core: Core<any>): void {
   core.state &= ~OUT_WAITING;
   if (!core.output.closed && core.output.length > 0) write(core);
   const waiters = core.drainWaiters;
-  core.drainWaiters = [];
+  core.drainWaiters = none();
   for (const w of waiters) w.resolve();
   // Shutdown: a drained send may have been this connection's last work (e.g. one another connection
   // started, as a proxy does). Checked after the waiters' continuations ran.
@@ -145,6 +145,6 @@ export function onDrain(core: Core<any>): void {
 export function rejectDrainWaiters(core: Core<any>, err: unknown): void {
   core.state &= ~OUT_WAITING;
   const waiters: DrainWaiter[] = core.drainWaiters;
-  core.drainWaiters = [];
+  core.drainWaiters = none();
   for (const w of waiters) w.reject(err);
 }
