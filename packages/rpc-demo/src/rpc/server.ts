@@ -478,8 +478,12 @@ export class RpcServer {
       else if (w.mallocLength > 0) return w.flush();
       return;
     }
-    // Synchronous replies of this batch leave in one flush (the returned promise applies backpressure).
-    if (w.mallocLength > 0) return w.flush();
+    // Synchronous replies of this batch leave in one send. Only output waiting for the peer returns a
+    // promise (backpressure: no more input is read until it drains); a send that went to the socket
+    // returns nothing, so the transport goes on to the next input without a microtask. A closed
+    // connection throws ConnClosedError here, which the transport reports and closes with, as it did
+    // for the rejected flush.
+    if (w.mallocLength > 0 && !w.send()) return w.drained();
   };
 
   /** Returns false to stop decoding when the connection has maxInFlight calls running. */
