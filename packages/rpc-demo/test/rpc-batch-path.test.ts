@@ -81,6 +81,52 @@ describe('rpc server batch path', () => {
     });
   }
 
+  it('answers one batch of mixed replies: small, linked binaries, unencodable and oversized results', async () => {
+    const MAX = 64 * 1024;
+    const { server, port } = await startServer({ framing: 'framed', maxMessageSize: MAX }, (s) => {
+      // kind 0: a small Buffer; 1: 10 KiB (linked by reference, not copied); 2: a function (no
+      // MessagePack form); 3: past maxMessageSize; 4: a thrown error; 5: a 300-character string.
+      s.register('mixed', (i: number) => {
+        switch (i % 6) {
+          case 0: return Buffer.alloc(5, i & 0xff);
+          case 1: return Buffer.alloc(10 * 1024, i & 0xff);
+          case 2: return () => i;
+          case 3: return Buffer.alloc(MAX + 1);
+          case 4: throw new Error(`no ${i}`);
+          default: return 'x'.repeat(300) + i;
+        }
+      });
+    });
+    const n = 600;
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    try {
+      await once(socket, 'connect');
+      const got = replies(socket, n);
+      socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => lengthPrefixed(encode([0, i, 'mixed', [i]])))));
+      const rs = await got;
+      for (let i = 0; i < n; i++) {
+        const [type, id, err, result] = rs[i]!;
+        assert.equal(type, 1);
+        assert.equal(id, i, `reply ${i} in order`);
+        const kind = i % 6;
+        if (kind === 0 || kind === 1) {
+          assert.equal(err, null);
+          assert.deepEqual(Buffer.from(result as Uint8Array), Buffer.alloc(kind === 0 ? 5 : 10 * 1024, i & 0xff), `reply ${i}`);
+        } else if (kind === 5) {
+          assert.equal(result, 'x'.repeat(300) + i);
+        } else {
+          assert.equal(result, null);
+          const code = (err as { code?: string }).code;
+          assert.equal(code, kind === 2 ? 'ERR_UNENCODABLE_VALUE' : kind === 3 ? 'ERR_MESSAGE_TOO_LARGE' : undefined, `reply ${i}: ${JSON.stringify(err)}`);
+          if (kind === 4) assert.equal((err as { message?: string }).message, `no ${i}`);
+        }
+      }
+    } finally {
+      socket.destroy();
+      await server.shutdown({ timeout: 1000 });
+    }
+  });
+
   it('answers the valid requests of a batch before a malformed one, then closes', async () => {
     const { server, port, errors } = await startServer({ framing: 'framed' }, registerBasics);
     const raw = await RawPeer.connect(port, 'framed');

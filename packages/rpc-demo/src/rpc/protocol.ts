@@ -10,7 +10,7 @@
 import { type FrameCodec, type FrameReader, FrameTooLargeError, InvalidOptionError, lengthField } from '@nocopy/transport';
 import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
 import { decode, decodeRange } from '../msgpack/decode.js';
-import { type EncodeTarget, encodeInto, encodeResponse } from '../msgpack/encode.js';
+import { type EncodeTarget, closeRegion, encodeInto, encodeResponse } from '../msgpack/encode.js';
 import { valueFrames } from '../msgpack/frames.js';
 import { framedPeer, peekRequestId, streamPeer } from './sniff.js';
 import { type RequestExtension, readExtension } from './extensions.js';
@@ -47,10 +47,16 @@ export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message | E
   encodeInto(w, msg, max, framing === 'framed');
 }
 
-/** writeMessage(w, framing, [1, id, error, result], max) without building the array. */
-export function writeResponse(w: EncodeTarget, framing: Framing, id: number, error: unknown, result: unknown, max: number): void {
-  encodeResponse(w, id, error, result, max, framing === 'framed');
+/**
+ * writeMessage(w, framing, [1, id, error, result], max) without building the array. With `keep`, the
+ * next response to `w` goes on in the same region: endResponses() must run before `w` is flushed.
+ */
+export function writeResponse(w: EncodeTarget, framing: Framing, id: number, error: unknown, result: unknown, max: number, keep = false): void {
+  encodeResponse(w, id, error, result, max, framing === 'framed', keep);
 }
+
+/** Closes the region writeResponse(..., keep) left open (any writer's): before a flush. */
+export const endResponses: () => void = closeRegion;
 
 /** Shape check: a message array of a known type with well-typed fields. */
 export function validate(v: unknown): Message {
