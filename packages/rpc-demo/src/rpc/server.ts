@@ -461,7 +461,11 @@ export class RpcServer {
       st.messages.read(conn.reader, st.onMessage);
     } catch (err) {
       this.#batch = null;
-      endResponses();
+      try {
+        endResponses();
+      } catch {
+        // The output is closed: the answers below find it so and send nothing.
+      }
       // Oversized or malformed input: this connection only. The calls decoded before it are still
       // answered (those of this batch and those in flight), then the connection closes.
       this.#onError(err);
