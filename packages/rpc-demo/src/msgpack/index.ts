@@ -3,7 +3,7 @@ import { LinkBuffer } from '@nocopy/linkbuffer';
 import { encodeInto } from './encode.js';
 
 export { decode, MAX_DEPTH, MAX_CONTAINERS } from './decode.js';
-export { encodeInto, encodeResponse, type EncodeTarget } from './encode.js';
+export { encodeInto, type EncodeTarget } from './encode.js';
 export { ValueScanner } from './scan.js';
 export { valueFrames } from './frames.js';
 
