@@ -33,7 +33,7 @@ const suites: Suite[] = [
   { name: 'echo', entry: 'echo/main.js', what: 'echo servers: nocopy vs raw net, batching net servers, naive, bl (compiled generator)' },
   { name: 'curves', entry: 'curves/main.js', what: 'how cost grows: connections 1 to 10,000, payload 16 B to 1 MiB, in flight 1 to 256; memory per connection' },
   { name: 'readpath', entry: 'readpath/main.js', what: 'dialed read path: onread vs linked chunks' },
-  { name: 'rpc', entry: 'rpc/main.js', what: 'RPC: nocopy-rpc vs grpc-js vs hand-written net+msgpackr' },
+  { name: 'rpc', entry: 'rpc/main.js', what: 'RPC: nocopy-rpc vs grpc-js vs hand-written net+msgpackr (per reply and batching)' },
   { name: 'proxy', entry: 'proxy/main.js', what: 'TCP proxy in front of Redis: nocopy vs HAProxy vs pipe' },
   { name: 'session', entry: 'session/main.js', what: 'session API vs a hand-written onRequest; the timing wheel vs setInterval' },
   { name: 'messages', entry: 'messages/main.js', what: 'WebSocket and UDP echo: the session API vs plain ws and dgram' },

@@ -1,7 +1,8 @@
 // The RPC servers compared by bench/rpc, one per process: `node servers.js MODE`.
 //   nocopy         — nocopy-rpc (createServer, framing 'framed') with `echo`
 //   grpc           — @grpc/grpc-js unary Echo (bench/rpc/echo.proto), insecure, 127.0.0.1
-//   net            — the hand-written net + msgpackr server (handwritten.ts) with `echo`
+//   net            — the hand-written net + msgpackr server (handwritten.ts) with `echo`, one write per reply
+//   net-batch      — the same, batching: the replies of a chunk in one write (createBatchingServer)
 //   fib-offload    — nocopy-rpc with `echo` and `fib` registered { offload: true } (piscina workers)
 //   fib-inline     — nocopy-rpc with `echo` and `fib` as a plain function on the event loop
 //   otel-*         — nocopy with @nocopy/otel installed as an application would (AsyncLocalStorage
@@ -24,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import type * as Grpc from '@grpc/grpc-js';
 import { rpc } from './nocopy-rpc.js';
-import { createHandwrittenServer, type Handler } from './handwritten.js';
+import { createBatchingServer, createHandwrittenServer, type Handler } from './handwritten.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // bench/dist/rpc -> the sources (tsc does not copy .proto files, nor is handlers.js part of bench).
@@ -98,8 +99,9 @@ async function startGrpc(): Promise<number> {
   });
 }
 
-async function startNet(): Promise<number> {
-  const server = createHandwrittenServer(new Map<string, Handler>([['echo', echo]]));
+async function startNet(batching: boolean): Promise<number> {
+  const handlers = new Map<string, Handler>([['echo', echo]]);
+  const server = batching ? createBatchingServer(handlers) : createHandwrittenServer(handlers);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -126,7 +128,9 @@ async function start(): Promise<number> {
     case 'grpc':
       return startGrpc();
     case 'net':
-      return startNet();
+      return startNet(false);
+    case 'net-batch':
+      return startNet(true);
     default:
       throw new Error(`unknown server mode ${mode}`);
   }

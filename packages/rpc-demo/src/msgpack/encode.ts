@@ -30,37 +30,105 @@ let done = 0;
 /** Give up once a message grows past this many bytes. */
 let limit = 0;
 
+// A region left open after a response encoded with `keep` (encodeResponse): the next response to the
+// same target goes on in it, so a batch of replies costs one malloc() and one mallocAck() instead of
+// one each. Its unused end is malloc'd but not written: closeRegion() gives it back, and must run
+// before the target is flushed. Any other encode closes it first.
+let open: EncodeTarget | null = null;
+let openStart = 0;
+let openBuf: Buffer = EMPTY;
+let openPos = 0;
+
+/** Gives back the unused end of a region left open by encodeResponse(..., keep): call before a flush. */
+export function closeRegion(): void {
+  const t = open;
+  if (t === null) return;
+  open = null;
+  const end = openStart + openBuf.length;
+  openBuf = EMPTY;
+  // Everything written to the target since went through here: anything else would be cut off.
+  if (t.mallocLength !== end) throw new Error(`msgpack encoder: the target was written outside the encoder while a region was open (${t.mallocLength} != ${end})`);
+  t.mallocAck(openStart + openPos);
+}
+
 /**
  * Encodes `value` at the tail of `target` (not flushed), preceded by its length as a 4-byte
  * big-endian integer when `lengthPrefix`. Returns the length of the value's encoding. Throws
  * MessageTooLargeError past `max` bytes, or UnencodableValueError, leaving `target` as it was.
  */
 export function encodeInto(target: EncodeTarget, value: unknown, max: number, lengthPrefix: boolean): number {
+  return run(target, max, lengthPrefix, false, 0, null, value, false);
+}
+
+/**
+ * Encodes the MessagePack-RPC response `[1, id, error, result]` as encodeInto would, without the
+ * array: the reply path of a server writes one per call. With `keep`, the region it was written in
+ * stays open for the next one (see closeRegion(), which must run before the target is flushed).
+ */
+export function encodeResponse(target: EncodeTarget, id: number, error: unknown, result: unknown, max: number, lengthPrefix: boolean, keep = false): number {
+  return run(target, max, lengthPrefix, true, id, error, result, keep);
+}
+
+function run(target: EncodeTarget, max: number, lengthPrefix: boolean, response: boolean, id: number, error: unknown, value: unknown, keep: boolean): number {
   if (w !== null) throw new UnencodableValueError('the encoder was re-entered (from a getter?)');
-  const base = target.mallocLength;
+  if (open !== null && (open !== target || !keep || target.mallocLength !== openStart + openBuf.length)) closeRegion();
   w = target;
-  regionStart = base;
-  done = 0;
   limit = max + (lengthPrefix ? 4 : 0);
-  try {
+  let base: number;
+  if (open !== null) {
+    // Going on in the open region: this message starts at openPos.
+    open = null;
+    regionStart = openStart;
+    buf = openBuf;
+    pos = openPos;
+    openBuf = EMPTY;
+    base = regionStart + pos;
+  } else {
+    base = target.mallocLength;
+    regionStart = base;
     let cap = target.mallocCapacity;
     if (cap < MIN_REGION) cap = REGION;
     buf = target.malloc(cap);
     pos = 0;
+  }
+  // `done` counts this message's bytes before the current region's: none yet (pos is where it starts).
+  done = -pos;
+  try {
+    // The length prefix and the response's first bytes in one region, written in place below.
+    if (pos + HEAD > buf.length) newRegion(HEAD);
     const head = buf;
-    if (lengthPrefix) pos = 4;
-    write(value, 0);
+    const at = pos;
+    if (lengthPrefix) pos += 4;
+    if (response) {
+      // [1, id, error, result]: the elements at depth 1, as writeArray would write them.
+      buf[pos++] = 0x94;
+      buf[pos++] = 0x01;
+      writeNumber(id);
+      write(error, 1);
+      write(value, 1);
+    } else {
+      write(value, 0);
+    }
     const total = done + pos - (lengthPrefix ? 4 : 0);
     if (total > max) throw new MessageTooLargeError(total, max);
-    target.mallocAck(regionStart + pos);
+    if (keep) {
+      open = target;
+      openStart = regionStart;
+      openBuf = buf;
+      openPos = pos;
+    } else {
+      target.mallocAck(regionStart + pos);
+    }
     if (lengthPrefix) {
-      head[0] = total >>> 24;
-      head[1] = (total >>> 16) & 0xff;
-      head[2] = (total >>> 8) & 0xff;
-      head[3] = total & 0xff;
+      head[at] = total >>> 24;
+      head[at + 1] = (total >>> 16) & 0xff;
+      head[at + 2] = (total >>> 8) & 0xff;
+      head[at + 3] = total & 0xff;
     }
     return total;
   } catch (err) {
+    open = null;
+    openBuf = EMPTY;
     target.mallocAck(base);
     throw err;
   } finally {
@@ -69,17 +137,25 @@ export function encodeInto(target: EncodeTarget, value: unknown, max: number, le
   }
 }
 
-/** Room for `k` more bytes in the current region; else the region is committed and a new one begun. */
-function ensure(k: number): void {
-  if (pos + k <= buf.length) return;
+/** Room the start of a message needs in one region: a length prefix, a response's header and its id. */
+const HEAD = 16;
+
+/** Commits the current region up to pos and begins one with room for `k` bytes. */
+function newRegion(k: number): void {
   const t = w!;
-  if (done + pos + k > limit) throw new MessageTooLargeError(done + pos + k, limit);
   t.mallocAck(regionStart + pos);
   done += pos;
   regionStart = t.mallocLength;
   const cap = t.mallocCapacity;
   buf = t.malloc(cap >= k && cap >= MIN_REGION ? cap : k > REGION ? k : REGION);
   pos = 0;
+}
+
+/** Room for `k` more bytes in the current region; else the region is committed and a new one begun. */
+function ensure(k: number): void {
+  if (pos + k <= buf.length) return;
+  if (done + pos + k > limit) throw new MessageTooLargeError(done + pos + k, limit);
+  newRegion(k);
 }
 
 function write(v: unknown, depth: number): void {

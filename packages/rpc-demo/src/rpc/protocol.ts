@@ -9,8 +9,8 @@
 // that ends where the message ends.
 import { type FrameCodec, type FrameReader, FrameTooLargeError, InvalidOptionError, lengthField } from '@nocopy/transport';
 import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
-import { decode } from '../msgpack/decode.js';
-import { type EncodeTarget, encodeInto } from '../msgpack/encode.js';
+import { decode, decodeRange } from '../msgpack/decode.js';
+import { type EncodeTarget, closeRegion, encodeInto, encodeResponse } from '../msgpack/encode.js';
 import { valueFrames } from '../msgpack/frames.js';
 import { framedPeer, peekRequestId, streamPeer } from './sniff.js';
 import { type RequestExtension, readExtension } from './extensions.js';
@@ -46,6 +46,17 @@ export type ExtendedRequest = [0, number, string, unknown[], number | { t?: numb
 export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message | ExtendedRequest, max: number): void {
   encodeInto(w, msg, max, framing === 'framed');
 }
+
+/**
+ * writeMessage(w, framing, [1, id, error, result], max) without building the array. With `keep`, the
+ * next response to `w` goes on in the same region: endResponses() must run before `w` is flushed.
+ */
+export function writeResponse(w: EncodeTarget, framing: Framing, id: number, error: unknown, result: unknown, max: number, keep = false): void {
+  encodeResponse(w, id, error, result, max, framing === 'framed', keep);
+}
+
+/** Closes the region writeResponse(..., keep) left open (any writer's): before a flush. */
+export const endResponses: () => void = closeRegion;
 
 /** Shape check: a message array of a known type with well-typed fields. */
 export function validate(v: unknown): Message {
@@ -94,6 +105,7 @@ export class MessageReader {
   }
 
   read(r: FrameReader, onMessage: (m: Message) => boolean | void): void {
+    if (this.framing === 'framed' && r.length >= 4 && r.length <= IN_PLACE_MAX && !this.#readInPlace(r, onMessage)) return;
     const frames = this.#frames;
     for (;;) {
       let frame: Buffer | undefined;
@@ -119,7 +131,37 @@ export class MessageReader {
       if (onMessage(m) === false) return;
     }
   }
+
+  /**
+   * The 'framed' fast path: the complete messages that lie in the reader's first node, decoded in
+   * place (no view per message). Returns false when onMessage stopped the reading, true when read()
+   * goes on with what is left: a message not all here or across nodes, or a length past the limit
+   * (read() refuses it with the usual errors).
+   */
+  #readInPlace(r: FrameReader, onMessage: (m: Message) => boolean | void): boolean {
+    const v = r.views()[0]!;
+    const n = v.length;
+    const max = this.max;
+    let off = 0;
+    while (n - off >= 4) {
+      const len = v[off]! * 0x1000000 + ((v[off + 1]! << 16) | (v[off + 2]! << 8) | v[off + 3]!);
+      if (len > max || n - off - 4 < len) break;
+      // Consumed before it is decoded, as read() does: a malformed message is gone when it throws.
+      r.skip(4 + len);
+      const m = validate(decodeRange(v, off + 4, off + 4 + len, this.#containers));
+      off += 4 + len;
+      this.#decoded++;
+      if (onMessage(m) === false) return false;
+    }
+    return true;
+  }
 }
+
+/**
+ * 'framed' input up to this many bytes is decoded where it lies (readInPlace): finding the first node
+ * walks every node buffered, so a large backlog takes the message-by-message path.
+ */
+const IN_PLACE_MAX = 256 * 1024;
 
 /** Decodes one message body (no framing); for tests and peers that frame messages themselves. */
 export function decodeMessage(bytes: Uint8Array): Message {

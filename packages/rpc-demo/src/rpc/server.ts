@@ -7,7 +7,7 @@ import { type RecordableHistogram, createHistogram, performance } from 'node:per
 import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
 import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError, UnencodableValueError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, endResponses, writeMessage, writeResponse } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
 import { CallContext, type CancelCode, NO_PEER, type Peer, kAbandoned, kWatch } from './context.js';
 import { errorObject, thrownValue } from './wire-errors.js';
@@ -223,6 +223,8 @@ export class RpcServer {
   readonly #runawayWarning: number;
   /** The onError report pending for each runaway handler (runawayWarning). */
   readonly #runaways = new Map<CallContext, WheelTimer>();
+  /** The connection whose read batch is being decoded: its replies share a region of its output. */
+  #batch: ConnState | null = null;
   /** Connections with calls in flight that have a deadline (see #watchDeadlines). */
   readonly #watched = new Set<ConnState>();
   #sweep: NodeJS.Timeout | null = null;
@@ -453,9 +455,17 @@ export class RpcServer {
     if (st.paused) return;
     const w = conn.writer;
     st.now = 0;
+    // The replies of this batch go on in one region of the output (writeResponse's keep).
+    this.#batch = st;
     try {
       st.messages.read(conn.reader, st.onMessage);
     } catch (err) {
+      this.#batch = null;
+      try {
+        endResponses();
+      } catch {
+        // The output is closed: the answers below find it so and send nothing.
+      }
       // Oversized or malformed input: this connection only. The calls decoded before it are still
       // answered (those of this batch and those in flight), then the connection closes.
       this.#onError(err);
@@ -478,8 +488,14 @@ export class RpcServer {
       else if (w.mallocLength > 0) return w.flush();
       return;
     }
-    // Synchronous replies of this batch leave in one flush (the returned promise applies backpressure).
-    if (w.mallocLength > 0) return w.flush();
+    this.#batch = null;
+    endResponses();
+    // Synchronous replies of this batch leave in one send. Only output waiting for the peer returns a
+    // promise (backpressure: no more input is read until it drains); a send that went to the socket
+    // returns nothing, so the transport goes on to the next input without a microtask. A closed
+    // connection throws ConnClosedError here, which the transport reports and closes with, as it did
+    // for the rejected flush.
+    if (w.mallocLength > 0 && !w.send()) return w.drained();
   };
 
   /** Returns false to stop decoding when the connection has maxInFlight calls running. */
@@ -691,7 +707,7 @@ export class RpcServer {
     if (err !== null && err !== undefined) this.#errors++;
     const w = st.conn.writer;
     try {
-      writeMessage(w, this.framing, [1, id, err != null ? errorObject(err) : null, err != null ? null : result ?? null], this.maxMessageSize);
+      writeResponse(w, this.framing, id, err != null ? errorObject(err) : null, err != null ? null : result, this.maxMessageSize, this.#batch === st);
     } catch (e) {
       if (w.closed) return;
       let why = e;
