@@ -35,11 +35,8 @@ export function decode(bytes: Uint8Array, maxContainers = MAX_CONTAINERS): unkno
   return decodeRange(asBuffer(bytes), 0, bytes.length, maxContainers);
 }
 
-/**
- * Decodes the single MessagePack value that fills src[start, end), as decode() does for a view of
- * those bytes: the RPC decodes messages where they lie in its input, without a view per message.
- */
-export function decodeRange(buffer: Buffer, start: number, stop: number, maxContainers = MAX_CONTAINERS): unknown {
+/** Decodes the single MessagePack value that fills buffer[start, stop). */
+function decodeRange(buffer: Buffer, start: number, stop: number, maxContainers = MAX_CONTAINERS): unknown {
   src = buffer;
   pos = start;
   end = stop;
