@@ -4,7 +4,9 @@
 // to CPU 0 and redis-benchmark to CPU 1 (where taskset exists); rounds interleave the two servers and
 // every figure is the median over rounds. Besides the rate, the table gives each server's CPU per
 // request, per test, and redis-benchmark's own CPU, to show whether the client had headroom (a
-// saturated client measures itself, not the server).
+// saturated client measures itself, not the server). A third server, `raw` (raw-resp.ts), is the same
+// protocol on plain `net` with one write per chunk: what Node itself costs per request, the floor
+// under which the example cannot go without leaving Node's public API.
 //   node bench/dist/resp/main.js [--quick] [--rounds=<n>] [--requests=<n>] [--clients=<n>]
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ import { runRedisBenchmarkMeasured, type BenchRow } from '../proxy/redis-benchma
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RESP_SERVER = resolve(here, '../../../examples/dist/resp-server.js');
+const RAW_SERVER = join(here, 'raw-resp.js');
 
 const argv = process.argv.slice(2);
 const intFlag = (name: string, fallback: number): number => intFlagOf(argv, name, fallback);
@@ -30,7 +33,7 @@ const DATA = 128;
 const PIPELINES = [1, 16] as const;
 // One redis-benchmark run per test, so that the server's CPU is known per test.
 const TESTS = ['ping_mbulk', 'set', 'get'] as const;
-const ORDER = ['redis', 'nocopy'] as const;
+const ORDER = ['redis', 'nocopy', 'raw'] as const;
 type Name = (typeof ORDER)[number];
 // Targets from issue #25: at -P 16 at least 0.8x redis-server's rate; at -P 1 no more than 1.0x its
 // server CPU per request (PING_MBULK, SET, GET).
@@ -59,9 +62,9 @@ async function startRedis(bin: string, dir: string): Promise<Server> {
   return { port, proc };
 }
 
-async function startNocopy(): Promise<Server> {
-  const [cmd, args] = pin(process.execPath, [RESP_SERVER, '--port', '0']);
-  const proc = start('resp-server', cmd, args);
+async function startNode(script: string, name: string): Promise<Server> {
+  const [cmd, args] = pin(process.execPath, [script, '--port', '0']);
+  const proc = start(name, cmd, args);
   const port = await waitForListenLine(proc);
   return { port, proc };
 }
@@ -83,7 +86,8 @@ async function main(): Promise<void> {
   try {
     const servers = new Map<Name, Server>([
       ['redis', await startRedis(redisServer, dir)],
-      ['nocopy', await startNocopy()],
+      ['nocopy', await startNode(RESP_SERVER, 'resp-server')],
+      ['raw', await startNode(RAW_SERVER, 'raw-resp')],
     ]);
     console.log(`resp: redis-benchmark -t <test> (${TESTS.join(', ')}, one run each) -c ${clients} -n ${requests} -d ${DATA} at -P 1 and -P 16, ${rounds} round(s), servers interleaved; medians over rounds`);
     console.log(`  ${firstLine(redisServer, ['--version'])}; node ${process.version}; ${hasTaskset ? 'servers pinned to CPU 0, redis-benchmark to CPU 1' : 'taskset not found: not pinned'}`);
@@ -134,8 +138,8 @@ function report(samples: Map<string, Sample[]>): void {
       const ratio = rps('nocopy') / rps('redis');
       const cpuRatio = us('nocopy') / us('redis');
       rows.push([
-        test, `P=${p}`, fmtRate(rps('redis')), fmtRate(rps('nocopy')), fmtX(ratio),
-        us('redis').toFixed(2), us('nocopy').toFixed(2), fmtX(cpuRatio),
+        test, `P=${p}`, fmtRate(rps('redis')), fmtRate(rps('nocopy')), fmtRate(rps('raw')), fmtX(ratio),
+        us('redis').toFixed(2), us('nocopy').toFixed(2), us('raw').toFixed(2), fmtX(cpuRatio), fmtX(us('raw') / us('redis')), fmtX(us('nocopy') / us('raw')),
         `${(med('redis', (s) => s.clientCpu) * 100).toFixed(0)}%`, `${(med('nocopy', (s) => s.clientCpu) * 100).toFixed(0)}%`,
         med('redis', (s) => s.row.p99ms).toFixed(3), med('nocopy', (s) => s.row.p99ms).toFixed(3),
       ]);
@@ -143,7 +147,7 @@ function report(samples: Map<string, Sample[]>): void {
       if (!ok) missed++;
       verdicts.push([test, `P=${p}`, p === 1 ? `CPU/req ${fmtX(cpuRatio)}` : `rate ${fmtX(ratio)}`, p === 1 ? `<= ${CPU_TARGET}x` : `>= ${RATE_TARGET}x`, ok ? 'PASS' : 'MISS']);
       for (const n of ORDER) {
-        const base = { suite: 'resp', group: `${test} P=${p}`, subject: n, ...(n === 'nocopy' ? { baseline: 'redis' } : {}) };
+        const base = { suite: 'resp', group: `${test} P=${p}`, subject: n, ...(n !== 'redis' ? { baseline: 'redis' } : {}) };
         figures.push(
           figure({ ...base, metric: 'req/s', better: 'higher' }, of(n, p, test, (s) => s.row.rps)),
           figure({ ...base, metric: 'p99 ms', better: 'lower' }, of(n, p, test, (s) => s.row.p99ms)),
@@ -154,7 +158,8 @@ function report(samples: Map<string, Sample[]>): void {
   }
   recordFigures(figures);
   console.log('\nrequests/s, server CPU µs per request (user + system), redis-benchmark CPU (share of its core), p99 ms; medians');
-  printTable(['test', 'pipeline', 'redis req/s', 'nocopy req/s', 'rate', 'redis µs', 'nocopy µs', 'CPU', 'client vs redis', 'client vs nocopy', 'redis p99', 'nocopy p99'], rows, 2);
+  console.log('raw: the same protocol on plain net, one write per chunk (raw-resp.ts): the floor of any Node server here');
+  printTable(['test', 'pipeline', 'redis req/s', 'nocopy req/s', 'raw req/s', 'rate', 'redis µs', 'nocopy µs', 'raw µs', 'CPU', 'raw CPU', 'nocopy/raw CPU', 'client vs redis', 'client vs nocopy', 'redis p99', 'nocopy p99'], rows, 2);
   console.log(`\ntargets: at -P 16 nocopy >= ${RATE_TARGET}x redis-server's rate; at -P 1 <= ${CPU_TARGET}x its CPU per request`);
   printTable(['test', 'pipeline', 'nocopy/redis', 'target', ''], verdicts, 2);
   if (rounds > 1) console.log(`largest spread of req/s over rounds: ${(maxSpread * 100).toFixed(0)}% ((max - min) / median; rerun if large)`);
