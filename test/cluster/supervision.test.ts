@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { runCluster, backoffDelay, clusterWorkerChannel, WorkerStartError, type Cluster } from '@nocopy/transport/cluster';
+import { runCluster, clusterWorkerChannel, WorkerStartError, type Cluster } from '@nocopy/transport/cluster';
 import { until } from '@nocopy/test-kit';
 import { alive, connectEcho, echoWorker, perSlot, type Client } from './helpers.js';
 import { echoChurn } from './load.js';
@@ -65,16 +65,6 @@ test('a crash-looping worker backs off exponentially while the other serves', as
   const clients = await Promise.all([0, 1, 2].map(() => connectEcho(port(cluster))));
   assert.deepEqual(perSlot(clients, 2), [3, 0]);
   for (const c of clients) c.socket.destroy();
-});
-
-test('backoffDelay: doubles from initial up to max, spread by ±jitter', () => {
-  const r = { initial: 100, max: 1000, jitter: 0, resetAfter: 0 };
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map((f) => backoffDelay(f, r)), [100, 200, 400, 800, 1000, 1000]);
-  const j = { ...r, jitter: 0.5 };
-  assert.equal(backoffDelay(2, j, () => 0), 100);
-  assert.equal(backoffDelay(2, j, () => 1), 300);
-  assert.equal(backoffDelay(6, j, () => 1), 1000, 'never above max');
-  assert.equal(backoffDelay(1e6, r), 1000, 'no overflow after very many failures');
 });
 
 /** Collects the cluster's supervision events (the channel also sees clusters that never resolved). */

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isClusterWorker, runCluster, serveWorker } from '@nocopy/transport/cluster';
 import { createProxy, parseAddress, TcpProxy, type ProxyOptions } from './index.js';
 import { serveClusterMetrics, serveMetrics, workerMetrics } from './metrics.js';
+import { formatAddress } from '@nocopy/transport/util';
 
 const USAGE = `Usage: nocopy-proxy --listen HOST:PORT --upstream HOST:PORT [options]
 
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const addr = proxy.address();
-  const bound = typeof addr === 'string' ? addr : addr === null ? '?' : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  const bound = formatAddress(addr);
   const metrics = await startMetrics(metricsPort, (port) => serveMetrics(port, '127.0.0.1', [proxy]));
 
   let stopping = false;
@@ -194,7 +195,7 @@ async function cluster(options: ProxyOptions, processes: number, shutdownTimeout
     if (!e.expected) process.stderr.write(`nocopy-proxy: worker ${e.slot} (pid ${e.pid}) exited with ${e.signal ?? e.code}; restarting it\n`);
   });
   const a = c.address;
-  const bound = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  const bound = formatAddress(a);
   const cl = c;
   const metrics = await startMetrics(metricsPort, (port) => serveClusterMetrics(port, '127.0.0.1', cl));
   if (metrics !== undefined) {

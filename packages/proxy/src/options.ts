@@ -1,6 +1,7 @@
 // Options of the TCP proxy, their defaults and validation (cold path: clarity over speed).
 import type { BlockPool } from '@nocopy/linkbuffer';
 import { InvalidOptionError, parseHostPort, type Network } from '@nocopy/transport';
+import { formatHostPort } from '@nocopy/transport/util';
 
 /** Where the proxy accepts clients: a TCP host and port (default 127.0.0.1, port 0 = any free one) or a Unix socket path. */
 export type ListenAddress = { host?: string; port?: number } | { path: string };
@@ -89,7 +90,7 @@ export function parseAddress(text: string): { host: string; port: number } | { p
 /** `"host:port"` of a socket's peer, for messages. */
 export function describePeer(address: string | undefined, port: number | undefined): string {
   if (address === undefined) return 'unix';
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  return formatHostPort(address, port ?? 0);
 }
 
 /** The default onError: one line to stderr. */

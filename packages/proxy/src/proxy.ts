@@ -2,7 +2,7 @@
 // forwards bytes both ways without copying. Shutdown stops accepting, drains the client connections
 // (their close callbacks close the upstreams) and waits until every upstream connection is gone too.
 import type { AddressInfo, Server } from 'node:net';
-import { checkMs } from '@nocopy/transport/validate';
+import { checkMs } from '@nocopy/transport/util';
 import { Dialer, EventLoop, InvalidOptionError, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
 import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect, ownerOf } from './relay.js';
 import {

@@ -6,7 +6,7 @@
 import type { Connection } from './connection.js';
 import { type DialOptions, type Network, dialConnection } from './dialer.js';
 import { AbortError, InvalidOptionError, PoolClosedError, PoolTimeoutError } from './errors.js';
-import { checkMs } from './validate.js';
+import { checkMs } from './util/validate.js';
 
 export interface ConnectionPoolOptions<C = unknown> {
   /** 'tcp' (addresses "host:port") or 'unix' (socket paths). Default 'tcp'. */

@@ -18,7 +18,6 @@ import {
   WRITE_ENDED,
   canDispatch,
   closesOnPeerEnd,
-  isThenable,
   own,
 } from './core.js';
 import { dispatch, setReady } from './dispatch.js';
@@ -34,8 +33,9 @@ import { ConnectionWriter, type WriteHost, type Writer } from './writer.js';
 import { InboundAccount, type InboundBudget } from './inbound-budget.js';
 import type { InboundBudgetError } from './errors.js';
 import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
-import { checkMs } from './validate.js';
+import { checkMs } from './util/validate.js';
 import { updateReading } from './reading.js';
+import { isThenable } from './util/thenable.js';
 
 const OPS: CoreOps = {
   beginClose,

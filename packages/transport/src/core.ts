@@ -180,7 +180,3 @@ export function closesOnPeerEnd(core: Core<any>): boolean {
   return !core.opts.allowHalfOpen || core.has(WRITE_ENDED);
 }
 
-export function isThenable<T>(v: unknown): v is PromiseLike<T> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { Connection } from './connection.js';
 import { AbortError, DialError, DialTimeoutError, InvalidOptionError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, resolveConnectionOptions } from './options.js';
-import { checkEnum, checkHostPort, checkMs } from './validate.js';
+import { checkEnum, checkHostPort, checkMs } from './util/validate.js';
 import { kStart } from './symbols.js';
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { type ReadTarget, onreadFor } from './onread.js';

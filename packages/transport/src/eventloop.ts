@@ -10,7 +10,7 @@ import { type ReadTarget, onreadFor } from './onread.js';
 import { adopt, canAdopt } from './adopt.js';
 import { InvalidOptionError, ShutdownError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, resolveConnectionOptions } from './options.js';
-import { checkCount, checkEnum, checkFunction, checkMs } from './validate.js';
+import { checkCount, checkEnum, checkFunction, checkMs } from './util/validate.js';
 import { kBudget, kDestroy, kDrain, kReport, kStart } from './symbols.js';
 import { InboundBudget, defaultInboundTotal } from './inbound-budget.js';
 

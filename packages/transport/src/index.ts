@@ -5,7 +5,6 @@ export type { Writer } from './writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
 export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './connection-pool.js';
 export { defaultInboundTotal } from './inbound-budget.js';
-export { createWarner, type Warner, type WarnerOptions } from './warnings.js';
 export type { ConnectionOptions, OnRequest, OnDisconnect, OnError, CloseCallback } from './options.js';
 export {
   TransportError,
@@ -47,4 +46,4 @@ export { type Balancer, type BalancerName, type Pickable, roundRobin, leastPendi
 export { type OutlierOptions, type ResolvedOutlier, resolveOutlier } from './client/outlier.js';
 export { Subchannel, type SubchannelState, type Connector, type EndpointState } from './client/subchannel.js';
 export { Channel, type ChannelOptions, type ChannelStats, type WaitOptions as ChannelWaitOptions } from './client/channel.js';
-export { type Backoff, type ReconnectOptions, resolveBackoff, backoffDelay } from './client/backoff.js';
+export type { ReconnectOptions } from './util/backoff.js';

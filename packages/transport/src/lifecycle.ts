@@ -13,7 +13,6 @@ import {
   READY,
   RUNNING,
   SOCKET_CLOSED,
-  isThenable,
   none,
 } from './core.js';
 import { connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
@@ -25,6 +24,7 @@ import { charge, updateReading } from './reading.js';
 import { report } from './report.js';
 import { settleWaiter } from './waits.js';
 import type { CloseCallback } from './options.js';
+import { isThenable } from './util/thenable.js';
 
 /** close(error?): graceful without an error (or with `graceful`), an abort with one. Idempotent. */
 export function close(core: Core<any>, error: unknown, graceful = false): void {

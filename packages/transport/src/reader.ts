@@ -2,6 +2,7 @@
 // which runs after each onRequest call settles), plus waits for more input.
 import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
 import { ConnClosedError, InvalidOptionError } from './errors.js';
+import { RESOLVED } from './util/thenable.js';
 
 export interface WaitOptions {
   /** Overrides the connection's read timeout for this wait, in ms (0 = none). */
@@ -75,7 +76,6 @@ export interface ReadHost {
   release(): void;
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
 const kBuffer = Symbol('nocopy.readerBuffer');
 
 /** The LinkBuffer behind a connection's reader (for the writer's append()). */

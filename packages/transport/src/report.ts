@@ -2,7 +2,7 @@
 // diagnostics channel, else a rate-limited process warning. Never a crash.
 import type { Core } from './core.js';
 import { connectionErrorChannel } from './diagnostics.js';
-import { createWarner } from './warnings.js';
+import { createWarner } from './util/warner.js';
 
 const warnHandlerError = createWarner({ code: 'NOCOPY_HANDLER_ERROR' });
 

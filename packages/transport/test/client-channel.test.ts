@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { Channel, type Endpoint, type Resolver, type ResolverListener, StaticResolver, leastPending, resolveBackoff, resolveOutlier, roundRobin, type Subchannel } from '../src/index.js';
+import { Channel, type Endpoint, type Resolver, type ResolverListener, StaticResolver, leastPending, resolveOutlier, roundRobin, type Subchannel } from '../src/index.js';
+import { resolveBackoff } from '../src/util/index.js';
 import { freePort, until } from './helpers.js';
 
 interface Link {

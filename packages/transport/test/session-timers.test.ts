@@ -6,7 +6,7 @@ import { RawClient, deferred, sleep, until, within } from './helpers.js';
 import { fastWheel, recorder, sessionServer } from './session-fixtures.js';
 import { TimingWheel, type Session } from '../src/index.js';
 import { Counter64 } from '../src/session/counter.js';
-import { backoffDelay, resolveBackoff } from '../src/client/backoff.js';
+import { backoffDelay, resolveBackoff } from '../src/util/backoff.js';
 
 test('wheel: timers fire after their time, never before, in tick resolution; cancel is final', async () => {
   const wheel = new TimingWheel({ tick: 10, slots: 8 });

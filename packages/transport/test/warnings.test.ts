@@ -1,7 +1,7 @@
 // Process warnings for errors nobody takes: named and coded as documented, and rate limited.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWarner } from '../src/index.js';
+import { createWarner } from '../src/util/index.js';
 import { RawClient, serve, until, within } from './helpers.js';
 
 function collectWarnings(t: { after: (fn: () => void) => void }): Error[] {

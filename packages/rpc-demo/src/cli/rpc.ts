@@ -17,6 +17,7 @@ import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
 import type { WebSocketEndpoint } from '../websocket/endpoint.js';
 import { serveClusterMetrics, serveMetrics, workerMetrics } from './metrics.js';
+import { formatAddress, formatHostPort } from '@nocopy/transport/util';
 
 const USAGE = `Usage: nocopy-rpc <command> [options]
 
@@ -298,7 +299,7 @@ async function serve(values: Values): Promise<void> {
   } catch (err) {
     failed(registry !== undefined && (err as { code?: string }).code === 'ERR_ETCD' ? `cannot register in ${registry.target}: ${(err as Error).message}` : `cannot listen: ${(err as Error).message}`);
   }
-  const where = typeof addr === 'string' ? addr : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  const where = formatAddress(addr);
   // --websocket PORT: the same methods over WebSocket, and a page that calls them from a browser.
   let endpoint: WebSocketEndpoint | undefined;
   let wsWhere = '';
@@ -308,7 +309,7 @@ async function serve(values: Values): Promise<void> {
     const rpcHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const { createWebSocketEndpoint } = await import('../websocket/endpoint.js');
     endpoint = createWebSocketEndpoint({
-      rpcAddress: `${rpcHost.includes(':') ? `[${rpcHost}]` : rpcHost}:${(addr as { port: number }).port}`,
+      rpcAddress: formatHostPort(rpcHost, (addr as { port: number }).port),
       maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
     });
     try {
@@ -363,7 +364,7 @@ async function servePrimary(port: number, host: string, processes: number, frami
     if (!e.expected) process.stderr.write(`nocopy-rpc: worker ${e.slot} (pid ${e.pid}) exited with ${e.signal ?? e.code}; restarting it\n`);
   });
   const a = cluster.address;
-  const where = typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  const where = formatAddress(a);
   const metrics = await startMetrics(values, (port) => serveClusterMetrics(port, host, cluster));
   // The cluster's one address in the registry, taken out when a signal stops the cluster.
   let registration: Registration | null = null;

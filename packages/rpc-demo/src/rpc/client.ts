@@ -24,11 +24,10 @@ import {
   UnavailableError,
   dialConnection,
   resolveBalancer,
-  resolveBackoff,
   resolveOutlier,
   resolveTarget,
 } from '@nocopy/transport';
-import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs } from '@nocopy/transport/validate';
+import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs, resolveBackoff } from '@nocopy/transport/util';
 import { CallInterruptedError, RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';

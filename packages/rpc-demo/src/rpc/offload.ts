@@ -3,7 +3,7 @@
 import { Piscina } from 'piscina';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '@nocopy/transport';
-import { checkCount, checkMs } from '@nocopy/transport/validate';
+import { checkCount, checkMs } from '@nocopy/transport/util';
 import { QueueFullError } from '../errors.js';
 
 export interface WorkersOptions {

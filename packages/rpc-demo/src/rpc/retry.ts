@@ -5,7 +5,7 @@
 // below half. A fleet that is failing as a whole thus gets little extra load from retries, while
 // a single server lost under load has its calls moved elsewhere.
 import { InvalidOptionError } from '@nocopy/transport';
-import { checkCount } from '@nocopy/transport/validate';
+import { checkCount } from '@nocopy/transport/util';
 
 export interface RetryOptions {
   /** Methods that may run more than once, or a predicate. Also per call: `{ idempotent: true }`; and a server may announce its own (register(..., { idempotent: true })). */

@@ -4,8 +4,8 @@
 // of async handlers that finish together are coalesced into one flush per microtask checkpoint.
 import type { AddressInfo, Server } from 'node:net';
 import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
-import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs } from '@nocopy/transport/validate';
-import { EventLoop, InvalidOptionError, createWarner, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs, createWarner, formatHostPort, isThenable } from '@nocopy/transport/util';
+import { EventLoop, InvalidOptionError, defaultWheel, type WheelTimer, type Connection, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, InvalidParamsError, MessageTooLargeError, MethodNotFoundError, RpcClosedError, RunawayHandlerError, UnencodableValueError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, endResponses, writeMessage, writeResponse } from './protocol.js';
 import { Offload, type WorkersOptions } from './offload.js';
@@ -388,7 +388,7 @@ export class RpcServer {
     // Registered once listening: the promise resolves when the entry is in etcd (clients can find the server).
     return listening.then(async (a) => {
       const host = typeof a === 'string' ? a : a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address;
-      const address = typeof a === 'string' ? a : `${host.includes(':') ? `[${host}]` : host}:${a.port}`;
+      const address = typeof a === 'string' ? a : formatHostPort(host, a.port);
       this.#registration ??= registerServer(registry, address, this.#onError);
       await this.#registration;
       return a;
@@ -730,7 +730,6 @@ export class RpcServer {
   }
 }
 
-
 /** The handler behind a params check (validate), if there is one. */
 function validated(method: string, validate: ((params: unknown[]) => void) | undefined, invoke: Method['invoke']): Method['invoke'] {
   if (validate === undefined) return invoke;
@@ -747,10 +746,6 @@ function validated(method: string, validate: ((params: unknown[]) => void) | und
 /** A call's latency since `t0` (performance.now()), in ns, at least 1 (a histogram takes no 0). */
 function record(h: RecordableHistogram, t0: number): void {
   h.record(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
 export function createServer(options: ServerOptions = {}): RpcServer {

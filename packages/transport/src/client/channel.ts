@@ -5,7 +5,7 @@
 // ejects outliers and probes them back, drains endpoints the resolver dropped, and asks the resolver
 // again when a connection is lost. The RPC client and the session client stand on it.
 import { AbortError, UnavailableError } from '../errors.js';
-import type { Backoff } from './backoff.js';
+import type { Backoff } from '../util/backoff.js';
 import type { Balancer } from './balancer.js';
 import { type OutlierStats, type ResolvedOutlier, ejectionTime, latencyOutliers, mayEject, newOutlierStats } from './outlier.js';
 import type { Endpoint, Resolver } from './resolver.js';

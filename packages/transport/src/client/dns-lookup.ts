@@ -12,6 +12,7 @@ import net from 'node:net';
 import { DnsResolutionError } from '../errors.js';
 import type { Endpoint } from './resolver.js';
 import type { DnsSettings } from './dns-target.js';
+import { formatHostPort } from '../util/address.js';
 
 type DnsClient = InstanceType<typeof dnsPromises.Resolver>;
 
@@ -26,11 +27,6 @@ export interface LookupResult {
 function isEmptyAnswer(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return code === 'ENOTFOUND' || code === 'ENODATA';
-}
-
-/** "host:port", or "[v6]:port". */
-export function formatAddress(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 // At most this many target names are looked up at once for an SRV answer: a service of 1,000 targets
@@ -100,7 +96,7 @@ export async function lookup(client: DnsClient, settings: DnsSettings): Promise<
   if (!settings.srv) {
     const { hosts, ttl } = await addressesOf(client, settings.name, settings.family);
     const unique = [...new Set(hosts)];
-    return { endpoints: unique.map((h) => ({ address: formatAddress(h, settings.port!) })).sort(byPriorityThenAddress), ttl };
+    return { endpoints: unique.map((h) => ({ address: formatHostPort(h, settings.port!) })).sort(byPriorityThenAddress), ttl };
   }
   // RFC 2782: a target of "." means the service is decidedly not available at this name.
   const records = (await srvRecords(client, settings.name)).filter((r) => r.name !== '' && r.name !== '.');
@@ -114,7 +110,7 @@ export async function lookup(client: DnsClient, settings: DnsSettings): Promise<
   const endpoints = new Map<string, Endpoint>();
   for (const rec of records) {
     for (const host of byTarget.get(rec.name)!.hosts) {
-      const address = formatAddress(host, rec.port);
+      const address = formatHostPort(host, rec.port);
       const had = endpoints.get(address);
       if (had !== undefined && (had.priority! < rec.priority || (had.priority === rec.priority && had.weight! >= rec.weight))) continue;
       endpoints.set(address, { address, priority: rec.priority, weight: rec.weight, source: rec.name });

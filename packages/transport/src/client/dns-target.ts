@@ -2,7 +2,8 @@
 // validation only (coded InvalidOptionError), so the resolver itself deals with lookups and timers.
 import net from 'node:net';
 import { InvalidOptionError } from '../errors.js';
-import { checkEnum, checkMs } from '../validate.js';
+import { checkEnum, checkMs } from '../util/validate.js';
+import { formatHostPort } from '../util/address.js';
 
 export interface DnsResolverOptions {
   /** The name to look up: a host name (A/AAAA records, `port` required) or an SRV name `_service._proto.domain`. */
@@ -157,5 +158,5 @@ function dnsServer(target: string, authority: string): string {
     throw new InvalidOptionError('target', target, 'a DNS server port from 1 to 65535');
   }
   const p = port === undefined ? 53 : Number(port);
-  return net.isIPv6(host) ? `[${host}]:${p}` : `${host}:${p}`;
+  return formatHostPort(host, p);
 }

@@ -16,7 +16,7 @@ import { DnsResolutionError, InvalidOptionError } from '../errors.js';
 import { lookup, endpointsKey, type LookupResult } from './dns-lookup.js';
 import { dnsSettings, type DnsResolverOptions, type DnsSettings } from './dns-target.js';
 import type { Endpoint, Resolver, ResolverListener } from './resolver.js';
-import { createWarner } from '../warnings.js';
+import { createWarner } from '../util/warner.js';
 
 export { parseDnsTarget, type DnsResolverOptions } from './dns-target.js';
 

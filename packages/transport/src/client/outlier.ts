@@ -6,7 +6,7 @@
 // again if it answers. No more than maxEjectionPercent of the endpoints are ejected at once (at
 // least one may be), so a fleet-wide problem never ejects the fleet.
 import { InvalidOptionError } from '../errors.js';
-import { checkCount, checkMs, checkSafeInteger } from '../validate.js';
+import { checkCount, checkMs, checkSafeInteger } from '../util/validate.js';
 
 export interface OutlierOptions {
   /** Failed calls in a row (no success between) that eject an endpoint. Default 5; 0 turns it off. */

@@ -3,7 +3,7 @@
 // (backoff.ts); a link that stayed up `stableAfter` reconnects at once when lost. What a "link" is
 // belongs to the owner (an RPC connection after its hello, a session after onOpen): the subchannel
 // only dials it through the connector and hears, from the owner, that it was lost or is draining.
-import { type Backoff, backoffDelay } from './backoff.js';
+import { type Backoff, backoffDelay } from '../util/backoff.js';
 import type { OutlierStats } from './outlier.js';
 
 export type SubchannelState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';

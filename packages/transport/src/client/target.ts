@@ -5,7 +5,7 @@
 //   "etcd://host:port/prefix"          EtcdResolver, loaded (with etcd3) only when it starts
 // A Resolver object may be given instead of a string, for discovery of one's own.
 import { InvalidOptionError } from '../errors.js';
-import { checkHostPort } from '../validate.js';
+import { checkHostPort } from '../util/validate.js';
 import type { Resolver } from './resolver.js';
 import { StaticResolver } from './static-resolver.js';
 import { DnsResolver } from './dns.js';

@@ -2,7 +2,7 @@
 export { runCluster, Cluster, type ClusterOptions, type ClusterListenOptions, type ClusterStopOptions, type ClusterEvents } from './primary.js';
 export { serveWorker, isClusterWorker, type ClusterServable, type ServeWorkerOptions, type ClusterWorker } from './worker.js';
 export { type Policy, POLICIES, fnv1a, sourceHashSlot } from './policies.js';
-export { backoffDelay, type RestartOptions } from './backoff.js';
+export type { RestartOptions } from './backoff.js';
 export { reusePortSupported } from './reuse-port.js';
 export type { ClusterStats, ClusterWorkerStats, SlotState } from './stats.js';
 export { clusterWorkerChannel } from './diagnostics.js';

@@ -8,13 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { resolve as resolvePath } from 'node:path';
 import { WorkerProcess, type ForkSpec, type WorkerExit } from './worker-process.js';
 import { Picker, POLICIES, type Policy, type SlotLoad } from './policies.js';
-import { backoffDelay, resolveRestart, type ResolvedRestart, type RestartOptions } from './backoff.js';
+import { resolveRestart, type ResolvedRestart, type RestartOptions } from './backoff.js';
+import { backoffDelay } from '../util/backoff.js';
 import { reusePortSupported } from './reuse-port.js';
 import { ClusterStoppedError, ReusePortUnsupportedError, WorkerStartError } from './errors.js';
 import { clusterWorkerChannel } from './diagnostics.js';
 import type { ClusterStats, ClusterWorkerStats } from './stats.js';
 import { InvalidOptionError } from '../errors.js';
-import { checkBoolean, checkCount, checkEnum, checkMs } from '../validate.js';
+import { checkBoolean, checkCount, checkEnum, checkMs } from '../util/validate.js';
+import { noop } from '../util/thenable.js';
 
 export interface ClusterListenOptions {
   port?: number;
@@ -444,7 +446,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   #scheduleRestart(slot: Slot): void {
     if (slot.timer !== null || this.#stopping !== null) return;
-    const delay = backoffDelay(Math.max(slot.failures, 1), this.#restart);
+    const delay = backoffDelay(this.#restart, Math.max(slot.failures, 1) - 1);
     slot.timer = setTimeout(() => {
       slot.timer = null;
       if (this.#stopping !== null || slot.current !== null) return;
@@ -517,4 +519,3 @@ function resolveModule(m: unknown): string {
   return m.startsWith('file:') ? fileURLToPath(m) : resolvePath(m);
 }
 
-function noop(): void {}

@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { TAG, SLOT_ENV, LISTEN_ENV, DRAIN_ENV, kindOf, type ToPrimary, type ToWorker } from './protocol.js';
 import { WorkerStartError } from './errors.js';
+import { noop } from '../util/thenable.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -240,4 +241,3 @@ export class WorkerProcess {
   }
 }
 
-function noop(): void {}

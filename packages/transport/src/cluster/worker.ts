@@ -9,7 +9,8 @@ import { TAG, SLOT_ENV, LISTEN_ENV, DRAIN_ENV, kindOf, type ToPrimary, type ToWo
 import { createCarrier, carrierConnections, handToCarrier } from './handed-socket.js';
 import { NotClusterWorkerError } from './errors.js';
 import { InvalidOptionError } from '../errors.js';
-import { checkBoolean, checkMs } from '../validate.js';
+import { checkBoolean, checkMs } from '../util/validate.js';
+import { noop } from '../util/thenable.js';
 
 /** What serveWorker() serves: EventLoop and RpcServer fit as they are. */
 export interface ClusterServable {
@@ -193,4 +194,3 @@ export function serveWorker(target: ClusterServable, options: ServeWorkerOptions
   };
 }
 
-function noop(): void {}

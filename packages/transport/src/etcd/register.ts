@@ -4,7 +4,7 @@
 // longer than that is granted again, and the key put again, once etcd answers.
 import type { Etcd3, Lease } from 'etcd3';
 import { EtcdError, InvalidOptionError } from '../errors.js';
-import { createWarner } from '../warnings.js';
+import { createWarner } from '../util/warner.js';
 import { jitteredBackoff, openClient, type EtcdConnectOptions } from './client.js';
 import { encodeValue, normalizePrefix, registryKey, validAddress, validPriority, validWeight, type RegistryValue } from './target.js';
 

@@ -3,7 +3,7 @@
 // with every read: linear in the input.
 import { type Delimiter } from '@nocopy/linkbuffer';
 import { FrameTooLargeError, InvalidOptionError } from '../errors.js';
-import { checkBytes } from '../validate.js';
+import { checkBytes } from '../util/validate.js';
 import { type FrameCodec, type FrameReader, type FrameWriter, dropTail } from './codec.js';
 
 export interface DelimiterOptions {

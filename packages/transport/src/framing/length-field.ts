@@ -2,7 +2,7 @@
 // binary protocols: `offset` bytes, then the length in `width` bytes, then the body. The body is the
 // length plus `adjustment` bytes long (a negative adjustment for lengths that count the header).
 import { FrameTooLargeError, InvalidOptionError, MalformedFrameError } from '../errors.js';
-import { checkBytes, checkEnum, checkSafeInteger } from '../validate.js';
+import { checkBytes, checkEnum, checkSafeInteger } from '../util/validate.js';
 import type { FrameCodec, FrameReader, FrameWriter } from './codec.js';
 
 export interface LengthFieldOptions {

@@ -1,7 +1,7 @@
 // Session options shared by the session server and the session client, validated once.
 import { InvalidOptionError } from '../errors.js';
-import { checkCount, checkFunction, checkMs } from '../validate.js';
-import { createWarner, type Warner } from '../warnings.js';
+import { checkCount, checkFunction, checkMs } from '../util/validate.js';
+import { createWarner, type Warner } from '../util/warner.js';
 import type { Codec } from './codec.js';
 import type { EventListener } from './listener.js';
 import type { Session } from './session.js';

@@ -8,6 +8,7 @@ import { Buffer } from 'node:buffer';
 import { MalformedMessageError } from '../errors.js';
 import type { SessionLink } from './link.js';
 import { type Session, kFail, kInput } from './session.js';
+import { isThenable } from '../util/thenable.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Messages up to this size are sent as copies; larger ones as slices of the pooled output. */
@@ -15,10 +16,6 @@ const COPY_MAX = 4096;
 
 /** Set on a received Buffer that came as a WebSocket text frame. */
 export const kText = Symbol('nocopy.wsText');
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
 
 /**
  * The writer of a message link: what encode() writes to; the session cuts a message after each

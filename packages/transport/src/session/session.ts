@@ -5,11 +5,14 @@ import type { Connection } from '../connection.js';
 import type { FrameReader } from '../framing/codec.js';
 import type { SessionLink } from './link.js';
 import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, InboundBudgetError, InboundLimitError, MalformedMessageError, ReadTimeoutError, SessionRejectedError, WriteTimeoutError } from '../errors.js';
-import { checkFunction, checkMs } from '../validate.js';
+import { checkFunction, checkMs } from '../util/validate.js';
 import { Attributes } from './attributes.js';
 import type { SessionConfig } from './config.js';
 import { Counter64 } from './counter.js';
 import type { WheelTimer } from './timing-wheel.js';
+import { RESOLVED, isThenable, noop } from '../util/thenable.js';
+import { formatHostPort } from '../util/address.js';
+import { inCheckPhase } from '../util/check-phase.js';
 
 export interface SessionStats {
   bytesIn: bigint;
@@ -32,8 +35,6 @@ export const kOpened = Symbol('nocopy.sessionOpened');
 export const kFinished = Symbol('nocopy.sessionFinished');
 
 let nextId = 1;
-const RESOLVED = Promise.resolve();
-const noop = (): void => {};
 
 /** A rejected promise that counts as handled: `await` on it throws, ignoring it is not a crash. */
 function rejected(err: unknown): Promise<never> {
@@ -42,13 +43,9 @@ function rejected(err: unknown): Promise<never> {
   return p;
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-
 function address(host: string | undefined, port: number | undefined): string | undefined {
   if (host === undefined) return undefined;
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatHostPort(host, port ?? 0);
 }
 
 export const kOpen = Symbol('nocopy.sessionOpen');
@@ -101,7 +98,7 @@ export class Session<In = unknown, Out = In> {
   #flushQueued = false;
   /** Messages encoded and not yet counted as sent. */
   #unsent = 0;
-  /** In the input loop: replies are sent after it (deferFlush). */
+  /** In the input loop: replies are sent after it (inCheckPhase). */
   #inInput = false;
   #closing = false;
   #connGone = false;
@@ -176,7 +173,7 @@ export class Session<In = unknown, Out = In> {
       p.catch(noop);
       return p;
     }
-    // Inside the input loop, the output goes after every loop of this event-loop turn (deferFlush); elsewhere a microtask sends it.
+    // Inside the input loop, the output goes after every loop of this event-loop turn (inCheckPhase); elsewhere a microtask sends it.
     if (!this.#flushQueued && !this.#inInput) {
       this.#flushQueued = true;
       queueMicrotask(this.#flush);
@@ -371,7 +368,7 @@ export class Session<In = unknown, Out = In> {
       this.#messagesIn.add(delivered);
       if (this.#link.writer.mallocLength > 0 && !this.#flushQueued) {
         this.#flushQueued = true;
-        deferFlush(this.#flush);
+        inCheckPhase(this.#flush);
       }
     }
     return r;
@@ -559,25 +556,6 @@ export class Session<In = unknown, Out = In> {
     } catch (err) {
       this.#cfg.warn(err);
     }
-  }
-}
-
-// Output of the input loops of one event-loop iteration is sent after all of them, in the check
-// phase (setImmediate), as Redis writes its replies before it sleeps: the peers are woken once per
-// iteration, not in the middle of the reads.
-let deferred: (() => void)[] = [];
-let deferScheduled = false;
-function runDeferred(): void {
-  const list = deferred;
-  deferred = [];
-  deferScheduled = false;
-  for (let i = 0; i < list.length; i++) list[i]!();
-}
-function deferFlush(fn: () => void): void {
-  deferred.push(fn);
-  if (!deferScheduled) {
-    deferScheduled = true;
-    setImmediate(runDeferred);
   }
 }
 

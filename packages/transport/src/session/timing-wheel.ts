@@ -2,8 +2,8 @@
 // session's cron, heartbeat, idle check and after()/every() timers: adding and cancelling are O(1),
 // and a whole process of sessions costs one Node timer, which runs only while timers are pending.
 import { performance } from 'node:perf_hooks';
-import { checkCount, checkMs } from '../validate.js';
-import { createWarner } from '../warnings.js';
+import { checkCount, checkMs } from '../util/validate.js';
+import { createWarner } from '../util/warner.js';
 
 const warnTimerError = createWarner({ code: 'NOCOPY_TIMER_ERROR' });
 

@@ -3,7 +3,7 @@
 import { FrameTooLargeError, InvalidOptionError } from '../errors.js';
 import { lengthField } from '../framing/length-field.js';
 import type { FrameReader, FrameWriter } from '../framing/codec.js';
-import { checkBytes } from '../validate.js';
+import { checkBytes } from '../util/validate.js';
 import type { Codec } from './codec.js';
 
 export interface TlvMessage {

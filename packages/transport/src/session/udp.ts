@@ -8,13 +8,12 @@ import dns from 'node:dns';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { ConnClosedError, FrameTooLargeError, InvalidOptionError, ShutdownError } from '../errors.js';
-import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
+import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../util/validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { MessageLink } from './message-link.js';
 import { Session, kOpen } from './session.js';
 import { SessionSet } from './set.js';
-
-const RESOLVED = Promise.resolve();
+import { RESOLVED } from '../util/thenable.js';
 
 // dgram resolves the address of every send() with dns.lookup, which for an IP literal still costs a
 // regex test and a process.nextTick before the datagram goes (~3% of a 128 B echo's CPU). A peer of

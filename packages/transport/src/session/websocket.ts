@@ -12,15 +12,16 @@ import type tls from 'node:tls';
 import { once } from 'node:events';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ConnClosedError, HeartbeatTimeoutError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
-import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../validate.js';
+import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../util/validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
 import { MessageLink, kText } from './message-link.js';
 import { Session, kFail, kLink, kOpen, kTouch } from './session.js';
 import { SessionSet } from './set.js';
 import { unmaskAheadOfWs } from './ws-unmask.js';
 import type { Codec } from './codec.js';
+import { RESOLVED } from '../util/thenable.js';
+import { inCheckPhase } from '../util/check-phase.js';
 
-const RESOLVED = Promise.resolve();
 const AS_BINARY = Object.freeze({ binary: true });
 const AS_TEXT = Object.freeze({ binary: false });
 /** Close codes that say nothing went wrong: 1000 normal, 1001 going away, 1005 no code, 1006 cut (the peer died or we cut it). */
@@ -155,7 +156,7 @@ class WebSocketLink extends MessageLink {
       if (sock !== undefined && !sock.destroyed) {
         this.#corked = true;
         sock.cork();
-        uncorkLater(this.#uncork);
+        inCheckPhase(this.#uncork);
       }
     }
     // ws writes the bytes as they are (a server does not mask), so they must stay valid until its
@@ -241,16 +242,6 @@ class WebSocketLink extends MessageLink {
   dropMalformed(): boolean {
     return false; // a stream: a malformed message closes the session, as over TCP
   }
-}
-
-let uncorks: (() => void)[] = [];
-function runUncorks(): void {
-  const list = uncorks;
-  uncorks = [];
-  for (let i = 0; i < list.length; i++) list[i]!();
-}
-function uncorkLater(fn: () => void): void {
-  if (uncorks.push(fn) === 1) setImmediate(runUncorks);
 }
 
 function socketOf(ws: WebSocket): import('node:net').Socket | undefined {

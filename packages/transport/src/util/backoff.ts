@@ -1,8 +1,9 @@
-// The one reconnect backoff of the client layer (subchannels, the session client, the RPC client).
+// The one backoff of every layer: reconnects (subchannels, the session client, the RPC client) and
+// the cluster's worker restarts.
 // Reconnect delays: exponential from `initial` up to `max`, each shortened by a random part of up
 // to `jitter` of itself, so that many clients that lost the same server do not return in step.
 import { InvalidOptionError } from '../errors.js';
-import { checkMs } from '../validate.js';
+import { checkMs } from './validate.js';
 
 export interface ReconnectOptions {
   /** The first delay after a failure, in ms. Default 100. */
@@ -35,7 +36,7 @@ export function resolveBackoff(o: ReconnectOptions = {}, name = 'reconnect', def
 }
 
 /** The delay before attempt `attempt` (0 = the first retry). */
-export function backoffDelay(b: Backoff, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(b: Pick<Backoff, 'initial' | 'max' | 'jitter'>, attempt: number, random: () => number = Math.random): number {
   const d = Math.min(b.max, b.initial * 2 ** Math.min(attempt, 30));
   return Math.round(d * (1 - b.jitter * random()));
 }

@@ -1,6 +1,6 @@
 // Option validators shared by every nocopy package: each returns the value (or its default) or throws
 // InvalidOptionError (ERR_INVALID_OPTION) naming the option and what it must be.
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from '../errors.js';
 
 /** An integer number of milliseconds from 0 to 2^31-1 (what Node's timers take). */
 export function checkMs(name: string, v: unknown, dflt: number): number {
