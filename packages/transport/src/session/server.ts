@@ -1,11 +1,11 @@
 // The session server: an EventLoop whose connections are sessions. Each accepted connection gets a
 // Session as its ctx, onOpen runs as the connection's onConnect, and the session's input loop is
 // the onRequest of every connection (one shared function, no closure per connection).
-import type { AddressInfo, Server } from 'node:net';
 import type { Connection } from '../connection.js';
 import { InvalidOptionError } from '../errors.js';
-import { EventLoop, type EventLoopOptions, type EventLoopStats, type ListenOptions, type ShutdownOptions } from '../eventloop.js';
-import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
+import { EventLoop, type EventLoopOptions, type EventLoopStats, type ShutdownOptions } from '../eventloop.js';
+import { ServerFront } from '../server-front.js';
+import { type SessionOptions, resolveSessionOptions } from './config.js';
 import { Session, kFail, kInput, kOpen } from './session.js';
 import { SessionSet } from './set.js';
 
@@ -33,27 +33,30 @@ function onError(err: unknown, conn: Connection<Session<any, any>>): void {
   if (s !== undefined) s[kFail](err);
 }
 
-export class SessionServer<In = unknown, Out = In> {
-  readonly #cfg: SessionConfig<In, Out>;
+export class SessionServer<In = unknown, Out = In> extends ServerFront {
   readonly #loop: EventLoop<Session<In, Out>>;
-  readonly #sessions = new SessionSet<In, Out>();
+  readonly #sessions: SessionSet<In, Out>;
 
   constructor(options: SessionServerOptions<In, Out>) {
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel, ...loopOptions } = options as SessionServerOptions<In, Out> & { idleTimeout?: number };
     if (heartbeat !== undefined && heartbeat !== null && typeof heartbeat === 'object' && !('message' in heartbeat)) {
       throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
     }
-    this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
-    this.#loop = new EventLoop<Session<In, Out>>(onRequest, {
+    const cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
+    const sessions = new SessionSet<In, Out>();
+    const loop = new EventLoop<Session<In, Out>>(onRequest, {
       ...loopOptions,
       onPrepare: (conn) => {
-        const s = new Session<In, Out>(conn, this.#cfg, this.#sessions);
-        this.#sessions.add(s);
+        const s = new Session<In, Out>(conn, cfg, sessions);
+        sessions.add(s);
         return s;
       },
       onConnect,
       onError,
     });
+    super(loop);
+    this.#sessions = sessions;
+    this.#loop = loop;
   }
 
   /** The EventLoop underneath (its stats, limits and servers). */
@@ -79,30 +82,13 @@ export class SessionServer<In = unknown, Out = In> {
     return { ...this.#loop.stats(), sessions: this.#sessions.size, sessionsClosed: this.#sessions.closed };
   }
 
-  listen(options?: ListenOptions): Promise<AddressInfo | string> {
-    return this.#loop.listen(options);
-  }
-
-  serve(server: Server): this {
-    this.#loop.serve(server);
-    return this;
-  }
-
-  address(): AddressInfo | string | null {
-    return this.#loop.address();
-  }
-
   /**
    * The EventLoop's shutdown (stop accepting, let messages in progress finish, then close), and it
    * resolves once every session's onClose has run.
    */
-  async shutdown(options?: ShutdownOptions): Promise<void> {
+  protected async stopServer(options: ShutdownOptions): Promise<void> {
     await this.#loop.shutdown(options);
     await this.#sessions.whenEmpty();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.shutdown();
   }
 }
 
