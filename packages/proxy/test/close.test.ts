@@ -43,7 +43,10 @@ test('close({ timeout }) destroys pairs still stuck at the deadline', async () =
     const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
     await client.waitForReceived(1);
     client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
-    await until(() => f.proxy.stats().bufferedBytes > 0, 'the proxy holding output');
+    // Stuck, not merely in flight: the output toward the paused client is at its cap (the kernel's
+    // buffers are full), so the pair cannot settle before the deadline. Any bytes at all can be a
+    // moment of forwarding that a loaded machine finishes before close() looks.
+    await until(() => f.proxy.stats().bufferedBytes >= 64 * 1024, 'the proxy holding a full output queue');
     const started = Date.now();
     await within(f.proxy.close({ timeout: 300 }), 5000, 'close');
     const took = Date.now() - started;
