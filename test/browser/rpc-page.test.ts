@@ -48,7 +48,8 @@ test('the page calls the RPC server from headless Chromium and shows the results
     'sleep(500) with a 100 ms timeout: ERR_RPC_TIMEOUT',
     'nosuch(): ERR_METHOD_NOT_FOUND',
   ], `page log: ${page.log.join(' | ')}`);
-  assert.ok(echoCalls > 100, `the chart's echo loop made ${echoCalls} calls`);
+  const failures = await page.evaluate<string | undefined>('`${document.body.dataset.echoFailures} failed, last: ${document.body.dataset.echoError}`');
+  assert.ok(echoCalls > 100, `the chart's echo loop made ${echoCalls} calls (${failures}); page log: ${page.log.join(' | ')}`);
   const rate = await page.evaluate<string>(`document.getElementById('rate').textContent`);
   assert.match(rate, /^[\d,]+$/);
 });
