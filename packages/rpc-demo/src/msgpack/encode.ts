@@ -2,10 +2,10 @@
 // standard types only: nil, bool, int, float 64, str, bin, array, map, and the timestamp extension
 // (type -1) for a Date; never another extension. Values MessagePack cannot carry (functions,
 // symbols, typed arrays other than Uint8Array, Sets, BigInts beyond 64 bits, invalid Dates, maps
-// with keys that are not strings or integers, cycles) throw UnencodableValueError.
+// with keys that are not strings or integers of up to 32 bits, cycles) throw UnencodableValueError.
 import type { LinkBuffer } from '@nocopy/linkbuffer';
 import { MessageTooLargeError, UnencodableValueError } from '../errors.js';
-import { MAX_DEPTH } from './decode.js';
+import { MAX_DEPTH } from './rule.js';
 import { encodeUtf8 } from './utf8.js';
 
 /** What the encoder needs of its output: a LinkBuffer's writer side. */
@@ -368,44 +368,31 @@ function writeDate(d: Date): void {
   }
 }
 
-function arrayHeader(n: number): void {
+/** An array's (0x90, 0xdc, 0xdd) or a map's (0x80, 0xde, 0xdf) header: `fix` | n, else `wide` + a 16- or 32-bit count. */
+function containerHeader(n: number, fix: number, wide: number): void {
   ensure(5);
   if (n < 16) {
-    buf[pos++] = 0x90 | n;
+    buf[pos++] = fix | n;
   } else if (n < 0x10000) {
-    buf[pos++] = 0xdc;
+    buf[pos++] = wide;
     buf[pos++] = n >>> 8;
     buf[pos++] = n & 0xff;
   } else {
-    buf[pos++] = 0xdd;
-    put32(n);
-  }
-}
-
-function mapHeader(n: number): void {
-  ensure(5);
-  if (n < 16) {
-    buf[pos++] = 0x80 | n;
-  } else if (n < 0x10000) {
-    buf[pos++] = 0xde;
-    buf[pos++] = n >>> 8;
-    buf[pos++] = n & 0xff;
-  } else {
-    buf[pos++] = 0xdf;
+    buf[pos++] = wide + 1;
     put32(n);
   }
 }
 
 function writeArray(a: unknown[], depth: number): void {
   const n = a.length;
-  arrayHeader(n);
+  containerHeader(n, 0x90, 0xdc);
   for (let i = 0; i < n; i++) write(a[i], depth);
 }
 
 function writeObject(o: Record<string, unknown>, depth: number): void {
   const keys = Object.keys(o);
   const n = keys.length;
-  mapHeader(n);
+  containerHeader(n, 0x80, 0xde);
   for (let i = 0; i < n; i++) {
     const k = keys[i]!;
     writeString(k);
@@ -414,11 +401,12 @@ function writeObject(o: Record<string, unknown>, depth: number): void {
 }
 
 function writeMap(m: Map<unknown, unknown>, depth: number): void {
-  mapHeader(m.size);
+  containerHeader(m.size, 0x80, 0xde);
   for (const [k, v] of m) {
     if (typeof k === 'string') writeString(k);
-    else if (typeof k === 'number' && Number.isSafeInteger(k)) writeNumber(k);
-    else throw new UnencodableValueError('a Map key that is not a string or a safe integer has no MessagePack form that other peers decode');
+    // rule.ts's keys: what the decoder (ours, and the browser's check) takes back.
+    else if (typeof k === 'number' && Number.isInteger(k) && k >= -0x80000000 && k <= 0xffffffff) writeNumber(k);
+    else throw new UnencodableValueError('a Map key that is not a string or an integer of up to 32 bits has no MessagePack form the strict decoder takes');
     write(v, depth);
   }
 }
