@@ -8,8 +8,6 @@ import { MalformedMessageError } from '../errors.js';
 import { KEY, LENGTH, MAX_CONTAINERS, MAX_DEPTH, WHY, extRefusal, timestampMs } from './rule.js';
 import { asBuffer, decodeUtf8 } from './utf8.js';
 
-export { MAX_CONTAINERS, MAX_DEPTH };
-
 const EMPTY = Buffer.alloc(0);
 // Floats and 64-bit integers are read through this scratch (a DataView per input would cost more).
 const scratch = new DataView(new ArrayBuffer(8));
