@@ -14,8 +14,9 @@ export class ValueScanner {
   #offset = 0;
   /** Values still owed at the innermost open level (the top level owes one). */
   #left = 1;
-  /** What each enclosing array or map still owes, outermost first: its length is the depth. */
-  readonly #outer: number[] = [];
+  /** What each enclosing array or map still owes, outermost first, in [0, #depth). */
+  readonly #outer = new Float64Array(MAX_DEPTH);
+  #depth = 0;
   /** Values owed at every level together: each takes at least one byte. */
   #owed = 1;
   /** Arrays and maps the current value may still open. */
@@ -44,6 +45,7 @@ export class ValueScanner {
     this.#vi = 0;
     this.#vstart = 0;
     const outer = this.#outer;
+    let depth = this.#depth;
     let off = this.#offset;
     let left = this.#left;
     let owed = this.#owed;
@@ -51,8 +53,8 @@ export class ValueScanner {
     try {
       for (;;) {
         if (left === 0) {
-          if (outer.length === 0) break;
-          left = outer.pop()!;
+          if (depth === 0) break;
+          left = outer[--depth]!;
           continue;
         }
         if (off >= total) break;
@@ -98,9 +100,9 @@ export class ValueScanner {
         const next = off + h + body;
         if (next > max) throw new MessageTooLargeError(next, max);
         if (items >= 0) {
-          if (outer.length >= MAX_DEPTH) throw new MalformedMessageError(WHY.depth);
+          if (depth >= MAX_DEPTH) throw new MalformedMessageError(WHY.depth);
           if (--containers < 0) throw new MalformedMessageError(WHY.containers);
-          outer.push(left - 1);
+          outer[depth++] = left - 1;
           left = items;
           owed += items - 1;
         } else {
@@ -119,6 +121,7 @@ export class ValueScanner {
     }
     if (owed > 0 || off > total) {
       this.#offset = off;
+      this.#depth = depth;
       this.#left = left;
       this.#owed = owed;
       this.#containers = containers;
@@ -132,7 +135,7 @@ export class ValueScanner {
   reset(): void {
     this.#offset = 0;
     this.#left = 1;
-    this.#outer.length = 0;
+    this.#depth = 0;
     this.#owed = 1;
     this.#containers = this.#maxContainers;
   }
