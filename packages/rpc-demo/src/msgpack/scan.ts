@@ -1,8 +1,8 @@
 // Finds where one MessagePack value ends in a reader's bytes without decoding it: the framing of a
 // 'stream' connection (concatenated MessagePack, as the MessagePack-RPC specification and Neovim
-// use). The walk keeps its place between calls, the bytes scanned so far and what each open array
-// and map still owes, so each read resumes where the last stopped: linear in the input however it is split. A
-// declared length past `max` is refused as soon as its header has arrived, before the body.
+// use). The walk keeps its place between calls (the bytes scanned so far, what each open array and
+// map still owes), so each read resumes where the last stopped: linear in the input however it is
+// split. A declared length past `max` is refused as soon as its header has arrived, before the body.
 // Along the way it applies the structural part of the validity rule (rule.ts): standard formats
 // (0xc1 and extensions other than the timestamp refused as soon as their header is here), nesting
 // depth and the count of arrays and maps; the decoder checks the content of each frame it returns.
