@@ -6,6 +6,7 @@
 // message it knows only the frame limit (a length past it is too large, short of it still owed).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { MalformedMessageError, MessageTooLargeError } from '../src/errors.js';
 import { decode } from '../src/msgpack/decode.js';
 import { MAX_DEPTH, WHY } from '../src/msgpack/rule.js';
@@ -185,5 +186,12 @@ describe('one MessagePack rule on the decoder, the stream scanner and the browse
     assert.throws(() => s.scan({ length: bad.length, views: () => [bad] }, 100), MalformedMessageError);
     const good = hex('92 01 02');
     assert.equal(s.scan({ length: good.length, views: () => [good] }, 100), 3);
+  });
+
+  it('the rule and the browser check import nothing a browser lacks', () => {
+    // The page serves strict.js and msgpack/rule.js, nothing else of ours (src/websocket/endpoint.ts).
+    const imports = (file: string) => [...readFileSync(new URL(`../../src/${file}`, import.meta.url), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+    assert.deepEqual(imports('msgpack/rule.ts'), []);
+    assert.deepEqual(imports('browser/strict.ts'), ['../msgpack/rule.js']);
   });
 });
