@@ -9,6 +9,12 @@
 import { MalformedMessageError, MessageTooLargeError } from '../errors.js';
 import { BODY, EXT, HEADER, ITEMS, KIND, LENGTH, MAX_CONTAINERS, MAX_DEPTH, RESERVED, SCALAR, WHY, extRefusal } from './rule.js';
 
+// Module-local copies for the walk: every use of an imported binding costs a load and a check.
+const DEPTH = MAX_DEPTH;
+const KINDS = KIND;
+const HEADERS = HEADER;
+const LENGTHS = LENGTH;
+
 export class ValueScanner {
   /** Bytes of the current value scanned so far (its prefix in the reader). */
   #offset = 0;
@@ -72,16 +78,16 @@ export class ValueScanner {
           body = b & 0x1f;
         } else {
           const i = b - 0xc0;
-          const kind = KIND[i]!;
+          const kind = KINDS[i]!;
           if (kind === RESERVED) throw new MalformedMessageError(WHY.reserved);
-          h = HEADER[i]!;
+          h = HEADERS[i]!;
           if (b >= 0xd4 && b <= 0xd8) {
             // fixext: the type byte follows the format byte.
             if (off + 2 > total) break;
             const why = extRefusal(b, 1 << (b - 0xd4), this.#byteAt(off + 1));
             if (why !== null) throw new MalformedMessageError(why);
           } else if (kind !== SCALAR) {
-            const lenBytes = LENGTH[i]!;
+            const lenBytes = LENGTHS[i]!;
             // The whole header: the length, and an ext's type byte.
             if (off + h > total) break;
             let n = 0;
@@ -100,7 +106,7 @@ export class ValueScanner {
         const next = off + h + body;
         if (next > max) throw new MessageTooLargeError(next, max);
         if (items >= 0) {
-          if (depth >= MAX_DEPTH) throw new MalformedMessageError(WHY.depth);
+          if (depth >= DEPTH) throw new MalformedMessageError(WHY.depth);
           if (--containers < 0) throw new MalformedMessageError(WHY.containers);
           outer[depth++] = left - 1;
           left = items;
