@@ -8,14 +8,17 @@
 //     its own message, and no reference can make a value grow;
 //   - encode: what ours writes, the reference decodes to the value encoded; what the reference
 //     writes (standard types), ours decodes to the same value;
-//   - framing: the stream scanner finds the end of each value exactly where the reference does.
+//   - framing: the stream scanner finds the end of each value exactly where the reference does;
+//   - one rule: the browser client's check accepts exactly what our decoder accepts, and the stream
+//     scanner frames every message the decoder accepts and refuses none of them.
 // Run by the fuzz test (fixed seed) and, longer, by the soak (`npm run soak`).
 // (Not a test file: it defines no tests.)
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decode as refDecode, encode as refEncode, ExtData } from '@msgpack/msgpack';
 import { LinkBuffer } from '@nocopy/linkbuffer';
-import { MalformedMessageError, msgpack } from '@nocopy/rpc-demo';
+import { MalformedMessageError, MessageTooLargeError, msgpack } from '@nocopy/rpc-demo';
+import { checkStrict } from '@nocopy/rpc-demo/browser';
 
 // ---- inputs ----
 
@@ -255,6 +258,7 @@ export function checkDecode(bytes: Uint8Array, stats: DifferentialStats): void {
     ref = { ok: false, e };
   }
   const hex = Buffer.from(bytes).toString('hex');
+  checkSameRule(bytes, ours.ok, hex);
   if (!ours.ok) {
     assert.ok(ours.e instanceof MalformedMessageError, `ours threw something other than MalformedMessageError on ${hex}: ${String(ours.e)}`);
     stats.rejectedByOurs++;
@@ -265,6 +269,27 @@ export function checkDecode(bytes: Uint8Array, stats: DifferentialStats): void {
   assert.ok(ref.ok, `ours accepted what the reference rejects (${ref.ok ? '' : String(ref.e)}): ${hex}`);
   assert.deepStrictEqual(normalize(ours.v), normalize(ref.v), `ours and the reference disagree on ${hex}`);
   stats.acceptedByBoth++;
+}
+
+/** The browser check and the stream scanner against our decoder's verdict on the same bytes. */
+function checkSameRule(bytes: Uint8Array, decoded: boolean, hex: string): void {
+  let checked = true;
+  try {
+    checkStrict(bytes);
+  } catch (e) {
+    assert.equal((e as { code?: string }).code, 'ERR_MALFORMED_MESSAGE', String(e));
+    checked = false;
+  }
+  assert.equal(checked, decoded, `the browser check ${checked ? 'took' : 'refused'} what the decoder ${decoded ? 'took' : 'refused'}: ${hex}`);
+  let framed: number | Error;
+  try {
+    const b = Buffer.from(bytes);
+    framed = new msgpack.ValueScanner().scan({ length: b.length, views: () => [b] }, b.length);
+  } catch (e) {
+    assert.ok(e instanceof MalformedMessageError || e instanceof MessageTooLargeError, `the scanner threw ${String(e)} on ${hex}`);
+    framed = e;
+  }
+  if (decoded) assert.equal(framed, bytes.length, `the scanner did not frame what the decoder took: ${hex}`);
 }
 
 /** A standard value through both encoders and both decoders. */

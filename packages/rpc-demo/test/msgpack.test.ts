@@ -122,7 +122,7 @@ describe('MessagePack decoding', () => {
     refuses(hex('d6ff'), /needs 5 bytes/);
     refuses(hex('d5ff0000'), /timestamp of 2 bytes/);
     refuses(hex('c70cff 3b9aca00 0000000000000000'), /nanoseconds/);
-    refuses(hex('c70cff 00000000 7fffffffffffffff'), /out of range/);
+    refuses(hex('c70cff 00000000 7fffffffffffffff'), /out of the range of Date/);
     refuses(hex('c70cff 00000000 0000100000000000'), /range of Date/);
   });
 

@@ -5,6 +5,9 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { checkStrict } from './strict.js';
 
+// The check on its own, for a page that receives MessagePack some other way.
+export { checkStrict, StrictMessagePackError } from './strict.js';
+
 /** What the client needs of the browser's WebSocket (also Node 22's global WebSocket). */
 interface WebSocketLike {
   binaryType: string;

@@ -2,10 +2,10 @@
 // standard types only: nil, bool, int, float 64, str, bin, array, map, and the timestamp extension
 // (type -1) for a Date; never another extension. Values MessagePack cannot carry (functions,
 // symbols, typed arrays other than Uint8Array, Sets, BigInts beyond 64 bits, invalid Dates, maps
-// with keys that are not strings or integers, cycles) throw UnencodableValueError.
+// with keys that are not strings or integers of up to 32 bits, cycles) throw UnencodableValueError.
 import type { LinkBuffer } from '@nocopy/linkbuffer';
 import { MessageTooLargeError, UnencodableValueError } from '../errors.js';
-import { MAX_DEPTH } from './decode.js';
+import { MAX_DEPTH } from './rule.js';
 import { encodeUtf8 } from './utf8.js';
 
 /** What the encoder needs of its output: a LinkBuffer's writer side. */
@@ -201,16 +201,8 @@ function writeNumber(v: number): void {
     if (v >= 0) {
       if (v < 0x80) {
         buf[pos++] = v;
-      } else if (v < 0x100) {
-        buf[pos++] = 0xcc;
-        buf[pos++] = v;
-      } else if (v < 0x10000) {
-        buf[pos++] = 0xcd;
-        buf[pos++] = v >>> 8;
-        buf[pos++] = v & 0xff;
       } else if (v < 0x100000000) {
-        buf[pos++] = 0xce;
-        put32(v);
+        pos += sized(v, 0xcc, pos);
       } else {
         buf[pos++] = 0xcf;
         const hi = Math.floor(v / 0x100000000);
@@ -242,6 +234,30 @@ function writeNumber(v: number): void {
   for (let i = 0; i < 8; i++) buf[pos++] = scratch.getUint8(i);
 }
 
+/**
+ * Writes format `f8` and `n` in one byte, `f8 + 1` and two, or `f8 + 2` and four, the fewest that
+ * hold it (uint 8-32 0xcc, bin 8-32 0xc4, str 8-32 0xd9), at buf[at..]; returns the bytes written.
+ */
+function sized(n: number, f8: number, at: number): number {
+  if (n < 0x100) {
+    buf[at] = f8;
+    buf[at + 1] = n;
+    return 2;
+  }
+  if (n < 0x10000) {
+    buf[at] = f8 + 1;
+    buf[at + 1] = n >>> 8;
+    buf[at + 2] = n & 0xff;
+    return 3;
+  }
+  buf[at] = f8 + 2;
+  buf[at + 1] = n >>> 24;
+  buf[at + 2] = (n >>> 16) & 0xff;
+  buf[at + 3] = (n >>> 8) & 0xff;
+  buf[at + 4] = n & 0xff;
+  return 5;
+}
+
 function put32(v: number): void {
   buf[pos++] = v >>> 24;
   buf[pos++] = (v >>> 16) & 0xff;
@@ -268,22 +284,8 @@ function strHeader(k: number): number {
 }
 
 function putStrHeader(k: number, at: number): void {
-  if (k < 32) {
-    buf[at] = 0xa0 | k;
-  } else if (k < 0x100) {
-    buf[at] = 0xd9;
-    buf[at + 1] = k;
-  } else if (k < 0x10000) {
-    buf[at] = 0xda;
-    buf[at + 1] = k >>> 8;
-    buf[at + 2] = k & 0xff;
-  } else {
-    buf[at] = 0xdb;
-    buf[at + 1] = k >>> 24;
-    buf[at + 2] = (k >>> 16) & 0xff;
-    buf[at + 3] = (k >>> 8) & 0xff;
-    buf[at + 4] = k & 0xff;
-  }
+  if (k < 32) buf[at] = 0xa0 | k;
+  else sized(k, 0xd9, at);
 }
 
 function writeString(s: string): void {
@@ -310,19 +312,9 @@ function writeString(s: string): void {
 
 function writeBin(b: Uint8Array): void {
   const n = b.length;
+  if (n > 0xffffffff) throw new MessageTooLargeError(n, limit);
   ensure(5);
-  if (n < 0x100) {
-    buf[pos++] = 0xc4;
-    buf[pos++] = n;
-  } else if (n < 0x10000) {
-    buf[pos++] = 0xc5;
-    buf[pos++] = n >>> 8;
-    buf[pos++] = n & 0xff;
-  } else {
-    if (n > 0xffffffff) throw new MessageTooLargeError(n, limit);
-    buf[pos++] = 0xc6;
-    put32(n);
-  }
+  pos += sized(n, 0xc4, pos);
   if (n > BY_REFERENCE) {
     // Linked, not copied: commit the region, link the binary, and begin a new region on the next write.
     const t = w!;
@@ -368,44 +360,31 @@ function writeDate(d: Date): void {
   }
 }
 
-function arrayHeader(n: number): void {
+/** An array's (0x90, 0xdc, 0xdd) or a map's (0x80, 0xde, 0xdf) header: `fix` | n, else `wide` + a 16- or 32-bit count. */
+function containerHeader(n: number, fix: number, wide: number): void {
   ensure(5);
   if (n < 16) {
-    buf[pos++] = 0x90 | n;
+    buf[pos++] = fix | n;
   } else if (n < 0x10000) {
-    buf[pos++] = 0xdc;
+    buf[pos++] = wide;
     buf[pos++] = n >>> 8;
     buf[pos++] = n & 0xff;
   } else {
-    buf[pos++] = 0xdd;
-    put32(n);
-  }
-}
-
-function mapHeader(n: number): void {
-  ensure(5);
-  if (n < 16) {
-    buf[pos++] = 0x80 | n;
-  } else if (n < 0x10000) {
-    buf[pos++] = 0xde;
-    buf[pos++] = n >>> 8;
-    buf[pos++] = n & 0xff;
-  } else {
-    buf[pos++] = 0xdf;
+    buf[pos++] = wide + 1;
     put32(n);
   }
 }
 
 function writeArray(a: unknown[], depth: number): void {
   const n = a.length;
-  arrayHeader(n);
+  containerHeader(n, 0x90, 0xdc);
   for (let i = 0; i < n; i++) write(a[i], depth);
 }
 
 function writeObject(o: Record<string, unknown>, depth: number): void {
   const keys = Object.keys(o);
   const n = keys.length;
-  mapHeader(n);
+  containerHeader(n, 0x80, 0xde);
   for (let i = 0; i < n; i++) {
     const k = keys[i]!;
     writeString(k);
@@ -414,11 +393,12 @@ function writeObject(o: Record<string, unknown>, depth: number): void {
 }
 
 function writeMap(m: Map<unknown, unknown>, depth: number): void {
-  mapHeader(m.size);
+  containerHeader(m.size, 0x80, 0xde);
   for (const [k, v] of m) {
     if (typeof k === 'string') writeString(k);
-    else if (typeof k === 'number' && Number.isSafeInteger(k)) writeNumber(k);
-    else throw new UnencodableValueError('a Map key that is not a string or a safe integer has no MessagePack form that other peers decode');
+    // rule.ts's keys: what the decoder (ours, and the browser's check) takes back.
+    else if (typeof k === 'number' && Number.isInteger(k) && k >= -0x80000000 && k <= 0xffffffff) writeNumber(k);
+    else throw new UnencodableValueError('a Map key that is not a string or an integer of up to 32 bits has no MessagePack form the strict decoder takes');
     write(v, depth);
   }
 }

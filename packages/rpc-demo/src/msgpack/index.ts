@@ -1,8 +1,9 @@
-// The strict MessagePack codec of @nocopy/rpc-demo (see decode.ts and encode.ts for what each side accepts).
+// The strict MessagePack codec of @nocopy/rpc-demo (rule.ts says what a valid message is; decode.ts and encode.ts what each side takes).
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { encodeInto } from './encode.js';
 
-export { decode, MAX_DEPTH, MAX_CONTAINERS } from './decode.js';
+export { decode } from './decode.js';
+export { MAX_DEPTH, MAX_CONTAINERS, containersFor } from './rule.js';
 export { encodeInto, type EncodeTarget } from './encode.js';
 export { ValueScanner } from './scan.js';
 export { valueFrames } from './frames.js';

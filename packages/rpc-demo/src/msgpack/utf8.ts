@@ -92,13 +92,8 @@ function decodeSlow(src: Buffer, start: number, end: number): string | null {
   return s;
 }
 
-/** The most bytes `s` can take in UTF-8. */
-export function maxUtf8Length(s: string): number {
-  return s.length * 3;
-}
-
 /**
- * Writes `s` as UTF-8 at dst[off..]; `dst` has room for maxUtf8Length(s) bytes. Returns the byte
+ * Writes `s` as UTF-8 at dst[off..]; `dst` has room for 3 bytes per UTF-16 unit of `s` (the most UTF-8 can take). Returns the byte
  * count. Lone surrogates become U+FFFD, as Node's encoder does.
  */
 export function encodeUtf8(s: string, dst: Buffer, off: number): number {

@@ -38,6 +38,7 @@ function staticFiles(): Map<string, { path: string; type: string }> {
     ['/', { path: join(here, '..', '..', '..', 'static', 'index.html'), type: 'text/html; charset=utf-8' }],
     ['/client.js', { path: join(here, '..', 'browser', 'client.js'), type: js }],
     ['/strict.js', { path: join(here, '..', 'browser', 'strict.js'), type: js }],
+    ['/msgpack/rule.js', { path: join(here, '..', 'msgpack', 'rule.js'), type: js }],
     // msgpackr's browser entry and the modules it imports (ES modules, no Node built-ins).
     ...['index.js', 'pack.js', 'unpack.js', 'iterators.js'].map((f) => [`/vendor/msgpackr/${f}`, { path: join(msgpackr, f), type: js }] as const),
   ]);
