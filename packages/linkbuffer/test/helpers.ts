@@ -63,3 +63,16 @@ export function assertAllBack(pool: BlockPool): void {
 export function contents(lb: LinkBuffer): Buffer {
   return Buffer.concat(lb.views());
 }
+
+/**
+ * A LinkBuffer of 16-byte nodes on a fresh small pool (seams every few bytes), holding `text` written
+ * and flushed when given. `finish(lb)` closes it and checks its pool.
+ */
+export function small(text?: string, options: LinkBufferOptions = {}): LinkBuffer {
+  const lb = new LinkBuffer({ pool: smallPool(), nodeSize: 16, ...options });
+  if (text !== undefined) {
+    lb.writeString(text);
+    lb.flush();
+  }
+  return lb;
+}

@@ -1,8 +1,8 @@
 // Reader: next, peek, skip, readString, readBinary, readByte, views; which results are views and which copies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LinkBuffer } from '../src/index.js';
-import { bytes, chunked, contents, smallPool, assertAllBack, fresh, finish } from './helpers.js';
+import {  } from '../src/index.js';
+import { bytes, chunked, fresh, finish, assertAllBack, contents, small } from './helpers.js';
 
 test('next() inside one node returns a view on the linked chunk and consumes it', () => {
   const chunk = bytes('hello world');
@@ -178,10 +178,8 @@ test('views() returns one view per node from the read position, without consumin
 });
 
 test('views() shows only flushed bytes of pooled nodes', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
-  lb.writeString('seen');
-  lb.flush();
+  const lb = small('seen');
+  const pool = lb.pool;
   lb.writeString('unseen');
   assert.equal(contents(lb).toString(), 'seen');
   lb.flush();
