@@ -13,6 +13,8 @@ const source = join(here, '..', '..', 'loadgen', 'loadgen.c');
 const binary = join(here, '..', 'loadgen', 'loadgen');
 const udpSource = join(here, '..', '..', 'loadgen', 'udpgen.c');
 const udpBinary = join(here, '..', 'loadgen', 'udpgen');
+// Included by both sources: a change to it rebuilds both.
+const header = join(here, '..', '..', 'loadgen', 'common.h');
 
 function compiler(): string | null {
   for (const cc of ['gcc', 'cc', 'clang']) if (spawnSync(cc, ['--version']).status === 0) return cc;
@@ -33,7 +35,7 @@ export function udpgenPath(install = true): string {
 }
 
 function build(source: string, binary: string, install: boolean): string {
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
+  if (existsSync(binary) && statSync(binary).mtimeMs >= Math.max(statSync(source).mtimeMs, statSync(header).mtimeMs)) return binary;
   let cc = compiler();
   if (cc === null && install && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
     console.log('loadgen: no C compiler; installing gcc with apt-get');
