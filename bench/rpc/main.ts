@@ -16,6 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { runWindow, listFlag } from '../lib/options.js';
 import { printTable } from '../lib/table.js';
 import { figure, recordFigures, type Figure } from '../lib/results.js';
 import { loadgenPath } from '../lib/loadgen.js';
@@ -23,28 +24,14 @@ import { GENERATOR, loadgenLevel, type LoadgenFigures, type LoadgenServer } from
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-function numFlag(name: string, fallback: number): number {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  if (a === undefined) return fallback;
-  const v = Number(a.slice(name.length + 3));
-  if (!(v > 0)) throw new Error(`bad ${a}`);
-  return v;
-}
-const rounds = numFlag('rounds', quick ? 1 : 3);
-const duration = numFlag('time', quick ? 0.5 : 3);
-const warmup = quick ? 0.3 : 1;
+const { quick, rounds, duration, warmup } = runWindow(argv, [0.5, 0.3], true);
 const CONNECTIONS = 4;
 
 const allServers = ['nocopy', 'grpc', 'net', 'net-batch'] as const;
 type ServerName = (typeof allServers)[number];
 // For iterating on one case: --levels=32, --servers=nocopy,net-batch, --no-offload. Ratios need all four servers.
-function listFlag(name: string): string[] | null {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  return a === undefined ? null : a.slice(name.length + 3).split(',');
-}
-const servers: ServerName[] = (listFlag('servers') as ServerName[] | null) ?? [...allServers];
-const levels = (listFlag('levels') ?? ['1', '32', '256']).map(Number);
+const servers: ServerName[] = (listFlag(argv, 'servers') as ServerName[] | null) ?? [...allServers];
+const levels = (listFlag(argv, 'levels') ?? ['1', '32', '256']).map(Number);
 const otelOnly = argv.includes('--otel-only');
 const offload = !argv.includes('--no-offload') && !otelOnly;
 const fleet = !argv.includes('--no-fleet') && !otelOnly;
