@@ -79,6 +79,21 @@ interface Run {
   serverUsPerCall: number;
 }
 
+/** The figures a Run gives: how each is read from a run and which way is better. */
+const RUN_METRICS = {
+  'req/s': { better: 'higher', of: (r: Run) => r.load.rps },
+  'p50 ms': { better: 'lower', of: (r: Run) => r.load.p50us / 1000 },
+  'p99 ms': { better: 'lower', of: (r: Run) => r.load.p99us / 1000 },
+  'server CPU %': { better: 'lower', of: (r: Run) => r.serverCpuPercent },
+  'server µs/call': { better: 'lower', of: (r: Run) => r.serverUsPerCall },
+  'client CPU %': { better: 'lower', of: (r: Run) => r.load.cpuPercent },
+} as const;
+
+/** The `metrics` of `runs` (rounds of one subject) as figures, each with the fields of `base`. */
+function runFigures(base: Omit<Parameters<typeof figure>[0], 'metric' | 'better'>, runs: Run[], metrics: (keyof typeof RUN_METRICS)[]): Figure[] {
+  return metrics.map((metric) => figure({ ...base, metric, better: RUN_METRICS[metric].better }, runs.map(RUN_METRICS[metric].of)));
+}
+
 /**
  * V8 flags of every server and load generator, whatever the stack: a young generation of a fixed
  * 16 MiB. Left to its heuristics, V8 sized it differently from run to run, and a run that kept a small
@@ -222,14 +237,7 @@ async function main(): Promise<void> {
       servers.flatMap((s): Figure[] => {
         const rs = runs.get(s)!;
         const base = { suite: 'rpc', group, subject: labels[s], ...(s !== 'grpc' ? { baseline: labels.grpc } : {}) };
-        return [
-          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
-          figure({ ...base, metric: 'p50 ms', better: 'lower' }, rs.map((r) => r.load.p50us / 1000)),
-          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
-          figure({ ...base, metric: 'server CPU %', better: 'lower' }, rs.map((r) => r.serverCpuPercent)),
-          figure({ ...base, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
-          figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.load.cpuPercent)),
-        ];
+        return runFigures(base, rs, ['req/s', 'p50 ms', 'p99 ms', 'server CPU %', 'server µs/call', 'client CPU %']);
       }),
     );
     const saturated = servers.filter((s) => med(s, (r) => r.load.cpuPercent) >= 90);
@@ -379,12 +387,7 @@ async function main(): Promise<void> {
       variants.flatMap((n): Figure[] => {
         const rs = fleetRuns.get(n)!;
         const base = { suite: 'rpc', group: 'one client over 1 or 2 servers, 32 in flight', subject: `${n} server${n > 1 ? 's' : ''}`, ...(n === 2 ? { baseline: '1 server' } : {}) };
-        return [
-          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
-          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
-          figure({ ...base, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
-          figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.load.cpuPercent)),
-        ];
+        return runFigures(base, rs, ['req/s', 'p99 ms', 'server µs/call', 'client CPU %']);
       }),
     );
   }
