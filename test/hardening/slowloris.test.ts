@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { EventLoop, IdleTimeoutError, ReadTimeoutError, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
-import { RawClient, frame, percentile, sleep, until, within } from './helpers.js';
+import { RawClient, frame, percentile, sleep, trickle, until, whileOpen, within } from './helpers.js';
 import { frames, lengthPrefixedEcho } from '../support.js';
 
 const echo = lengthPrefixedEcho;
@@ -36,21 +36,13 @@ test('slow-loris: a frame trickled a byte per 100 ms is cut off by the read time
   const goodPort = good.socket.localPort!;
 
   const msg = frame('x'.repeat(64)); // 68 bytes: at one per 100 ms it would take ~7 s
-  let sent = 0;
-  const trickle = setInterval(() => {
-    if (sent < msg.length - 1 && !loris.isClosed) loris.socket.write(msg.subarray(sent, ++sent));
-  }, 100);
-  t.after(() => clearInterval(trickle));
+  const trickling = trickle(loris, msg);
+  t.after(() => trickling.stop());
 
   // The good client sends complete frames all the while, at the same pace, on its own connection.
-  let rounds = 0;
-  while (!loris.isClosed) {
-    assert.equal((await good.roundTrip(`ping ${rounds}`)).toString(), `ping ${rounds}`);
-    rounds++;
-    if (rounds > 200) assert.fail('the slow-loris connection was never closed');
-    await sleep(100);
-  }
-  clearInterval(trickle);
+  const rounds = await whileOpen(loris, async (i) => assert.equal((await good.roundTrip(`ping ${i}`)).toString(), `ping ${i}`), 100, 'the slow-loris connection');
+  trickling.stop();
+  const sent = trickling.sent();
   await until(() => closed.has(lorisPort), 'the close callback of the loris connection');
   const conn = closed.get(lorisPort)!;
   assert.ok(conn.error instanceof ReadTimeoutError, `closed with ${String(conn.error)}`);
@@ -107,13 +99,7 @@ test('idle timeout: a peer that connects and sends nothing is closed; one that k
   t.after(() => mute.destroy());
   t.after(() => chatty.destroy());
   const mutePort = mute.socket.localPort!;
-  let rounds = 0;
-  while (!mute.isClosed) {
-    assert.equal((await chatty.roundTrip(`r${rounds}`)).toString(), `r${rounds}`);
-    rounds++;
-    if (rounds > 200) assert.fail('the mute connection was never closed');
-    await sleep(50);
-  }
+  await whileOpen(mute, async (i) => assert.equal((await chatty.roundTrip(`r${i}`)).toString(), `r${i}`), 50, 'the mute connection');
   await until(() => closed.has(mutePort), 'the close callback of the mute connection');
   const conn = closed.get(mutePort)!;
   assert.ok(conn.error instanceof IdleTimeoutError, `closed with ${String(conn.error)}`);

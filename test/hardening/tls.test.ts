@@ -8,7 +8,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { DialError, EventLoop, dialConnection, type Connection, type EventLoopOptions } from '@nocopy/transport';
-import { RawClient, fixtureSelfSigned, frame, makePki, until, within } from './helpers.js';
+import { RawClient, fixtureSelfSigned, frame, makePki, trickle, until, within } from './helpers.js';
 import { captureClientHello } from '@nocopy/test-kit';
 import { frames, lengthPrefixedEcho, readFrameFrom } from '../support.js';
 
@@ -88,13 +88,11 @@ test('tlsHandshakeTimeout: 10 s by default; a client that never says hello, or t
   const hello = await captureClientHello();
   const loris = await RawClient.connect(port);
   t.after(() => loris.destroy());
-  let sent = 0;
-  const trickle = setInterval(() => {
-    if (sent < hello.length - 1 && !loris.isClosed) loris.socket.write(hello.subarray(sent, ++sent));
-  }, 100);
-  t.after(() => clearInterval(trickle));
+  const trickling = trickle(loris, hello);
+  t.after(() => trickling.stop());
   await within(loris.closed, 5000, 'the server to drop the trickling TLS client');
-  clearInterval(trickle);
+  trickling.stop();
+  const sent = trickling.sent();
   assert.ok(sent < hello.length - 1, `the whole ClientHello (${hello.length} bytes) was sent`);
   assert.equal(loris.received, 0);
   assert.equal(loop.stats().accepted, 0);
