@@ -1,6 +1,6 @@
 // Issue 6, hostile peers: a slow-loris that trickles a frame that never completes, a peer that
 // connects and says nothing, and a flood of connections past maxConnections.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
@@ -24,14 +24,20 @@ async function serveTracked(options: EventLoopOptions = {}, onRequest: OnRequest
   return { loop, port, closed };
 }
 
+/** serveTracked(), stopped after the test, with two raw clients of it: one that behaves, one that does not. */
+async function serveTwo(t: TestContext, options: EventLoopOptions) {
+  const served = await serveTracked(options);
+  t.after(() => served.loop.shutdown({ timeout: 100 }));
+  const good = await RawClient.connect(served.port);
+  const bad = await RawClient.connect(served.port);
+  t.after(() => good.destroy());
+  t.after(() => bad.destroy());
+  return { ...served, good, bad };
+}
+
 test('slow-loris: a frame trickled a byte per 100 ms is cut off by the read timeout; a good client is not', { timeout: 10_000 }, async (t) => {
   const readTimeout = 300;
-  const { loop, port, closed } = await serveTracked({ readTimeout });
-  t.after(() => loop.shutdown({ timeout: 100 }));
-  const good = await RawClient.connect(port);
-  const loris = await RawClient.connect(port);
-  t.after(() => good.destroy());
-  t.after(() => loris.destroy());
+  const { loop, closed, good, bad: loris } = await serveTwo(t, { readTimeout });
   const lorisPort = loris.socket.localPort!;
   const goodPort = good.socket.localPort!;
 
@@ -92,12 +98,7 @@ test('read timeout: a frame that came in pieces, then a handler slower than the 
 
 test('idle timeout: a peer that connects and sends nothing is closed; one that keeps talking is not', { timeout: 10_000 }, async (t) => {
   const idleTimeout = 300;
-  const { loop, port, closed } = await serveTracked({ idleTimeout });
-  t.after(() => loop.shutdown({ timeout: 100 }));
-  const mute = await RawClient.connect(port);
-  const chatty = await RawClient.connect(port);
-  t.after(() => mute.destroy());
-  t.after(() => chatty.destroy());
+  const { loop, closed, good: chatty, bad: mute } = await serveTwo(t, { idleTimeout });
   const mutePort = mute.socket.localPort!;
   await whileOpen(mute, async (i) => assert.equal((await chatty.roundTrip(`r${i}`)).toString(), `r${i}`), 50, 'the mute connection');
   await until(() => closed.has(mutePort), 'the close callback of the mute connection');
