@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { startCli, type RunningCli } from '@nocopy/test-kit';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -47,3 +48,22 @@ export { deadPort } from '@nocopy/test-kit';
 
 /** No stack trace: no line of the form "    at fn (file:line:col)". */
 export const stackLine = /^\s+at /m;
+
+/**
+ * The check of a usage error for the CLI `name`: exit code 2, nothing on stdout, and exactly the
+ * message line and the hint on stderr.
+ */
+export function usageChecker(name: string): (r: Result, message: string | RegExp, hint?: string) => void {
+  return (r, message, hint = `Try '${name} --help'.`) => {
+    const prefix = `${name}: `;
+    if (typeof message === 'string') assert.equal(r.stderr, `${prefix}${message}\n${hint}\n`);
+    else {
+      // Messages worded by parseArgs (they vary between Node versions): the start, on one line.
+      const [line, second, rest] = r.stderr.split('\n');
+      assert.match(line!.slice(prefix.length), message);
+      assert.deepEqual([line!.slice(0, prefix.length), second, rest], [prefix, hint, '']);
+    }
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+  };
+}
