@@ -6,7 +6,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { ConnectionPool, EventLoop, dialConnection, type Connection, type OnRequest } from '@nocopy/transport';
-import { Scope, type SoakContext } from './ledger.js';
+import { Scope, type Ledger, type SoakContext } from './ledger.js';
 import { owner } from './registry.js';
 import { chance, payloadSize, pick, rand, randomSlice } from './payload.js';
 import { RawConnClosedError, connectRaw, onceQuiet, sleep, within } from './util.js';
@@ -29,8 +29,7 @@ const RAW_CODES = ['ERR_CONN_CLOSED', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROY
 const echoFrames: OnRequest<unknown> = lengthPrefixedEcho;
 
 /** A frame body: 8 bytes naming its sender and sequence number, then random bytes. */
-function body(id: number, seq: number): Buffer {
-  const n = Math.max(8, payloadSize());
+function body(id: number, seq: number, n = Math.max(8, payloadSize())): Buffer {
   const b = Buffer.allocUnsafe(n);
   b.writeUInt32BE(id, 0);
   b.writeUInt32BE(seq, 4);
@@ -377,16 +376,18 @@ export class EchoLoad {
     return true;
   }
 
+  /** What one scenario starts with: its own fault scope, a connection id, and its start time. */
+  #begin(scopeName: string): { ledger: Ledger; scope: Scope; id: number; start: number } {
+    return { ledger: this.#ctx.ledger, scope: new Scope(scopeName), id: this.#nextId++, start: Date.now() };
+  }
+
   /**
    * A reader that stops reading for a while (0.2 to 2 s) after sending 1 to 4 MiB of frames, then
    * reads everything: the server waits under backpressure (input paused, flush waiting) and must
    * deliver every byte. No fault window: any failure here is unexpected.
    */
   async slowReader(): Promise<boolean> {
-    const { ledger } = this.#ctx;
-    const scope = new Scope('echo-slow-reader');
-    const id = this.#nextId++;
-    const start = Date.now();
+    const { ledger, scope, id, start } = this.#begin('echo-slow-reader');
     let raw: RawEcho;
     try {
       raw = await RawEcho.connect(this.port, scope);
@@ -399,10 +400,7 @@ export class EchoLoad {
     const bodies: Buffer[] = [];
     const total = (1 + rand(4)) * 1024 * 1024;
     for (let sent = 0, seq = 0; sent < total; seq++) {
-      const b = Buffer.allocUnsafe(256 * 1024 + rand(768 * 1024));
-      b.writeUInt32BE(id, 0);
-      b.writeUInt32BE(seq, 4);
-      randomSlice(b.length - 8).copy(b, 8);
+      const b = body(id, seq, 256 * 1024 + rand(768 * 1024));
       bodies.push(b);
       sent += b.length;
     }
@@ -431,10 +429,7 @@ export class EchoLoad {
    * frame, then close; the client reads every echo, then sees the connection closed.
    */
   async halfClose(): Promise<boolean> {
-    const { ledger } = this.#ctx;
-    const scope = new Scope('echo-half-close');
-    const id = this.#nextId++;
-    const start = Date.now();
+    const { ledger, scope, id, start } = this.#begin('echo-half-close');
     const bodies = Array.from({ length: 1 + rand(5) }, (_, i) => body(id, i));
     ledger.started += bodies.length;
     let conn: Connection<any>;
