@@ -76,3 +76,14 @@ export function small(text?: string, options: LinkBufferOptions = {}): LinkBuffe
   }
   return lb;
 }
+
+/** A fresh() LinkBuffer with each of `texts` linked as its own chunk (so reads cross seams between them), and those chunks. */
+export function linked<T extends string[]>(...texts: T): { lb: LinkBuffer; chunks: { [K in keyof T]: Buffer } } {
+  const lb = fresh();
+  const chunks = texts.map((t) => {
+    const chunk = bytes(t);
+    lb.link(chunk);
+    return chunk;
+  });
+  return { lb, chunks: chunks as { [K in keyof T]: Buffer } };
+}

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Delimiter } from '../src/index.js';
-import { bytes, chunked, fresh, finish, assertAllBack, small } from './helpers.js';
+import { bytes, chunked, fresh, finish, assertAllBack, small, linked } from './helpers.js';
 
 const DELIMS: { name: string; delim: Delimiter; raw: string }[] = [
   { name: '1-byte number', delim: 0x0a, raw: '\n' },
@@ -94,9 +94,7 @@ test('indexOf sees neither unflushed bytes nor stale bytes beyond the readable e
 });
 
 test('until() returns a view inside one node and a correct copy across nodes', () => {
-  const chunk = bytes('GET / HTTP/1.1\r\nHost: x\r\n');
-  const lb = fresh();
-  lb.link(chunk);
+  const { lb, chunks: [chunk] } = linked('GET / HTTP/1.1\r\nHost: x\r\n');
   const first = lb.until('\r\n');
   assert.equal(first?.toString(), 'GET / HTTP/1.1\r\n');
   assert.equal(first?.buffer, chunk.buffer, 'in one node: a view');

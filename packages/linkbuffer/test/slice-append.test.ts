@@ -2,14 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '../src/index.js';
-import { smallPool, bytes, chunked, fresh, finish, assertAllBack, contents, small } from './helpers.js';
+import { smallPool, bytes, chunked, finish, assertAllBack, contents, small, linked } from './helpers.js';
 
 test('slice(n) moves n bytes into a new buffer that shares the memory', () => {
-  const c1 = bytes('abcd');
-  const c2 = bytes('efgh');
-  const lb = fresh();
-  lb.link(c1);
-  lb.link(c2);
+  const { lb, chunks: [c1, c2] } = linked('abcd', 'efgh');
   lb.skip(1);
   const s = lb.slice(5); // 'bcd' | 'ef'
   assert.equal(s.length, 5);
