@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { runWindow, listFlag } from '../lib/options.js';
 import { printTable } from '../lib/table.js';
-import { figure, recordFigures, type Figure } from '../lib/results.js';
+import { figure, median, recordFigures, spread, type Figure } from '../lib/results.js';
 import { loadgenPath } from '../lib/loadgen.js';
 import { GENERATOR, loadgenLevel, type LoadgenFigures, type LoadgenServer } from './loadgen-rows.js';
 
@@ -88,6 +88,19 @@ const RUN_METRICS = {
   'server µs/call': { better: 'lower', of: (r: Run) => r.serverUsPerCall },
   'client CPU %': { better: 'lower', of: (r: Run) => r.load.cpuPercent },
 } as const;
+
+/** The table cells of one subject's rounds (medians): req/s, p50, p99, server CPU, server µs/call (to `usDigits`), load CPU. */
+function runCells(runs: Run[], usDigits: number): string[] {
+  const m = (f: (r: Run) => number) => median(runs.map(f));
+  return [
+    fmtRate(m((r) => r.load.rps)),
+    fmtUs(m((r) => r.load.p50us)),
+    fmtUs(m((r) => r.load.p99us)),
+    `${m((r) => r.serverCpuPercent).toFixed(0)}%`,
+    m((r) => r.serverUsPerCall).toFixed(usDigits),
+    `${m((r) => r.load.cpuPercent).toFixed(0)}%`,
+  ];
+}
 
 /** The `metrics` of `runs` (rounds of one subject) as figures, each with the fields of `base`. */
 function runFigures(base: Omit<Parameters<typeof figure>[0], 'metric' | 'better'>, runs: Run[], metrics: (keyof typeof RUN_METRICS)[]): Figure[] {
@@ -178,17 +191,6 @@ function sumServers(xs: ServerResult[]): ServerResult {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-/** (max - min) / median: how far the rounds disagree. */
-function spread(xs: number[]): number {
-  const m = median(xs);
-  return m > 0 ? (Math.max(...xs) - Math.min(...xs)) / m : 0;
-}
-
 const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
 const fmtUs = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
 const fmtX = (x: number) => `${x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2)}x`;
@@ -223,12 +225,7 @@ async function main(): Promise<void> {
       ['server', 'req/s', 'p50', 'p99', 'server CPU', 'server µs/call', 'load CPU', 'rounds'],
       servers.map((s) => [
         labels[s],
-        fmtRate(med(s, (r) => r.load.rps)),
-        fmtUs(med(s, (r) => r.load.p50us)),
-        fmtUs(med(s, (r) => r.load.p99us)),
-        `${med(s, (r) => r.serverCpuPercent).toFixed(0)}%`,
-        med(s, (r) => r.serverUsPerCall).toFixed(1),
-        `${med(s, (r) => r.load.cpuPercent).toFixed(0)}%`,
+        ...runCells(runs.get(s)!, 1),
         `±${((spread(runs.get(s)!.map((r) => r.load.rps)) * 100) / 2).toFixed(0)}%`,
       ]),
     );
@@ -369,18 +366,12 @@ async function main(): Promise<void> {
       const order = r % 2 === 0 ? variants : [...variants].reverse();
       for (const n of order) fleetRuns.get(n)!.push(await runOne('nocopy', 'nocopy', 32, [], n));
     }
-    const fm = (n: number, f: (r: Run) => number) => median(fleetRuns.get(n)!.map(f));
     console.log(`\nmany servers: one client, 32 calls in flight, ${CONNECTIONS} connections per server, round-robin; every server pinned to CPU 0`);
     printTable(
       ['servers', 'req/s', 'p50', 'p99', 'server CPU (sum)', 'server µs/call', 'load CPU'],
       variants.map((n) => [
         String(n),
-        fmtRate(fm(n, (r) => r.load.rps)),
-        fmtUs(fm(n, (r) => r.load.p50us)),
-        fmtUs(fm(n, (r) => r.load.p99us)),
-        `${fm(n, (r) => r.serverCpuPercent).toFixed(0)}%`,
-        fm(n, (r) => r.serverUsPerCall).toFixed(2),
-        `${fm(n, (r) => r.load.cpuPercent).toFixed(0)}%`,
+        ...runCells(fleetRuns.get(n)!, 2),
       ]),
     );
     recordFigures(

@@ -470,12 +470,33 @@ export class EchoLoad {
     return true;
   }
 
+  /** A raw connection for one hostile-peer scenario (`what`); null, with the reason recorded, when it cannot connect. */
+  #probe(what: string): ReturnType<typeof connectRaw> {
+    return connectRaw(this.port, (err) => this.#ctx.ledger.problem(`${what} probe: ${err.message}`));
+  }
+
+  /**
+   * Waits (at most `ms`) for the server to close the probe's connection. When it does not, records
+   * that (`what` names the wait), destroys the socket and says false.
+   */
+  async #serverCloses(probe: { socket: net.Socket; closed: Promise<void> }, ms: number, what: string): Promise<boolean> {
+    try {
+      await within(probe.closed, ms, what);
+      return true;
+    } catch (err) {
+      this.#ctx.ledger.problem((err as Error).message);
+      probe.socket.destroy();
+      await probe.closed;
+      return false;
+    }
+  }
+
   /**
    * A peer that sends frames and never reads: once the server's output backs up, its flush waits
    * until the write timeout, then the server closes the connection (and frees what it held).
    */
   async stalledReader(): Promise<boolean> {
-    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`stalled-reader probe: ${err.message}`));
+    const probe = await this.#probe('stalled-reader');
     if (probe === null) return false;
     const { socket, closed } = probe;
     socket.pause();
@@ -525,21 +546,15 @@ export class EchoLoad {
 
   /** Half a frame, then FIN: the server must close the connection once it handled the input. */
   async truncated(): Promise<boolean> {
-    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`truncated-frame probe: ${err.message}`));
+    const probe = await this.#probe('truncated-frame');
     if (probe === null) return false;
-    const { socket, closed } = probe;
+    const { socket } = probe;
     const n = 1000 + rand(100_000);
     const partial = Buffer.allocUnsafe(4 + rand(n));
     partial.writeUInt32BE(n, 0);
     socket.end(partial);
     socket.resume();
-    try {
-      await within(closed, 5000, 'the server to close a connection whose peer sent half a frame and FIN');
-    } catch (err) {
-      this.#ctx.ledger.problem((err as Error).message);
-      socket.destroy();
-      await closed;
-    }
+    await this.#serverCloses(probe, 5000, 'the server to close a connection whose peer sent half a frame and FIN');
     return true;
   }
 
@@ -549,9 +564,9 @@ export class EchoLoad {
    * much later, since each trickled byte counts as traffic for the idle timeout).
    */
   async slowLoris(): Promise<boolean> {
-    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`slow-loris probe: ${err.message}`));
+    const probe = await this.#probe('slow-loris');
     if (probe === null) return false;
-    const { socket, closed } = probe;
+    const { socket } = probe;
     const header = Buffer.alloc(5);
     header.writeUInt32BE(64 * 1024, 0);
     socket.write(header);
@@ -560,17 +575,10 @@ export class EchoLoad {
     const trickle = setInterval(() => {
       if (!socket.destroyed && socket.writable) socket.write(Buffer.from([0x55]));
     }, 300);
-    try {
-      await within(closed, READ_TIMEOUT + 5000, 'the server to cut off a slow-loris peer');
-      const took = Date.now() - began;
-      if (took < READ_TIMEOUT - 500) this.#ctx.ledger.problem(`slow-loris peer cut off after ${took} ms, before the read timeout of ${READ_TIMEOUT} ms`);
-    } catch (err) {
-      this.#ctx.ledger.problem((err as Error).message);
-      socket.destroy();
-      await closed;
-    } finally {
-      clearInterval(trickle);
-    }
+    const cut = await this.#serverCloses(probe, READ_TIMEOUT + 5000, 'the server to cut off a slow-loris peer');
+    clearInterval(trickle);
+    const took = Date.now() - began;
+    if (cut && took < READ_TIMEOUT - 500) this.#ctx.ledger.problem(`slow-loris peer cut off after ${took} ms, before the read timeout of ${READ_TIMEOUT} ms`);
     return true;
   }
 
