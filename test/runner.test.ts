@@ -2,7 +2,7 @@
 // test/skip-allow.json allows it; outside CI the skip is only listed. `--quick` leaves out the
 // slow files. Run on a small tree of fixture tests in a temp dir, with copies of the runner's
 // scripts. Also: every allow-list entry names a test that exists, with a reason.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -28,9 +28,10 @@ test('every entry of test/skip-allow.json names an existing test, says why, and 
   }
 });
 
-/** A throwaway repository layout: scripts/, test/dist/fixture.test.js, an empty packages/. */
-function tree(allow: Entry[]): string {
+/** A throwaway repository layout: scripts/, test/dist/fixture.test.js, an empty packages/; removed after the test. */
+function tree(t: TestContext, allow: Entry[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'nocopy-runner-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'scripts'));
   for (const f of ['test.mjs', 'skips.mjs', 'skip-reporter.mjs']) copyFileSync(join(root, 'scripts', f), join(dir, 'scripts', f));
   mkdirSync(join(dir, 'test', 'dist'), { recursive: true });
@@ -56,8 +57,7 @@ function run(dir: string, ci: boolean, args: string[] = []): { status: number | 
 }
 
 test('CI=true: a skip not on the allow-list fails the run and is named; outside CI it is only listed', { timeout: 120_000 }, (t) => {
-  const dir = tree([]);
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tree(t, []);
   const ci = run(dir, true);
   assert.equal(ci.status, 1, ci.out);
   assert.match(ci.out, /1 passed, 0 failed, 2 skipped/);
@@ -71,36 +71,32 @@ test('CI=true: a skip not on the allow-list fails the run and is named; outside 
 });
 
 test('CI=true: skips the allow-list covers pass, but only for the cause its `when` names', { timeout: 120_000 }, (t) => {
-  const allowed = tree([
+  const allowed = tree(t, [
     { file: 'test/fixture.test.ts', test: 'needs a tool', reason: 'for this test: the tool is optional' },
     { file: 'test/fixture.test.ts', test: 'group > skips itself', when: 'EAFNOSUPPORT', reason: 'for this test: no IPv6 kernel' },
   ]);
-  t.after(() => rmSync(allowed, { recursive: true, force: true }));
   const ok = run(allowed, true);
   assert.equal(ok.status, 0, ok.out);
   assert.match(ok.out, /skipped \(allowed: for this test: no IPv6 kernel\): test\/fixture\.test\.ts > group > skips itself/);
 
-  const otherCause = tree([
+  const otherCause = tree(t, [
     { file: 'test/fixture.test.ts', test: 'needs a tool', reason: 'for this test: the tool is optional' },
     { file: 'test/fixture.test.ts', test: 'group > skips itself', when: 'EADDRNOTAVAIL', reason: 'for this test: no IPv6 kernel' },
   ]);
-  t.after(() => rmSync(otherCause, { recursive: true, force: true }));
   const refused = run(otherCause, true);
   assert.equal(refused.status, 1, refused.out);
   assert.match(refused.out, /NOT ALLOWED under CI=true\): test\/fixture\.test\.ts > group > skips itself/);
 });
 
 test('an allow-list entry without a reason is refused', { timeout: 60_000 }, (t) => {
-  const dir = tree([{ file: 'test/fixture.test.ts', test: 'needs a tool', reason: ' ' }]);
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tree(t, [{ file: 'test/fixture.test.ts', test: 'needs a tool', reason: ' ' }]);
   const r = run(dir, true);
   assert.notEqual(r.status, 0, r.out);
   assert.match(r.out, /every entry needs file, test and a reason/);
 });
 
 test('--quick leaves out the soak, the benchmark smoke run and the 10,000-session test, and says so', { timeout: 120_000 }, (t) => {
-  const dir = tree([{ file: 'test/fixture.test.ts', test: 'needs a tool', reason: 'for this test' }, { file: 'test/fixture.test.ts', test: 'group > skips itself', reason: 'for this test' }]);
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tree(t, [{ file: 'test/fixture.test.ts', test: 'needs a tool', reason: 'for this test' }, { file: 'test/fixture.test.ts', test: 'group > skips itself', reason: 'for this test' }]);
   const slow = ['test/dist/soak.test.js', 'test/dist/bench-smoke.test.js', 'packages/transport/dist/test/session-scale.test.js'];
   for (const f of slow) {
     mkdirSync(join(dir, f, '..'), { recursive: true });

@@ -5,8 +5,8 @@
 // Usage: node churn.js --port P [--lanes 16] [--duration 3] [--warmup 1]
 // Prints one JSON line: { requests, seconds, rps, cpuPercent, errors } (requests = connections completed).
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { measureWindow } from '../lib/window.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,14 +59,7 @@ function lane(): Promise<void> {
 }
 
 const running = Array.from({ length: lanes }, lane);
-await new Promise((r) => setTimeout(r, warmupMs));
-const cpu0 = process.cpuUsage();
-const t0 = performance.now();
-measuring = true;
-await new Promise((r) => setTimeout(r, durationMs));
-measuring = false;
-const seconds = (performance.now() - t0) / 1000;
-const cpu = process.cpuUsage(cpu0);
+const { seconds, cpuPercent } = await measureWindow(warmupMs, durationMs, () => (measuring = true), () => (measuring = false));
 stopping = true;
 await Promise.all(running);
-process.stdout.write(JSON.stringify({ requests: done, seconds, rps: done / seconds, cpuPercent: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100, errors }) + '\n');
+process.stdout.write(JSON.stringify({ requests: done, seconds, rps: done / seconds, cpuPercent, errors }) + '\n');

@@ -8,23 +8,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { runWindow } from '../lib/options.js';
 import { printTable } from '../lib/table.js';
 import { figure, median, spread, recordFigures, type Figure } from '../lib/results.js';
 import { hasProc } from './cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-function numFlag(name: string, fallback: number): number {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  if (a === undefined) return fallback;
-  const v = Number(a.slice(name.length + 3));
-  if (!(v > 0)) throw new Error(`bad ${a}`);
-  return v;
-}
-const rounds = numFlag('rounds', quick ? 1 : 3);
-const duration = numFlag('time', quick ? 0.5 : 3);
-const warmup = quick ? 0.3 : 1;
+const { quick, rounds, duration, warmup } = runWindow(argv, [0.5, 0.3], true);
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 /** As bench/rpc: a fixed young generation, or V8's sizing makes runs of the same code differ by 40%. */

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runWindow } from '../lib/options.js';
 import { printTable } from '../lib/table.js';
 import { figure, recordFigures, type Figure } from '../lib/results.js';
 import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode, type ServerCpu } from '../lib/processes.js';
@@ -21,10 +22,7 @@ import { AGREE, GEN_BOUND, agreement, apart, type GenFigures } from './agreement
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const quick = argv.includes('--quick');
-const rounds = Number(opt('rounds') ?? (quick ? 1 : 3));
-const duration = quick ? 0.3 : 3;
-const warmup = quick ? 0.2 : 1;
+const { quick, rounds, duration, warmup } = runWindow(argv, [0.3, 0.2]);
 
 const allServers = ['raw', 'batch-views', 'batch-copy', 'naive', 'bl', 'append', 'writeBinary', 'copy'] as const;
 type ServerName = (typeof allServers)[number];

@@ -13,6 +13,8 @@ const source = join(here, '..', '..', 'loadgen', 'loadgen.c');
 const binary = join(here, '..', 'loadgen', 'loadgen');
 const udpSource = join(here, '..', '..', 'loadgen', 'udpgen.c');
 const udpBinary = join(here, '..', 'loadgen', 'udpgen');
+// Included by both sources: a change to it rebuilds both.
+const header = join(here, '..', '..', 'loadgen', 'common.h');
 
 function compiler(): string | null {
   for (const cc of ['gcc', 'cc', 'clang']) if (spawnSync(cc, ['--version']).status === 0) return cc;
@@ -33,7 +35,7 @@ export function udpgenPath(install = true): string {
 }
 
 function build(source: string, binary: string, install: boolean): string {
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
+  if (existsSync(binary) && statSync(binary).mtimeMs >= Math.max(statSync(source).mtimeMs, statSync(header).mtimeMs)) return binary;
   let cc = compiler();
   if (cc === null && install && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
     console.log('loadgen: no C compiler; installing gcc with apt-get');
@@ -86,6 +88,23 @@ export interface LoadSpec {
   path?: string;
 }
 
+/** Runs `bin args` (on CPU `cpu` with taskset when given) and resolves with its one JSON line; rejects on a non-zero exit. */
+function runOnce<R>(name: string, bin: string, args: string[], cpu: number | undefined): Promise<R> {
+  const child = cpu !== undefined ? spawn('taskset', ['-c', String(cpu), bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${name} failed (exit ${code}): ${out.trim()}`));
+      try {
+        resolve(JSON.parse(out.trim()) as R);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
 /** Runs the generator once; rejects on a verification error or a failed connection. */
 export function runLoadgen(spec: LoadSpec, pin: boolean): Promise<LoadgenResult> {
   const args = [
@@ -96,20 +115,7 @@ export function runLoadgen(spec: LoadSpec, pin: boolean): Promise<LoadgenResult>
     ...(spec.method !== undefined ? ['--method', spec.method] : []),
     ...(spec.path !== undefined ? ['--path', spec.path] : []),
   ];
-  const bin = loadgenPath();
-  const child = pin ? spawn('taskset', ['-c', String(spec.cpu ?? 1), bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`loadgen failed (exit ${code}): ${out.trim()}`));
-      try {
-        resolve(JSON.parse(out.trim()) as LoadgenResult);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return runOnce<LoadgenResult>('loadgen', loadgenPath(), args, pin ? spec.cpu ?? 1 : undefined);
 }
 
 /**
@@ -168,18 +174,5 @@ export function runUdpgen(spec: UdpLoadSpec, pin: boolean): Promise<UdpgenResult
     '--timeout-ms', String(spec.timeoutMs ?? 200),
     ...(spec.pid !== undefined ? ['--pid', String(spec.pid)] : []),
   ];
-  const bin = udpgenPath();
-  const child = pin ? spawn('taskset', ['-c', String(spec.cpu ?? 1), bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`udpgen failed (exit ${code}): ${out.trim()}`));
-      try {
-        resolve(JSON.parse(out.trim()) as UdpgenResult);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return runOnce<UdpgenResult>('udpgen', udpgenPath(), args, pin ? spec.cpu ?? 1 : undefined);
 }

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { measureWindow } from '../lib/window.js';
 
 const { values } = parseArgs({
   options: {
@@ -159,16 +160,14 @@ async function main(): Promise<void> {
     c.sendTimes.fill(performance.now());
     c.socket.write(windowBuf);
   }
-  await new Promise((r) => setTimeout(r, warmupMs));
-  histogram.reset();
-  const p0 = serverPid !== undefined ? readProc(serverPid) : null;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  measuring = true;
-  await new Promise((r) => setTimeout(r, durationMs));
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  // The server's counters at the window's start (set when it opens).
+  const at: { p0: ReturnType<typeof readProc> | null } = { p0: null };
+  const { seconds, cpuPercent, cpu } = await measureWindow(warmupMs, durationMs, () => {
+    histogram.reset();
+    at.p0 = serverPid !== undefined ? readProc(serverPid) : null;
+    measuring = true;
+  }, () => (measuring = false));
+  const p0 = at.p0;
   const p1 = serverPid !== undefined ? readProc(serverPid) : null;
   stopping = true;
   for (const c of conns) c.socket.destroy();
@@ -190,7 +189,7 @@ async function main(): Promise<void> {
     p99us: histogram.count > 0 ? histogram.percentile(99) : 0,
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
-    cpuPercent: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
+    cpuPercent,
     errors,
     ...server,
   };

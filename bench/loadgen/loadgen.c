@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 typedef struct {
   int fd;
   uint64_t sent;      // requests whose bytes were all handed to write()
@@ -59,45 +61,6 @@ typedef struct {
 static uint32_t size = 128;
 static int inflight = 1;
 static int verify_errors = 0;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-// ---- histogram: values in ns; below 64 exact, above, 64 sub-buckets per power of two.
-#define SUB 64
-static uint64_t hist[64 * SUB];
-static uint64_t hist_n;
-static void hist_add(uint64_t v) {
-  int idx;
-  if (v < SUB) idx = (int)v;
-  else {
-    int e = 63 - __builtin_clzll(v);           // v in [2^e, 2^(e+1)), e >= 6
-    int m = (int)((v >> (e - 6)) & (SUB - 1)); // next 6 bits
-    idx = (e - 5) * SUB + m;
-  }
-  hist[idx]++;
-  hist_n++;
-}
-static double hist_value(int idx) { // the middle of the bucket, ns
-  if (idx < SUB) return idx;
-  int e = idx / SUB + 5, m = idx % SUB;
-  double lo = (double)(1ull << e) + (double)m * (double)(1ull << (e - 6));
-  return lo + (double)(1ull << (e - 6)) / 2;
-}
-static double hist_pct(double p) {
-  if (hist_n == 0) return 0;
-  uint64_t rank = (uint64_t)(p * (double)hist_n);
-  if (rank >= hist_n) rank = hist_n - 1;
-  uint64_t acc = 0;
-  for (int i = 0; i < 64 * SUB; i++) {
-    acc += hist[i];
-    if (acc > rank) return hist_value(i);
-  }
-  return 0;
-}
 
 // ---- the protocol: request k and reply k are templates with a per-request sequence field.
 // Echo: the length-prefixed payload, sequence k in its first 8 bytes (little-endian), reply equal.
@@ -300,44 +263,6 @@ static long read_conn(conn_t *c, int measuring) {
   return replies;
 }
 
-typedef struct { uint64_t cpu_ticks, syscr, syscw; int ok; } proc_t;
-static proc_t read_proc(int pid) {
-  proc_t p = {0};
-  if (pid <= 0) return p;
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return p;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  char *s = strrchr(buf, ')'); // the command name may hold spaces
-  if (!s) return p;
-  unsigned long long utime = 0, stime = 0;
-  // after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15)
-  if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return p;
-  p.cpu_ticks = utime + stime;
-  snprintf(path, sizeof path, "/proc/%d/io", pid);
-  f = fopen(path, "r");
-  if (f) {
-    char line[128];
-    while (fgets(line, sizeof line, f)) {
-      unsigned long long v;
-      if (sscanf(line, "syscr: %llu", &v) == 1) p.syscr = v;
-      if (sscanf(line, "syscw: %llu", &v) == 1) p.syscw = v;
-    }
-    fclose(f);
-  }
-  p.ok = 1;
-  return p;
-}
-
-static double self_cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 static const char *ws_path = NULL; // set: WebSocket, upgrade each connection first
 
 // The opening handshake, blocking (before the measured loop): a fixed key, whose accept value the
@@ -376,11 +301,6 @@ static int connect_one(struct sockaddr_in *addr, const char *host, int port) {
   return fd;
 }
 
-static const char *arg(int argc, char **argv, const char *name, const char *def) {
-  for (int i = 1; i < argc - 1; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return def;
-}
 static int flag(int argc, char **argv, const char *name) {
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], name) == 0) return 1;
@@ -393,16 +313,8 @@ int main(int argc, char **argv) {
   int nconn = atoi(arg(argc, argv, "--connections", "50"));
   inflight = atoi(arg(argc, argv, "--inflight", "1"));
   size = (uint32_t)strtoul(arg(argc, argv, "--size", "128"), NULL, 10);
-  double duration = atof(arg(argc, argv, "--duration", "3"));
-  double warmup = atof(arg(argc, argv, "--warmup", "1"));
-  int pid = atoi(arg(argc, argv, "--pid", "0"));
   int idle = flag(argc, argv, "--idle");
-  // Counted mode (for instruction counts under valgrind): the window opens after `warmup_reqs`
-  // replies and closes after `count` more; a command runs at each edge (e.g. callgrind_control).
-  uint64_t count = strtoull(arg(argc, argv, "--requests", "0"), NULL, 10);
-  uint64_t warmup_reqs = strtoull(arg(argc, argv, "--warmup-requests", "0"), NULL, 10);
-  const char *on_start = arg(argc, argv, "--on-start", NULL), *on_end = arg(argc, argv, "--on-end", NULL);
-  uint64_t replies_all = 0;
+  uint64_t replies_all = 0; // counted mode: the window opens after --warmup-requests replies
   if (port <= 0 || nconn <= 0 || inflight <= 0) { fprintf(stderr, "loadgen: --port, --connections, --inflight must be positive\n"); return 2; }
   if (idle) inflight = 1;
 
@@ -436,11 +348,9 @@ int main(int argc, char **argv) {
   }
 
   struct epoll_event *evs = malloc(sizeof *evs * 1024);
-  int measuring = 0, failed = 0;
-  uint64_t t_start = now_ns(), t_measure = 0, t_end = 0;
-  uint64_t warm_ns = (uint64_t)(warmup * 1e9), dur_ns = (uint64_t)(duration * 1e9);
-  double cpu0 = 0;
-  proc_t p0 = {0}, p_end = {0};
+  int failed = 0;
+  window_t w;
+  window_init(&w, "loadgen", argc, argv);
   long idle_left = nconn;
   for (int i = 0; i < nconn; i++) if (flush_conn(ep, &conns[i], 0) < 0) { failed = 1; break; }
 
@@ -449,50 +359,22 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
       if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        long got = read_conn(c, measuring);
+        long got = read_conn(c, w.measuring);
         if (got < 0) { failed = 1; break; }
         if (idle) { idle_left -= got; continue; } // one echo each, then hold the connection
         replies_all += (uint64_t)got;
         c->owed += (uint64_t)got;
       }
-      if (c->owed > 0 && flush_conn(ep, c, measuring) < 0) { failed = 1; break; }
+      if (c->owed > 0 && flush_conn(ep, c, w.measuring) < 0) { failed = 1; break; }
     }
     if (failed) break;
     if (idle) {
       if (idle_left <= 0) break;
       continue;
     }
-    uint64_t t = now_ns();
-    if (count > 0) {
-      if (!measuring && replies_all >= warmup_reqs) {
-        if (on_start && system(on_start) != 0) fprintf(stderr, "loadgen: %s failed\n", on_start);
-        measuring = 1;
-        t_measure = now_ns();
-        cpu0 = self_cpu_s();
-        p0 = read_proc(pid);
-      } else if (measuring && completed_total >= count) {
-        t_end = now_ns();
-        p_end = read_proc(pid); // before the command, whose effects on the server would count
-        if (on_end && system(on_end) != 0) fprintf(stderr, "loadgen: %s failed\n", on_end);
-        break;
-      }
-      continue;
-    }
-    if (!measuring && t - t_start >= warm_ns) {
-      measuring = 1;
-      t_measure = t;
-      cpu0 = self_cpu_s();
-      p0 = read_proc(pid);
-    } else if (measuring && t - t_measure >= dur_ns) {
-      t_end = t;
-      break;
-    }
+    if (window_step(&w, replies_all, completed_total) == WINDOW_CLOSED) break;
   }
-  if (failed) {
-    fprintf(stderr, "loadgen: %s\n", verify_errors ? "a reply did not match its request" : strerror(errno));
-    printf("{\"errors\":%d,\"failed\":true}\n", verify_errors ? verify_errors : 1);
-    return 1;
-  }
+  if (failed) return window_failed(&w, verify_errors);
   if (idle) {
     printf("{\"ready\":%d}\n", nconn);
     fflush(stdout);
@@ -505,19 +387,9 @@ int main(int argc, char **argv) {
     printf("{\"errors\":1,\"failed\":true}\n");
     return 1;
   }
-  proc_t p1 = count > 0 ? p_end : read_proc(pid);
-  double cpu = self_cpu_s() - cpu0;
-  double secs = (double)(t_end - t_measure) / 1e9;
-  double reqs = (double)completed_total;
-  long ticks = sysconf(_SC_CLK_TCK);
-  printf("{\"generator\":\"loadgen (C, epoll)\",\"proto\":\"%s\",\"requests\":%.0f,\"seconds\":%.3f,\"rps\":%.1f,"
-         "\"p50us\":%.2f,\"p99us\":%.2f,\"p999us\":%.2f,\"cpuPercent\":%.1f,\"errors\":0",
-         proto, reqs, secs, reqs / secs, hist_pct(0.5) / 1e3, hist_pct(0.99) / 1e3, hist_pct(0.999) / 1e3, cpu / secs * 100);
-  if (p0.ok && p1.ok && reqs > 0)
-    printf(",\"serverCpuUsPerReq\":%.4f,\"serverCpuPercent\":%.1f,\"serverReadsPerReq\":%.4f,\"serverWritesPerReq\":%.4f",
-           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks * 1e6 / reqs,
-           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks / secs * 100,
-           (double)(p1.syscr - p0.syscr) / reqs, (double)(p1.syscw - p0.syscw) / reqs);
+  printf("{\"generator\":\"loadgen (C, epoll)\",\"proto\":\"%s\"", proto);
+  window_print(&w, (double)completed_total);
+  window_print_server(&w, (double)completed_total);
   printf("}\n");
   return 0;
 }

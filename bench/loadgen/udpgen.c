@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define HDR 16     // seq(8) slot(4) flow(4)
 #define BATCH 64   // datagrams per recvmmsg / sendmmsg
 
@@ -55,45 +57,6 @@ typedef struct {
 static uint32_t size = 128;
 static int inflight = 8;
 static uint8_t *pattern; // the fixed bytes of every datagram (its first HDR bytes are overwritten)
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-// ---- histogram: values in ns; below 64 exact, above, 64 sub-buckets per power of two.
-#define SUB 64
-static uint64_t hist[64 * SUB];
-static uint64_t hist_n;
-static void hist_add(uint64_t v) {
-  int idx;
-  if (v < SUB) idx = (int)v;
-  else {
-    int e = 63 - __builtin_clzll(v);
-    int m = (int)((v >> (e - 6)) & (SUB - 1));
-    idx = (e - 5) * SUB + m;
-  }
-  hist[idx]++;
-  hist_n++;
-}
-static double hist_value(int idx) {
-  if (idx < SUB) return idx;
-  int e = idx / SUB + 5, m = idx % SUB;
-  double lo = (double)(1ull << e) + (double)m * (double)(1ull << (e - 6));
-  return lo + (double)(1ull << (e - 6)) / 2;
-}
-static double hist_pct(double p) {
-  if (hist_n == 0) return 0;
-  uint64_t rank = (uint64_t)(p * (double)hist_n);
-  if (rank >= hist_n) rank = hist_n - 1;
-  uint64_t acc = 0;
-  for (int i = 0; i < 64 * SUB; i++) {
-    acc += hist[i];
-    if (acc > rank) return hist_value(i);
-  }
-  return 0;
-}
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
@@ -187,62 +150,13 @@ static int read_flow(flow_t *f, int measuring) {
   }
 }
 
-typedef struct { uint64_t cpu_ticks, syscr, syscw; int ok; } proc_t;
-static proc_t read_proc(int pid) {
-  proc_t p = {0};
-  if (pid <= 0) return p;
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *fp = fopen(path, "r");
-  if (!fp) return p;
-  size_t n = fread(buf, 1, sizeof buf - 1, fp);
-  fclose(fp);
-  buf[n] = 0;
-  char *s = strrchr(buf, ')');
-  if (!s) return p;
-  unsigned long long utime = 0, stime = 0;
-  if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return p;
-  p.cpu_ticks = utime + stime;
-  snprintf(path, sizeof path, "/proc/%d/io", pid);
-  fp = fopen(path, "r");
-  if (fp) {
-    char line[128];
-    while (fgets(line, sizeof line, fp)) {
-      unsigned long long v;
-      if (sscanf(line, "syscr: %llu", &v) == 1) p.syscr = v;
-      if (sscanf(line, "syscw: %llu", &v) == 1) p.syscw = v;
-    }
-    fclose(fp);
-  }
-  p.ok = 1;
-  return p;
-}
-
-static double self_cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static const char *arg(int argc, char **argv, const char *name, const char *def) {
-  for (int i = 1; i < argc - 1; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return def;
-}
-
 int main(int argc, char **argv) {
   const char *host = arg(argc, argv, "--host", "127.0.0.1");
   int port = atoi(arg(argc, argv, "--port", "0"));
   int nflows = atoi(arg(argc, argv, "--flows", "20"));
   inflight = atoi(arg(argc, argv, "--inflight", "8"));
   size = (uint32_t)strtoul(arg(argc, argv, "--size", "128"), NULL, 10);
-  double duration = atof(arg(argc, argv, "--duration", "3"));
-  double warmup = atof(arg(argc, argv, "--warmup", "1"));
   double timeout_ms = atof(arg(argc, argv, "--timeout-ms", "200"));
-  int pid = atoi(arg(argc, argv, "--pid", "0"));
-  uint64_t count = strtoull(arg(argc, argv, "--requests", "0"), NULL, 10);
-  uint64_t warmup_reqs = strtoull(arg(argc, argv, "--warmup-requests", "0"), NULL, 10);
-  const char *on_start = arg(argc, argv, "--on-start", NULL), *on_end = arg(argc, argv, "--on-end", NULL);
   if (port <= 0 || nflows <= 0 || inflight <= 0 || size == 0 || size > 65507) {
     fprintf(stderr, "udpgen: --port, --flows, --inflight must be positive, --size 1..65507\n");
     return 2;
@@ -278,12 +192,11 @@ int main(int argc, char **argv) {
   }
 
   struct epoll_event *evs = malloc(sizeof *evs * (size_t)nflows);
-  int measuring = 0, failed = 0;
-  uint64_t t_start = now_ns(), t_measure = 0, t_end = 0, t_scan = t_start;
-  uint64_t warm_ns = (uint64_t)(warmup * 1e9), dur_ns = (uint64_t)(duration * 1e9), to_ns = (uint64_t)(timeout_ms * 1e6);
+  int failed = 0;
+  window_t w;
+  window_init(&w, "udpgen", argc, argv);
+  uint64_t t_scan = w.t_start, to_ns = (uint64_t)(timeout_ms * 1e6);
   uint64_t lost_at_start = 0, dups_at_start = 0;
-  double cpu0 = 0;
-  proc_t p0 = {0}, p_end = {0};
   for (int i = 0; i < nflows; i++) if (flush_flow(&flows[i]) < 0) { failed = 1; break; }
 
   while (!failed) {
@@ -291,7 +204,7 @@ int main(int argc, char **argv) {
     if (n < 0 && errno != EINTR) { failed = 1; break; }
     for (int i = 0; i < n; i++) {
       flow_t *f = evs[i].data.ptr;
-      if (read_flow(f, measuring) < 0 || flush_flow(f) < 0) { failed = 1; break; }
+      if (read_flow(f, w.measuring) < 0 || flush_flow(f) < 0) { failed = 1; break; }
     }
     if (failed) break;
     uint64_t t = now_ns();
@@ -311,61 +224,22 @@ int main(int argc, char **argv) {
       }
       // A socket that refused a send (ENOBUFS) is retried here too.
     }
-    if (count > 0) {
-      // Replies before the window are not counted in `completed`: the warmup counts sends.
-      if (!measuring && sends >= warmup_reqs) {
-        if (on_start && system(on_start) != 0) fprintf(stderr, "udpgen: %s failed\n", on_start);
-        measuring = 1;
-        t_measure = now_ns();
-        cpu0 = self_cpu_s();
-        p0 = read_proc(pid);
-        lost_at_start = lost;
-        dups_at_start = dups;
-      } else if (measuring && completed >= count) {
-        t_end = now_ns();
-        p_end = read_proc(pid);
-        if (on_end && system(on_end) != 0) fprintf(stderr, "udpgen: %s failed\n", on_end);
-        break;
-      }
-      continue;
-    }
-    if (!measuring && t - t_start >= warm_ns) {
-      measuring = 1;
-      t_measure = t;
-      cpu0 = self_cpu_s();
-      p0 = read_proc(pid);
-      lost_at_start = lost;
-      dups_at_start = dups;
-    } else if (measuring && t - t_measure >= dur_ns) {
-      t_end = t;
-      break;
-    }
+    // Counted mode: replies before the window are not counted in `completed`, so the warmup counts sends.
+    int edge = window_step(&w, sends, completed);
+    if (edge == WINDOW_OPENED) lost_at_start = lost, dups_at_start = dups;
+    else if (edge == WINDOW_CLOSED) break;
   }
-  if (failed) {
-    fprintf(stderr, "udpgen: %s\n", verify_errors ? "a reply did not match its request" : strerror(errno));
-    printf("{\"errors\":%d,\"failed\":true}\n", verify_errors ? verify_errors : 1);
-    return 1;
-  }
+  if (failed) return window_failed(&w, verify_errors);
   if (completed == 0) { // a server that answers nothing is no result
     fprintf(stderr, "udpgen: no reply in the measured window\n");
     printf("{\"errors\":1,\"failed\":true,\"reason\":\"no reply\"}\n");
     return 1;
   }
-  proc_t p1 = count > 0 ? p_end : read_proc(pid);
-  double cpu = self_cpu_s() - cpu0;
-  double secs = (double)(t_end - t_measure) / 1e9;
-  double reqs = (double)completed;
-  long ticks = sysconf(_SC_CLK_TCK);
-  printf("{\"generator\":\"udpgen (C, epoll, recvmmsg/sendmmsg)\",\"requests\":%.0f,\"seconds\":%.3f,\"rps\":%.1f,"
-         "\"p50us\":%.2f,\"p99us\":%.2f,\"p999us\":%.2f,\"cpuPercent\":%.1f,\"errors\":0,\"lost\":%llu,\"duplicates\":%llu",
-         reqs, secs, reqs / secs, hist_pct(0.5) / 1e3, hist_pct(0.99) / 1e3, hist_pct(0.999) / 1e3, cpu / secs * 100,
-         (unsigned long long)(lost - lost_at_start), (unsigned long long)(dups - dups_at_start));
-  double answered = reqs + (double)(dups - dups_at_start);
-  if (p0.ok && p1.ok && reqs > 0)
-    printf(",\"serverCpuUsPerReq\":%.4f,\"serverCpuPercent\":%.1f,\"serverReadsPerReq\":%.4f,\"serverWritesPerReq\":%.4f",
-           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks * 1e6 / answered,
-           (double)(p1.cpu_ticks - p0.cpu_ticks) / (double)ticks / secs * 100,
-           (double)(p1.syscr - p0.syscr) / answered, (double)(p1.syscw - p0.syscw) / answered);
+  printf("{\"generator\":\"udpgen (C, epoll, recvmmsg/sendmmsg)\"");
+  window_print(&w, (double)completed);
+  printf(",\"lost\":%llu,\"duplicates\":%llu", (unsigned long long)(lost - lost_at_start), (unsigned long long)(dups - dups_at_start));
+  // Per datagram the server answered, duplicates included: a late reply cost it as much as any other.
+  window_print_server(&w, (double)completed + (double)(dups - dups_at_start));
   printf("}\n");
   return 0;
 }

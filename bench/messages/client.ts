@@ -5,6 +5,7 @@
 // answered by the end (after a 200 ms grace); a lost datagram's slot is refilled after 50 ms.
 import dgram from 'node:dgram';
 import { WebSocket } from 'ws';
+import { measureWindow } from '../lib/window.js';
 
 const [kind, portText, connsText, inflightText, sizeText, secondsText] = process.argv.slice(2);
 const port = Number(portText);
@@ -75,16 +76,9 @@ async function udp(): Promise<() => void> {
 }
 
 const stop = await (kind === 'ws' ? ws() : udp());
-await new Promise((r) => setTimeout(r, 500)); // warm-up
-const cpu0 = process.cpuUsage();
-const t0 = performance.now();
-measuring = true;
-await new Promise((r) => setTimeout(r, seconds * 1000));
-measuring = false;
-const wall = (performance.now() - t0) / 1000;
-const cpu = process.cpuUsage(cpu0);
+const { seconds: wall, cpuPercent } = await measureWindow(500, seconds * 1000, () => (measuring = true), () => (measuring = false));
 await new Promise((r) => setTimeout(r, 200));
 const lost = sent - received - conns * inflight;
 stop();
-process.stdout.write(`${JSON.stringify({ messages: measured, seconds: wall, rate: measured / wall, sent, lost: Math.max(0, lost), bad, cpuPercent: ((cpu.user + cpu.system) / 1000 / (wall * 1000)) * 100 })}\n`);
+process.stdout.write(`${JSON.stringify({ messages: measured, seconds: wall, rate: measured / wall, sent, lost: Math.max(0, lost), bad, cpuPercent })}\n`);
 process.exit(0);

@@ -10,6 +10,7 @@
 //   node bench/dist/messages/main.js [--quick] [--rounds=<n>] [--cases=1,3] [--node-client]
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWindow } from '../lib/options.js';
 import { printTable } from '../lib/table.js';
 import { figure, median, recordFigures, type Figure } from '../lib/results.js';
 import { V8_FLAGS, hasTaskset, nextMessage, pinnedNode, serveAndLoad, type ServerCpu } from '../lib/processes.js';
@@ -18,10 +19,7 @@ import { loadgenPath, runLoadgen, runUdpgen, udpgenPath } from '../lib/loadgen.j
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const quick = argv.includes('--quick');
-const rounds = Number(opt('rounds') ?? (quick ? 1 : 3));
-const seconds = quick ? 0.5 : 3;
-const warmup = quick ? 0.3 : 1;
+const { quick, rounds, duration: seconds, warmup } = runWindow(argv, [0.5, 0.3]);
 /** A generator above this share of its core measures itself. */
 const GEN_BOUND = 80;
 

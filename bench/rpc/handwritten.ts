@@ -42,28 +42,36 @@ function parse(acc: Buffer, onMessage: (m: unknown[]) => void): Buffer {
 export type Handler = (...params: any[]) => unknown;
 
 /** A server answering `[0, id, method, params]` with `[1, id, error, result]`. */
+/** The response message [1, id, error, result]; an error as { name, message }. */
+function response(id: number, err: unknown, result: unknown): unknown[] {
+  const e = err == null ? null : { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) };
+  return [1, id, e, e === null ? result ?? null : null];
+}
+
+/** Calls the handler a request [0, id, method, params] names and answers through `reply`, sync or async. */
+function dispatch(handlers: Map<string, Handler>, m: unknown[], reply: (id: number, err: unknown, result: unknown) => void): void {
+  if (m[0] !== 0) return;
+  const id = m[1] as number;
+  const fn = handlers.get(m[2] as string);
+  if (fn === undefined) return reply(id, new Error(`no such method: ${String(m[2])}`), null);
+  let r: unknown;
+  try {
+    r = fn(...(m[3] as unknown[]));
+  } catch (err) {
+    return reply(id, err, null);
+  }
+  if (r instanceof Promise) r.then((v) => reply(id, null, v), (err) => reply(id, err, null));
+  else reply(id, null, r);
+}
+
 export function createHandwrittenServer(handlers: Map<string, Handler>): net.Server {
   return net.createServer({ noDelay: true }, (socket) => {
     let acc: Buffer = EMPTY;
     const reply = (id: number, err: unknown, result: unknown) => {
       if (!socket.writable) return;
-      const e = err == null ? null : { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) };
-      socket.write(frame([1, id, e, e === null ? result ?? null : null]));
+      socket.write(frame(response(id, err, result)));
     };
-    const onMessage = (m: unknown[]) => {
-      if (m[0] !== 0) return;
-      const id = m[1] as number;
-      const fn = handlers.get(m[2] as string);
-      if (fn === undefined) return reply(id, new Error(`no such method: ${String(m[2])}`), null);
-      let r: unknown;
-      try {
-        r = fn(...(m[3] as unknown[]));
-      } catch (err) {
-        return reply(id, err, null);
-      }
-      if (r instanceof Promise) r.then((v) => reply(id, null, v), (err) => reply(id, err, null));
-      else reply(id, null, r);
-    };
+    const onMessage = (m: unknown[]) => dispatch(handlers, m, reply);
     socket.on('data', (chunk: Buffer) => {
       acc = parse(acc.length === 0 ? chunk : Buffer.concat([acc, chunk]), onMessage);
     });
@@ -80,27 +88,13 @@ export function createBatchingServer(handlers: Map<string, Handler>): net.Server
     let acc: Buffer = EMPTY;
     let batch: Buffer[] | null = null;
     const send = (id: number, err: unknown, result: unknown) => {
-      const e = err == null ? null : { name: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) };
-      const body = packr.pack([1, id, e, e === null ? result ?? null : null]);
+      const body = packr.pack(response(id, err, result));
       const head = Buffer.allocUnsafe(4);
       head.writeUInt32BE(body.length, 0);
       if (batch !== null) batch.push(head, body);
       else if (socket.writable) socket.write(Buffer.concat([head, body]));
     };
-    const onMessage = (m: unknown[]) => {
-      if (m[0] !== 0) return;
-      const id = m[1] as number;
-      const fn = handlers.get(m[2] as string);
-      if (fn === undefined) return send(id, new Error(`no such method: ${String(m[2])}`), null);
-      let r: unknown;
-      try {
-        r = fn(...(m[3] as unknown[]));
-      } catch (err) {
-        return send(id, err, null);
-      }
-      if (r instanceof Promise) r.then((v) => send(id, null, v), (err) => send(id, err, null));
-      else send(id, null, r);
-    };
+    const onMessage = (m: unknown[]) => dispatch(handlers, m, send);
     socket.on('data', (chunk: Buffer) => {
       batch = [];
       acc = parse(acc.length === 0 ? chunk : Buffer.concat([acc, chunk]), onMessage);

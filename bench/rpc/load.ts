@@ -9,6 +9,7 @@
 // when it ends; it exits once the calls still in flight have completed.
 import { createHistogram, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { measureWindow } from '../lib/window.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
@@ -196,18 +197,13 @@ async function main(): Promise<void> {
   running = lanes.length;
   for (const l of lanes) l.issue();
 
-  await new Promise((r) => setTimeout(r, warmupMs));
-  histogram.reset();
-  echoes = 0;
-  fibs = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  measuring = true;
-  process.send!({ type: 'measuring' });
-  await new Promise((r) => setTimeout(r, durationMs));
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const { seconds, cpuPercent } = await measureWindow(warmupMs, durationMs, () => {
+    histogram.reset();
+    echoes = 0;
+    fibs = 0;
+    measuring = true;
+    process.send!({ type: 'measuring' });
+  }, () => (measuring = false));
   const result = {
     type: 'result',
     requests: echoes,
@@ -216,7 +212,7 @@ async function main(): Promise<void> {
     fibPerSec: fibs / seconds,
     p50us: histogram.count > 0 ? histogram.percentile(50) / 1000 : 0,
     p99us: histogram.count > 0 ? histogram.percentile(99) / 1000 : 0,
-    cpuPercent: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
+    cpuPercent,
     note: driver.note,
   };
   process.send!(result);

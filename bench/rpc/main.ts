@@ -16,35 +16,22 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { runWindow, listFlag } from '../lib/options.js';
 import { printTable } from '../lib/table.js';
-import { figure, recordFigures, type Figure } from '../lib/results.js';
+import { figure, median, recordFigures, spread, type Figure } from '../lib/results.js';
 import { loadgenPath } from '../lib/loadgen.js';
 import { GENERATOR, loadgenLevel, type LoadgenFigures, type LoadgenServer } from './loadgen-rows.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-function numFlag(name: string, fallback: number): number {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  if (a === undefined) return fallback;
-  const v = Number(a.slice(name.length + 3));
-  if (!(v > 0)) throw new Error(`bad ${a}`);
-  return v;
-}
-const rounds = numFlag('rounds', quick ? 1 : 3);
-const duration = numFlag('time', quick ? 0.5 : 3);
-const warmup = quick ? 0.3 : 1;
+const { quick, rounds, duration, warmup } = runWindow(argv, [0.5, 0.3], true);
 const CONNECTIONS = 4;
 
 const allServers = ['nocopy', 'grpc', 'net', 'net-batch'] as const;
 type ServerName = (typeof allServers)[number];
 // For iterating on one case: --levels=32, --servers=nocopy,net-batch, --no-offload. Ratios need all four servers.
-function listFlag(name: string): string[] | null {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  return a === undefined ? null : a.slice(name.length + 3).split(',');
-}
-const servers: ServerName[] = (listFlag('servers') as ServerName[] | null) ?? [...allServers];
-const levels = (listFlag('levels') ?? ['1', '32', '256']).map(Number);
+const servers: ServerName[] = (listFlag(argv, 'servers') as ServerName[] | null) ?? [...allServers];
+const levels = (listFlag(argv, 'levels') ?? ['1', '32', '256']).map(Number);
 const otelOnly = argv.includes('--otel-only');
 const offload = !argv.includes('--no-offload') && !otelOnly;
 const fleet = !argv.includes('--no-fleet') && !otelOnly;
@@ -90,6 +77,34 @@ interface Run {
   serverCpuPercent: number;
   /** Server CPU time per completed call, µs. */
   serverUsPerCall: number;
+}
+
+/** The figures a Run gives: how each is read from a run and which way is better. */
+const RUN_METRICS = {
+  'req/s': { better: 'higher', of: (r: Run) => r.load.rps },
+  'p50 ms': { better: 'lower', of: (r: Run) => r.load.p50us / 1000 },
+  'p99 ms': { better: 'lower', of: (r: Run) => r.load.p99us / 1000 },
+  'server CPU %': { better: 'lower', of: (r: Run) => r.serverCpuPercent },
+  'server µs/call': { better: 'lower', of: (r: Run) => r.serverUsPerCall },
+  'client CPU %': { better: 'lower', of: (r: Run) => r.load.cpuPercent },
+} as const;
+
+/** The table cells of one subject's rounds (medians): req/s, p50, p99, server CPU, server µs/call (to `usDigits`), load CPU. */
+function runCells(runs: Run[], usDigits: number): string[] {
+  const m = (f: (r: Run) => number) => median(runs.map(f));
+  return [
+    fmtRate(m((r) => r.load.rps)),
+    fmtUs(m((r) => r.load.p50us)),
+    fmtUs(m((r) => r.load.p99us)),
+    `${m((r) => r.serverCpuPercent).toFixed(0)}%`,
+    m((r) => r.serverUsPerCall).toFixed(usDigits),
+    `${m((r) => r.load.cpuPercent).toFixed(0)}%`,
+  ];
+}
+
+/** The `metrics` of `runs` (rounds of one subject) as figures, each with the fields of `base`. */
+function runFigures(base: Omit<Parameters<typeof figure>[0], 'metric' | 'better'>, runs: Run[], metrics: (keyof typeof RUN_METRICS)[]): Figure[] {
+  return metrics.map((metric) => figure({ ...base, metric, better: RUN_METRICS[metric].better }, runs.map(RUN_METRICS[metric].of)));
 }
 
 /**
@@ -176,17 +191,6 @@ function sumServers(xs: ServerResult[]): ServerResult {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-/** (max - min) / median: how far the rounds disagree. */
-function spread(xs: number[]): number {
-  const m = median(xs);
-  return m > 0 ? (Math.max(...xs) - Math.min(...xs)) / m : 0;
-}
-
 const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
 const fmtUs = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
 const fmtX = (x: number) => `${x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2)}x`;
@@ -221,12 +225,7 @@ async function main(): Promise<void> {
       ['server', 'req/s', 'p50', 'p99', 'server CPU', 'server µs/call', 'load CPU', 'rounds'],
       servers.map((s) => [
         labels[s],
-        fmtRate(med(s, (r) => r.load.rps)),
-        fmtUs(med(s, (r) => r.load.p50us)),
-        fmtUs(med(s, (r) => r.load.p99us)),
-        `${med(s, (r) => r.serverCpuPercent).toFixed(0)}%`,
-        med(s, (r) => r.serverUsPerCall).toFixed(1),
-        `${med(s, (r) => r.load.cpuPercent).toFixed(0)}%`,
+        ...runCells(runs.get(s)!, 1),
         `±${((spread(runs.get(s)!.map((r) => r.load.rps)) * 100) / 2).toFixed(0)}%`,
       ]),
     );
@@ -235,14 +234,7 @@ async function main(): Promise<void> {
       servers.flatMap((s): Figure[] => {
         const rs = runs.get(s)!;
         const base = { suite: 'rpc', group, subject: labels[s], ...(s !== 'grpc' ? { baseline: labels.grpc } : {}) };
-        return [
-          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
-          figure({ ...base, metric: 'p50 ms', better: 'lower' }, rs.map((r) => r.load.p50us / 1000)),
-          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
-          figure({ ...base, metric: 'server CPU %', better: 'lower' }, rs.map((r) => r.serverCpuPercent)),
-          figure({ ...base, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
-          figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.load.cpuPercent)),
-        ];
+        return runFigures(base, rs, ['req/s', 'p50 ms', 'p99 ms', 'server CPU %', 'server µs/call', 'client CPU %']);
       }),
     );
     const saturated = servers.filter((s) => med(s, (r) => r.load.cpuPercent) >= 90);
@@ -374,30 +366,19 @@ async function main(): Promise<void> {
       const order = r % 2 === 0 ? variants : [...variants].reverse();
       for (const n of order) fleetRuns.get(n)!.push(await runOne('nocopy', 'nocopy', 32, [], n));
     }
-    const fm = (n: number, f: (r: Run) => number) => median(fleetRuns.get(n)!.map(f));
     console.log(`\nmany servers: one client, 32 calls in flight, ${CONNECTIONS} connections per server, round-robin; every server pinned to CPU 0`);
     printTable(
       ['servers', 'req/s', 'p50', 'p99', 'server CPU (sum)', 'server µs/call', 'load CPU'],
       variants.map((n) => [
         String(n),
-        fmtRate(fm(n, (r) => r.load.rps)),
-        fmtUs(fm(n, (r) => r.load.p50us)),
-        fmtUs(fm(n, (r) => r.load.p99us)),
-        `${fm(n, (r) => r.serverCpuPercent).toFixed(0)}%`,
-        fm(n, (r) => r.serverUsPerCall).toFixed(2),
-        `${fm(n, (r) => r.load.cpuPercent).toFixed(0)}%`,
+        ...runCells(fleetRuns.get(n)!, 2),
       ]),
     );
     recordFigures(
       variants.flatMap((n): Figure[] => {
         const rs = fleetRuns.get(n)!;
         const base = { suite: 'rpc', group: 'one client over 1 or 2 servers, 32 in flight', subject: `${n} server${n > 1 ? 's' : ''}`, ...(n === 2 ? { baseline: '1 server' } : {}) };
-        return [
-          figure({ ...base, metric: 'req/s', better: 'higher' }, rs.map((r) => r.load.rps)),
-          figure({ ...base, metric: 'p99 ms', better: 'lower' }, rs.map((r) => r.load.p99us / 1000)),
-          figure({ ...base, metric: 'server µs/call', better: 'lower' }, rs.map((r) => r.serverUsPerCall)),
-          figure({ ...base, metric: 'client CPU %', better: 'lower' }, rs.map((r) => r.load.cpuPercent)),
-        ];
+        return runFigures(base, rs, ['req/s', 'p99 ms', 'server µs/call', 'client CPU %']);
       }),
     );
   }

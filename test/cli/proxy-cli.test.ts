@@ -3,22 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { busyPort, proxyBin, root, run, stackLine, type Result } from './run-cli.js';
+import { busyPort, proxyBin, root, run, stackLine, usageChecker, type Result } from './run-cli.js';
 
 const proxy = (...args: string[]): Promise<Result> => run(proxyBin, args);
-const hint = "Try 'nocopy-proxy --help'.";
 
-function assertUsage(r: Result, message: string | RegExp): void {
-  if (typeof message === 'string') assert.equal(r.stderr, `nocopy-proxy: ${message}\n${hint}\n`);
-  else {
-    // Messages worded by parseArgs (they vary between Node versions): the start, on one line.
-    const [line, second, rest] = r.stderr.split('\n');
-    assert.match(line!.slice('nocopy-proxy: '.length), message);
-    assert.deepEqual([line!.slice(0, 14), second, rest], ['nocopy-proxy: ', hint, '']);
-  }
-  assert.equal(r.code, 2);
-  assert.equal(r.stdout, '');
-}
+const assertUsage = usageChecker('nocopy-proxy');
 
 test('--help prints the usage, exit 0, also through the bin npm links', async () => {
   const r = await proxy('--help');

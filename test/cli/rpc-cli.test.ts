@@ -6,22 +6,11 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { within } from '../support.js';
-import { busyPort, deadPort, root, rpcBin, run, stackLine, start, type Result, type Running } from './run-cli.js';
+import { busyPort, deadPort, root, rpcBin, run, stackLine, start, usageChecker, type Result, type Running } from './run-cli.js';
 
 const rpc = (...args: string[]): Promise<Result> => run(rpcBin, args);
 
-/** Exit code 2, nothing on stdout, and exactly the message line and the hint on stderr. */
-function assertUsage(r: Result, message: string | RegExp, hint = "Try 'nocopy-rpc --help'."): void {
-  if (typeof message === 'string') assert.equal(r.stderr, `nocopy-rpc: ${message}\n${hint}\n`);
-  else {
-    // Messages worded by parseArgs (they vary between Node versions): the start, on one line.
-    const [line, second, rest] = r.stderr.split('\n');
-    assert.match(line!.slice('nocopy-rpc: '.length), message);
-    assert.deepEqual([line!.slice(0, 12), second, rest], ['nocopy-rpc: ', hint, '']);
-  }
-  assert.equal(r.code, 2);
-  assert.equal(r.stdout, '');
-}
+const assertUsage = usageChecker('nocopy-rpc');
 
 /** Exit code 1 and exactly one line on stderr. */
 function assertFailed(r: Result, line: string | RegExp): void {

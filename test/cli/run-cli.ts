@@ -1,9 +1,10 @@
 // Spawning the CLIs as a user's shell would: through the bin shims npm links into node_modules/.bin.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { until } from '../support.js';
+import assert from 'node:assert/strict';
+import { startCli, type RunningCli } from '@nocopy/test-kit';
 
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
 export const rpcBin = fileURLToPath(new URL('../../../packages/rpc-demo/bin/nocopy-rpc.js', import.meta.url));
@@ -29,32 +30,10 @@ export function run(bin: string, args: string[]): Promise<Result> {
   });
 }
 
-export interface Running {
-  child: ChildProcess;
-  /** The first stdout line (the startup line). */
-  line: string;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type Running = RunningCli;
 
 /** Starts a long-running command and waits for its first stdout line. */
-export async function start(bin: string, args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  try {
-    await until(() => out.includes('\n') || child.exitCode !== null, 'the startup line', 15_000);
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  }
-  if (!out.includes('\n')) throw new Error(`exited before its startup line: stderr ${JSON.stringify(err)}`);
-  return { child, line: out.slice(0, out.indexOf('\n')), stdout: () => out, stderr: () => err, exit };
-}
+export const start = (bin: string, args: string[]): Promise<Running> => startCli(bin, args);
 
 /** A port something listens on (the returned server, which the caller closes). */
 export async function busyPort(): Promise<{ port: number; close: () => Promise<void> }> {
@@ -69,3 +48,22 @@ export { deadPort } from '@nocopy/test-kit';
 
 /** No stack trace: no line of the form "    at fn (file:line:col)". */
 export const stackLine = /^\s+at /m;
+
+/**
+ * The check of a usage error for the CLI `name`: exit code 2, nothing on stdout, and exactly the
+ * message line and the hint on stderr.
+ */
+export function usageChecker(name: string): (r: Result, message: string | RegExp, hint?: string) => void {
+  return (r, message, hint = `Try '${name} --help'.`) => {
+    const prefix = `${name}: `;
+    if (typeof message === 'string') assert.equal(r.stderr, `${prefix}${message}\n${hint}\n`);
+    else {
+      // Messages worded by parseArgs (they vary between Node versions): the start, on one line.
+      const [line, second, rest] = r.stderr.split('\n');
+      assert.match(line!.slice(prefix.length), message);
+      assert.deepEqual([line!.slice(0, prefix.length), second, rest], [prefix, hint, '']);
+    }
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+  };
+}

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { captureClientHello } from '@nocopy/test-kit';
+import { captureClientHello, within } from '@nocopy/test-kit';
 
 /** A raw TCP peer. It records what it receives; every fault method leaves the socket in a known state. */
 export class FaultPeer {
@@ -79,6 +79,22 @@ export class FaultPeer {
       if (gapMs >= 0) await new Promise((r) => (gapMs === 0 ? setImmediate(r) : setTimeout(r, gapMs)));
     }
     if (gapMs < 0 && !s.destroyed) s.uncork();
+  }
+
+  /**
+   * The end of a fuzzed exchange: writes `bytes` cut at `cuts` (each taken modulo its length), `gapMs`
+   * apart, then `end`: 'reset' resets the connection; 'end' sends a FIN and waits (3 s at most) for
+   * the server to answer what is complete and close, `what` naming that wait; 'stay' leaves it open.
+   * True when the peer stays, for the caller to settle.
+   */
+  async play(bytes: Uint8Array, cuts: readonly number[], gapMs: number, end: 'reset' | 'end' | 'stay', what: string): Promise<boolean> {
+    await this.writePieces(bytes, cuts.map((c) => c % Math.max(1, bytes.length)), gapMs);
+    if (end === 'reset') this.reset();
+    else if (end === 'end') {
+      if (!this.socket.destroyed) this.socket.end();
+      await within(this.closed, 3000, what);
+    }
+    return end === 'stay';
   }
 
   /** Fault: sends the first half of `frame` (at least 1 byte, never all of it), then resets the connection (RST). */

@@ -80,17 +80,12 @@ describe('hostile input to the length-prefixed framing (EventLoop echo, maxInbou
             const codesBefore = srv.closeCodes.length;
             const peer = await FaultPeer.connect(srv.port);
             try {
-              await peer.writePieces(bytes, cuts.map((c) => c % Math.max(1, bytes.length)), gap);
-              if (end === 'reset') {
-                peer.reset();
-              } else if (end === 'end') {
-                if (!peer.socket.destroyed) peer.socket.end();
-                // The server answers what is complete, then closes (a clean half-close, or the inbound limit).
-                await within(peer.closed, 3000, 'the server to close a half-closed hostile peer');
-              } else if (m.leftover > 0) {
+              // After a FIN, the server answers what is complete, then closes (a clean half-close, or the inbound limit).
+              const stays = await peer.play(bytes, cuts, gap, end, 'the server to close a half-closed hostile peer');
+              if (stays && m.leftover > 0) {
                 // A partial frame that never completes: the read timeout (or the inbound limit) closes it.
                 await within(peer.closed, READ_TIMEOUT + 3000, 'the server to close a peer stuck on a partial frame');
-              } else {
+              } else if (stays) {
                 // Only complete frames (perhaps made of garbage): the connection is legitimately open.
                 await until(() => peer.isClosed || peer.received().length === bytes.length, 'the whole echo', 3000);
                 peer.destroy();

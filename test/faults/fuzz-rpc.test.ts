@@ -15,7 +15,7 @@ import { type Connection } from '@nocopy/transport';
 import { createClient, createServer, MalformedMessageError, MessageTooLargeError } from '@nocopy/rpc-demo';
 import { FaultPeer } from './fault-peer.js';
 import { decodeAll, normalize, oversized, value, wire } from './arbitraries.js';
-import { poolBackTo, rssMiB, sleep, until, within } from './helpers.js';
+import { poolBackTo, rssMiB, sleep, until } from './helpers.js';
 
 const MAX = 2048; // maxMessageSize
 const READ_TIMEOUT = 150;
@@ -124,13 +124,8 @@ for (const framing of ['framed', 'stream'] as const) {
               const errorsBefore = errors.length;
               const peer = await FaultPeer.connect(port);
               try {
-                await peer.writePieces(bytes, cuts.map((c) => c % Math.max(1, bytes.length)), gap);
-                if (end === 'reset') {
-                  peer.reset();
-                } else if (end === 'end') {
-                  if (!peer.socket.destroyed) peer.socket.end();
-                  await within(peer.closed, 3000, 'the server to answer and close a half-closed peer');
-                } else if (faulty) {
+                const stays = await peer.play(bytes, cuts, gap, end, 'the server to answer and close a half-closed peer');
+                if (stays && faulty) {
                   // Hostile bytes may still happen to form complete messages (a truncated message whose
                   // missing part the next ones supply): then the connection is legitimately idle.
                   // Otherwise input is left over, and the read timeout (or a decoder error) must close it.
@@ -142,7 +137,7 @@ for (const framing of ['framed', 'stream'] as const) {
                     READ_TIMEOUT + 3000,
                   );
                   if (!peer.isClosed) legitIdle++;
-                } else {
+                } else if (stays) {
                   await until(() => peer.isClosed || decodeAll(framing, peer.received()).length >= expected.size, 'every answer', 3000);
                 }
                 if (end !== 'reset') {

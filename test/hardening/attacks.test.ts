@@ -1,13 +1,13 @@
 // The three defects of the hostile-peer report, each replayed on real sockets against the RPC server:
 // an over-read request that leaked other connections' requests, a reference bomb that turned 306
 // bytes into 8 MiB, and 200 stalled peers that held 3 GB. See SECURITY.md ("Fixed defects").
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { createClient, createServer, MalformedMessageError, type RpcServer } from '@nocopy/rpc-demo';
+import { createClient, createServer, MalformedMessageError, type RpcClient, type RpcServer } from '@nocopy/rpc-demo';
 import { sleep, until, within } from './helpers.js';
 import { referenceBomb } from '@nocopy/test-kit';
 
@@ -16,6 +16,17 @@ const MiB = 1024 * 1024;
 async function start(server: RpcServer): Promise<number> {
   const addr = await server.listen({ port: 0 });
   return (addr as net.AddressInfo).port;
+}
+
+/** An echo server that collects its errors, and one client of it on one connection; both closed after the test. */
+async function echoServerAndClient(t: TestContext): Promise<{ port: number; errors: unknown[]; client: RpcClient }> {
+  const errors: unknown[] = [];
+  const server = createServer({ onError: (e) => errors.push(e) }).register('echo', (x: unknown) => x);
+  const port = await start(server);
+  t.after(() => server.shutdown({ timeout: 100 }));
+  const client = createClient({ address: `127.0.0.1:${port}`, connections: 1 });
+  t.after(() => client.close());
+  return { port, errors, client };
 }
 
 /** Sends `bytes` on a fresh connection; resolves with everything the server sent back before it closed. */
@@ -34,13 +45,8 @@ function exchange(port: number, bytes: Buffer): Promise<Buffer> {
 const framedBomb = (depth: number): Buffer => referenceBomb(depth, { framed: true });
 
 test('an over-read request is refused, and no reply carries bytes from beyond its own request', { timeout: 30_000 }, async (t) => {
-  const errors: unknown[] = [];
-  const server = createServer({ onError: (e) => errors.push(e) }).register('echo', (x: unknown) => x);
-  const port = await start(server);
-  t.after(() => server.shutdown({ timeout: 100 }));
   // A victim sends its secret once a millisecond all along, on its own connection.
-  const victim = createClient({ address: `127.0.0.1:${port}`, connections: 1 });
-  t.after(() => victim.close());
+  const { port, errors, client: victim } = await echoServerAndClient(t);
   let running = true;
   let victimCalls = 0;
   const victimLoop = (async () => {
@@ -71,12 +77,7 @@ test('an over-read request is refused, and no reply carries bytes from beyond it
 });
 
 test('the structured-clone reference bomb is refused before anything is built; honest calls go on', { timeout: 30_000 }, async (t) => {
-  const errors: unknown[] = [];
-  const server = createServer({ onError: (e) => errors.push(e) }).register('echo', (x: unknown) => x);
-  const port = await start(server);
-  t.after(() => server.shutdown({ timeout: 100 }));
-  const honest = createClient({ address: `127.0.0.1:${port}`, connections: 1 });
-  t.after(() => honest.close());
+  const { port, errors, client: honest } = await echoServerAndClient(t);
   assert.equal(await honest.call('echo', 'warm'), 'warm');
   const heapBefore = process.memoryUsage().heapUsed;
   for (const depth of [22, 27]) {

@@ -7,6 +7,35 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export { sleep, within, until, deferred, frame, RawClient } from '@nocopy/test-kit';
+import { sleep, type RawClient } from '@nocopy/test-kit';
+import assert from 'node:assert/strict';
+
+/**
+ * A slow-loris: writes `msg` to `client` one byte per `everyMs` and never its last byte, so that it
+ * never completes. It stops when the client closes or at `stop()`; `sent()` counts the bytes written.
+ */
+export function trickle(client: RawClient, msg: Uint8Array, everyMs = 100): { sent(): number; stop(): void } {
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (sent < msg.length - 1 && !client.isClosed) client.socket.write(msg.subarray(sent, ++sent));
+  }, everyMs);
+  return { sent: () => sent, stop: () => clearInterval(timer) };
+}
+
+/**
+ * While `peer` is open, runs `step(i)` (i = 0, 1, ...) every `pauseMs`: a good client working beside
+ * a hostile one until the server drops it. Fails after `max` steps; returns how many ran.
+ */
+export async function whileOpen(peer: RawClient, step: (i: number) => Promise<void>, pauseMs: number, what: string, max = 200): Promise<number> {
+  let i = 0;
+  while (!peer.isClosed) {
+    await step(i);
+    i++;
+    if (i > max) assert.fail(`${what} was never closed`);
+    await sleep(pauseMs);
+  }
+  return i;
+}
 
 
 

@@ -23,7 +23,7 @@ import {
   type RpcServer,
   type ServerOptions,
 } from '@nocopy/rpc-demo';
-import { RawClient, deferred, sleep, until, within } from './helpers.js';
+import { RawClient, deferred, sleep, trickle, until, whileOpen, within } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -284,23 +284,14 @@ test('RPC timeouts: 30 s read and 5 min idle by default (exported), applied; ove
   const loris = await RawClient.connect(port);
   t.after(() => loris.destroy());
   const msg = framed([0, 7, 'echo', ['s'.repeat(100)]]);
-  let sent = 0;
-  const trickle = setInterval(() => {
-    if (sent < msg.length - 1 && !loris.isClosed) loris.socket.write(msg.subarray(sent, ++sent));
-  }, 100);
-  t.after(() => clearInterval(trickle));
+  const trickling = trickle(loris, msg);
+  t.after(() => trickling.stop());
   // Meanwhile a well-behaved client calls every 50 ms.
-  let goodCalls = 0;
-  const goodLoop = (async () => {
-    while (!loris.isClosed) {
-      assert.equal(await good.call('echo', goodCalls), goodCalls);
-      goodCalls++;
-      await sleep(50);
-    }
-  })();
+  const goodLoop = whileOpen(loris, async (i) => assert.equal(await good.call('echo', i), i), 50, 'the slow-loris connection');
   await within(loris.closed, 5000, 'the slow-loris connection to close');
-  clearInterval(trickle);
-  await goodLoop;
+  trickling.stop();
+  const sent = trickling.sent();
+  const goodCalls = await goodLoop;
   assert.ok(sent >= 2 && sent < msg.length - 1, `sent ${sent} of ${msg.length} bytes`);
   assert.equal(loris.received, 0, 'the partial request was answered');
   await until(() => conns.closed.length === 1, 'the close to be published');
@@ -318,13 +309,7 @@ test('RPC timeouts: 30 s read and 5 min idle by default (exported), applied; ove
   t.after(() => busy.close());
   const mute = await RawClient.connect(idle.port);
   t.after(() => mute.destroy());
-  let busyCalls = 0;
-  while (!mute.isClosed) {
-    assert.equal(await busy.call('echo', busyCalls), busyCalls);
-    busyCalls++;
-    await sleep(100);
-    if (busyCalls > 100) assert.fail('the mute connection was not closed');
-  }
+  await whileOpen(mute, async (i) => assert.equal(await busy.call('echo', i), i), 100, 'the mute connection', 100);
   await until(() => idleConns.closed.length === 1, 'the close to be published');
   assert.ok(idleConns.closed[0]!.error instanceof IdleTimeoutError, `closed with ${String(idleConns.closed[0]!.error)}`);
   // The busy client goes on calling, for longer than the idle timeout again, on its one connection.

@@ -1,12 +1,12 @@
 // Issue 6, hostile peers: a slow-loris that trickles a frame that never completes, a peer that
 // connects and says nothing, and a flood of connections past maxConnections.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { EventLoop, IdleTimeoutError, ReadTimeoutError, type Connection, type EventLoopOptions, type OnRequest } from '@nocopy/transport';
-import { RawClient, frame, percentile, sleep, until, within } from './helpers.js';
+import { RawClient, frame, percentile, sleep, trickle, until, whileOpen, within } from './helpers.js';
 import { frames, lengthPrefixedEcho } from '../support.js';
 
 const echo = lengthPrefixedEcho;
@@ -24,33 +24,31 @@ async function serveTracked(options: EventLoopOptions = {}, onRequest: OnRequest
   return { loop, port, closed };
 }
 
+/** serveTracked(), stopped after the test, with two raw clients of it: one that behaves, one that does not. */
+async function serveTwo(t: TestContext, options: EventLoopOptions) {
+  const served = await serveTracked(options);
+  t.after(() => served.loop.shutdown({ timeout: 100 }));
+  const good = await RawClient.connect(served.port);
+  const bad = await RawClient.connect(served.port);
+  t.after(() => good.destroy());
+  t.after(() => bad.destroy());
+  return { ...served, good, bad };
+}
+
 test('slow-loris: a frame trickled a byte per 100 ms is cut off by the read timeout; a good client is not', { timeout: 10_000 }, async (t) => {
   const readTimeout = 300;
-  const { loop, port, closed } = await serveTracked({ readTimeout });
-  t.after(() => loop.shutdown({ timeout: 100 }));
-  const good = await RawClient.connect(port);
-  const loris = await RawClient.connect(port);
-  t.after(() => good.destroy());
-  t.after(() => loris.destroy());
+  const { loop, closed, good, bad: loris } = await serveTwo(t, { readTimeout });
   const lorisPort = loris.socket.localPort!;
   const goodPort = good.socket.localPort!;
 
   const msg = frame('x'.repeat(64)); // 68 bytes: at one per 100 ms it would take ~7 s
-  let sent = 0;
-  const trickle = setInterval(() => {
-    if (sent < msg.length - 1 && !loris.isClosed) loris.socket.write(msg.subarray(sent, ++sent));
-  }, 100);
-  t.after(() => clearInterval(trickle));
+  const trickling = trickle(loris, msg);
+  t.after(() => trickling.stop());
 
   // The good client sends complete frames all the while, at the same pace, on its own connection.
-  let rounds = 0;
-  while (!loris.isClosed) {
-    assert.equal((await good.roundTrip(`ping ${rounds}`)).toString(), `ping ${rounds}`);
-    rounds++;
-    if (rounds > 200) assert.fail('the slow-loris connection was never closed');
-    await sleep(100);
-  }
-  clearInterval(trickle);
+  const rounds = await whileOpen(loris, async (i) => assert.equal((await good.roundTrip(`ping ${i}`)).toString(), `ping ${i}`), 100, 'the slow-loris connection');
+  trickling.stop();
+  const sent = trickling.sent();
   await until(() => closed.has(lorisPort), 'the close callback of the loris connection');
   const conn = closed.get(lorisPort)!;
   assert.ok(conn.error instanceof ReadTimeoutError, `closed with ${String(conn.error)}`);
@@ -100,20 +98,9 @@ test('read timeout: a frame that came in pieces, then a handler slower than the 
 
 test('idle timeout: a peer that connects and sends nothing is closed; one that keeps talking is not', { timeout: 10_000 }, async (t) => {
   const idleTimeout = 300;
-  const { loop, port, closed } = await serveTracked({ idleTimeout });
-  t.after(() => loop.shutdown({ timeout: 100 }));
-  const mute = await RawClient.connect(port);
-  const chatty = await RawClient.connect(port);
-  t.after(() => mute.destroy());
-  t.after(() => chatty.destroy());
+  const { loop, closed, good: chatty, bad: mute } = await serveTwo(t, { idleTimeout });
   const mutePort = mute.socket.localPort!;
-  let rounds = 0;
-  while (!mute.isClosed) {
-    assert.equal((await chatty.roundTrip(`r${rounds}`)).toString(), `r${rounds}`);
-    rounds++;
-    if (rounds > 200) assert.fail('the mute connection was never closed');
-    await sleep(50);
-  }
+  await whileOpen(mute, async (i) => assert.equal((await chatty.roundTrip(`r${i}`)).toString(), `r${i}`), 50, 'the mute connection');
   await until(() => closed.has(mutePort), 'the close callback of the mute connection');
   const conn = closed.get(mutePort)!;
   assert.ok(conn.error instanceof IdleTimeoutError, `closed with ${String(conn.error)}`);

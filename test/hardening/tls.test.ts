@@ -2,13 +2,13 @@
 // turned off, TLS 1.2 at least (both ends), optional mutual TLS, and SNI.
 // Certificates: a fresh CA, server and client certificate made with the `openssl` CLI; without it the
 // transport's committed self-signed test pair serves the tests that need no CA, and mutual TLS skips.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import tls, { type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { DialError, EventLoop, dialConnection, type Connection, type EventLoopOptions } from '@nocopy/transport';
-import { RawClient, fixtureSelfSigned, frame, makePki, until, within } from './helpers.js';
+import { RawClient, fixtureSelfSigned, frame, makePki, trickle, until, within } from './helpers.js';
 import { captureClientHello } from '@nocopy/test-kit';
 import { frames, lengthPrefixedEcho, readFrameFrom } from '../support.js';
 
@@ -17,6 +17,21 @@ const selfSigned = pki?.selfSigned ?? fixtureSelfSigned();
 const noCert = selfSigned === null ? 'no openssl CLI and no committed test certificate: TLS tests skipped' : false;
 const noPki = pki === null ? 'no openssl CLI to make a CA and a client certificate: mutual TLS test skipped' : false;
 const self = selfSigned ?? { key: '', cert: '' };
+
+/** A TLS connection that trusts the self-signed certificate; closed after the test. */
+async function dialTrusting(t: TestContext, port: number) {
+  const conn = await dialConnection('tcp', { port }, { tls: { ca: self.cert, servername: 'localhost' }, readTimeout: 5000 });
+  t.after(() => conn.close());
+  return conn;
+}
+
+/** A raw TCP client that the server must drop within `ms` (`what` names the wait). */
+async function droppedClient(t: TestContext, port: number, ms: number, what: string): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  t.after(() => c.destroy());
+  await within(c.closed, ms, what);
+  return c;
+}
 
 const echo = lengthPrefixedEcho;
 
@@ -78,9 +93,7 @@ test('tlsHandshakeTimeout: 10 s by default; a client that never says hello, or t
 
   const { loop, port } = await serveTls({ key: self.key, cert: self.cert }, { tlsHandshakeTimeout: 200 });
   t.after(() => loop.shutdown({ timeout: 100 }));
-  const mute = await RawClient.connect(port);
-  t.after(() => mute.destroy());
-  await within(mute.closed, 5000, 'the server to drop the silent TLS client');
+  const mute = await droppedClient(t, port, 5000, 'the server to drop the silent TLS client');
   assert.equal(mute.received, 0);
   assert.deepEqual(loop.stats(), { connections: 0, accepted: 0, refused: 0, closed: 0, inboundBytes: 0, inboundEvicted: 0, inboundPaused: 0 });
   // A slow-loris on the handshake: a real ClientHello trickled a byte per 100 ms is dropped as well
@@ -88,25 +101,20 @@ test('tlsHandshakeTimeout: 10 s by default; a client that never says hello, or t
   const hello = await captureClientHello();
   const loris = await RawClient.connect(port);
   t.after(() => loris.destroy());
-  let sent = 0;
-  const trickle = setInterval(() => {
-    if (sent < hello.length - 1 && !loris.isClosed) loris.socket.write(hello.subarray(sent, ++sent));
-  }, 100);
-  t.after(() => clearInterval(trickle));
+  const trickling = trickle(loris, hello);
+  t.after(() => trickling.stop());
   await within(loris.closed, 5000, 'the server to drop the trickling TLS client');
-  clearInterval(trickle);
+  trickling.stop();
+  const sent = trickling.sent();
   assert.ok(sent < hello.length - 1, `the whole ClientHello (${hello.length} bytes) was sent`);
   assert.equal(loris.received, 0);
   assert.equal(loop.stats().accepted, 0);
   // A client that does the handshake is served as usual.
-  const conn = await dialConnection('tcp', { port }, { tls: { ca: self.cert, servername: 'localhost' }, readTimeout: 5000 });
-  t.after(() => conn.close());
+  const conn = await dialTrusting(t, port);
   assert.equal(await roundTrip(conn, 'after the mute one'), 'after the mute one');
   // And a handshake that completes is not cut by the handshake timeout later on: a silent client
   // that connects after it is dropped by that timeout, so a timer left on this one would have fired.
-  const later = await RawClient.connect(port);
-  t.after(() => later.destroy());
-  await within(later.closed, 5000, 'the handshake timeout to drop a later silent client');
+  await droppedClient(t, port, 5000, 'the handshake timeout to drop a later silent client');
   assert.equal(await roundTrip(conn, 'still here'), 'still here');
 });
 
@@ -114,13 +122,10 @@ test('a TLS server at maxConnections / maxConnectionsPerAddress refuses at once,
   // tlsHandshakeTimeout stays at its 10 s default: a refusal seen within the 3 s bound is not that timeout.
   const { loop, port } = await serveTls({ key: self.key, cert: self.cert }, { maxConnections: 2, maxConnectionsPerAddress: 1 });
   t.after(() => loop.shutdown({ timeout: 100 }));
-  const a = await dialConnection('tcp', { port }, { tls: { ca: self.cert, servername: 'localhost' }, readTimeout: 5000 });
-  t.after(() => a.close());
+  const a = await dialTrusting(t, port);
   assert.equal(await roundTrip(a, 'a'), 'a');
   // 127.0.0.1 is at its per-address limit: a raw TCP client from it is dropped without a handshake.
-  const sameIp = await RawClient.connect(port);
-  t.after(() => sameIp.destroy());
-  await within(sameIp.closed, 3000, 'the per-address refusal');
+  const sameIp = await droppedClient(t, port, 3000, 'the per-address refusal');
   assert.equal(sameIp.received, 0, 'the server answered (a ServerHello?)');
   assert.equal(loop.stats().refused, 1);
   // Another address gets its handshake and is served; that fills maxConnections.
@@ -164,8 +169,7 @@ test('certificate verification is on by default; rejectUnauthorized: false is th
   assert.equal(served.length, 1);
 
   // Trusting the certificate through `ca` verifies it, including the name.
-  const trusted = await dialConnection('tcp', { port }, { tls: { ca: self.cert, servername: 'localhost' }, readTimeout: 5000 });
-  t.after(() => trusted.close());
+  const trusted = await dialTrusting(t, port);
   assert.equal((trusted.socket as TLSSocket).authorized, true);
   assert.equal(await roundTrip(trusted, 'verified'), 'verified');
 });

@@ -6,7 +6,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { ConnectionPool, EventLoop, dialConnection, type Connection, type OnRequest } from '@nocopy/transport';
-import { Scope, type SoakContext } from './ledger.js';
+import { Scope, type Ledger, type SoakContext } from './ledger.js';
 import { owner } from './registry.js';
 import { chance, payloadSize, pick, rand, randomSlice } from './payload.js';
 import { RawConnClosedError, connectRaw, onceQuiet, sleep, within } from './util.js';
@@ -28,9 +28,16 @@ const RAW_CODES = ['ERR_CONN_CLOSED', 'ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROY
  */
 const echoFrames: OnRequest<unknown> = lengthPrefixedEcho;
 
-/** A frame body: 8 bytes naming its sender and sequence number, then random bytes. */
-function body(id: number, seq: number): Buffer {
-  const n = Math.max(8, payloadSize());
+/** Each body as a length-prefixed frame; referenced above 4 KiB, not copied: a body is never mutated. */
+function writeFrames(w: Connection<any>['writer'], bodies: readonly Buffer[]): void {
+  for (const b of bodies) {
+    w.writeUint32BE(b.length);
+    w.writeBinary(b);
+  }
+}
+
+/** A frame body of `n` bytes: 8 bytes naming its sender and sequence number, then random bytes. */
+function body(id: number, seq: number, n = Math.max(8, payloadSize())): Buffer {
   const b = Buffer.allocUnsafe(n);
   b.writeUInt32BE(id, 0);
   b.writeUInt32BE(seq, 4);
@@ -198,10 +205,7 @@ export class EchoLoad {
     let i = 0;
     try {
       const w = conn.writer;
-      for (const b of bodies) {
-        w.writeUint32BE(b.length);
-        w.writeBinary(b); // referenced above 4 KiB, not copied: b is never mutated
-      }
+      writeFrames(w, bodies);
       await w.flush();
       const r = conn.reader;
       for (; i < bodies.length; i++) {
@@ -377,16 +381,18 @@ export class EchoLoad {
     return true;
   }
 
+  /** What one scenario starts with: its own fault scope, a connection id, and its start time. */
+  #begin(scopeName: string): { ledger: Ledger; scope: Scope; id: number; start: number } {
+    return { ledger: this.#ctx.ledger, scope: new Scope(scopeName), id: this.#nextId++, start: Date.now() };
+  }
+
   /**
    * A reader that stops reading for a while (0.2 to 2 s) after sending 1 to 4 MiB of frames, then
    * reads everything: the server waits under backpressure (input paused, flush waiting) and must
    * deliver every byte. No fault window: any failure here is unexpected.
    */
   async slowReader(): Promise<boolean> {
-    const { ledger } = this.#ctx;
-    const scope = new Scope('echo-slow-reader');
-    const id = this.#nextId++;
-    const start = Date.now();
+    const { ledger, scope, id, start } = this.#begin('echo-slow-reader');
     let raw: RawEcho;
     try {
       raw = await RawEcho.connect(this.port, scope);
@@ -399,10 +405,7 @@ export class EchoLoad {
     const bodies: Buffer[] = [];
     const total = (1 + rand(4)) * 1024 * 1024;
     for (let sent = 0, seq = 0; sent < total; seq++) {
-      const b = Buffer.allocUnsafe(256 * 1024 + rand(768 * 1024));
-      b.writeUInt32BE(id, 0);
-      b.writeUInt32BE(seq, 4);
-      randomSlice(b.length - 8).copy(b, 8);
+      const b = body(id, seq, 256 * 1024 + rand(768 * 1024));
       bodies.push(b);
       sent += b.length;
     }
@@ -431,10 +434,7 @@ export class EchoLoad {
    * frame, then close; the client reads every echo, then sees the connection closed.
    */
   async halfClose(): Promise<boolean> {
-    const { ledger } = this.#ctx;
-    const scope = new Scope('echo-half-close');
-    const id = this.#nextId++;
-    const start = Date.now();
+    const { ledger, scope, id, start } = this.#begin('echo-half-close');
     const bodies = Array.from({ length: 1 + rand(5) }, (_, i) => body(id, i));
     ledger.started += bodies.length;
     let conn: Connection<any>;
@@ -447,10 +447,7 @@ export class EchoLoad {
     let i = 0;
     try {
       const w = conn.writer;
-      for (const b of bodies) {
-        w.writeUint32BE(b.length);
-        w.writeBinary(b);
-      }
+      writeFrames(w, bodies);
       await conn.closeWrite();
       const r = conn.reader;
       for (; i < bodies.length; i++) {
@@ -475,12 +472,33 @@ export class EchoLoad {
     return true;
   }
 
+  /** A raw connection for one hostile-peer scenario (`what`); null, with the reason recorded, when it cannot connect. */
+  #probe(what: string): ReturnType<typeof connectRaw> {
+    return connectRaw(this.port, (err) => this.#ctx.ledger.problem(`${what} probe: ${err.message}`));
+  }
+
+  /**
+   * Waits (at most `ms`) for the server to close the probe's connection. When it does not, records
+   * that (`what` names the wait), destroys the socket and says false.
+   */
+  async #serverCloses(probe: { socket: net.Socket; closed: Promise<void> }, ms: number, what: string): Promise<boolean> {
+    try {
+      await within(probe.closed, ms, what);
+      return true;
+    } catch (err) {
+      this.#ctx.ledger.problem((err as Error).message);
+      probe.socket.destroy();
+      await probe.closed;
+      return false;
+    }
+  }
+
   /**
    * A peer that sends frames and never reads: once the server's output backs up, its flush waits
    * until the write timeout, then the server closes the connection (and frees what it held).
    */
   async stalledReader(): Promise<boolean> {
-    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`stalled-reader probe: ${err.message}`));
+    const probe = await this.#probe('stalled-reader');
     if (probe === null) return false;
     const { socket, closed } = probe;
     socket.pause();
@@ -530,21 +548,15 @@ export class EchoLoad {
 
   /** Half a frame, then FIN: the server must close the connection once it handled the input. */
   async truncated(): Promise<boolean> {
-    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`truncated-frame probe: ${err.message}`));
+    const probe = await this.#probe('truncated-frame');
     if (probe === null) return false;
-    const { socket, closed } = probe;
+    const { socket } = probe;
     const n = 1000 + rand(100_000);
     const partial = Buffer.allocUnsafe(4 + rand(n));
     partial.writeUInt32BE(n, 0);
     socket.end(partial);
     socket.resume();
-    try {
-      await within(closed, 5000, 'the server to close a connection whose peer sent half a frame and FIN');
-    } catch (err) {
-      this.#ctx.ledger.problem((err as Error).message);
-      socket.destroy();
-      await closed;
-    }
+    await this.#serverCloses(probe, 5000, 'the server to close a connection whose peer sent half a frame and FIN');
     return true;
   }
 
@@ -554,9 +566,9 @@ export class EchoLoad {
    * much later, since each trickled byte counts as traffic for the idle timeout).
    */
   async slowLoris(): Promise<boolean> {
-    const probe = await connectRaw(this.port, (err) => this.#ctx.ledger.problem(`slow-loris probe: ${err.message}`));
+    const probe = await this.#probe('slow-loris');
     if (probe === null) return false;
-    const { socket, closed } = probe;
+    const { socket } = probe;
     const header = Buffer.alloc(5);
     header.writeUInt32BE(64 * 1024, 0);
     socket.write(header);
@@ -565,17 +577,10 @@ export class EchoLoad {
     const trickle = setInterval(() => {
       if (!socket.destroyed && socket.writable) socket.write(Buffer.from([0x55]));
     }, 300);
-    try {
-      await within(closed, READ_TIMEOUT + 5000, 'the server to cut off a slow-loris peer');
-      const took = Date.now() - began;
-      if (took < READ_TIMEOUT - 500) this.#ctx.ledger.problem(`slow-loris peer cut off after ${took} ms, before the read timeout of ${READ_TIMEOUT} ms`);
-    } catch (err) {
-      this.#ctx.ledger.problem((err as Error).message);
-      socket.destroy();
-      await closed;
-    } finally {
-      clearInterval(trickle);
-    }
+    const cut = await this.#serverCloses(probe, READ_TIMEOUT + 5000, 'the server to cut off a slow-loris peer');
+    clearInterval(trickle);
+    const took = Date.now() - began;
+    if (cut && took < READ_TIMEOUT - 500) this.#ctx.ledger.problem(`slow-loris peer cut off after ${took} ms, before the read timeout of ${READ_TIMEOUT} ms`);
     return true;
   }
 

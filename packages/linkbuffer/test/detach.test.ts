@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockPool, LinkBuffer } from '../src/index.js';
-import { assertAllBack, finish } from './helpers.js';
+import { finish, assertAllBack } from './helpers.js';
 
 /** `s` written into pooled nodes and flushed, in writes of `step` bytes. */
 function written(s: string, step: number, pool = new BlockPool({ minBlockSize: 16, maxBlockSize: 1024 })): LinkBuffer {

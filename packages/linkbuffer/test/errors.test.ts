@@ -1,15 +1,8 @@
 // Coded errors: ShortBufferError, BufferClosedError, MallocAckError, InvalidSizeError.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  LinkBuffer,
-  LinkBufferError,
-  ShortBufferError,
-  BufferClosedError,
-  MallocAckError,
-  InvalidSizeError,
-} from '../src/index.js';
-import { bytes, chunked, contents, smallPool, assertAllBack, fresh, finish } from './helpers.js';
+import { LinkBuffer, LinkBufferError, ShortBufferError, BufferClosedError, MallocAckError, InvalidSizeError } from '../src/index.js';
+import { smallPool, bytes, chunked, fresh, finish, assertAllBack, contents, small } from './helpers.js';
 
 /** Every consuming or peeking read, asked for one byte more than `have`. */
 const overreads: [string, (lb: LinkBuffer, have: number) => unknown][] = [
@@ -57,12 +50,9 @@ test('a buffer with unflushed bytes only still has nothing to read', () => {
 });
 
 test('every method except release/close throws BufferClosedError after close()', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
-  lb.writeString('some data');
-  lb.flush();
-  lb.close();
-  assertAllBack(pool);
+  const lb = small('some data');
+  const pool = lb.pool;
+  finish(lb);
   const other = new LinkBuffer({ pool });
   const calls: [string, () => unknown][] = [
     ['next', () => lb.next(1)],
@@ -110,8 +100,7 @@ test('every method except release/close throws BufferClosedError after close()',
 });
 
 test('mallocAck beyond the malloc\'d bytes throws MallocAckError and changes nothing', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
   assert.throws(() => lb.mallocAck(1), { code: 'ERR_MALLOC_ACK_OVERFLOW' });
   lb.malloc(4).write('abcd', 'latin1');
   assert.throws(() => lb.mallocAck(5), (e: unknown) => {
@@ -127,8 +116,7 @@ test('mallocAck beyond the malloc\'d bytes throws MallocAckError and changes not
   assert.equal(lb.mallocLength, 4);
   lb.flush();
   assert.equal(lb.readString(4), 'abcd');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('negative, fractional, NaN and too-large sizes throw InvalidSizeError and change nothing', () => {
@@ -168,8 +156,7 @@ test('negative, fractional, NaN and too-large sizes throw InvalidSizeError and c
   assert.equal(lb.length, 6);
   assert.equal(lb.mallocLength, 2);
   assert.deepEqual(contents(lb), bytes('abcdef'));
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('argument checks come before the closed check', () => {

@@ -63,3 +63,27 @@ export function assertAllBack(pool: BlockPool): void {
 export function contents(lb: LinkBuffer): Buffer {
   return Buffer.concat(lb.views());
 }
+
+/**
+ * A LinkBuffer of 16-byte nodes on a fresh small pool (seams every few bytes), holding `text` written
+ * and flushed when given. `finish(lb)` closes it and checks its pool.
+ */
+export function small(text?: string, options: LinkBufferOptions = {}): LinkBuffer {
+  const lb = new LinkBuffer({ pool: smallPool(), nodeSize: 16, ...options });
+  if (text !== undefined) {
+    lb.writeString(text);
+    lb.flush();
+  }
+  return lb;
+}
+
+/** A fresh() LinkBuffer with each of `texts` linked as its own chunk (so reads cross seams between them), and those chunks. */
+export function linked<T extends string[]>(...texts: T): { lb: LinkBuffer; chunks: { [K in keyof T]: Buffer } } {
+  const lb = fresh();
+  const chunks = texts.map((t) => {
+    const chunk = bytes(t);
+    lb.link(chunk);
+    return chunk;
+  });
+  return { lb, chunks: chunks as { [K in keyof T]: Buffer } };
+}

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '../src/index.js';
-import { chunked, contents, smallPool, assertAllBack, finish } from './helpers.js';
+import { smallPool, chunked, finish, assertAllBack, contents, small } from './helpers.js';
 
 type Num = number | bigint;
 interface IntCase {
@@ -132,8 +132,8 @@ for (const p of peeks) {
 }
 
 test('integer writes that fail validation reserve nothing', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   lb.writeUint8(7);
   assert.throws(() => lb.writeUint8(256), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => lb.writeInt16BE(40_000), { code: 'ERR_OUT_OF_RANGE' });

@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '../src/index.js';
-import { chunked, smallPool, assertAllBack } from './helpers.js';
+import { smallPool, chunked, finish, assertAllBack, small } from './helpers.js';
 
 test('release() frees consumed nodes and keeps unconsumed ones', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   // malloc, not utf8 writeString: its worst-case estimate (3 bytes a char) would pick bigger blocks.
   lb.malloc(16).fill('a');
   lb.malloc(16).fill('b');
@@ -25,8 +25,7 @@ test('release() frees consumed nodes and keeps unconsumed ones', () => {
 });
 
 test('views from next/peek/until stay valid across reads and writes until release()', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
   lb.writeString('line one\nline two\n');
   lb.flush();
   const v1 = lb.until(0x0a)!;
@@ -39,15 +38,12 @@ test('views from next/peek/until stay valid across reads and writes until releas
   assert.equal(v1.toString(), 'line one\n');
   assert.equal(p.toString(), 'line');
   assert.equal(v2.toString(), 'line two\n');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('after release() a view may see reused memory; a readBinary copy never does', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
-  lb.writeString('abcd');
-  lb.flush();
+  const lb = small('abcd');
+  const pool = lb.pool;
   const copy = lb.readBinary(2);
   const view = lb.next(2);
   assert.equal(view.toString(), 'cd');
@@ -77,8 +73,8 @@ test('scratch copies made by reads across nodes go back to the pool at release()
 });
 
 test('a drained buffer returns its oversize block and starts small again', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   lb.writeString('m'.repeat(600), 'latin1'); // one 1 KiB block
   lb.flush();
   assert.equal(pool.stats().bytesOutstanding, 1024);
@@ -93,13 +89,12 @@ test('a drained buffer returns its oversize block and starts small again', () =>
   assertAllBack(pool);
   lb.writeByte(1);
   assert.equal(pool.stats().bytesOutstanding, 16, 'the next write starts with a small node');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('a buffer that consumed everything through reads of every kind pins nothing after release()', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   lb.writeString('x'.repeat(300));
   lb.writeUint32BE(7);
   lb.writeString('end\n');

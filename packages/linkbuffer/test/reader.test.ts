@@ -1,13 +1,11 @@
 // Reader: next, peek, skip, readString, readBinary, readByte, views; which results are views and which copies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LinkBuffer } from '../src/index.js';
-import { bytes, chunked, contents, smallPool, assertAllBack, fresh, finish } from './helpers.js';
+import {  } from '../src/index.js';
+import { chunked, fresh, finish, assertAllBack, contents, small, linked } from './helpers.js';
 
 test('next() inside one node returns a view on the linked chunk and consumes it', () => {
-  const chunk = bytes('hello world');
-  const lb = fresh();
-  lb.link(chunk);
+  const { lb, chunks: [chunk] } = linked('hello world');
   const v = lb.next(5);
   assert.equal(v.toString(), 'hello');
   assert.equal(v.buffer, chunk.buffer, 'same memory: no copy');
@@ -60,10 +58,7 @@ test('zero-length reads return empty results and consume nothing, even on an emp
 });
 
 test('peek() does not consume; a view in one node, a copy across nodes', () => {
-  const chunk = bytes('abcdef');
-  const lb = fresh();
-  lb.link(chunk);
-  lb.link(bytes('ghij'));
+  const { lb, chunks: [chunk] } = linked('abcdef', 'ghij');
   const v = lb.peek(4);
   assert.equal(v.toString(), 'abcd');
   assert.equal(v.buffer, chunk.buffer);
@@ -133,10 +128,7 @@ test('readString() of a long string across nodes (beyond the shared scratch size
 });
 
 test('readBinary() returns a fresh copy owned by the caller, in one node or across nodes', () => {
-  const chunk = bytes('abcdef');
-  const lb = fresh();
-  lb.link(chunk);
-  lb.link(bytes('gh'));
+  const { lb, chunks: [chunk] } = linked('abcdef', 'gh');
   const a = lb.readBinary(3);
   assert.equal(a.toString(), 'abc');
   assert.notEqual(a.buffer, chunk.buffer, 'in-node data is still copied');
@@ -158,11 +150,7 @@ test('readByte() walks across every seam', () => {
 });
 
 test('views() returns one view per node from the read position, without consuming', () => {
-  const c1 = bytes('abcd');
-  const c2 = bytes('efg');
-  const lb = fresh();
-  lb.link(c1);
-  lb.link(c2);
+  const { lb, chunks: [c1, c2] } = linked('abcd', 'efg');
   lb.skip(1);
   const vs = lb.views();
   assert.equal(vs.length, 2);
@@ -178,10 +166,8 @@ test('views() returns one view per node from the read position, without consumin
 });
 
 test('views() shows only flushed bytes of pooled nodes', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
-  lb.writeString('seen');
-  lb.flush();
+  const lb = small('seen');
+  const pool = lb.pool;
   lb.writeString('unseen');
   assert.equal(contents(lb).toString(), 'seen');
   lb.flush();

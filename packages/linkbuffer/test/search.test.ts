@@ -1,8 +1,8 @@
 // Searching: indexOf and until, with delimiters of 1, 2 and 4 bytes inside nodes and across seams.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LinkBuffer, type Delimiter } from '../src/index.js';
-import { bytes, chunked, smallPool, assertAllBack, fresh, finish } from './helpers.js';
+import { type Delimiter } from '../src/index.js';
+import { bytes, chunked, fresh, finish, assertAllBack, small, linked } from './helpers.js';
 
 const DELIMS: { name: string; delim: Delimiter; raw: string }[] = [
   { name: '1-byte number', delim: 0x0a, raw: '\n' },
@@ -76,8 +76,8 @@ test('an empty delimiter matches at once; on an empty buffer nothing is found', 
 });
 
 test('indexOf sees neither unflushed bytes nor stale bytes beyond the readable end of a block', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   const m = lb.malloc(4);
   m.write('ab\nc', 'latin1');
   lb.mallocAck(2); // '\n' stays in the block but is not data
@@ -94,9 +94,7 @@ test('indexOf sees neither unflushed bytes nor stale bytes beyond the readable e
 });
 
 test('until() returns a view inside one node and a correct copy across nodes', () => {
-  const chunk = bytes('GET / HTTP/1.1\r\nHost: x\r\n');
-  const lb = fresh();
-  lb.link(chunk);
+  const { lb, chunks: [chunk] } = linked('GET / HTTP/1.1\r\nHost: x\r\n');
   const first = lb.until('\r\n');
   assert.equal(first?.toString(), 'GET / HTTP/1.1\r\n');
   assert.equal(first?.buffer, chunk.buffer, 'in one node: a view');

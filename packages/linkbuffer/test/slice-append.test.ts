@@ -2,14 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '../src/index.js';
-import { bytes, chunked, contents, smallPool, assertAllBack, fresh, finish } from './helpers.js';
+import { smallPool, bytes, chunked, finish, assertAllBack, contents, small, linked } from './helpers.js';
 
 test('slice(n) moves n bytes into a new buffer that shares the memory', () => {
-  const c1 = bytes('abcd');
-  const c2 = bytes('efgh');
-  const lb = fresh();
-  lb.link(c1);
-  lb.link(c2);
+  const { lb, chunks: [c1, c2] } = linked('abcd', 'efgh');
   lb.skip(1);
   const s = lb.slice(5); // 'bcd' | 'ef'
   assert.equal(s.length, 5);
@@ -38,10 +34,8 @@ test('slice(0) and slice(length) give an empty and a whole buffer', () => {
 });
 
 test('a slice survives release() and close() of its source; its block stays out until the slice is closed', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
-  lb.writeString('hello world');
-  lb.flush();
+  const lb = small('hello world');
+  const pool = lb.pool;
   const s = lb.slice(5);
   lb.skip(lb.length);
   lb.release(); // the source drained and dropped its node; the slice still holds the block
@@ -59,8 +53,8 @@ test('a slice survives release() and close() of its source; its block stays out 
 });
 
 test('slice() releases the consumed part of the source', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   lb.writeString('0123456789abcdef', 'latin1'); // fills node 1
   lb.writeString('ghij', 'latin1'); // node 2
   lb.flush();
@@ -71,8 +65,7 @@ test('slice() releases the consumed part of the source', () => {
   assert.equal(s.readString(2), 'gh');
   assert.equal(lb.readString(2), 'ij');
   s.close();
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('a slice can be read in parts, released, written to and flushed', () => {
@@ -90,8 +83,7 @@ test('a slice can be read in parts, released, written to and flushed', () => {
   assert.equal(thief.readString(thief.length), 'T');
   thief.close();
   s.close();
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('mallocAck on a slice drops only the unflushed bytes, never the shared readable nodes', () => {
@@ -108,8 +100,7 @@ test('mallocAck on a slice drops only the unflushed bytes, never the shared read
   s.flush();
   assert.equal(s.readString(1), 'Z');
   s.close();
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('append(other) moves readable and unflushed bytes as unflushed bytes, leaving other empty and usable', () => {
@@ -228,8 +219,7 @@ test('append() of a slice of itself rotates the data', () => {
   lb.append(lb.slice(3));
   lb.flush();
   assert.equal(contents(lb).toString(), 'abc123');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('append() to itself is refused; closed buffers are refused both ways', () => {

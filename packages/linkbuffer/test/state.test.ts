@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer, BlockPool, defaultPool } from '../src/index.js';
-import { assertAllBack, smallPool } from './helpers.js';
+import { smallPool, finish, assertAllBack, small } from './helpers.js';
 
 test('a new buffer is empty, open, and uses the default pool unless given one', () => {
   const lb = new LinkBuffer();
@@ -17,8 +17,7 @@ test('a new buffer is empty, open, and uses the default pool unless given one', 
 });
 
 test('length counts flushed unconsumed bytes; mallocLength counts written unflushed bytes', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
   lb.writeString('abc');
   lb.malloc(5);
   assert.equal(lb.length, 0);
@@ -34,13 +33,12 @@ test('length counts flushed unconsumed bytes; mallocLength counts written unflus
   assert.equal(lb.length, 1);
   lb.readByte();
   assert.equal(lb.isEmpty, true);
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('mallocCapacity is the room left in a writable tail, and malloc within it adds no node', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   assert.equal(lb.mallocCapacity, 0, 'no tail yet');
   lb.writeByte(1);
   assert.equal(lb.mallocCapacity, 15);
@@ -59,8 +57,8 @@ test('mallocCapacity is the room left in a writable tail, and malloc within it a
 });
 
 test('close() returns every block, zeroes the counters and is idempotent', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   lb.writeString('x'.repeat(40));
   lb.flush();
   lb.writeString('pending');
@@ -71,8 +69,7 @@ test('close() returns every block, zeroes the counters and is idempotent', () =>
   assert.equal(lb.length, 0);
   assert.equal(lb.mallocLength, 0);
   assertAllBack(pool);
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('Symbol.dispose closes the buffer (using declarations)', () => {
@@ -106,6 +103,5 @@ test('a nodeSize of 0 is treated as 1: blocks come from the smallest class and s
   assert.equal(lb.readUint8(), 1);
   assert.equal(lb.readUint16BE(), 0x0203);
   assert.equal(lb.readByte(), 4);
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });

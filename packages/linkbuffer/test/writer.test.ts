@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkBuffer } from '../src/index.js';
-import { bytes, contents, own, smallPool, assertAllBack } from './helpers.js';
+import { smallPool, own, bytes, finish, assertAllBack, contents, small } from './helpers.js';
 
 test('malloc() returns one contiguous region that becomes readable only at flush()', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   const a = lb.malloc(10);
   assert.equal(a.length, 10);
   a.write('0123456789', 'latin1');
@@ -25,13 +25,12 @@ test('malloc() returns one contiguous region that becomes readable only at flush
   assert.equal(lb.length, 120);
   assert.equal(lb.readString(20), '0123456789abcdefghij');
   assert.equal(lb.readString(100), 'z'.repeat(100));
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('malloc(0) returns an empty region and changes nothing', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   assert.equal(lb.malloc(0).length, 0);
   assert.equal(lb.mallocLength, 0);
   assert.equal(pool.stats().blocksOutstanding, 0);
@@ -41,8 +40,8 @@ test('malloc(0) returns an empty region and changes nothing', () => {
 });
 
 test('mallocAck(n) keeps the first n unflushed bytes, across writes and nodes', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   lb.writeString('keep');
   lb.malloc(12).fill(0x21);
   lb.malloc(16).fill(0x22); // a second node
@@ -54,15 +53,11 @@ test('mallocAck(n) keeps the first n unflushed bytes, across writes and nodes', 
   lb.writeString('+');
   lb.flush();
   assert.equal(lb.readString(lb.length), 'keep!!+');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('mallocAck keeps already-flushed data; mallocAck(0) drops every unflushed byte; ack of all is a no-op', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
-  lb.writeString('flushed');
-  lb.flush();
+  const lb = small('flushed');
   lb.writeString('pending');
   lb.mallocAck(lb.mallocLength);
   assert.equal(lb.mallocLength, 7);
@@ -71,20 +66,17 @@ test('mallocAck keeps already-flushed data; mallocAck(0) drops every unflushed b
   assert.equal(lb.length, 7);
   lb.flush();
   assert.equal(lb.readString(lb.length), 'flushed');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('mallocAck can cut a by-reference node (writeBinary above the threshold)', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16, binaryInplaceThreshold: 4 });
+  const lb = small(undefined, { binaryInplaceThreshold: 4 });
   lb.writeString('ab');
   lb.writeBinary(bytes('cdefgh'));
   lb.mallocAck(5);
   lb.flush();
   assert.equal(lb.readString(lb.length), 'abcde');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('flush() with nothing written is a no-op; flushes accumulate in order', () => {
@@ -101,14 +93,13 @@ test('flush() with nothing written is a no-op; flushes accumulate in order', () 
 });
 
 test('writeByte() appends single bytes, filling one node and spilling to the next', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   for (let i = 0; i < 40; i++) lb.writeByte(i);
   assert.equal(pool.stats().blocksOutstanding, 3);
   lb.flush();
   assert.deepEqual([...contents(lb)], Array.from({ length: 40 }, (_, i) => i));
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('writeString() encodes utf8 (default), latin1, ascii, hex, base64 and utf16le; returns the byte count', () => {
@@ -134,8 +125,8 @@ test('writeString() encodes utf8 (default), latin1, ascii, hex, base64 and utf16
 });
 
 test('writeString() of an empty string writes nothing; a long string lands in one node', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   assert.equal(lb.writeString(''), 0);
   assert.equal(pool.stats().blocksOutstanding, 0);
   const long = 'ü'.repeat(300) + 'x'.repeat(800); // beyond the 1024-char fast estimate
@@ -144,8 +135,7 @@ test('writeString() of an empty string writes nothing; a long string lands in on
   lb.flush();
   assert.equal(lb.views().length, 1, 'encoded straight into one malloc region');
   assert.equal(lb.readString(n), long);
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('writeBinary() copies at or below the 4 KiB threshold and references above it', () => {
@@ -163,8 +153,7 @@ test('writeBinary() copies at or below the 4 KiB threshold and references above 
   small.fill(0); // a copied source may be reused at once
   assert.equal(lb.readString(4096), 'a'.repeat(4096));
   assert.equal(lb.readString(4097), 'b'.repeat(4097));
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('writeBinary() accepts plain Uint8Arrays and ignores empty input', () => {
@@ -180,8 +169,8 @@ test('writeBinary() accepts plain Uint8Arrays and ignores empty input', () => {
 });
 
 test('writeDirect() inserts a buffer by reference inside the last malloc region', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   const a = lb.malloc(6);
   const p = bytes('<ref>');
   lb.writeDirect(p, 2); // a[0..4) before p, a[4..6) after it
@@ -196,8 +185,7 @@ test('writeDirect() inserts a buffer by reference inside the last malloc region'
   assert.equal(lb.readString(lb.length), 'head<ref>TL!');
   lb.release();
   assertAllBack(pool);
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('writeDirect() with remainCap 0 appends; with no writable tail it just links', () => {
@@ -213,8 +201,7 @@ test('writeDirect() with remainCap 0 appends; with no writable tail it just link
 });
 
 test('link() adds a chunk by reference as readable, flushing pending writes first', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
   lb.writeString('ab');
   const chunk = bytes('cd');
   lb.link(chunk);
@@ -229,8 +216,7 @@ test('link() adds a chunk by reference as readable, flushing pending writes firs
   lb.writeString('g'); // writing after a linked chunk goes to a fresh node
   lb.flush();
   assert.equal(lb.readString(1), 'g');
-  lb.close();
-  assertAllBack(pool);
+  finish(lb);
 });
 
 test('link() of an empty chunk adds nothing but still flushes', () => {
@@ -246,8 +232,8 @@ test('link() of an empty chunk adds nothing but still flushes', () => {
 });
 
 test('mallocAck back before a writeDirect insertion drops p and the shared tail node', () => {
-  const pool = smallPool();
-  const lb = new LinkBuffer({ pool, nodeSize: 16 });
+  const lb = small();
+  const pool = lb.pool;
   const a = lb.malloc(8);
   a.write('abcdefgh', 'latin1');
   lb.writeDirect(bytes('<p>'), 4);

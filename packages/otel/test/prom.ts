@@ -1,8 +1,7 @@
 // Test helpers for Prometheus text: promtool's verdict, a sample's value, scraping an endpoint, and
 // starting the CLIs. (Not a test file.)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { until } from '@nocopy/test-kit';
 
 export const rpcBin = fileURLToPath(new URL('../../../rpc-demo/bin/nocopy-rpc.js', import.meta.url));
 export const proxyBin = fileURLToPath(new URL('../../../proxy/bin/nocopy-proxy.js', import.meta.url));
@@ -20,30 +19,30 @@ export function promtoolCheck(text: string): { status: number | null; output: st
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
-/** The value of the sample `name` whose labels include `labels`; undefined when there is none. */
-export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+/** Each sample line of `text`: its name, its labels and its value (comments skipped). */
+function* samples(text: string): Generator<{ name: string; labels: Record<string, string>; value: number }> {
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const have: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have[l[1]!] = l[2]!;
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+    if (m === null) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    yield { name: m[1]!, labels, value: Number(m[3]) };
   }
+}
+
+const hasAll = (have: Record<string, string>, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => have[k] === v);
+
+/** The value of the sample `name` whose labels include `labels`; undefined when there is none. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const s of samples(text)) if (s.name === name && hasAll(s.labels, labels)) return s.value;
   return undefined;
 }
 
 /** The samples `name` whose labels include `labels`, by the value of their label `by`. */
 export function samplesBy(text: string, name: string, by: string, labels: Record<string, string> = {}): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const have: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have[l[1]!] = l[2]!;
-    if (have[by] !== undefined && Object.entries(labels).every(([k, v]) => have[k] === v)) out.set(have[by]!, Number(m[3]));
-  }
+  for (const s of samples(text)) if (s.name === name && s.labels[by] !== undefined && hasAll(s.labels, labels)) out.set(s.labels[by]!, s.value);
   return out;
 }
 
@@ -53,28 +52,5 @@ export async function scrape(url: string): Promise<string> {
   return res.text();
 }
 
-export interface Cli {
-  child: ChildProcess;
-  line: string;
-  stop(): Promise<void>;
-}
-
-/** Starts `bin args` and waits for its startup line. */
-export async function startCli(bin: string, args: string[]): Promise<Cli> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await until(() => out.includes('\n') || child.exitCode !== null, () => `the startup line of ${bin} (stderr: ${err})`, 15_000);
-  if (!out.includes('\n')) throw new Error(`exited before its startup line: ${err}`);
-  return {
-    child,
-    line: out.slice(0, out.indexOf('\n')),
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+// startCli(bin, args): the CLI started, its startup line awaited, stop() to end it.
+export { startCli, type RunningCli as Cli } from '@nocopy/test-kit';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { assertDrained, pump, RawClient, sleep, startProxy, StreamVerifier, until, Upstream, within, type ProxyFixture } from './helpers.js';
+import { assertDrained, proxyRig, pump, RawClient, sleep, StreamVerifier, until, verifiedClient, within, type ProxyFixture } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -46,91 +46,69 @@ function assertBounded(peak: Peak, what: string): void {
 test('a client that does not read pauses the upstream; proxy memory stays bounded; then every byte arrives', async () => {
   const progress = { sent: 0, waiting: false };
   let upSocket: net.Socket | undefined;
-  const up = await new Upstream((s) => {
+  await using f = await proxyRig((s) => {
     upSocket = s;
     void pump(s, TOTAL, 128 * KiB, progress).then(() => s.end(), () => {});
-  }).listen();
-  const f = await startProxy(up.address, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
-  try {
-    const v = new StreamVerifier();
-    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
-    client.socket.on('data', (c: Buffer) => v.feed(c));
-    await until(() => v.bytes > 0, 'first bytes');
-    client.socket.pause(); // the slow reader
-    const peak = await watch(f, PAUSE);
-    // The upstream's writes back up once the kernel buffers and the proxy's bounded buffers are full.
-    assert.ok(progress.waiting, 'the upstream is held up by backpressure');
-    assert.ok(progress.sent < TOTAL / 2, `the upstream sent ${progress.sent} of ${TOTAL} B to a client that reads nothing`);
-    assertBounded(peak, 'the client read nothing');
-    assert.ok(peak.buffered > 0);
-    assert.ok((upSocket?.writableLength ?? 0) > 0, 'the upstream has output queued');
+  }, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
+  const { client, v } = verifiedClient(f.port);
+  await until(() => v.bytes > 0, 'first bytes');
+  client.socket.pause(); // the slow reader
+  const peak = await watch(f, PAUSE);
+  // The upstream's writes back up once the kernel buffers and the proxy's bounded buffers are full.
+  assert.ok(progress.waiting, 'the upstream is held up by backpressure');
+  assert.ok(progress.sent < TOTAL / 2, `the upstream sent ${progress.sent} of ${TOTAL} B to a client that reads nothing`);
+  assertBounded(peak, 'the client read nothing');
+  assert.ok(peak.buffered > 0);
+  assert.ok((upSocket?.writableLength ?? 0) > 0, 'the upstream has output queued');
 
-    client.socket.resume();
-    await within(client.endReceived, 30_000, 'the whole stream after resuming');
-    assert.equal(v.mismatchAt, -1, `stream differs at byte ${v.mismatchAt}`);
-    assert.equal(v.bytes, TOTAL);
-    client.socket.end();
-    await within(client.closed, 5000, 'client closed');
-    await assertDrained(f);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  client.socket.resume();
+  await within(client.endReceived, 30_000, 'the whole stream after resuming');
+  assert.equal(v.mismatchAt, -1, `stream differs at byte ${v.mismatchAt}`);
+  assert.equal(v.bytes, TOTAL);
+  client.socket.end();
+  await within(client.closed, 5000, 'client closed');
+  await assertDrained(f);
 });
 
 test('an upstream that does not read pauses the client; proxy memory stays bounded; then every byte arrives', async () => {
   const progress = { sent: 0, waiting: false };
   const v = new StreamVerifier();
   let upSocket: net.Socket | undefined;
-  const up = await new Upstream((s) => {
+  await using f = await proxyRig((s) => {
     upSocket = s;
     s.pause(); // the slow reader, from the start
     s.on('data', (c: Buffer) => v.feed(c));
     s.on('end', () => s.end(`${v.bytes} ${v.mismatchAt}`));
-  }).listen();
-  const f = await startProxy(up.address, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
-  try {
-    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
-    const upload = pump(client.socket, TOTAL, 128 * KiB, progress);
-    const peak = await watch(f, PAUSE);
-    assert.ok(progress.waiting, 'the client is held up by backpressure');
-    assert.ok(progress.sent < TOTAL / 2, `the client sent ${progress.sent} of ${TOTAL} B to an upstream that reads nothing`);
-    assertBounded(peak, 'the upstream read nothing');
-    assert.ok(peak.buffered > 0);
+  }, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
+  const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
+  const upload = pump(client.socket, TOTAL, 128 * KiB, progress);
+  const peak = await watch(f, PAUSE);
+  assert.ok(progress.waiting, 'the client is held up by backpressure');
+  assert.ok(progress.sent < TOTAL / 2, `the client sent ${progress.sent} of ${TOTAL} B to an upstream that reads nothing`);
+  assertBounded(peak, 'the upstream read nothing');
+  assert.ok(peak.buffered > 0);
 
-    upSocket!.resume();
-    await within(upload, 30_000, 'the upload after resuming');
-    client.socket.end();
-    await within(client.endReceived, 30_000, 'the upstream verdict');
-    assert.equal(client.data().toString(), `${TOTAL} -1`);
-    await within(client.closed, 5000, 'client closed');
-    await assertDrained(f);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  upSocket!.resume();
+  await within(upload, 30_000, 'the upload after resuming');
+  client.socket.end();
+  await within(client.endReceived, 30_000, 'the upstream verdict');
+  assert.equal(client.data().toString(), `${TOTAL} -1`);
+  await within(client.closed, 5000, 'client closed');
+  await assertDrained(f);
 });
 
 test('a slow reader on one pair does not hold up another pair', async () => {
-  const up = await new Upstream((s) => {
+  await using f = await proxyRig((s) => {
     void pump(s, 32 * MiB, 128 * KiB).then(() => s.end()).catch(() => {});
-  }).listen();
-  const f = await startProxy(up.address, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
-  try {
-    const slow = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
-    await slow.waitForReceived(1);
-    slow.socket.pause();
-    const fast = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
-    const v = new StreamVerifier();
-    fast.socket.on('data', (c: Buffer) => v.feed(c));
-    await within(fast.endReceived, 30_000, 'the fast client to get its whole stream');
-    assert.equal(v.check(32 * MiB, 'the fast client\'s stream'), '');
-    fast.socket.end();
-    slow.socket.destroy();
-    await within(Promise.all([fast.closed, slow.closed]), 5000, 'clients closed');
-    await assertDrained(f);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  }, { maxInboundBytes: LIMIT, maxOutboundBytes: LIMIT });
+  const slow = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
+  await slow.waitForReceived(1);
+  slow.socket.pause();
+  const { client: fast, v } = verifiedClient(f.port);
+  await within(fast.endReceived, 30_000, 'the fast client to get its whole stream');
+  assert.equal(v.check(32 * MiB, 'the fast client\'s stream'), '');
+  fast.socket.end();
+  slow.socket.destroy();
+  await within(Promise.all([fast.closed, slow.closed]), 5000, 'clients closed');
+  await assertDrained(f);
 });

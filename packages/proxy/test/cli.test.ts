@@ -2,40 +2,27 @@
 // bound address, one round trip, the stderr line for an unreachable upstream, SIGTERM -> exit 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { startCli, type RunningCli } from '@nocopy/test-kit';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deadPort, echoUpstream, RawClient, until, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-interface Running {
-  child: ChildProcess;
+interface Running extends RunningCli {
   port: number;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The CLI started, its startup line checked and the port it names taken. */
 async function start(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  try {
-    await until(() => out.includes('\n') || child.exitCode !== null, 'the startup line', 10_000);
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  }
-  const m = /^nocopy-proxy: listening on 127\.0\.0\.1:(\d+), upstream (\S+)\n$/.exec(out);
+  const cli = await startCli(CLI, args, 10_000);
+  const m = /^nocopy-proxy: listening on 127\.0\.0\.1:(\d+), upstream (\S+)$/.exec(cli.line);
   if (m === null) {
-    child.kill('SIGKILL');
-    throw new Error(`unexpected startup output ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`);
+    cli.child.kill('SIGKILL');
+    throw new Error(`unexpected startup output ${JSON.stringify(cli.stdout())}, stderr ${JSON.stringify(cli.stderr())}`);
   }
-  return { child, port: Number(m[1]), stdout: () => out, stderr: () => err, exit };
+  return { ...cli, port: Number(m[1]) };
 }
 
 test('the source starts with a node shebang and package.json names the bin shim that loads it', () => {

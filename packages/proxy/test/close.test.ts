@@ -9,56 +9,45 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockPool } from '@nocopy/linkbuffer';
 import { createProxy, TcpProxy } from '../src/index.js';
-import { assertDrained, echoUpstream, pump, RawClient, startProxy, until, Upstream, within } from './helpers.js';
+import { assertDrained, echoUpstream, proxyRig, pump, RawClient, until, within } from './helpers.js';
 
 test('close() ends idle pairs at once, stops accepting and leaves nothing behind', async () => {
-  const up = await echoUpstream();
-  const f = await startProxy(up.address);
-  try {
-    const clients = await Promise.all(Array.from({ length: 5 }, async () => {
-      const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
-      c.socket.write('x');
-      await c.waitForReceived(1);
-      return c;
-    }));
-    assert.equal(f.proxy.stats().clients, 5);
-    assert.equal(f.proxy.stats().upstreams, 5);
-    const started = Date.now();
-    await within(f.proxy.close({ timeout: 10_000 }), 5000, 'close');
-    assert.ok(Date.now() - started < 2000, 'idle pairs do not wait for the deadline');
-    await within(Promise.all(clients.map((c) => c.closed)), 5000, 'clients closed');
-    await until(() => up.sockets.size === 0, 'upstream sockets closed');
-    await assertDrained(f);
-    await assert.rejects(RawClient.dial(f.port, { allowHalfOpen: true }).connected(), /ECONNREFUSED/);
-    await f.proxy.close(); // idempotent
-  } finally {
-    await up.close();
-  }
+  await using f = await proxyRig('echo');
+  const clients = await Promise.all(Array.from({ length: 5 }, async () => {
+    const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
+    c.socket.write('x');
+    await c.waitForReceived(1);
+    return c;
+  }));
+  assert.equal(f.proxy.stats().clients, 5);
+  assert.equal(f.proxy.stats().upstreams, 5);
+  const started = Date.now();
+  await within(f.proxy.close({ timeout: 10_000 }), 5000, 'close');
+  assert.ok(Date.now() - started < 2000, 'idle pairs do not wait for the deadline');
+  await within(Promise.all(clients.map((c) => c.closed)), 5000, 'clients closed');
+  await until(() => f.up.sockets.size === 0, 'upstream sockets closed');
+  await assertDrained(f);
+  await assert.rejects(RawClient.dial(f.port, { allowHalfOpen: true }).connected(), /ECONNREFUSED/);
+  await f.proxy.close(); // idempotent: the rig closes it once more
 });
 
 test('close({ timeout }) destroys pairs still stuck at the deadline', async () => {
-  const up = await new Upstream((s) => void pump(s, 512 * 1024 * 1024).catch(() => {})).listen();
-  const f = await startProxy(up.address, { maxInboundBytes: 64 * 1024, maxOutboundBytes: 64 * 1024 });
-  try {
-    const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
-    await client.waitForReceived(1);
-    client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
-    // Stuck, not merely in flight: the output toward the paused client is at its cap (the kernel's
-    // buffers are full), so the pair cannot settle before the deadline. Any bytes at all can be a
-    // moment of forwarding that a loaded machine finishes before close() looks.
-    await until(() => f.proxy.stats().bufferedBytes >= 64 * 1024, 'the proxy holding a full output queue');
-    const started = Date.now();
-    await within(f.proxy.close({ timeout: 300 }), 5000, 'close');
-    const took = Date.now() - started;
-    assert.ok(took >= 250, `closed after ${took} ms, before the deadline`);
-    client.socket.resume(); // takes what was sent, then the FIN
-    await within(client.closed, 5000, 'client closed');
-    await until(() => up.sockets.size === 0, 'upstream socket closed');
-    await assertDrained(f);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  await using f = await proxyRig((s) => void pump(s, 512 * 1024 * 1024).catch(() => {}), { maxInboundBytes: 64 * 1024, maxOutboundBytes: 64 * 1024 });
+  const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
+  await client.waitForReceived(1);
+  client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
+  // Stuck, not merely in flight: the output toward the paused client is at its cap (the kernel's
+  // buffers are full), so the pair cannot settle before the deadline. Any bytes at all can be a
+  // moment of forwarding that a loaded machine finishes before close() looks.
+  await until(() => f.proxy.stats().bufferedBytes >= 64 * 1024, 'the proxy holding a full output queue');
+  const started = Date.now();
+  await within(f.proxy.close({ timeout: 300 }), 5000, 'close');
+  const took = Date.now() - started;
+  assert.ok(took >= 250, `closed after ${took} ms, before the deadline`);
+  client.socket.resume(); // takes what was sent, then the FIN
+  await within(client.closed, 5000, 'client closed');
+  await until(() => f.up.sockets.size === 0, 'upstream socket closed');
+  await assertDrained(f);
 });
 
 test('await using closes the proxy', async () => {
@@ -102,44 +91,32 @@ test('Unix sockets: listening on a path and an upstream given as { path }', asyn
 });
 
 test('maxConnections: clients beyond it are refused and counted', async () => {
-  const up = await echoUpstream();
-  const f = await startProxy(up.address, { maxConnections: 2 });
-  try {
-    const a = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
-    const b = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
-    a.socket.write('a');
-    b.socket.write('b');
-    await a.waitForReceived(1);
-    await b.waitForReceived(1);
-    const c = RawClient.dial(f.port, { allowHalfOpen: false });
-    await within(c.closed, 5000, 'the third client refused');
-    assert.equal(c.received, 0);
-    assert.equal(f.proxy.stats().refused, 1);
-    assert.equal(up.accepted, 2);
-    a.socket.end();
-    b.socket.end();
-    await assertDrained(f);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  await using f = await proxyRig('echo', { maxConnections: 2 });
+  const a = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
+  const b = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
+  a.socket.write('a');
+  b.socket.write('b');
+  await a.waitForReceived(1);
+  await b.waitForReceived(1);
+  const c = RawClient.dial(f.port, { allowHalfOpen: false });
+  await within(c.closed, 5000, 'the third client refused');
+  assert.equal(c.received, 0);
+  assert.equal(f.proxy.stats().refused, 1);
+  assert.equal(f.up.accepted, 2);
+  a.socket.end();
+  b.socket.end();
+  await assertDrained(f);
 });
 
 test('idleTimeout closes a pair without traffic, without reporting it', async () => {
-  const up = await echoUpstream();
-  const f = await startProxy(up.address, { idleTimeout: 150 });
-  try {
-    const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
-    c.socket.write('once');
-    await c.waitForReceived(4);
-    await within(c.closed, 5000, 'the idle pair closed');
-    await assertDrained(f);
-    await until(() => up.sockets.size === 0, 'upstream socket closed');
-    assert.deepEqual(f.errors, []);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  await using f = await proxyRig('echo', { idleTimeout: 150 });
+  const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
+  c.socket.write('once');
+  await c.waitForReceived(4);
+  await within(c.closed, 5000, 'the idle pair closed');
+  await assertDrained(f);
+  await until(() => f.up.sockets.size === 0, 'upstream socket closed');
+  assert.deepEqual(f.errors, []);
 });
 
 test('invalid options are refused with ERR_INVALID_OPTION', async () => {

@@ -10,7 +10,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type net from 'node:net';
 import type { Connection } from '@nocopy/transport';
 import { Relay, type Role } from '../src/relay.js';
-import { assertDrained, pump, RawClient, rng, sleep, startProxy, streamBytes, StreamVerifier, until, Upstream, within } from './helpers.js';
+import { assertCleanEnd, assertDrained, proxyRig, pump, RawClient, rng, sleep, streamBytes, StreamVerifier, until, verifiedClient, within } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -34,62 +34,44 @@ test('upload: the client FIN is passed on while bytes wait for the upstream, the
   const v = new StreamVerifier();
   let server: net.Socket | null = null;
   let upstreamEof = false;
-  const up = await new Upstream((s) => {
+  // A large output limit: the whole upload goes to the upstream socket's queue without waiting.
+  await using f = await proxyRig((s) => {
     server = s;
     s.pause(); // reads nothing until the race is set up
     s.on('data', (c: Buffer) => v.feed(c));
     s.on('end', () => (upstreamEof = true));
-  }).listen();
-  // A large output limit: the whole upload goes to the upstream socket's queue without waiting.
-  const f = await startProxy(up.address, { maxOutboundBytes: 64 * MiB });
-  try {
-    const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
-    void pump(client.socket, TOTAL, 100_000).then(() => client.socket.end());
-    await until(() => watch.find('upstream')?.writeEnded === true, 'the client FIN passed on', 20_000);
-    const upc = watch.find('upstream')!;
-    assert.ok(upc.writer.queued > 0, 'the precondition: upload bytes still queued when the FIN was passed on');
-    server!.end();
-    await until(() => upc.peerEnded, 'the upstream FIN at the proxy');
-    server!.resume();
-    await until(() => upstreamEof, 'EOF at the upstream', 20_000);
-    assert.equal(v.check(TOTAL, 'upload'), '');
-    await within(client.closed, 10_000, 'client close');
-    await assertDrained(f);
-    assert.deepEqual(f.errors, []);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  }, { maxOutboundBytes: 64 * MiB });
+  const client = await RawClient.dial(f.port, { allowHalfOpen: true }).connected();
+  void pump(client.socket, TOTAL, 100_000).then(() => client.socket.end());
+  await until(() => watch.find('upstream')?.writeEnded === true, 'the client FIN passed on', 20_000);
+  const upc = watch.find('upstream')!;
+  assert.ok(upc.writer.queued > 0, 'the precondition: upload bytes still queued when the FIN was passed on');
+  server!.end();
+  await until(() => upc.peerEnded, 'the upstream FIN at the proxy');
+  server!.resume();
+  await until(() => upstreamEof, 'EOF at the upstream', 20_000);
+  assert.equal(v.check(TOTAL, 'upload'), '');
+  await assertCleanEnd(f, client);
 });
 
 test('download: the upstream FIN is passed on while bytes wait for the client, then the client FINs; the client still gets every byte', async () => {
   using watch = watchConnections();
   const TOTAL = 24 * MiB + 13;
-  const up = await new Upstream((s) => {
+  await using f = await proxyRig((s) => {
     void pump(s, TOTAL, 100_000).then(() => s.end());
-  }).listen();
-  const f = await startProxy(up.address, { maxOutboundBytes: 64 * MiB });
-  try {
-    const v = new StreamVerifier();
-    const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
-    client.socket.pause(); // reads nothing until the race is set up
-    client.socket.on('data', (c: Buffer) => v.feed(c));
-    await client.connected();
-    await until(() => watch.find('client')?.writeEnded === true, 'the upstream FIN passed on', 20_000);
-    const cc = watch.find('client')!;
-    assert.ok(cc.writer.queued > 0, 'the precondition: download bytes still queued when the FIN was passed on');
-    client.socket.end();
-    await until(() => cc.peerEnded, 'the client FIN at the proxy');
-    client.socket.resume();
-    await within(client.endReceived, 20_000, 'EOF at the client');
-    assert.equal(v.check(TOTAL, 'download'), '');
-    await within(client.closed, 10_000, 'client close');
-    await assertDrained(f);
-    assert.deepEqual(f.errors, []);
-  } finally {
-    await f.proxy.close();
-    await up.close();
-  }
+  }, { maxOutboundBytes: 64 * MiB });
+  const { client, v } = verifiedClient(f.port);
+  client.socket.pause(); // reads nothing until the race is set up
+  await client.connected();
+  await until(() => watch.find('client')?.writeEnded === true, 'the upstream FIN passed on', 20_000);
+  const cc = watch.find('client')!;
+  assert.ok(cc.writer.queued > 0, 'the precondition: download bytes still queued when the FIN was passed on');
+  client.socket.end();
+  await until(() => cc.peerEnded, 'the client FIN at the proxy');
+  client.socket.resume();
+  await within(client.endReceived, 20_000, 'EOF at the client');
+  assert.equal(v.check(TOTAL, 'download'), '');
+  await assertCleanEnd(f, client);
 });
 
 /**
@@ -140,28 +122,20 @@ test('random chunk sizes, read stalls, output limits and FIN orders, both direct
     const what = `seed ${seed} (up ${UP}, down ${DOWN}, maxOutboundBytes ${maxOutboundBytes})`;
     const upload = new StreamVerifier();
     let upstreamEof = false;
-    const up = await new Upstream((s) => {
+    await using f = await proxyRig((s) => {
       s.on('data', (c: Buffer) => upload.feed(c));
       s.on('end', () => (upstreamEof = true));
       void playSide(s, DOWN, rng(seed * 31 + 1));
-    }).listen();
-    const f = await startProxy(up.address, { maxOutboundBytes });
-    try {
-      const download = new StreamVerifier();
-      const client = RawClient.dial(f.port, { allowHalfOpen: true, keep: false });
-      client.socket.on('data', (c: Buffer) => download.feed(c));
-      await client.connected();
-      await within(playSide(client.socket, UP, rng(seed * 31 + 2)), 30_000, `${what}: upload sent`);
-      await within(client.closed, 30_000, `${what}: both directions done`);
-      await until(() => upstreamEof, `${what}: EOF at the upstream`);
-      assert.equal(download.check(DOWN, `${what}, download`), '');
-      assert.equal(upload.check(UP, `${what}, upload`), '');
-      assert.equal(client.error, undefined);
-      await assertDrained(f, what);
-      assert.deepEqual(f.errors, []);
-    } finally {
-      await f.proxy.close();
-      await up.close();
-    }
+    }, { maxOutboundBytes });
+    const { client, v: download } = verifiedClient(f.port);
+    await client.connected();
+    await within(playSide(client.socket, UP, rng(seed * 31 + 2)), 30_000, `${what}: upload sent`);
+    await within(client.closed, 30_000, `${what}: both directions done`);
+    await until(() => upstreamEof, `${what}: EOF at the upstream`);
+    assert.equal(download.check(DOWN, `${what}, download`), '');
+    assert.equal(upload.check(UP, `${what}, upload`), '');
+    assert.equal(client.error, undefined);
+    await assertDrained(f, what);
+    assert.deepEqual(f.errors, []);
   }
 });

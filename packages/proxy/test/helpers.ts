@@ -8,7 +8,7 @@ import { createProxy, type TcpProxy, type ProxyOptions, type ProxyErrorInfo } fr
 
 // The raw client, the seeded PRNG and the dead port are test-kit's, as in every other test project.
 export { RawClient, deadPort, rng, sleep, within, until } from '@nocopy/test-kit';
-import { rng, until } from '@nocopy/test-kit';
+import { RawClient, rng, until, within } from '@nocopy/test-kit';
 
 /** `n` pseudo-random bytes for `seed`. */
 export function pattern(n: number, seed: number): Buffer {
@@ -169,4 +169,46 @@ export async function assertDrained(f: ProxyFixture, what = 'proxy', options: { 
   if (options.poolUsed !== false) assert.ok(s.hits + s.misses > 0, `${what}: pool never used`);
   assert.equal(s.blocksOutstanding, 0, `${what}: blocksOutstanding`);
   assert.equal(s.bytesOutstanding, 0, `${what}: bytesOutstanding`);
+}
+
+/** An upstream and a proxy in front of it, closed together (proxy first) by `await using`. */
+export interface ProxyRig extends ProxyFixture {
+  up: Upstream;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts an upstream (`onSocket` per accepted socket; `'echo'` pipes every byte back) and a proxy to it.
+ * The shape of nearly every proxy test, so that each one states only what differs.
+ */
+export async function proxyRig(
+  onSocket: ((s: net.Socket) => void) | 'echo',
+  options: Partial<ProxyOptions> = {},
+  upstreamOptions?: net.ServerOpts,
+): Promise<ProxyRig> {
+  const up = onSocket === 'echo' ? await echoUpstream() : await new Upstream(onSocket, upstreamOptions).listen();
+  const f = await startProxy(up.address, options);
+  return {
+    ...f,
+    up,
+    async [Symbol.asyncDispose]() {
+      await f.proxy.close();
+      await up.close();
+    },
+  };
+}
+
+/** A client dialled with every received byte checked against the test stream (not kept). */
+export function verifiedClient(port: number): { client: RawClient; v: StreamVerifier } {
+  const v = new StreamVerifier();
+  const client = RawClient.dial(port, { allowHalfOpen: true, keep: false });
+  client.socket.on('data', (c: Buffer) => v.feed(c));
+  return { client, v };
+}
+
+/** The end of a clean exchange: the client socket closes, the proxy drains, no error was reported. */
+export async function assertCleanEnd(f: ProxyFixture, client: RawClient, what = 'client close'): Promise<void> {
+  await within(client.closed, 10_000, what);
+  await assertDrained(f);
+  assert.deepEqual(f.errors, []);
 }

@@ -333,3 +333,5 @@ export { assertAllBack, type PoolLike } from './pool.js';
 export { referenceBomb } from './msgpack-bombs.js';
 // A real TLS ClientHello.
 export { captureClientHello } from './tls-hello.js';
+
+export { startCli, type RunningCli } from './cli.js';
