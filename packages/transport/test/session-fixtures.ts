@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import {
   type Codec,
-  type EventListener,
+  type SessionListener,
   type Session,
   type SessionServer,
   type SessionServerOptions,
@@ -34,9 +34,9 @@ export interface Recorded {
 }
 
 /** A listener that records every callback as "name:arg" and delegates to `extra`. */
-export function recorder(extra: Partial<EventListener<string>> = {}): { listener: EventListener<string>; rec: Recorded } {
+export function recorder(extra: Partial<SessionListener<string>> = {}): { listener: SessionListener<string>; rec: Recorded } {
   const rec: Recorded = { events: [], sessions: [], errors: [], reasons: [] };
-  const listener: EventListener<string> = {
+  const listener: SessionListener<string> = {
     onOpen(s) {
       rec.sessions.push(s);
       rec.events.push('open');
