@@ -73,7 +73,7 @@ test('a client that does not read pauses the upstream; proxy memory stays bounde
     await within(client.closed, 5000, 'client closed');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -106,7 +106,7 @@ test('an upstream that does not read pauses the client; proxy memory stays bound
     await within(client.closed, 5000, 'client closed');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -130,7 +130,7 @@ test('a slow reader on one pair does not hold up another pair', async () => {
     await within(Promise.all([fast.closed, slow.closed]), 5000, 'clients closed');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });

@@ -24,13 +24,17 @@ test('close() ends idle pairs at once, stops accepting and leaves nothing behind
     assert.equal(f.proxy.stats().clients, 5);
     assert.equal(f.proxy.stats().upstreams, 5);
     const started = Date.now();
-    await within(f.proxy.close({ timeout: 10_000 }), 5000, 'close');
+    await within(f.proxy.shutdown({ timeout: 10_000 }), 5000, 'close');
     assert.ok(Date.now() - started < 2000, 'idle pairs do not wait for the deadline');
     await within(Promise.all(clients.map((c) => c.closed)), 5000, 'clients closed');
     await until(() => up.sockets.size === 0, 'upstream sockets closed');
     await assertDrained(f);
     await assert.rejects(RawClient.dial(f.port, { allowHalfOpen: true }).connected(), /ECONNREFUSED/);
-    await f.proxy.close(); // idempotent
+    // One memoized promise: shutdown() again and close(), its alias, return it.
+    assert.equal(f.proxy.shutdown(), f.proxy.shutdown({ timeout: 1 }));
+    assert.equal(f.proxy.close(), f.proxy.shutdown());
+    assert.equal(f.proxy.shuttingDown, true);
+    await f.proxy.shutdown();
   } finally {
     await up.close();
   }
@@ -45,7 +49,7 @@ test('close({ timeout }) destroys pairs still stuck at the deadline', async () =
     client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
     await until(() => f.proxy.stats().bufferedBytes > 0, 'the proxy holding output');
     const started = Date.now();
-    await within(f.proxy.close({ timeout: 300 }), 5000, 'close');
+    await within(f.proxy.shutdown({ timeout: 300 }), 5000, 'close');
     const took = Date.now() - started;
     assert.ok(took >= 250, `closed after ${took} ms, before the deadline`);
     client.socket.resume(); // takes what was sent, then the FIN
@@ -53,7 +57,7 @@ test('close({ timeout }) destroys pairs still stuck at the deadline', async () =
     await until(() => up.sockets.size === 0, 'upstream socket closed');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -92,7 +96,7 @@ test('Unix sockets: listening on a path and an upstream given as { path }', asyn
     await until(() => proxy.stats().clients === 0 && proxy.stats().upstreams === 0, 'pair closed');
     assert.equal(pool.stats().blocksOutstanding, 0);
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
     await new Promise<void>((resolve) => upServer.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   }
@@ -117,7 +121,7 @@ test('maxConnections: clients beyond it are refused and counted', async () => {
     b.socket.end();
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -134,7 +138,7 @@ test('idleTimeout closes a pair without traffic, without reporting it', async ()
     await until(() => up.sockets.size === 0, 'upstream socket closed');
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });

@@ -43,7 +43,7 @@ test('random-size payloads from several clients come back byte for byte through 
     await until(() => up.sockets.size === 0, 'upstream sockets closed');
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -66,7 +66,7 @@ test('a big stream from the upstream reaches the client complete and in order, t
     await assertDrained(f);
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -89,7 +89,7 @@ test('a big upload reaches the upstream complete and in order; its digest comes 
     await within(client.closed, 5000, 'client close');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -133,7 +133,7 @@ test('both directions at once: a full-duplex stream, each side verifying what th
     assert.equal(upstreamDigest, expected.digest('hex'), 'upload digest');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });

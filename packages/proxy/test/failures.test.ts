@@ -28,7 +28,7 @@ test('upstream down at connect time: the client is closed and a clear error is r
     assert.equal(f.proxy.stats().dialFailures, 1);
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
   }
 });
 
@@ -69,7 +69,7 @@ test('upstream dies mid-stream (reset): the client is closed, nothing leaked, th
       assert.equal((f.errors[0]!.error as { code?: string }).code, 'ECONNRESET');
     }
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -88,7 +88,7 @@ test('upstream process gone mid-exchange (FIN, then nothing reads): the client s
     await sending;
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -106,7 +106,7 @@ test('client dies mid-stream: the upstream connection is closed, nothing leaked,
     await assertDrained(f);
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -119,7 +119,7 @@ test('many clients of an upstream that closes every connection at once: all pair
     await within(Promise.all(clients.map((c) => c.closed)), 10_000, 'all clients closed');
     await assertDrained(f, 'proxy', { poolUsed: false }); // no byte flows either way
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });

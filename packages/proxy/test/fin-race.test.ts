@@ -57,7 +57,7 @@ test('upload: the client FIN is passed on while bytes wait for the upstream, the
     await assertDrained(f);
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -87,7 +87,7 @@ test('download: the upstream FIN is passed on while bytes wait for the client, t
     await assertDrained(f);
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -160,7 +160,7 @@ test('random chunk sizes, read stalls, output limits and FIN orders, both direct
       await assertDrained(f, what);
       assert.deepEqual(f.errors, []);
     } finally {
-      await f.proxy.close();
+      await f.proxy.shutdown();
       await up.close();
     }
   }

@@ -36,7 +36,7 @@ test('client FIN: the upstream sees EOF after all data, replies, FINs; the clien
     await until(() => up.sockets.size === 0, 'upstream socket closed');
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -68,7 +68,7 @@ test('upstream FIN first: the client gets EOF but can still send; its bytes reac
     await until(() => up.sockets.size === 0, 'upstream socket closed');
   } finally {
     upstreamGot = [];
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -99,7 +99,7 @@ test('request and FIN sent at once, before the upstream dial can finish: both fo
     await assertDrained(f);
     assert.deepEqual(f.errors, []);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -117,7 +117,7 @@ test('a client without half-open support (the Node default) still gets the full 
     assert.equal(client.data().toString(), 'pingbye');
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });

@@ -37,7 +37,7 @@ test('a client that reads nothing: one write timeout, reported with stage client
     assert.deepEqual(writeTimeouts(f.errors), ['client'], JSON.stringify(f.errors.map((e) => ({ code: (e.error as { code?: unknown }).code, ...e.info }))));
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
@@ -61,7 +61,7 @@ test('an upstream that reads nothing: one write timeout, reported with stage ups
     assert.deepEqual(writeTimeouts(f.errors), ['upstream'], JSON.stringify(f.errors.map((e) => ({ code: (e.error as { code?: unknown }).code, ...e.info }))));
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
     await up.close();
   }
 });
