@@ -216,6 +216,19 @@ export class UnavailableError extends TransportError {
 }
 UnavailableError.prototype.name = 'UnavailableError';
 
+/**
+ * An optional peer dependency that a subpath needs is not installed: `@nocopy/transport/websocket`
+ * needs `ws` (npm install ws). `packageName` names it.
+ */
+export class MissingPeerDependencyError extends TransportError {
+  readonly packageName: string;
+  constructor(packageName: string, needer: string, options?: ErrorOptions) {
+    super(`${needer} needs the package '${packageName}', an optional peer dependency of @nocopy/transport: npm install ${packageName}`, 'ERR_MISSING_PEER_DEPENDENCY', options);
+    this.packageName = packageName;
+  }
+}
+MissingPeerDependencyError.prototype.name = 'MissingPeerDependencyError';
+
 // ---- discovery ----
 
 /**

@@ -32,6 +32,7 @@ export {
   NoSessionError,
   UnavailableError,
   DnsResolutionError,
+  MissingPeerDependencyError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 export * from './framing/index.js';

@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { once } from 'node:events';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from './ws-peer.js';
 import { ConnClosedError, HeartbeatTimeoutError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../util/validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
