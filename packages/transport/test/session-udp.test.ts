@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { sleep, until } from './helpers.js';
 import { ipv6LoopbackMissing, loopbackMulticastMissing } from '@nocopy/test-kit';
 import { fastWheel, lineCodec } from './session-fixtures.js';
-import { type Codec, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
+import { type Codec, ShutdownError, StoppableServer, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
 
 const json: Codec<unknown> = mapFrames(lengthField({ maxFrameLength: 1024 }), {
   decode: (f) => JSON.parse(f.toString('utf8')) as unknown,
@@ -235,4 +235,25 @@ test('udp: one datagram is one message: two lines in one datagram through a deli
   await until(() => got.length === 1, 'the one-line datagram');
   assert.deepEqual(got, ['c']);
   assert.equal(server.stats().malformed, 1);
+});
+
+test('udp: shutdown() is one memoized promise that closes every session, then listen() rejects; await using calls it', async () => {
+  const closes: unknown[] = [];
+  let sock: dgram.Socket;
+  {
+    await using server = createUdpSessionServer<string>({ codec: lineCodec(), listener: { onMessage: (s, m) => void s.send(m), onClose: (_s, r) => void closes.push(r) } });
+    assert.ok(server instanceof StoppableServer);
+    const { port } = await server.listen();
+    sock = dgram.createSocket('udp4');
+    sock.send('one\n', port, '127.0.0.1');
+    await once(sock, 'message');
+    assert.equal(server.size, 1);
+    const stopping = server.shutdown();
+    assert.equal(server.shutdown({ timeout: 1 }), stopping, 'the same promise');
+    await stopping;
+    assert.equal(server.size, 0);
+    assert.equal(closes.length, 1);
+    await assert.rejects(server.listen(), ShutdownError);
+  } // asyncDispose: shutdown() again, already done
+  sock.close();
 });
