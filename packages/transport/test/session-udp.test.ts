@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { sleep, until } from './helpers.js';
 import { ipv6LoopbackMissing, loopbackMulticastMissing } from '@nocopy/test-kit';
-import { fastWheel, lineCodec } from './session-fixtures.js';
+import { fastWheel, gatedListener, lineCodec } from './session-fixtures.js';
 import { type Codec, ShutdownError, StoppableServer, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
 
 const json: Codec<unknown> = mapFrames(lengthField({ maxFrameLength: 1024 }), {
@@ -126,19 +126,8 @@ test('udp: idle sessions expire; at maxSessions the least recently active peer m
 });
 
 test('udp: async onMessage keeps a peer\'s datagrams in order; a full queue drops and counts', async (t) => {
-  const seen: unknown[] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const server = createUdpSessionServer<unknown>({
-    codec: json,
-    maxQueued: 5,
-    listener: {
-      async onMessage(_s, m) {
-        seen.push(m);
-        if (m === 0) await gate;
-      },
-    },
-  });
+  const { seen, release, listener } = gatedListener<unknown>(0);
+  const server = createUdpSessionServer<unknown>({ codec: json, maxQueued: 5, listener });
   const { port } = await server.listen({ port: 0 });
   t.after(() => server.shutdown());
   const a = await peer();

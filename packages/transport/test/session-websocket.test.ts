@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { until } from './helpers.js';
-import { fastWheel, lineCodec, recorder } from './session-fixtures.js';
+import { fastWheel, gatedListener, lineCodec, recorder } from './session-fixtures.js';
 import { type Codec, ShutdownError, StoppableServer, createSessionClient, frames, lengthField, mapFrames } from '../src/index.js';
 import { createWebSocketSessionServer } from '../src/session/websocket-entry.js';
 
@@ -182,19 +182,8 @@ test('websocket backpressure: send() waits while the socket buffers past maxOutb
 });
 
 test('websocket: messages behind a slow onMessage queue up to maxQueued, then reading pauses; none is lost, all in order', async (t) => {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const seen: string[] = [];
-  const server = createWebSocketSessionServer<string>({
-    codec: whole,
-    maxQueued: 5,
-    listener: {
-      async onMessage(_s, m) {
-        seen.push(m);
-        if (m === '0') await gate;
-      },
-    },
-  });
+  const { seen, release, listener } = gatedListener('0');
+  const server = createWebSocketSessionServer<string>({ codec: whole, maxQueued: 5, listener });
   const { port } = await server.listen({ port: 0 });
   t.after(() => server.shutdown());
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`);

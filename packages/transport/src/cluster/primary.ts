@@ -195,14 +195,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   restart(options: ClusterStopOptions = {}): Promise<void> {
     if (this.#stopping !== null) return Promise.reject(new ClusterStoppedError());
     if (this.#restarting !== null) return this.#restarting;
+    return this.#withDeadline(options, (timeout) => (this.#restarting = this.#rolling(timeout).finally(() => (this.#restarting = null))));
+  }
+
+  /** Runs `run` with the checked `options.timeout` (default drainTimeout); a bad one is a rejection, as everything these verbs report. */
+  #withDeadline(options: ClusterStopOptions, run: (timeout: number) => Promise<void>): Promise<void> {
     let timeout: number;
     try {
       timeout = checkMs('timeout', options.timeout, this.#drainTimeout);
     } catch (err) {
       return Promise.reject(err);
     }
-    this.#restarting = this.#rolling(timeout).finally(() => (this.#restarting = null));
-    return this.#restarting;
+    return run(timeout);
   }
 
   async #rolling(timeout: number): Promise<void> {
@@ -252,14 +256,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   shutdown(options: ClusterShutdownOptions = {}): Promise<void> {
     if (this.#stopping !== null) return this.#stopping;
-    let timeout: number;
-    try {
-      timeout = checkMs('timeout', options.timeout, this.#drainTimeout);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#stopping = this.#stop(timeout);
-    return this.#stopping;
+    return this.#withDeadline(options, (timeout) => (this.#stopping = this.#stop(timeout)));
   }
 
   /** The old name of shutdown(), kept as an alias: the same promise. */
