@@ -111,7 +111,7 @@ export class TcpProxy extends ServerFront<ProxyShutdownOptions> {
    * Starts accepting clients on `{ host, port }` (host defaults to 127.0.0.1, port to 0: any) or
    * `{ path }` (a Unix socket); resolves with the bound address.
    */
-  override listen(options: ProxyOptions['listen'] = {}, backlog?: number): Promise<AddressInfo | string> {
+  override async listen(options: ProxyOptions['listen'] = {}, backlog?: number): Promise<AddressInfo | string> {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('listen', options, '{ host, port } or { path }');
     if ('path' in options) return super.listen({ path: options.path, backlog });
     return super.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog });
