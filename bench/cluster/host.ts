@@ -27,7 +27,7 @@ if (variant === 'single') {
   // The workers run with the V8 flags this process got (execArgv), as the single server does.
   cluster = await runCluster({ module: workerModule, args: [kind], workers, execArgv: process.execArgv });
   port = (cluster.address as AddressInfo).port;
-  stop = () => cluster!.stop({ timeout: 1000 });
+  stop = () => cluster!.shutdown({ timeout: 1000 });
 }
 const pids = (): number[] => (cluster === null ? [] : cluster.stats().workers.map((w) => w.pid).filter((p): p is number => p !== null));
 

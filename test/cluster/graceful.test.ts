@@ -13,20 +13,20 @@ import { steadyLoad, type Load } from './load.js';
 const port = (c: Cluster) => (c.address as { port: number }).port;
 const primaryScript = fileURLToPath(new URL('./workers/primary.js', import.meta.url));
 
-test('stop() under load: every call in flight is answered, the workers exit', async (t) => {
+test('shutdown() under load: every call in flight is answered, the workers exit', async (t) => {
   using calls = callLog();
   const cluster = await runCluster({ module: rpcWorker, workers: 2, env: calls.env });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const client = createClient({ address: `127.0.0.1:${port(cluster)}`, connections: 4, timeout: 5000 });
   t.after(() => client.close());
   const pids = cluster.stats().workers.map((w) => w.pid!);
   const { load, settled, inFlight } = await inFlightCalls(client, calls);
-  await cluster.stop({ timeout: 5000 });
+  await cluster.shutdown({ timeout: 5000 });
   await settled;
-  t.diagnostic(`calls: ${load.sent} sent, ${load.ok} answered, ${load.failed} failed; ${inFlight} in flight at stop()`);
+  t.diagnostic(`calls: ${load.sent} sent, ${load.ok} answered, ${load.failed} failed; ${inFlight} in flight at shutdown()`);
   assert.equal(load.failed, 0, `failed calls: ${JSON.stringify(load.errors)}`);
   assert.equal(load.ok, load.sent);
-  assert.ok(!pids.some(alive), 'every worker has exited when stop() resolves');
+  assert.ok(!pids.some(alive), 'every worker has exited when shutdown() resolves');
   assert.equal(cluster.stats().refused, 0);
 });
 

@@ -28,7 +28,7 @@ function connect(p: number): Outcome {
 
 async function killWithQueue(t: import('node:test').TestContext, workers: number): Promise<void> {
   const cluster = await runCluster({ module: echoWorker, workers, policy: 'round-robin', restart: { initial: 50, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const victim = cluster.stats().workers[0]!.pid!;
   const clients: Outcome[] = [];
   t.after(() => clients.forEach((c) => c.socket.destroy()));

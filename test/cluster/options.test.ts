@@ -19,7 +19,7 @@ const port = (c: Cluster) => (c.address as { port: number }).port;
 
 test('while no worker is up, accepted connections wait in the primary and are served when one is', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 1, restart: { initial: 300, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const first = cluster.stats().workers[0]!.pid!;
   const exited = once(cluster, 'worker-exit');
   process.kill(first, 'SIGKILL');
@@ -36,7 +36,7 @@ test('while no worker is up, accepted connections wait in the primary and are se
 
 test('past maxPending, connections are refused and counted', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 1, maxPending: 1, restart: { initial: 500, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const exited = once(cluster, 'worker-exit');
   process.kill(cluster.stats().workers[0]!.pid!, 'SIGKILL');
   await exited;
@@ -55,7 +55,7 @@ test('restart() whose new workers fail to start rejects and leaves the old ones 
   const flag = join(dir, 'bad-deploy');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cluster = await runCluster({ module: echoWorker, workers: 2, args: [`--crash-if=${flag}`] });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const pids = cluster.stats().workers.map((w) => w.pid);
   writeFileSync(flag, '');
   await assert.rejects(cluster.restart(), (e: unknown) => e instanceof WorkerStartError && e.slot === 0);
@@ -78,7 +78,7 @@ test('reusePort: detected by trying it; true is refused where unsupported, auto 
   if (supported) return;
   await assert.rejects(runCluster({ module: echoWorker, workers: 1, reusePort: true, listen: { port: 0 } }), (e: unknown) => e instanceof ReusePortUnsupportedError && e.code === 'ERR_REUSEPORT_UNSUPPORTED');
   const cluster = await runCluster({ module: echoWorker, workers: 1, reusePort: 'auto' });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   assert.equal(cluster.stats().mode, 'primary');
   const c = await connectEcho(port(cluster));
   assert.equal(await c.echo('x'), 'x');
@@ -109,7 +109,7 @@ test('tls: workers terminate TLS for the sockets they are handed', async (t) => 
   const tlsWorker = fileURLToPath(new URL('./workers/tls-echo.js', import.meta.url));
   const ca = readFileSync(new URL('../../../packages/transport/test/fixtures/localhost-cert.pem', import.meta.url));
   const cluster = await runCluster({ module: tlsWorker, workers: 2 });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const slots: number[] = [];
   for (let i = 0; i < 4; i++) {
     const s = tls.connect({ port: port(cluster), host: '127.0.0.1', ca, servername: 'localhost' });
@@ -129,14 +129,16 @@ test('tls: workers terminate TLS for the sockets they are handed', async (t) => 
   assert.deepEqual(cluster.stats().workers.map((w) => w.accepted), [2, 2]);
 });
 
-test('restart() while one runs returns that one; after stop() it rejects with ClusterStoppedError; stop() twice is one stop', async () => {
+test('restart() while one runs returns that one; after shutdown() it rejects with ClusterStoppedError; shutdown() twice (or stop(), its alias) is one stop', async () => {
   const cluster = await runCluster({ module: echoWorker, workers: 1 });
   const a = cluster.restart();
   assert.equal(cluster.restart(), a);
   await a;
   assert.equal(cluster.stats().restarts, 1);
-  const s1 = cluster.stop({ timeout: 1000 });
-  assert.equal(cluster.stop(), s1);
+  const s1 = cluster.shutdown({ timeout: 1000 });
+  assert.equal(cluster.shutdown(), s1);
+  assert.equal(cluster.stop(), s1, 'stop() is the alias of shutdown(): the same promise');
+  assert.equal(cluster.shuttingDown, true);
   await s1;
   await assert.rejects(cluster.restart(), (e: unknown) => e instanceof ClusterStoppedError && e.code === 'ERR_CLUSTER_STOPPED');
   assert.equal(cluster.stats().workers[0]!.state, 'down');

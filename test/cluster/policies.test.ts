@@ -2,9 +2,13 @@
 // primary's stats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCluster, sourceHashSlot, type Cluster } from '@nocopy/transport/cluster';
+import { runCluster, type Cluster } from '@nocopy/transport/cluster';
 import { until } from '@nocopy/test-kit';
 import { connectEcho, echoWorker, perSlot, type Client } from './helpers.js';
+import type * as Policies from '../../packages/transport/src/cluster/policies.js';
+
+// sourceHashSlot is internal to the package (not exported by /cluster): load the built module next to its entry point.
+const { sourceHashSlot } = (await import(new URL('./policies.js', import.meta.resolve('@nocopy/transport/cluster')).href)) as typeof Policies;
 
 const port = (c: Cluster) => (c.address as { port: number }).port;
 
@@ -15,7 +19,7 @@ async function closeAll(clients: Client[]): Promise<void> {
 
 test('round-robin: 6 connections over 3 workers, 2 each; stats agree', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 3, policy: 'round-robin' });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const clients: Client[] = [];
   for (let i = 0; i < 6; i++) clients.push(await connectEcho(port(cluster)));
   assert.deepEqual(perSlot(clients, 3), [2, 2, 2]);
@@ -35,7 +39,7 @@ test('round-robin: 6 connections over 3 workers, 2 each; stats agree', async (t)
 
 test('least-connections: new connections go to the worker with fewest open', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2, policy: 'least-connections' });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const clients: Client[] = [];
   for (let i = 0; i < 4; i++) clients.push(await connectEcho(port(cluster)));
   assert.deepEqual(perSlot(clients, 2), [2, 2]);
@@ -54,7 +58,7 @@ test('least-connections: new connections go to the worker with fewest open', asy
 
 test('least-connections counts sockets handed but not yet reported', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2, policy: 'least-connections' });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   // Opened all at once (no report can arrive between them): still an even split.
   const clients = await Promise.all(Array.from({ length: 8 }, () => connectEcho(port(cluster))));
   assert.deepEqual(perSlot(clients, 2), [4, 4]);
@@ -63,7 +67,7 @@ test('least-connections counts sockets handed but not yet reported', async (t) =
 
 test('source-hash: each source address sticks to the slot its hash names', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 3, policy: 'source-hash' });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const sources = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
   const clients: Client[] = [];
   for (const ip of sources) {

@@ -18,7 +18,7 @@ const primaryScript = fileURLToPath(new URL('./workers/primary.js', import.meta.
 
 test('rolling restart under connection churn: new pids in every slot, zero refused connections', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2 });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const before = cluster.stats().workers.map((w) => w.pid!);
   const churn = echoChurn(port(cluster));
   // Churn running before and after the restart: counted, not slept for.
@@ -40,7 +40,7 @@ test('rolling restart under connection churn: new pids in every slot, zero refus
 
 test('rolling restart under RPC load: zero refused connections, zero failed calls', async (t) => {
   const cluster = await runCluster({ module: rpcWorker, workers: 2 });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const client = createClient({ address: `127.0.0.1:${port(cluster)}`, connections: 4, timeout: 5000, retry: { maxAttempts: 1 } });
   t.after(() => client.close());
   const load = steadyLoad(client, 16, 'sleep', 20);

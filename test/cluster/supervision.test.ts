@@ -16,7 +16,7 @@ const primaryScript = fileURLToPath(new URL('./workers/primary.js', import.meta.
 
 test('SIGKILL of one worker: only its connections drop, new ones go to the other, it comes back', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2, restart: { initial: 400, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const clients: Client[] = [];
   for (let i = 0; i < 4; i++) clients.push(await connectEcho(port(cluster)));
   assert.deepEqual(perSlot(clients, 2), [2, 2]);
@@ -51,7 +51,7 @@ test('SIGKILL of one worker: only its connections drop, new ones go to the other
 
 test('a crash-looping worker backs off exponentially while the other serves', async (t) => {
   const cluster = await runCluster({ module: echoWorker, args: ['--crash-slot=1'], workers: 2, restart: { initial: 40, max: 320, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const delays: number[] = [];
   cluster.on('restart-scheduled', (e) => {
     if (e.slot === 1) delays.push(e.delay);
@@ -123,7 +123,7 @@ test('SIGKILL of the primary takes its workers down: no orphan', async () => {
 
 test('SIGTERM to one worker: it drains and exits 0, gets no new connections meanwhile, and is replaced; churn loses none', async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2, restart: { initial: 200, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const victim = cluster.stats().workers[0]!.pid!;
   const churn = echoChurn(port(cluster));
   await until(() => churn.done >= 20 || churn.errors.length > 0, 'the churn to run', 20_000);

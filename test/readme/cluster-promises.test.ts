@@ -14,7 +14,7 @@ const port = (c: Cluster) => (c.address as { port: number }).port;
 test('README "a worker that ran for restart.resetAfter starts the count again"', { timeout: 120_000 }, async (t) => {
   const RESET_AFTER = 2000;
   const cluster = await runCluster({ module: echoWorker, workers: 1, restart: { initial: 50, max: 10_000, jitter: 0, resetAfter: RESET_AFTER } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   // When each worker became ready, and each scheduled restart with the time it was scheduled: the
   // primary decides "ran for resetAfter" in the same synchronous run that emits 'restart-scheduled'.
   let readyAt = performance.now();
@@ -53,13 +53,13 @@ test('README "A connection handed to the worker just before its drain gets drain
     const cluster = await runCluster({ module: echoWorker, workers: 1, drainSettle: 5000 });
     try {
       const c = await connectEcho(port(cluster)); // greeted: the worker has it
-      const stopped = cluster.stop({ timeout: 10_000 });
+      const stopped = cluster.shutdown({ timeout: 10_000 });
       await sleep(300); // the first request is "on the way" for 300 ms, well within drainSettle
       assert.equal(await within(c.echo('first request'), 10_000, 'the reply'), 'first request');
       await within(c.closed, 20_000, 'the drained worker to close the connection');
       await within(stopped, 20_000, 'stop()');
     } finally {
-      await cluster.stop({ timeout: 1000 });
+      await cluster.shutdown({ timeout: 1000 });
     }
   }
   // drainSettle 0: the same idle connection is closed by the drain at once, before any request.
@@ -67,11 +67,11 @@ test('README "A connection handed to the worker just before its drain gets drain
     const cluster = await runCluster({ module: echoWorker, workers: 1, drainSettle: 0 });
     try {
       const c = await connectEcho(port(cluster));
-      const stopped = cluster.stop({ timeout: 10_000 });
+      const stopped = cluster.shutdown({ timeout: 10_000 });
       await within(c.closed, 20_000, 'the idle connection to be closed without a settle');
       await within(stopped, 20_000, 'stop()');
     } finally {
-      await cluster.stop({ timeout: 1000 });
+      await cluster.shutdown({ timeout: 1000 });
     }
   }
 });
@@ -99,7 +99,7 @@ test('README cluster.stats(): every socket the primary accepted is in a worker\'
   timeout: 120_000,
 }, async (t) => {
   const cluster = await runCluster({ module: echoWorker, workers: 2, restart: { initial: 100, jitter: 0 } });
-  t.after(() => cluster.stop({ timeout: 1000 }));
+  t.after(() => cluster.shutdown({ timeout: 1000 }));
   const outcomes = { done: 0, failed: 0, stuck: 0 };
   let running = true;
   const lanes = Array.from({ length: 8 }, async () => {

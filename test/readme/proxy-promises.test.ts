@@ -39,7 +39,7 @@ test('README "dialTimeout: ms to connect to the upstream": an upstream that neve
   const port = await blackHole(t);
   const errors: { error: unknown; stage: string }[] = [];
   const proxy = await createProxy({ upstream: `127.0.0.1:${port}`, dialTimeout: 300, onError: (error, info) => void errors.push({ error, stage: info.stage }) });
-  t.after(() => proxy.close({ timeout: 1000 }));
+  t.after(() => proxy.shutdown({ timeout: 1000 }));
   // From before the connect: the proxy starts its dial when it accepts, before connect() resolves here.
   const t0 = performance.now();
   const c = await RawClient.connect((proxy.address() as AddressInfo).port);
@@ -79,7 +79,7 @@ test('README "writeTimeout: close a pair whose reader takes nothing for this man
   const upstreamPort = (servers[0]!.address() as AddressInfo).port;
   const errors: { error: unknown; stage: string }[] = [];
   const proxy = await createProxy({ upstream: `127.0.0.1:${upstreamPort}`, writeTimeout: 300, onError: (error, info) => void errors.push({ error, stage: info.stage }) });
-  t.after(() => proxy.close({ timeout: 1000 }));
+  t.after(() => proxy.shutdown({ timeout: 1000 }));
   const c = await RawClient.connect((proxy.address() as AddressInfo).port);
   t.after(() => c.destroy());
   c.socket.pause(); // takes nothing

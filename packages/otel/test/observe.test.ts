@@ -78,7 +78,7 @@ describe('observe', () => {
     } finally {
       await client.close();
       await server.shutdown();
-      await proxy.close();
+      await proxy.shutdown();
       upstream.close();
     }
   });

@@ -134,7 +134,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    Promise.all([proxy.close({ timeout: shutdownTimeout }), metrics?.close()]).then(
+    Promise.all([proxy.shutdown({ timeout: shutdownTimeout }), metrics?.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`nocopy-proxy: shutdown failed: ${(err as Error).message}\n`);

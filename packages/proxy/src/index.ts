@@ -1,5 +1,5 @@
 // The zero-copy TCP proxy: createProxy() and its types.
-export { TcpProxy, createProxy, type ProxyStats, type ProxyCloseOptions } from './proxy.js';
+export { TcpProxy, createProxy, type ProxyStats, type ProxyShutdownOptions, type ProxyCloseOptions } from './proxy.js';
 export {
   type ProxyOptions,
   type ListenAddress,

@@ -1,9 +1,10 @@
 // createProxy(): an EventLoop whose onConnect dials the upstream for each client, after which relay.ts
-// forwards bytes both ways without copying. Shutdown stops accepting, drains the client connections
-// (their close callbacks close the upstreams) and waits until every upstream connection is gone too.
-import type { AddressInfo, Server } from 'node:net';
+// forwards bytes both ways without copying. It stands on the transport's ServerFront (serve, address,
+// one memoized shutdown, asyncDispose); its shutdown drains the client connections (their close
+// callbacks close the upstreams) and waits until every upstream connection is gone too.
+import type { AddressInfo } from 'node:net';
 import { checkMs } from '@nocopy/transport/util';
-import { Dialer, EventLoop, InvalidOptionError, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
+import { Dialer, EventLoop, InvalidOptionError, ServerFront, ShutdownError, type Connection, type ConnectionOptions } from '@nocopy/transport';
 import { Relay, type RelayHost, closePartner, forward, forwardEof, isNotable, onDisconnect, ownerOf } from './relay.js';
 import {
   DEFAULT_DIAL_TIMEOUT,
@@ -42,48 +43,44 @@ export interface ProxyStats {
   bufferedBytes: number;
 }
 
-export interface ProxyCloseOptions {
+export interface ProxyShutdownOptions {
   /** How long connections may take to finish what they are forwarding, in ms; then they are destroyed. Default 5000. */
   timeout?: number;
 }
 
-export class TcpProxy {
+/** @deprecated The options of close(), the old name of shutdown(): use ProxyShutdownOptions. */
+export type ProxyCloseOptions = ProxyShutdownOptions;
+
+export class TcpProxy extends ServerFront<ProxyShutdownOptions> {
   /** The upstream address, as a string. */
   readonly upstream: string;
-  /** Shared by every Relay of this proxy: counters, the error sink, the flush sentinel. */
-  readonly #host: RelayHost = {
-    bytesUp: 0,
-    bytesDown: 0,
-    report: (error, relay) => {
-      // One error can reach both places that report (the rejected forwarding and the upstream's close callback).
-      if (typeof error === 'object' && error !== null) {
-        if (this.#reported.has(error)) return;
-        this.#reported.add(error);
-      }
-      this.#emit(error, relay.role, relay.client);
-    },
-  };
+  /** Shared by every Relay of this proxy: the byte counters and the error sink. */
+  readonly #host: RelayHost;
   readonly #reported = new WeakSet<object>();
   readonly #loop: EventLoop<Relay>;
   readonly #dialer: Dialer<Relay>;
   readonly #target: ResolvedUpstream;
   readonly #onError: ProxyErrorHandler;
   readonly #upstreams = new Set<Connection<Relay>>();
-  /** Aborts dials still running once close() has closed their clients. */
+  /** Aborts dials still running once shutdown() has closed their clients. */
   readonly #dials = new AbortController();
   #dialing = 0;
   #dialFailures = 0;
-  #closing: Promise<void> | null = null;
   #settled: (() => void) | null = null;
 
   /** Use createProxy(), which also starts listening. */
   constructor(options: ProxyOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
-    this.#target = resolveUpstream(options.upstream);
-    this.upstream = this.#target.label;
+    const target = resolveUpstream(options.upstream);
     const onError = options.onError ?? logToStderr;
     if (typeof onError !== 'function') throw new InvalidOptionError('onError', onError, 'a function');
-    this.#onError = onError;
+    // The loop's handlers run only once connections arrive, after the constructor: `self` is set by then.
+    let self!: TcpProxy;
+    const host: RelayHost = {
+      bytesUp: 0,
+      bytesDown: 0,
+      report: (error, relay) => self.#report(error, relay),
+    };
     const conn: ConnectionOptions<Relay> = {
       allowHalfOpen: true,
       idleTimeout: options.idleTimeout ?? 0,
@@ -91,34 +88,33 @@ export class TcpProxy {
       maxInboundBytes: options.maxInboundBytes ?? DEFAULT_MAX_INBOUND,
       maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND,
       onDisconnect,
-      onError: this.#onConnError,
+      onError: (error, c) => self.#onConnError(error, c),
     };
     if (options.pool !== undefined) conn.pool = options.pool;
-    this.#loop = new EventLoop<Relay>(forward, {
+    const loop = new EventLoop<Relay>(forward, {
       ...conn,
       maxConnections: options.maxConnections ?? Infinity,
-      onPrepare: (c) => new Relay('client', this.#host, describePeer(c.remoteAddress, c.remotePort)),
-      onConnect: (relay, c) => this.#connect(relay, c),
+      onPrepare: (c) => new Relay('client', host, describePeer(c.remoteAddress, c.remotePort)),
+      onConnect: (relay, c) => self.#connect(relay, c),
     });
+    super(loop);
+    self = this;
+    this.#host = host;
+    this.#loop = loop;
+    this.#target = target;
+    this.upstream = target.label;
+    this.#onError = onError;
     this.#dialer = new Dialer<Relay>({ ...conn, onRequest: forward, timeout: checkMs('dialTimeout', options.dialTimeout, DEFAULT_DIAL_TIMEOUT) });
   }
 
-  /** Starts accepting clients. */
-  async listen(options: ProxyOptions['listen'] = {}, backlog?: number): Promise<void> {
+  /**
+   * Starts accepting clients on `{ host, port }` (host defaults to 127.0.0.1, port to 0: any) or
+   * `{ path }` (a Unix socket); resolves with the bound address.
+   */
+  override async listen(options: ProxyOptions['listen'] = {}, backlog?: number): Promise<AddressInfo | string> {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('listen', options, '{ host, port } or { path }');
-    if ('path' in options) await this.#loop.listen({ path: options.path, backlog });
-    else await this.#loop.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog });
-  }
-
-  /** Forwards clients accepted by an existing server (a cluster worker's, see @nocopy/transport/cluster) instead of listen(). */
-  serve(server: Server): this {
-    this.#loop.serve(server);
-    return this;
-  }
-
-  /** The bound address (a Unix socket path, or host, port and family), null before listening. */
-  address(): AddressInfo | string | null {
-    return this.#loop.address();
+    if ('path' in options) return super.listen({ path: options.path, backlog });
+    return super.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog });
   }
 
   stats(): ProxyStats {
@@ -147,17 +143,27 @@ export class TcpProxy {
   }
 
   /**
-   * Stops accepting; client connections with nothing in flight close at once, the others when their
-   * forwarding settles or at the deadline; each client's upstream is closed with it. Resolves when
-   * every connection is closed. Idempotent.
+   * shutdown() (ServerFront): stops accepting; client connections with nothing in flight close at
+   * once, the others when their forwarding settles or at the deadline (`timeout`, default 5000 ms);
+   * each client's upstream is closed with it. Resolves when every connection is closed; calling it
+   * again returns the same promise.
    */
-  close(options: ProxyCloseOptions = {}): Promise<void> {
-    if (this.#closing === null) this.#closing = this.#close(checkMs('timeout', options.timeout, 5000));
-    return this.#closing;
+  protected stopServer(options: ProxyShutdownOptions): Promise<void> {
+    return this.#close(checkMs('timeout', options.timeout, 5000));
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  /** The old name of shutdown(), kept as an alias: the same memoized promise. */
+  close(options: ProxyShutdownOptions = {}): Promise<void> {
+    return this.shutdown(options);
+  }
+
+  /** One error can reach both places that report (the rejected forwarding and the upstream's close callback). */
+  #report(error: unknown, relay: Relay): void {
+    if (typeof error === 'object' && error !== null) {
+      if (this.#reported.has(error)) return;
+      this.#reported.add(error);
+    }
+    this.#emit(error, relay.role, relay.client);
   }
 
   #emit(error: unknown, stage: ProxyErrorStage, client: string): void {
@@ -241,11 +247,11 @@ export class TcpProxy {
    * Errors thrown or rejected by the handlers: mostly the peer's (its write timed out while this
    * side's forwarding waited for it), reported with the role of the side that failed.
    */
-  readonly #onConnError = (error: unknown, conn: Connection<Relay>): void => {
+  #onConnError(error: unknown, conn: Connection<Relay>): void {
     if (!isNotable(error)) return;
     const owner = ownerOf(error, conn);
     this.#host.report(error, owner.ctx, owner);
-  };
+  }
 }
 
 function held(conn: Connection<Relay>): number {

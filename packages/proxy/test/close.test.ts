@@ -1,4 +1,4 @@
-// The proxy's lifecycle and options: close() and `await using`, a close deadline that ends stuck
+// The proxy's lifecycle and options: shutdown() (close() its alias) and `await using`, a shutdown deadline that ends stuck
 // pairs, Unix sockets on both ends, maxConnections, the idle timeout, option validation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { BlockPool } from '@nocopy/linkbuffer';
 import { createProxy, TcpProxy } from '../src/index.js';
 import { assertDrained, echoUpstream, proxyRig, pump, RawClient, until, within } from './helpers.js';
 
-test('close() ends idle pairs at once, stops accepting and leaves nothing behind', async () => {
+test('shutdown() ends idle pairs at once, stops accepting and leaves nothing behind', async () => {
   await using f = await proxyRig('echo');
   const clients = await Promise.all(Array.from({ length: 5 }, async () => {
     const c = await RawClient.dial(f.port, { allowHalfOpen: false }).connected();
@@ -22,16 +22,20 @@ test('close() ends idle pairs at once, stops accepting and leaves nothing behind
   assert.equal(f.proxy.stats().clients, 5);
   assert.equal(f.proxy.stats().upstreams, 5);
   const started = Date.now();
-  await within(f.proxy.close({ timeout: 10_000 }), 5000, 'close');
+  await within(f.proxy.shutdown({ timeout: 10_000 }), 5000, 'close');
   assert.ok(Date.now() - started < 2000, 'idle pairs do not wait for the deadline');
   await within(Promise.all(clients.map((c) => c.closed)), 5000, 'clients closed');
   await until(() => f.up.sockets.size === 0, 'upstream sockets closed');
   await assertDrained(f);
   await assert.rejects(RawClient.dial(f.port, { allowHalfOpen: true }).connected(), /ECONNREFUSED/);
-  await f.proxy.close(); // idempotent: the rig closes it once more
+  // One memoized promise: shutdown() again and close(), its alias, return it.
+  assert.equal(f.proxy.shutdown(), f.proxy.shutdown({ timeout: 1 }));
+  assert.equal(f.proxy.close(), f.proxy.shutdown());
+  assert.equal(f.proxy.shuttingDown, true);
+  await f.proxy.shutdown(); // the rig shuts it down once more
 });
 
-test('close({ timeout }) destroys pairs still stuck at the deadline', async () => {
+test('shutdown({ timeout }) destroys pairs still stuck at the deadline', async () => {
   await using f = await proxyRig((s) => void pump(s, 512 * 1024 * 1024).catch(() => {}), { maxInboundBytes: 64 * 1024, maxOutboundBytes: 64 * 1024 });
   const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
   await client.waitForReceived(1);
@@ -41,7 +45,7 @@ test('close({ timeout }) destroys pairs still stuck at the deadline', async () =
   // moment of forwarding that a loaded machine finishes before close() looks.
   await until(() => f.proxy.stats().bufferedBytes >= 64 * 1024, 'the proxy holding a full output queue');
   const started = Date.now();
-  await within(f.proxy.close({ timeout: 300 }), 5000, 'close');
+  await within(f.proxy.shutdown({ timeout: 300 }), 5000, 'close');
   const took = Date.now() - started;
   assert.ok(took >= 250, `closed after ${took} ms, before the deadline`);
   client.socket.resume(); // takes what was sent, then the FIN
@@ -84,7 +88,7 @@ test('Unix sockets: listening on a path and an upstream given as { path }', asyn
     await until(() => proxy.stats().clients === 0 && proxy.stats().upstreams === 0, 'pair closed');
     assert.equal(pool.stats().blocksOutstanding, 0);
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
     await new Promise<void>((resolve) => upServer.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   }

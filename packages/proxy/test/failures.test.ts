@@ -28,7 +28,7 @@ test('upstream down at connect time: the client is closed and a clear error is r
     assert.equal(f.proxy.stats().dialFailures, 1);
     await assertDrained(f);
   } finally {
-    await f.proxy.close();
+    await f.proxy.shutdown();
   }
 });
 

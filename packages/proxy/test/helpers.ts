@@ -192,7 +192,7 @@ export async function proxyRig(
     ...f,
     up,
     async [Symbol.asyncDispose]() {
-      await f.proxy.close();
+      await f.proxy.shutdown();
       await up.close();
     },
   };

@@ -182,7 +182,11 @@ export class SessionRejectedError extends TransportError {
 }
 SessionRejectedError.prototype.name = 'SessionRejectedError';
 
-/** A codec could not decode the input (a codec's own error, not already a coded one, is its `cause`). */
+/**
+ * A session's codec could not decode the input, or a datagram or WebSocket message held bytes past
+ * its one message (the codec's own error, not already a coded one, is its `cause`). Sessions only:
+ * the RPC layer's malformed input is its own error.
+ */
 export class MalformedMessageError extends TransportError {
   constructor(detail: string, options?: ErrorOptions) {
     super(`malformed message: ${detail}`, 'ERR_MALFORMED_MESSAGE', options);
@@ -215,6 +219,19 @@ export class UnavailableError extends TransportError {
   }
 }
 UnavailableError.prototype.name = 'UnavailableError';
+
+/**
+ * An optional peer dependency that a subpath needs is not installed: `@nocopy/transport/websocket`
+ * needs `ws` (npm install ws). `packageName` names it.
+ */
+export class MissingPeerDependencyError extends TransportError {
+  readonly packageName: string;
+  constructor(packageName: string, needer: string, options?: ErrorOptions) {
+    super(`${needer} needs the package '${packageName}', an optional peer dependency of @nocopy/transport: npm install ${packageName}`, 'ERR_MISSING_PEER_DEPENDENCY', options);
+    this.packageName = packageName;
+  }
+}
+MissingPeerDependencyError.prototype.name = 'MissingPeerDependencyError';
 
 // ---- discovery ----
 

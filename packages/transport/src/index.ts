@@ -1,6 +1,6 @@
 export { EventLoop, type EventLoopOptions, type ListenOptions, type ShutdownOptions, type EventLoopStats } from './eventloop.js';
 export { Connection } from './connection.js';
-export { ServerFront } from './server-front.js';
+export { ServerFront, StoppableServer } from './server-front.js';
 export type { Reader, WaitOptions } from './reader.js';
 export type { Writer } from './writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
@@ -32,6 +32,7 @@ export {
   NoSessionError,
   UnavailableError,
   DnsResolutionError,
+  MissingPeerDependencyError,
 } from './errors.js';
 export { connectionOpenChannel, connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
 export * from './framing/index.js';

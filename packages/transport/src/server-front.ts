@@ -2,32 +2,13 @@
 // serve(), address() and one verb to stop, shutdown(), which returns the same promise when called
 // again and is what `await using` calls. A server built on an EventLoop extends this class and
 // implements only what its shutdown adds after the loop's own (drain its protocol, close its pools).
+// Servers on other sockets (UDP, WebSocket over HTTP) extend StoppableServer: the same one verb.
 import type { AddressInfo, Server } from 'node:net';
 import type { EventLoop, ListenOptions, ShutdownOptions } from './eventloop.js';
 
-export abstract class ServerFront<O extends ShutdownOptions = ShutdownOptions> implements AsyncDisposable {
-  readonly #loop: EventLoop<any>;
+/** The one verb to stop a server: shutdown(), memoized, never rejecting, and what `await using` calls. */
+export abstract class StoppableServer<O extends { timeout?: number } = ShutdownOptions> implements AsyncDisposable {
   #stopping: Promise<void> | null = null;
-
-  protected constructor(loop: EventLoop<any>) {
-    this.#loop = loop;
-  }
-
-  /** Listens on a new server (TCP, TLS or a Unix socket path); resolves with its address. */
-  listen(options?: ListenOptions): Promise<AddressInfo | string> {
-    return this.#loop.listen(options);
-  }
-
-  /** Accepts the connections of a server made elsewhere (a cluster worker's); it stays open at shutdown. */
-  serve(server: Server): this {
-    this.#loop.serve(server);
-    return this;
-  }
-
-  /** The address listen() bound (a socket path, or host, port and family), null before listening. */
-  address(): AddressInfo | string | null {
-    return this.#loop.address();
-  }
 
   /** Whether shutdown() has been called. */
   get shuttingDown(): boolean {
@@ -48,5 +29,30 @@ export abstract class ServerFront<O extends ShutdownOptions = ShutdownOptions> i
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+}
+
+export abstract class ServerFront<O extends ShutdownOptions = ShutdownOptions> extends StoppableServer<O> {
+  readonly #loop: EventLoop<any>;
+
+  protected constructor(loop: EventLoop<any>) {
+    super();
+    this.#loop = loop;
+  }
+
+  /** Listens on a new server (TCP, TLS or a Unix socket path); resolves with its address. */
+  listen(options?: ListenOptions): Promise<AddressInfo | string> {
+    return this.#loop.listen(options);
+  }
+
+  /** Accepts the connections of a server made elsewhere (a cluster worker's); it stays open at shutdown. */
+  serve(server: Server): this {
+    this.#loop.serve(server);
+    return this;
+  }
+
+  /** The address listen() bound (a socket path, or host, port and family), null before listening. */
+  address(): AddressInfo | string | null {
+    return this.#loop.address();
   }
 }

@@ -5,8 +5,13 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { freePort, until, within } from './helpers.js';
 import { lineCodec, recorder, sessionServer } from './session-fixtures.js';
-import { createSessionClient, type Session } from '../src/index.js';
+import { type SessionClient, createSessionClient, type Session } from '../src/index.js';
 
+
+/** A client of `port` that reconnects every `ms` exactly (no jitter) and ignores messages. */
+function backoffClient(port: number, ms: number): SessionClient<string> {
+  return createSessionClient<string>({ address: `127.0.0.1:${port}`, codec: lineCodec(), reconnect: { initial: ms, max: ms, jitter: 0 }, listener: { onMessage() {} } });
+}
 
 test('client: keeps N sessions open, sends round robin, and gets replies through its listener', async (t) => {
   const { listener: serverListener } = recorder({ onMessage: (s, m) => void s.send(`${s.id}:${m}`) });
@@ -82,32 +87,17 @@ test('client: a server that accepts and drops at once is not dialed in a hot loo
 test('client: close() during a backoff returns at once and dials no more', async () => {
   const port = await freePort();
   // A 60 s backoff: close() resolving at all within the liveness bound shows it did not wait for it.
-  const slow = createSessionClient<string>({
-    address: `127.0.0.1:${port}`,
-    codec: lineCodec(),
-    reconnect: { initial: 60_000, max: 60_000, jitter: 0 },
-    listener: { onMessage() {} },
-  });
+  const slow = backoffClient(port, 60_000);
   await until(() => slow.stats().waiting === 1, 'in backoff');
   await within(slow.close(), 10_000, 'close() during a 60 s backoff');
   assert.equal(slow.stats().waiting, 0);
   await assert.rejects(slow.ready(), { code: 'ERR_NO_SESSION' });
   await assert.rejects(slow.send('x'), { code: 'ERR_NO_SESSION' });
   // A 50 ms backoff: closed during it, the client dials no more over ten backoff periods.
-  const fast = createSessionClient<string>({
-    address: `127.0.0.1:${port}`,
-    codec: lineCodec(),
-    reconnect: { initial: 50, max: 50, jitter: 0 },
-    listener: { onMessage() {} },
-  });
+  const fast = backoffClient(port, 50);
   // A twin with the same backoff, not closed, dials again and again meanwhile: by its third dial
   // after the close, the closed one would have dialed too.
-  const twin = createSessionClient<string>({
-    address: `127.0.0.1:${port}`,
-    codec: lineCodec(),
-    reconnect: { initial: 50, max: 50, jitter: 0 },
-    listener: { onMessage() {} },
-  });
+  const twin = backoffClient(port, 50);
   await until(() => fast.stats().waiting === 1, 'in backoff');
   await fast.close();
   const dials = fast.stats().dials;

@@ -9,7 +9,7 @@ import { RawClient, frame, until } from './helpers.js';
 import { lineCodec, recorder, sessionServer } from './session-fixtures.js';
 import {
   type Codec,
-  type EventListener,
+  type SessionListener,
   type Session,
   Router,
   type TlvMessage,
@@ -30,7 +30,7 @@ test('an oversized message is refused on its header, before the body arrives; ea
   const { listener, rec } = recorder();
   const server = createSessionServer<unknown>({
     codec: json,
-    listener: { ...(listener as never as EventListener<unknown>), onMessage: (_s: unknown, m: unknown) => void got.push(m) },
+    listener: { ...(listener as never as SessionListener<unknown>), onMessage: (_s: unknown, m: unknown) => void got.push(m) },
   });
   await server.listen();
   t.after(() => server.shutdown());
@@ -47,7 +47,7 @@ test('malformed content: onError with a coded error, the session closes, the mes
   const { listener, rec } = recorder();
   const server = createSessionServer<unknown>({
     codec: json,
-    listener: { ...(listener as never as EventListener<unknown>), onMessage: (s: Session<unknown>, m: unknown) => void s.send({ echo: m }) },
+    listener: { ...(listener as never as SessionListener<unknown>), onMessage: (s: Session<unknown>, m: unknown) => void s.send({ echo: m }) },
   });
   await server.listen();
   t.after(() => server.shutdown());

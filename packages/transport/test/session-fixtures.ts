@@ -1,9 +1,10 @@
 // Session test fixtures: a line codec (messages are strings, one per '\n'), servers on 127.0.0.1:0
 // with a recording listener, and a session client on the same codec.
 import type { AddressInfo } from 'node:net';
+import { RawClient } from './helpers.js';
 import {
   type Codec,
-  type EventListener,
+  type SessionListener,
   type Session,
   type SessionServer,
   type SessionServerOptions,
@@ -34,9 +35,9 @@ export interface Recorded {
 }
 
 /** A listener that records every callback as "name:arg" and delegates to `extra`. */
-export function recorder(extra: Partial<EventListener<string>> = {}): { listener: EventListener<string>; rec: Recorded } {
+export function recorder(extra: Partial<SessionListener<string>> = {}): { listener: SessionListener<string>; rec: Recorded } {
   const rec: Recorded = { events: [], sessions: [], errors: [], reasons: [] };
-  const listener: EventListener<string> = {
+  const listener: SessionListener<string> = {
     onOpen(s) {
       rec.sessions.push(s);
       rec.events.push('open');
@@ -72,4 +73,28 @@ export async function sessionServer(
   const server = createSessionServer<string>({ codec: lineCodec(), ...options });
   const addr = (await server.listen()) as AddressInfo;
   return { server, port: addr.port };
+}
+
+/** A session server (stopped after the test) and one raw client connected to it. */
+export async function serverAndClient(
+  t: { after(fn: () => unknown): void },
+  options: Parameters<typeof sessionServer>[0],
+): Promise<{ server: SessionServer<string>; port: number; c: RawClient }> {
+  const { server, port } = await sessionServer(options);
+  t.after(() => server.shutdown());
+  return { server, port, c: await RawClient.connect(port) };
+}
+
+/** A listener that records each message and holds at `blocking` (its onMessage waits) until release(). */
+export function gatedListener<T>(blocking: T): { seen: T[]; release: () => void; listener: SessionListener<T> } {
+  const seen: T[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const listener: SessionListener<T> = {
+    async onMessage(_s, m) {
+      seen.push(m);
+      if (m === blocking) await gate;
+    },
+  };
+  return { seen, release, listener };
 }

@@ -10,7 +10,7 @@ import { sleep, until } from './helpers.js';
 import { fastWheel } from './session-fixtures.js';
 import {
   type Codec,
-  type EventListener,
+  type SessionListener,
   type Session,
   type SessionClientOptions,
   createSessionClient,
@@ -36,7 +36,7 @@ interface Side {
   sessions: Session<string>[];
 }
 
-function listenerFor(side: Side): EventListener<string> {
+function listenerFor(side: Side): SessionListener<string> {
   return {
     onOpen: (s) => void side.sessions.push(s),
     onMessage(s, m) {

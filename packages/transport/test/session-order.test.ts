@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, deferred, sleep, until, within } from './helpers.js';
-import { recorder, sessionServer } from './session-fixtures.js';
+import { recorder, serverAndClient, sessionServer } from './session-fixtures.js';
 import { AttributeKey, type Session } from '../src/index.js';
 
 test('sync listener: open, messages in order, close, then close callbacks LIFO', async (t) => {
@@ -16,9 +16,7 @@ test('sync listener: open, messages in order, close, then close callbacks LIFO',
       void s.send(m.toUpperCase());
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('a\nb\nc\n');
   assert.equal((await c.read(6)).toString(), 'A\nB\nC\n');
   c.socket.end();
@@ -67,9 +65,7 @@ test('close during an async onMessage: onClose waits for it to settle, and no la
       }
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('first\nsecond\n');
   await until(() => rec.events.includes('message:first'), 'first delivered');
   // close('bye') has been called: the client's socket closing shows the close went ahead, and an
@@ -96,9 +92,7 @@ test('peer reset during an async onMessage: onClose once, after it settles', asy
       closes++;
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('x\n');
   await until(() => rec.events.includes('message:x'), 'delivered');
   c.socket.resetAndDestroy();
@@ -129,9 +123,7 @@ test('maxInFlight: messages start in order, at most N at once, and all complete'
     },
   });
   // Messages are copies here (strings), as maxInFlight > 1 requires.
-  const { server, port } = await sessionServer({ listener, maxInFlight: 4 });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener, maxInFlight: 4 });
   const n = 40;
   await c.write(Array.from({ length: n }, (_, i) => `${i}\n`).join(''));
   const expected = Array.from({ length: n }, (_, i) => `ok ${i}\n`).join('').length;
@@ -143,9 +135,7 @@ test('maxInFlight: messages start in order, at most N at once, and all complete'
 
 test('onOpen may refuse a session: SessionRejectedError to onError, onClose still once, no message delivered', async (t) => {
   const { listener, rec } = recorder({ onOpen: async () => false });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('hello\n').catch(() => {});
   await c.closed;
   await until(() => rec.events.includes('close'), 'closed');
@@ -160,9 +150,7 @@ test('a throwing onMessage goes to onError and closes the session after what it 
       if (m === 'boom') throw new Error('handler failed');
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('one\nboom\nthree\n');
   await c.closed;
   assert.equal(c.take().toString(), 'got one\ngot boom\n');
@@ -184,9 +172,7 @@ test('attributes are typed, kept while open and cleared after onClose', async (t
       inClose = s.attributes.get(kCount);
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('a\nb\nc\n');
   assert.equal((await c.read(6)).toString(), '1\n2\n3\n');
   c.socket.end();
@@ -203,9 +189,7 @@ test('send() on a closed session rejects with ERR_CONN_CLOSED; ignored, it is no
       session = s;
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { c } = await serverAndClient(t, { listener });
   await c.write('x\n');
   await until(() => session !== undefined, 'message');
   c.socket.destroy();
@@ -227,9 +211,7 @@ test('messages sent in one tick leave in one flush (one TCP segment on loopback)
       for (let i = 0; i < 50; i++) void s.send(`${m}${i}`);
     },
   });
-  const { server, port } = await sessionServer({ listener });
-  t.after(() => server.shutdown());
-  const c = await RawClient.connect(port);
+  const { server, c } = await serverAndClient(t, { listener });
   const chunks: number[] = [];
   c.socket.on('data', (b: Buffer) => chunks.push(b.length));
   await c.write('m\n');

@@ -7,8 +7,8 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { sleep, until } from './helpers.js';
 import { ipv6LoopbackMissing, loopbackMulticastMissing } from '@nocopy/test-kit';
-import { fastWheel, lineCodec } from './session-fixtures.js';
-import { type Codec, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
+import { fastWheel, gatedListener, lineCodec } from './session-fixtures.js';
+import { type Codec, ShutdownError, StoppableServer, createSessionClient, createUdpSessionServer, lengthField, mapFrames } from '../src/index.js';
 
 const json: Codec<unknown> = mapFrames(lengthField({ maxFrameLength: 1024 }), {
   decode: (f) => JSON.parse(f.toString('utf8')) as unknown,
@@ -126,19 +126,8 @@ test('udp: idle sessions expire; at maxSessions the least recently active peer m
 });
 
 test('udp: async onMessage keeps a peer\'s datagrams in order; a full queue drops and counts', async (t) => {
-  const seen: unknown[] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const server = createUdpSessionServer<unknown>({
-    codec: json,
-    maxQueued: 5,
-    listener: {
-      async onMessage(_s, m) {
-        seen.push(m);
-        if (m === 0) await gate;
-      },
-    },
-  });
+  const { seen, release, listener } = gatedListener<unknown>(0);
+  const server = createUdpSessionServer<unknown>({ codec: json, maxQueued: 5, listener });
   const { port } = await server.listen({ port: 0 });
   t.after(() => server.shutdown());
   const a = await peer();
@@ -235,4 +224,25 @@ test('udp: one datagram is one message: two lines in one datagram through a deli
   await until(() => got.length === 1, 'the one-line datagram');
   assert.deepEqual(got, ['c']);
   assert.equal(server.stats().malformed, 1);
+});
+
+test('udp: shutdown() is one memoized promise that closes every session, then listen() rejects; await using calls it', async () => {
+  const closes: unknown[] = [];
+  let sock: dgram.Socket;
+  {
+    await using server = createUdpSessionServer<string>({ codec: lineCodec(), listener: { onMessage: (s, m) => void s.send(m), onClose: (_s, r) => void closes.push(r) } });
+    assert.ok(server instanceof StoppableServer);
+    const { port } = await server.listen();
+    sock = dgram.createSocket('udp4');
+    sock.send('one\n', port, '127.0.0.1');
+    await once(sock, 'message');
+    assert.equal(server.size, 1);
+    const stopping = server.shutdown();
+    assert.equal(server.shutdown({ timeout: 1 }), stopping, 'the same promise');
+    await stopping;
+    assert.equal(server.size, 0);
+    assert.equal(closes.length, 1);
+    await assert.rejects(server.listen(), ShutdownError);
+  } // asyncDispose: shutdown() again, already done
+  sock.close();
 });

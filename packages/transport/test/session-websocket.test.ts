@@ -5,10 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { until } from './helpers.js';
-import { fastWheel, lineCodec, recorder } from './session-fixtures.js';
-import { type Codec, createSessionClient, frames, lengthField, mapFrames } from '../src/index.js';
+import { fastWheel, gatedListener, lineCodec, recorder } from './session-fixtures.js';
+import { type Codec, ShutdownError, StoppableServer, createSessionClient, frames, lengthField, mapFrames } from '../src/index.js';
 import { createWebSocketSessionServer } from '../src/session/websocket-entry.js';
 
 /** Messages are the WebSocket messages themselves, as text. */
@@ -181,19 +182,8 @@ test('websocket backpressure: send() waits while the socket buffers past maxOutb
 });
 
 test('websocket: messages behind a slow onMessage queue up to maxQueued, then reading pauses; none is lost, all in order', async (t) => {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const seen: string[] = [];
-  const server = createWebSocketSessionServer<string>({
-    codec: whole,
-    maxQueued: 5,
-    listener: {
-      async onMessage(_s, m) {
-        seen.push(m);
-        if (m === '0') await gate;
-      },
-    },
-  });
+  const { seen, release, listener } = gatedListener('0');
+  const server = createWebSocketSessionServer<string>({ codec: whole, maxQueued: 5, listener });
   const { port } = await server.listen({ port: 0 });
   t.after(() => server.shutdown());
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
@@ -205,4 +195,31 @@ test('websocket: messages behind a slow onMessage queue up to maxQueued, then re
   await until(() => seen.length === 100, () => `${seen.length} of 100`);
   assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => String(i)));
   ws.close();
+});
+
+test('websocket: serve() takes the connections of a TCP server made elsewhere (a cluster worker\'s); shutdown() is one memoized promise, the server stays open', async (t) => {
+  const server = createWebSocketSessionServer<string>({ codec: whole, listener: { onMessage: (s, m) => void s.send(`echo ${m}`) }, sendAs: 'text' });
+  assert.ok(server instanceof StoppableServer);
+  const tcp = net.createServer();
+  t.after(() => tcp.close());
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  assert.equal(server.serve(tcp), server);
+  assert.equal(server.address(), null, 'nothing listened');
+  const ws = new WebSocket(`ws://127.0.0.1:${(tcp.address() as AddressInfo).port}/`);
+  await once(ws, 'open');
+  ws.send('hi');
+  const [reply] = (await once(ws, 'message')) as [Buffer];
+  assert.equal(reply.toString(), 'echo hi');
+  assert.equal(server.size, 1);
+  const closed = once(ws, 'close');
+  const stopping = server.shutdown({ timeout: 5000 });
+  assert.equal(server.shutdown(), stopping, 'the same promise');
+  assert.equal(server.shuttingDown, true);
+  await stopping;
+  await closed;
+  assert.equal(server.size, 0);
+  assert.equal(tcp.listening, true, 'the served server stays open');
+  assert.throws(() => server.serve(tcp), ShutdownError);
+  await assert.rejects(server.listen(), ShutdownError);
 });

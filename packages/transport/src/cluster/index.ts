@@ -1,7 +1,8 @@
 // @nocopy/transport/cluster: one address served by N worker processes (see the README: Multi-core).
-export { runCluster, Cluster, type ClusterOptions, type ClusterListenOptions, type ClusterStopOptions, type ClusterEvents } from './primary.js';
+export { Cluster, type ClusterStopOptions, type ClusterShutdownOptions, type ClusterEvents } from './primary.js';
+export { runCluster, type ClusterOptions, type ClusterListenOptions } from './run.js';
 export { serveWorker, isClusterWorker, type ClusterServable, type ServeWorkerOptions, type ClusterWorker } from './worker.js';
-export { type Policy, POLICIES, fnv1a, sourceHashSlot } from './policies.js';
+export { type Policy, POLICIES } from './policies.js';
 export type { RestartOptions } from './backoff.js';
 export { reusePortSupported } from './reuse-port.js';
 export type { ClusterStats, ClusterWorkerStats, SlotState } from './stats.js';

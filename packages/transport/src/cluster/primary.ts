@@ -1,73 +1,27 @@
 // The primary: listens on the one address, hands each accepted socket to a worker process by policy,
 // supervises the workers (restart with backoff), replaces them one by one on restart(), and drains
-// them on stop(). It runs no user code itself.
-import net, { type AddressInfo, type Socket } from 'node:net';
-import { EventEmitter, once } from 'node:events';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { resolve as resolvePath } from 'node:path';
+// them on shutdown(). It runs no user code itself; runCluster() (run.ts) checks the options and
+// binds the address before it makes one.
+import type net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
 import { WorkerProcess, type ForkSpec, type WorkerExit } from './worker-process.js';
-import { Picker, POLICIES, type Policy, type SlotLoad } from './policies.js';
-import { resolveRestart, type ResolvedRestart, type RestartOptions } from './backoff.js';
+import { Picker, type Policy, type SlotLoad } from './policies.js';
+import type { ResolvedRestart } from './backoff.js';
 import { backoffDelay } from '../util/backoff.js';
-import { reusePortSupported } from './reuse-port.js';
-import { ClusterStoppedError, ReusePortUnsupportedError, WorkerStartError } from './errors.js';
+import { ClusterStoppedError, WorkerStartError } from './errors.js';
 import { clusterWorkerChannel } from './diagnostics.js';
 import type { ClusterStats, ClusterWorkerStats } from './stats.js';
-import { InvalidOptionError } from '../errors.js';
-import { checkBoolean, checkCount, checkEnum, checkMs } from '../util/validate.js';
+import { checkMs } from '../util/validate.js';
 import { noop } from '../util/thenable.js';
-
-export interface ClusterListenOptions {
-  port?: number;
-  host?: string;
-  backlog?: number;
-  /** A Unix socket path instead of a TCP port (not with reusePort). */
-  path?: string;
-}
-
-export interface ClusterOptions {
-  /** The worker module (a path or file: URL). It builds its server and calls serveWorker(server). */
-  module: string | URL;
-  /** Worker processes. Default os.availableParallelism(). */
-  workers?: number;
-  listen?: ClusterListenOptions;
-  /** How the primary hands out connections. Default 'round-robin'. */
-  policy?: Policy;
-  /**
-   * Let the kernel balance instead: every worker listens on the port with SO_REUSEPORT and the
-   * primary hands nothing. true requires it (ReusePortUnsupportedError where Node lacks it, Node < 22.12
-   * or not Linux); 'auto' uses it where available and falls back to the primary. Default false.
-   */
-  reusePort?: boolean | 'auto';
-  restart?: RestartOptions;
-  /** A worker that has not called serveWorker() within this many ms is killed (a failed start). Default 30000. */
-  startTimeout?: number;
-  /** The default deadline of stop() and restart() for a worker's connections, in ms. Default 30000. */
-  drainTimeout?: number;
-  /**
-   * A worker told to drain keeps reading for this many ms after the last connection it was handed,
-   * before its graceful shutdown closes idle connections: a connection handed to it a moment ago is
-   * idle only because its first request has not arrived yet. Default 100.
-   */
-  drainSettle?: number;
-  /** Accepted sockets held while no worker is ready (all restarting); past it they are refused. Default 1024. */
-  maxPending?: number;
-  /**
-   * SIGTERM and SIGINT stop the cluster (a second one kills the workers), SIGHUP restarts it.
-   * Default false (a library leaves signals alone).
-   */
-  signals?: boolean;
-  /** Arguments, execArgv and environment of the worker processes (default: the primary's execArgv and env). */
-  args?: string[];
-  execArgv?: string[];
-  env?: NodeJS.ProcessEnv;
-}
 
 export interface ClusterStopOptions {
   /** How long workers may take to finish their connections, in ms. Default: the cluster's drainTimeout. */
   timeout?: number;
 }
+
+/** The options of shutdown() (and of restart()): ClusterStopOptions under the verb's name. */
+export type ClusterShutdownOptions = ClusterStopOptions;
 
 /** Events: 'worker-ready' { slot, pid }, 'worker-exit' { slot, pid, code, signal, expected }, 'restart-scheduled' { slot, delay, failures }, 'error' (accept failures). */
 export interface ClusterEvents {
@@ -83,8 +37,10 @@ export interface ClusterEvents {
 /** Sockets sent to one worker and not yet reported received, at most (then it is skipped). */
 const MAX_IN_FLIGHT = 256;
 
-const kStart = Symbol('start');
-const kInstallSignals = Symbol('installSignals');
+/** @internal runCluster()'s handles on a new cluster. */
+export const kStart = Symbol('start');
+/** @internal */
+export const kInstallSignals = Symbol('installSignals');
 
 interface Slot {
   readonly index: number;
@@ -146,20 +102,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
   }
 
-  /** Starts every slot's first worker; resolves when each is ready or has failed once (then it is being restarted). */
+  /** @internal Starts every slot's first worker; resolves when each is ready or has failed once (then it is being restarted). */
   async [kStart](): Promise<void> {
     const first = this.#slots.map((s) => this.#spawn(s).ready.then(() => true, () => false));
     const ok = await Promise.all(first);
     if (!ok.includes(true)) {
-      await this.stop({ timeout: 0 });
+      await this.shutdown({ timeout: 0 });
       throw new WorkerStartError(0, 'every worker failed its first start (is the module right, and does it call serveWorker()?)');
     }
   }
 
+  /** @internal */
   [kInstallSignals](): void {
     // A second signal while stopping does not wait any longer: the workers are killed.
     const onStop = (): void => {
-      if (this.#stopping === null) void this.stop();
+      if (this.#stopping === null) void this.shutdown();
       else this.#killAll();
     };
     const onHup = (): void => void this.restart().catch(noop);
@@ -238,14 +195,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   restart(options: ClusterStopOptions = {}): Promise<void> {
     if (this.#stopping !== null) return Promise.reject(new ClusterStoppedError());
     if (this.#restarting !== null) return this.#restarting;
+    return this.#withDeadline(options, (timeout) => (this.#restarting = this.#rolling(timeout).finally(() => (this.#restarting = null))));
+  }
+
+  /** Runs `run` with the checked `options.timeout` (default drainTimeout); a bad one is a rejection, as everything these verbs report. */
+  #withDeadline(options: ClusterStopOptions, run: (timeout: number) => Promise<void>): Promise<void> {
     let timeout: number;
     try {
       timeout = checkMs('timeout', options.timeout, this.#drainTimeout);
     } catch (err) {
       return Promise.reject(err);
     }
-    this.#restarting = this.#rolling(timeout).finally(() => (this.#restarting = null));
-    return this.#restarting;
+    return run(timeout);
   }
 
   async #rolling(timeout: number): Promise<void> {
@@ -290,18 +251,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /**
    * Stops accepting, hands what is already accepted to a worker, then lets every worker finish its
    * connections (the RPC server answers each call it received) within `timeout` and exit. Resolves
-   * when all workers have exited.
+   * when all workers have exited; calling it again returns the same promise (the verb every nocopy
+   * server stops with).
    */
-  stop(options: ClusterStopOptions = {}): Promise<void> {
+  shutdown(options: ClusterShutdownOptions = {}): Promise<void> {
     if (this.#stopping !== null) return this.#stopping;
-    let timeout: number;
-    try {
-      timeout = checkMs('timeout', options.timeout, this.#drainTimeout);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#stopping = this.#stop(timeout);
-    return this.#stopping;
+    return this.#withDeadline(options, (timeout) => (this.#stopping = this.#stop(timeout)));
+  }
+
+  /** The old name of shutdown(), kept as an alias: the same promise. */
+  stop(options: ClusterStopOptions = {}): Promise<void> {
+    return this.shutdown(options);
+  }
+
+  /** Whether shutdown() has been called. */
+  get shuttingDown(): boolean {
+    return this.#stopping !== null;
   }
 
   async #stop(timeout: number): Promise<void> {
@@ -335,7 +300,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+    await this.shutdown();
   }
 
   // ---- handing out ----
@@ -458,64 +423,3 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (clusterWorkerChannel.hasSubscribers) clusterWorkerChannel.publish({ event: 'restart-scheduled', ...info });
   }
 }
-
-/** Starts a cluster: listens, forks the workers, and resolves once they are up (see ClusterOptions). */
-export async function runCluster(options: ClusterOptions): Promise<Cluster> {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
-  const module = resolveModule(options.module);
-  const workers = checkCount('workers', options.workers, availableParallelism());
-  const policy = checkEnum('policy', options.policy, POLICIES, 'round-robin');
-  const restart = resolveRestart(options.restart);
-  const startTimeout = checkMs('startTimeout', options.startTimeout, 30_000);
-  const drainTimeout = checkMs('drainTimeout', options.drainTimeout, 30_000);
-  const settle = checkMs('drainSettle', options.drainSettle, 100);
-  const maxPending = checkCount('maxPending', options.maxPending, 1024, true);
-  const signals = checkBoolean('signals', options.signals, false);
-  const listen = options.listen ?? {};
-  if (listen === null || typeof listen !== 'object') throw new InvalidOptionError('listen', listen, '{ port, host } or { path }');
-  const reuse = options.reusePort ?? false;
-  if (reuse !== true && reuse !== false && reuse !== 'auto') throw new InvalidOptionError('reusePort', reuse, "true, false or 'auto'");
-  let useReuse = false;
-  if (reuse !== false) {
-    const supported = listen.path === undefined && (await reusePortSupported());
-    if (reuse === true && !supported) throw new ReusePortUnsupportedError();
-    useReuse = supported;
-  }
-  if (options.args !== undefined && !(Array.isArray(options.args) && options.args.every((a) => typeof a === 'string'))) throw new InvalidOptionError('args', options.args, 'an array of strings');
-  const host = listen.host ?? '127.0.0.1';
-  let server: net.Server | null = null;
-  let address: AddressInfo | string;
-  if (useReuse) {
-    // Each worker binds the port itself; with port 0 each would get a different one.
-    if (!listen.port) throw new InvalidOptionError('listen.port', listen.port, 'a fixed port (reusePort: every worker binds it)');
-    address = { address: host, port: listen.port, family: host.includes(':') ? 'IPv6' : 'IPv4' };
-  } else {
-    // pauseOnConnect: the primary reads nothing, so the worker (and its EventLoop's read path) gets every byte.
-    server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-    const listening = once(server, 'listening');
-    if (listen.path !== undefined) server.listen({ path: listen.path, backlog: listen.backlog });
-    else server.listen({ port: listen.port ?? 0, host, backlog: listen.backlog });
-    await Promise.race([listening, once(server, 'error').then(([err]) => Promise.reject(err))]);
-    address = server.address()!;
-  }
-  const spec: ForkSpec = {
-    module,
-    args: options.args ?? [],
-    execArgv: options.execArgv,
-    env: options.env ?? process.env,
-    listen: useReuse ? { port: listen.port!, host, backlog: listen.backlog } : null,
-    startTimeout,
-    drainTimeout,
-  };
-  const cluster = new Cluster({ server, address, workers, policy, spec, restart, drainTimeout, settle, maxPending });
-  await cluster[kStart]();
-  if (signals) cluster[kInstallSignals]();
-  return cluster;
-}
-
-function resolveModule(m: unknown): string {
-  if (m instanceof URL) return fileURLToPath(m);
-  if (typeof m !== 'string' || m === '') throw new InvalidOptionError('module', m, 'a path or file: URL of the worker module');
-  return m.startsWith('file:') ? fileURLToPath(m) : resolvePath(m);
-}
-

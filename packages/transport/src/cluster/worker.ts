@@ -17,7 +17,7 @@ export interface ClusterServable {
   serve(server: net.Server): unknown;
   /** Graceful stop (EventLoop, RpcServer): answers what it received, bounded by `timeout`. */
   shutdown?(options: { timeout?: number }): Promise<unknown>;
-  /** Used when there is no shutdown() (TcpProxy). */
+  /** Used when there is no shutdown() (a server of another library; TcpProxy keeps close() as an alias). */
   close?(options: { timeout?: number }): Promise<unknown>;
   /** If it returns `refused`, the worker reports it (EventLoop: maxConnections and the like). */
   stats?(): { refused?: number } | object;

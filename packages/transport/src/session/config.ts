@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors.js';
 import { checkCount, checkFunction, checkMs } from '../util/validate.js';
 import { createWarner, type Warner } from '../util/warner.js';
 import type { Codec } from './codec.js';
-import type { EventListener } from './listener.js';
+import type { SessionListener } from './listener.js';
 import type { Session } from './session.js';
 import { TimingWheel, defaultWheel } from './timing-wheel.js';
 
@@ -18,7 +18,7 @@ export interface HeartbeatOptions<Out> {
 
 export interface SessionOptions<In, Out = In> {
   codec: Codec<In, Out>;
-  listener: EventListener<In, Out>;
+  listener: SessionListener<In, Out>;
   /** Calls listener.onCron every this many ms; 0 = never. Default 1000 when onCron is given. */
   cronPeriod?: number;
   heartbeat?: HeartbeatOptions<Out>;
@@ -32,7 +32,7 @@ export interface SessionOptions<In, Out = In> {
 
 export interface SessionConfig<In, Out> {
   codec: Codec<In, Out>;
-  listener: EventListener<In, Out>;
+  listener: SessionListener<In, Out>;
   cronPeriod: number;
   heartbeat: { interval: number; timeout: number; message: Out | ((s: Session<any, Out>) => Out) } | null;
   idleTimeout: number;

@@ -1,5 +1,5 @@
 export { type Codec, type FrameMapping, frames, mapFrames } from './codec.js';
-export type { EventListener } from './listener.js';
+export type { SessionListener } from './listener.js';
 export { Session, type SessionStats, type SessionCloseCallback } from './session.js';
 export { AttributeKey, Attributes } from './attributes.js';
 export type { SessionOptions, HeartbeatOptions } from './config.js';

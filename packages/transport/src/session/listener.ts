@@ -4,7 +4,7 @@
 // (a malformed message, a heartbeat or idle timeout, an input limit) or that a callback threw.
 import type { Session } from './session.js';
 
-export interface EventListener<In = unknown, Out = In> {
+export interface SessionListener<In = unknown, Out = In> {
   /**
    * A new session, before any message. Returning false (or a promise of false), throwing or
    * rejecting refuses it: the session closes with SessionRejectedError, and onClose still runs.

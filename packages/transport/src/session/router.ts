@@ -1,7 +1,7 @@
 // Message routing (tao's handler registry): handlers registered per message type, and a listener
 // whose onMessage dispatches each message to the handler of its type.
 import { UnknownMessageTypeError } from '../errors.js';
-import type { EventListener } from './listener.js';
+import type { SessionListener } from './listener.js';
 import type { Session } from './session.js';
 
 export type RouteHandler<M, Out> = (session: Session<M, Out>, message: M) => void | Promise<void>;
@@ -36,7 +36,7 @@ export class Router<M, Out = M, T = unknown> {
   }
 
   /** A listener that routes every message; the other callbacks come from `rest`. */
-  listener(rest: Omit<EventListener<M, Out>, 'onMessage'> = {}): EventListener<M, Out> {
+  listener(rest: Omit<SessionListener<M, Out>, 'onMessage'> = {}): SessionListener<M, Out> {
     return { ...rest, onMessage: (session, message) => this.dispatch(session, message) };
   }
 }

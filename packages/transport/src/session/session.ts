@@ -1,15 +1,16 @@
 // A Session is a connection seen as messages (getty's Session, tao's conn): its codec decodes the
 // input into onMessage calls, send() encodes and batches output per tick, and its timers (cron,
-// heartbeat, idle, after/every) live on the timing wheel. Order of callbacks: listener.ts.
+// heartbeat, idle, after/every) live on the timing wheel (timers.ts). Order of callbacks: listener.ts.
 import type { Connection } from '../connection.js';
 import type { FrameReader } from '../framing/codec.js';
 import type { SessionLink } from './link.js';
 import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, InboundBudgetError, InboundLimitError, MalformedMessageError, ReadTimeoutError, SessionRejectedError, WriteTimeoutError } from '../errors.js';
-import { checkFunction, checkMs } from '../util/validate.js';
+import { checkFunction } from '../util/validate.js';
 import { Attributes } from './attributes.js';
 import type { SessionConfig } from './config.js';
 import { Counter64 } from './counter.js';
 import type { WheelTimer } from './timing-wheel.js';
+import { SessionTimers } from './timers.js';
 import { RESOLVED, isThenable, noop } from '../util/thenable.js';
 import { formatHostPort } from '../util/address.js';
 import { inCheckPhase } from '../util/check-phase.js';
@@ -53,11 +54,8 @@ export const kInput = Symbol('nocopy.sessionInput');
 export const kFail = Symbol('nocopy.sessionFail');
 export const kTouch = Symbol('nocopy.sessionTouch');
 export const kLink = Symbol('nocopy.sessionLink');
-const kCron = Symbol('nocopy.sessionCron');
-const kHeartbeat = Symbol('nocopy.sessionHeartbeat');
-const kCheckHeartbeat = Symbol('nocopy.sessionCheckHeartbeat');
-const kCheckIdle = Symbol('nocopy.sessionCheckIdle');
-const kStale = Symbol('nocopy.sessionStale');
+export const kStale = Symbol('nocopy.sessionStale');
+export const kTrack = Symbol('nocopy.sessionTrack');
 
 export class Session<In = unknown, Out = In> {
   /** Unique in this process, increasing. */
@@ -83,18 +81,13 @@ export class Session<In = unknown, Out = In> {
   readonly #bytesOut = new Counter64();
   readonly #messagesIn = new Counter64();
   readonly #messagesOut = new Counter64();
-  /** after()/every() timers of the application. */
-  readonly #timers = new Set<WheelTimer>();
-  #cronTimer: WheelTimer | null = null;
-  #heartbeatTimer: WheelTimer | null = null;
-  #heartbeatCheck: WheelTimer | null = null;
-  #idleCheck: WheelTimer | null = null;
+  /** The application's after()/every(), the cron, heartbeat and idle timers. */
+  readonly #timers: SessionTimers<In, Out>;
   readonly #closeCallbacks: SessionCloseCallback<In, Out>[] = [];
   /** Listener calls (onOpen, onMessage, onCron) that returned a promise not yet settled. */
   #busy = 0;
   /** onMessage promises not yet settled (maxInFlight > 1). */
   #inflight = 0;
-  #cronRunning = false;
   #flushQueued = false;
   /** Messages encoded and not yet counted as sent. */
   #unsent = 0;
@@ -120,6 +113,7 @@ export class Session<In = unknown, Out = In> {
     this.localAddress = address(link.localAddress, link.localPort);
     this.remoteAddress = address(link.remoteAddress, link.remotePort);
     this.lastActive = this.lastRead = Date.now();
+    this.#timers = new SessionTimers(this, cfg);
     link.addCloseCallback(this.#onConnClosed);
   }
 
@@ -226,21 +220,8 @@ export class Session<In = unknown, Out = In> {
   }
 
   #timer(ms: number, fn: (s: this) => void, periodic: boolean): WheelTimer {
-    checkMs('ms', ms, 0);
-    checkFunction('fn', fn);
     if (this.#closing) throw new ConnClosedError('the session is closed');
-    const timers = this.#timers;
-    const wheel = this.#cfg.wheel;
-    const t: WheelTimer = periodic
-      ? wheel.every(ms, (s: this) => {
-          if (!s[kStale]()) fn(s);
-        }, this, onTimerError)
-      : wheel.after(ms, (s: this) => {
-          timers.delete(t);
-          if (!s[kStale]()) fn(s);
-        }, this, onTimerError);
-    timers.add(t);
-    return t;
+    return this.#timers.add(this, ms, fn, periodic);
   }
 
   /**
@@ -255,12 +236,7 @@ export class Session<In = unknown, Out = In> {
   }
 
   #cancelTimers(): void {
-    for (const t of this.#timers) t.cancel();
-    this.#timers.clear();
-    this.#cronTimer?.cancel();
-    this.#heartbeatTimer?.cancel();
-    this.#heartbeatCheck?.cancel();
-    this.#idleCheck?.cancel();
+    this.#timers.cancel();
   }
 
   /**
@@ -338,16 +314,8 @@ export class Session<In = unknown, Out = In> {
 
   #started(): void {
     if (this.#closing || !this.#link.isActive()) return;
-    const cfg = this.#cfg;
-    const wheel = cfg.wheel;
     this.#owner[kOpened]?.(this);
-    if (cfg.cronPeriod > 0 && cfg.listener.onCron !== undefined) this.#cronTimer = wheel.every(cfg.cronPeriod, runCron, this, onTimerError);
-    const hb = cfg.heartbeat;
-    if (hb !== null) {
-      this.#heartbeatTimer = wheel.every(hb.interval, sendHeartbeat, this, onTimerError);
-      this.#heartbeatCheck = wheel.after(hb.timeout, checkHeartbeat, this, onTimerError);
-    }
-    if (cfg.idleTimeout > 0) this.#idleCheck = wheel.after(cfg.idleTimeout, checkIdle, this, onTimerError);
+    this.#timers.start();
   }
 
   /** @internal The connection's onRequest: decode and deliver what arrived. */
@@ -452,20 +420,19 @@ export class Session<In = unknown, Out = In> {
     this.#settle();
   };
 
-  /** @internal A cron tick (skipped while the previous async onCron runs). */
-  [kCron](): void {
-    if (this[kStale]() || this.#cronRunning) return;
-    const r = this.#cfg.listener.onCron!(this);
-    if (!isThenable(r)) return;
-    this.#cronRunning = true;
+  /**
+   * @internal A listener call (onCron) returned a promise: the session's onClose waits for it, a
+   * rejection closes the session; `done` runs when it settles, before either.
+   */
+  [kTrack](r: PromiseLike<unknown>, done: () => void): void {
     this.#busy++;
     Promise.resolve(r).then(
       () => {
-        this.#cronRunning = false;
+        done();
         this.#settle();
       },
       (err: unknown) => {
-        this.#cronRunning = false;
+        done();
         this[kFail](err);
         this.#settle();
       },
@@ -480,40 +447,6 @@ export class Session<In = unknown, Out = In> {
   /** @internal Input that is not a message (a WebSocket pong) still shows the peer is there. */
   [kTouch](): void {
     this.lastActive = this.lastRead = Date.now();
-  }
-
-  /** @internal */
-  [kHeartbeat](): void {
-    if (this[kStale]()) return;
-    // WebSocket: a ping (the pong counts as input); elsewhere the heartbeat message.
-    if (this.#link.ping !== undefined) {
-      this.#link.ping();
-      return;
-    }
-    const hb = this.#cfg.heartbeat!;
-    const m = typeof hb.message === 'function' ? (hb.message as (s: Session<any, Out>) => Out)(this) : hb.message;
-    void this.send(m);
-  }
-
-  // Deadlines are checked lazily: the timer fires at the earliest possible expiry and, if there was
-  // input (or any activity) since, re-arms for the rest. One wheel entry per deadline, O(1) a period.
-
-  /** @internal */
-  [kCheckHeartbeat](): void {
-    if (this[kStale]()) return;
-    const ms = this.#cfg.heartbeat!.timeout;
-    const left = this.lastRead + ms - Date.now();
-    if (left <= 0) this[kFail](new HeartbeatTimeoutError(ms));
-    else this.#heartbeatCheck = this.#cfg.wheel.after(left, checkHeartbeat, this, onTimerError);
-  }
-
-  /** @internal */
-  [kCheckIdle](): void {
-    if (this[kStale]()) return;
-    const ms = this.#cfg.idleTimeout;
-    const left = this.lastActive + ms - Date.now();
-    if (left <= 0) this[kFail](new IdleTimeoutError(ms));
-    else this.#idleCheck = this.#cfg.wheel.after(left, checkIdle, this, onTimerError);
   }
 
   readonly #onConnClosed = (): void => {
@@ -557,24 +490,4 @@ export class Session<In = unknown, Out = In> {
       this.#cfg.warn(err);
     }
   }
-}
-
-function onTimerError(err: unknown, s: Session<any, any>): void {
-  s[kFail](err);
-}
-
-function runCron(s: Session<any, any>): void {
-  s[kCron]();
-}
-
-function sendHeartbeat(s: Session<any, any>): void {
-  s[kHeartbeat]();
-}
-
-function checkHeartbeat(s: Session<any, any>): void {
-  s[kCheckHeartbeat]();
-}
-
-function checkIdle(s: Session<any, any>): void {
-  s[kCheckIdle]();
 }

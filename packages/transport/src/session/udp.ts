@@ -14,6 +14,7 @@ import { MessageLink } from './message-link.js';
 import { Session, kOpen } from './session.js';
 import { SessionSet } from './set.js';
 import { RESOLVED } from '../util/thenable.js';
+import { StoppableServer } from '../server-front.js';
 
 // dgram resolves the address of every send() with dns.lookup, which for an IP literal still costs a
 // regex test and a process.nextTick before the datagram goes (~3% of a 128 B echo's CPU). A peer of
@@ -194,7 +195,7 @@ class PeerTable {
   }
 }
 
-export class UdpSessionServer<In = unknown, Out = In> {
+export class UdpSessionServer<In = unknown, Out = In> extends StoppableServer<{ timeout?: number }> {
   readonly #cfg: SessionConfig<In, Out>;
   readonly #sock: UdpSocketConfig;
   readonly #maxSessions: number;
@@ -208,9 +209,9 @@ export class UdpSessionServer<In = unknown, Out = In> {
   #local: AddressInfo | null = null;
   #datagrams = 0;
   #evicted = 0;
-  #shutdown: Promise<void> | null = null;
 
   constructor(options: UdpSessionServerOptions<In, Out>) {
+    super();
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel } = options;
     if (heartbeat !== undefined && !('message' in heartbeat)) throw new InvalidOptionError('heartbeat.message', undefined, 'the heartbeat message');
     // UDP has no close: a session that hears nothing expires, by default after a minute.
@@ -222,7 +223,7 @@ export class UdpSessionServer<In = unknown, Out = In> {
   }
 
   async listen(options: { port?: number; host?: string } = {}): Promise<AddressInfo> {
-    if (this.#shutdown !== null) throw new ShutdownError();
+    if (this.shuttingDown) throw new ShutdownError();
     if (this.#socket !== null) throw new InvalidOptionError('listen', 'a second call', 'one listen() per UDP server');
     const socket = dgram.createSocket({ type: this.#sock.type, reuseAddr: this.#sock.reuseAddr, lookup: peerLookup as unknown as dgram.SocketOptions['lookup'] });
     this.#socket = socket;
@@ -263,7 +264,7 @@ export class UdpSessionServer<In = unknown, Out = In> {
   }
 
   readonly #onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (this.#shutdown !== null) return;
+    if (this.shuttingDown) return;
     this.#datagrams++;
     let link = this.#peers.get(rinfo.address, rinfo.port);
     if (link !== undefined) {
@@ -306,21 +307,15 @@ export class UdpSessionServer<In = unknown, Out = In> {
     this.#peers.delete(link);
   };
 
-  /** Stops receiving, closes every session (each onClose runs), then closes the socket. */
-  shutdown(options: { timeout?: number } = {}): Promise<void> {
-    if (this.#shutdown !== null) return this.#shutdown;
+  /** shutdown() (StoppableServer): stops receiving, closes every session (each onClose runs), then closes the socket. */
+  protected stopServer(options: { timeout?: number }): Promise<void> {
     checkMs('timeout', options.timeout, 30_000);
-    this.#shutdown = (async () => {
+    return (async () => {
       for (const s of this.#live) s.close();
       await this.#live.whenEmpty();
       const socket = this.#socket;
       if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
     })();
-    return this.#shutdown;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.shutdown();
   }
 }
 

@@ -7,10 +7,10 @@
 import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import type tls from 'node:tls';
 import { once } from 'node:events';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from './ws-peer.js';
 import { ConnClosedError, HeartbeatTimeoutError, InvalidOptionError, ShutdownError, WriteTimeoutError } from '../errors.js';
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs } from '../util/validate.js';
 import { type SessionConfig, type SessionOptions, resolveSessionOptions } from './config.js';
@@ -21,6 +21,7 @@ import { unmaskAheadOfWs } from './ws-unmask.js';
 import type { Codec } from './codec.js';
 import { RESOLVED } from '../util/thenable.js';
 import { inCheckPhase } from '../util/check-phase.js';
+import { StoppableServer } from '../server-front.js';
 
 const AS_BINARY = Object.freeze({ binary: true });
 const AS_TEXT = Object.freeze({ binary: false });
@@ -235,7 +236,7 @@ class WebSocketLink extends MessageLink {
   }
 
   /** ws keeps the socket under a private name; it is there once the connection is open. */
-  get #socket(): import('node:net').Socket | undefined {
+  get #socket(): Socket | undefined {
     return socketOf(this.#ws);
   }
 
@@ -244,8 +245,8 @@ class WebSocketLink extends MessageLink {
   }
 }
 
-function socketOf(ws: WebSocket): import('node:net').Socket | undefined {
-  return (ws as unknown as { _socket?: import('node:net').Socket })._socket;
+function socketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as { _socket?: Socket })._socket;
 }
 
 function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
@@ -268,7 +269,7 @@ export interface WebSocketSessionServerStats {
   refused: number;
 }
 
-export class WebSocketSessionServer<In = unknown, Out = In> {
+export class WebSocketSessionServer<In = unknown, Out = In> extends StoppableServer<{ timeout?: number }> {
   readonly #cfg: SessionConfig<In, Out>;
   readonly #link: LinkConfig;
   readonly #path: string;
@@ -279,9 +280,11 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
   #http: http.Server | https.Server | null = null;
   #wss: WebSocketServer | null = null;
   #refused = 0;
-  #shutdown: Promise<void> | null = null;
+  /** listen() bound the HTTP server; serve() only feeds it. */
+  #listening = false;
 
   constructor(options: WebSocketSessionServerOptions<In, Out>) {
+    super();
     const { codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel } = options;
     this.#cfg = resolveSessionOptions({ codec, listener, cronPeriod, heartbeat, idleTimeout, maxInFlight, wheel });
     this.#link = resolveLinkOptions(options, codec.maxMessageLength);
@@ -294,13 +297,39 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
     this.#onHttpRequest = options.onHttpRequest;
   }
 
+  /** Listens on a new HTTP (or, with `tls`, HTTPS) server; resolves with its address. One listen() per server. */
   async listen(options: WebSocketListenOptions = {}): Promise<AddressInfo> {
-    if (this.#shutdown !== null) throw new ShutdownError();
-    if (this.#http !== null) throw new InvalidOptionError('listen', 'a second call', 'one listen() per WebSocket server');
+    if (this.shuttingDown) throw new ShutdownError();
+    if (this.#listening) throw new InvalidOptionError('listen', 'a second call', 'one listen() per WebSocket server');
+    if (this.#http !== null && options.tls) throw new InvalidOptionError('listen.tls', 'after serve()', 'listen({ tls }) before serve(): the connections serve() hands are plain WS');
+    this.#listening = true;
+    const server = this.#front(options.tls);
+    server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e))]);
+    return server.address() as AddressInfo;
+  }
+
+  /**
+   * Serves the connections of a TCP server made elsewhere (a cluster worker's: serveWorker() takes
+   * this server) as plain WS, besides or instead of listen(); that server stays open at shutdown.
+   */
+  serve(server: Server): this {
+    if (this.shuttingDown) throw new ShutdownError();
+    const http = this.#front(undefined);
+    server.on('connection', (socket: Socket) => {
+      if (this.shuttingDown) socket.destroy();
+      else http.emit('connection', socket);
+    });
+    return this;
+  }
+
+  /** The HTTP server that takes the upgrades, made at the first listen() or serve(). */
+  #front(tlsOptions: tls.TlsOptions | undefined): http.Server | https.Server {
+    if (this.#http !== null) return this.#http;
     const onRequest = this.#onHttpRequest ?? ((_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('a WebSocket endpoint\n');
     });
-    const server = options.tls ? https.createServer({ minVersion: 'TLSv1.2', ...options.tls }, onRequest) : http.createServer(onRequest);
+    const server = tlsOptions ? https.createServer({ minVersion: 'TLSv1.2', ...tlsOptions }, onRequest) : http.createServer(onRequest);
     this.#http = server;
     const wss = new WebSocketServer({
       noServer: true,
@@ -311,18 +340,16 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
     this.#wss = wss;
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname !== this.#path || this.#live.size >= this.#maxConnections || this.#shutdown !== null) {
+      if (url.pathname !== this.#path || this.#live.size >= this.#maxConnections || this.shuttingDown) {
         this.#refused++;
         socket.end(`HTTP/1.1 ${url.pathname !== this.#path ? '404 Not Found' : '503 Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
         return;
       }
       // Client frames are unmasked a word at a time ahead of ws (ws-unmask.ts), from the first byte.
-      unmaskAheadOfWs(socket as import('node:net').Socket, head);
+      unmaskAheadOfWs(socket as Socket, head);
       wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws));
     });
-    server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e))]);
-    return server.address() as AddressInfo;
+    return server;
   }
 
   #accept(ws: WebSocket): void {
@@ -335,8 +362,9 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
     else void r.then(() => link.start());
   }
 
+  /** The address listen() bound, null before (or with serve() only). */
   address(): AddressInfo | null {
-    return (this.#http?.address() as AddressInfo | null) ?? null;
+    return this.#listening ? ((this.#http?.address() as AddressInfo | null) ?? null) : null;
   }
 
   sessions(): IterableIterator<Session<In, Out>> {
@@ -356,13 +384,13 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
   }
 
   /**
-   * Stops accepting, closes every session (close frames; each onClose runs), then the HTTP server.
-   * A peer that has not answered our close frame by `timeout` (default 30 s) is cut off.
+   * shutdown() (StoppableServer): stops accepting, closes every session (close frames; each onClose
+   * runs), then the HTTP server. A peer that has not answered our close frame by `timeout` (default
+   * 30 s) is cut off.
    */
-  shutdown(options: { timeout?: number } = {}): Promise<void> {
-    if (this.#shutdown !== null) return this.#shutdown;
+  protected stopServer(options: { timeout?: number }): Promise<void> {
     const timeout = checkMs('timeout', options.timeout, 30_000);
-    this.#shutdown = (async () => {
+    return (async () => {
       for (const s of this.#live) s.close();
       if (this.#live.size > 0) {
         // The deadline cuts the sockets still waiting for their peer's close frame.
@@ -377,14 +405,10 @@ export class WebSocketSessionServer<In = unknown, Out = In> {
       const server = this.#http;
       if (server !== null) {
         server.closeAllConnections?.();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        // Only listen() bound it: a server that only serve() fed was never listening.
+        if (this.#listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     })();
-    return this.#shutdown;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.shutdown();
   }
 }
 
