@@ -28,7 +28,7 @@ import {
   resolveTarget,
 } from '@nocopy/transport';
 import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs, resolveBackoff } from '@nocopy/transport/util';
-import { CallInterruptedError, RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
+import { CallInterruptedError, MalformedMessageError, RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
 import { type ClientCall, type ClientMiddleware, runChain } from './middleware.js';
@@ -621,7 +621,7 @@ export class RpcClient {
     this.#links.delete(link);
     if (this.#last === link) this.#last = null;
     // The reason, when it is ours (a framing mismatch, a response too large), is in the message too.
-    const why = conn.error instanceof RpcError ? conn.error.message : '';
+    const why = conn.error instanceof RpcError || conn.error instanceof MalformedMessageError ? conn.error.message : '';
     for (const call of [...link.pending.values()]) this.#interrupted(link, call, conn.error, why);
     this.#channel.lost(link.sub, link, conn.error ?? new ConnClosedError('connection closed'));
     link.markClosed();
