@@ -11,6 +11,24 @@ import { type CallContext, type CancelCode, NO_PEER, type Peer } from './context
 /** How long a connection ended for malformed input waits for the peer to close after our FIN. */
 const FAILED_LINGER = 2000;
 
+/** The server's hook for other ways in (the WebSocket sessions of ../websocket/endpoint.ts). */
+export const kPeers = Symbol('nocopy.rpc.peers');
+
+/** What a way in other than the EventLoop gets of the server (see kPeers). */
+export interface PeerHooks {
+  /** Sets up a new peer's callbacks; its calls are cancelled by closed(). */
+  open(st: PeerState): void;
+  /** One decoded message; false: the peer is at its limit, decode no more until st.redispatch(). */
+  message(st: PeerState, m: Message): boolean;
+  /** The peer is gone: its calls are cancelled. */
+  closed(st: PeerState): void;
+  /** The peer's input did not decode (the peer then closes). */
+  error(err: unknown): void;
+  /** Stopped (and awaited) by the server's shutdown, after it told our clients to go. */
+  attach(stop: (drain: (st: PeerState) => void) => Promise<void>): void;
+  readonly maxMessageSize: number;
+}
+
 /**
  * What the server keeps per peer, whatever carries it (a connection, a WebSocket session): the calls
  * in flight, the pause at maxInFlight, and where replies are written (`out`) and how they leave.

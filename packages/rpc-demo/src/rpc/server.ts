@@ -20,7 +20,9 @@ import type { ServerMiddleware } from './middleware.js';
 import { serverCallChannel, traced } from './tracing.js';
 import { DRAIN, HEALTH, HELLO, CANCEL, NO_METADATA, helloResult } from './extensions.js';
 import { type Handler, MethodTable, type RegisterOptions, type ServiceOptions, record } from './methods.js';
-import { ConnState, DeadlineSweep, type PeerState } from './conn-state.js';
+import { ConnState, DeadlineSweep, type PeerHooks, type PeerState, kPeers } from './conn-state.js';
+
+export { kPeers, type PeerHooks } from './conn-state.js';
 import { writeReply } from './reply.js';
 
 export type { Handler, MethodStats, RegisterOptions, ServiceOptions } from './methods.js';
@@ -34,24 +36,6 @@ const warnRpcError = createWarner({ code: 'NOCOPY_RPC_ERROR' });
 
 /** How often the deadlines of the calls in flight are checked, in ms: a call past its deadline frees its slot within this. */
 const DEADLINE_SWEEP = 50;
-
-/** The server's hook for other ways in (the WebSocket sessions of ../websocket/endpoint.ts). */
-export const kPeers = Symbol('nocopy.rpc.peers');
-
-/** What a way in other than the EventLoop gets of the server (see kPeers). */
-export interface PeerHooks {
-  /** Sets up a new peer's callbacks; its calls are cancelled by closed(). */
-  open(st: PeerState): void;
-  /** One decoded message; false: the peer is at its limit, decode no more until st.redispatch(). */
-  message(st: PeerState, m: Message): boolean;
-  /** The peer is gone: its calls are cancelled. */
-  closed(st: PeerState): void;
-  /** The peer's input did not decode (the peer then closes). */
-  error(err: unknown): void;
-  /** Stopped (and awaited) by the server's shutdown, after it told our clients to go. */
-  attach(stop: (drain: (st: PeerState) => void) => Promise<void>): void;
-  readonly maxMessageSize: number;
-}
 
 export class RpcServer extends ServerFront {
   readonly framing: Framing;
