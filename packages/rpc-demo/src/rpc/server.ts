@@ -213,7 +213,7 @@ export class RpcServer extends ServerFront {
     return closed.then(() => this.#offload?.close());
   }
 
-  /** For the other ways in (see PeerHooks). */
+  /** @internal For the other ways in (see PeerHooks): the WebSocket endpoint. */
   [kPeers](): PeerHooks {
     return {
       open: (st) => this.#open(st),

@@ -16,7 +16,7 @@ import { decode } from '../msgpack/decode.js';
 import { type Message, validate } from '../rpc/protocol.js';
 import { NO_PEER, type Peer } from '../rpc/context.js';
 import { PeerState } from '../rpc/conn-state.js';
-import { type PeerHooks, type RpcServer, kPeers } from '../rpc/server.js';
+import { DEFAULT_WRITE_TIMEOUT, type PeerHooks, type RpcServer, kPeers } from '../rpc/server.js';
 
 export interface WebSocketEndpointOptions {
   /** The RPC server whose methods are served; its shutdown() stops the endpoint too. */
@@ -38,6 +38,8 @@ export interface WebSocketEndpoint extends AsyncDisposable {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const kState = new AttributeKey<SessionState>('rpc peer');
+/** Replies sent and not yet written to the socket, per session, past which its input waits. */
+const MAX_SENDING = 256;
 
 /** A WebSocket session as a peer of the RpcServer: replies are encoded in `out` and sent one per WebSocket message. */
 class SessionState extends PeerState {
@@ -46,8 +48,11 @@ class SessionState extends PeerState {
   readonly out = new LinkBuffer();
   readonly framing = 'stream' as const;
   readonly eachReply = true;
-  // send() queues under backpressure (bounded by the session's writeTimeout); decoding does not wait for it.
-  readonly waiting = false;
+  /** Replies handed to send() and not yet taken by the socket. */
+  #sending = 0;
+  readonly #sent = (): void => {
+    if (--this.#sending === MAX_SENDING - 1) this.onFlushed?.();
+  };
   #resume: (() => void) | null = null;
 
   constructor(session: Session<Message, Uint8Array>) {
@@ -56,6 +61,11 @@ class SessionState extends PeerState {
     const a = session.remoteAddress;
     const colon = a === undefined ? -1 : a.lastIndexOf(':');
     this.peer = colon < 0 ? NO_PEER : Object.freeze({ address: a!.slice(a!.startsWith('[') ? 1 : 0, a!.endsWith(']', colon) ? colon - 1 : colon), port: Number(a!.slice(colon + 1)) });
+  }
+
+  /** A peer that does not read its replies: decoding pauses until the socket takes them (as a TCP connection's output waiting). */
+  get waiting(): boolean {
+    return this.#sending >= MAX_SENDING;
   }
 
   hold(): void {}
@@ -79,7 +89,8 @@ class SessionState extends PeerState {
     const out = this.out;
     out.flush();
     if (out.length === 0) return;
-    this.session.send(out.readBinary(out.length)).catch(() => {});
+    this.#sending++;
+    this.session.send(out.readBinary(out.length)).then(this.#sent, this.#sent);
   }
 
   end(): void {
@@ -135,6 +146,8 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions): WebS
     path: options.path,
     maxConnections: options.maxConnections ?? 1000,
     heartbeat: { interval: 30_000 },
+    // As the server's TCP writeTimeout: a peer that stops reading its replies is cut off.
+    writeTimeout: DEFAULT_WRITE_TIMEOUT,
     onHttpRequest: options.onHttpRequest ?? servePage(),
     listener: {
       onOpen(session) {
