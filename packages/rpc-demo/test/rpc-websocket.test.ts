@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { BrowserRpcClient } from '../src/browser/client.js';
 import { createWebSocketEndpoint } from '../src/websocket/endpoint.js';
+import { createClient } from '../src/rpc/client.js';
 import { client, startServer, until, within } from './rpc-helpers.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -81,6 +82,41 @@ describe('RpcServer over WebSocket', () => {
     } finally {
       good.close();
       await within(server.shutdown(), 5000, 'shutdown');
+    }
+  });
+
+  it('the Node RpcClient calls over ws://: results, remote errors, deadlines that cancel the handler, and the drain', async () => {
+    let signal: AbortSignal | undefined;
+    const { server } = await startServer({}, (s) => s.register('add', (a: number, b: number) => a + b).register('hang', function (this: { signal: AbortSignal }) {
+      signal = this.signal;
+      return new Promise(() => {});
+    }));
+    const endpoint = createWebSocketEndpoint({ server });
+    const a: AddressInfo = await endpoint.listen({ host: '127.0.0.1', port: 0 });
+    const c = createClient({ address: `ws://127.0.0.1:${a.port}/`, timeout: 5000, connections: 1 });
+    try {
+      assert.equal(await c.call('add', 1, 2), 3);
+      const sums = await Promise.all(Array.from({ length: 100 }, (_, i) => c.call('add', i, i)));
+      assert.deepEqual(sums, Array.from({ length: 100 }, (_, i) => 2 * i));
+      await assert.rejects(c.call('nope'), { code: 'ERR_METHOD_NOT_FOUND' });
+      // The hello went through: the deadline travels with the call, and the server aborts the handler.
+      await assert.rejects(c.request('hang', [], { timeout: 200 }), { code: 'ERR_RPC_TIMEOUT' });
+      await until(() => signal?.aborted === true, "the handler's signal to abort");
+      assert.equal(server.stats().methods.add!.calls, 101);
+      assert.equal(c.stats().pending, 0);
+    } finally {
+      await within(server.shutdown(), 5000, 'shutdown');
+      await c.close();
+    }
+  });
+
+  it('a ws:// address is checked, and needs the framed framing', async () => {
+    assert.throws(() => createClient({ address: 'ws://' }), { code: 'ERR_INVALID_OPTION' });
+    const c = createClient({ address: 'ws://127.0.0.1:1/', framing: 'stream', timeout: 2000 });
+    try {
+      await assert.rejects(c.call('add', 1, 2));
+    } finally {
+      await c.close();
     }
   });
 });

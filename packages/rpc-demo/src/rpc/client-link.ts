@@ -3,7 +3,8 @@
 // one flush. It knows what its server announced in the hello (the extensions, its idempotent
 // methods) and whether that server is draining (it sent "$/drain"): then no new call goes to it,
 // and it is closed once the calls it carries are answered.
-import type { Connection, Subchannel } from '@nocopy/transport';
+import type { Subchannel } from '@nocopy/transport';
+import type { LinkConn } from './ws-link.js';
 import { type Framing, type Message, MessageReader, writeMessage } from './protocol.js';
 import { CANCEL } from './extensions.js';
 import type { Metadata } from './extensions.js';
@@ -54,7 +55,8 @@ const NO_PEER = Object.freeze({ address: undefined, port: undefined });
 
 export class RpcLink {
   readonly sub: Subchannel<RpcLink>;
-  conn!: Connection<RpcLink>;
+  /** A TCP Connection, or a WebSocket one (ws-link.ts). */
+  conn!: LinkConn<RpcLink>;
   /** The address dialed ("host:port", a Unix socket path) and the socket's remote end, once connected. */
   endpoint = '';
   peer: { readonly address: string | undefined; readonly port: number | undefined } = NO_PEER;
@@ -120,7 +122,7 @@ export class RpcLink {
   }
 }
 
-export function onResponses(link: RpcLink, conn: Connection<RpcLink>): void {
+export function onResponses(link: RpcLink, conn: LinkConn<RpcLink>): void {
   try {
     link.messages.read(conn.reader, link.onMessage);
   } catch (err) {

@@ -5,9 +5,10 @@ import { checkHostPort } from '@nocopy/transport/util';
 import type { Framing } from './protocol.js';
 import type { RetryOptions } from './retry.js';
 import type { RpcLink } from './client-link.js';
+import { isWebSocketAddress } from './ws-link.js';
 
 export interface ClientOptions {
-  /** One server, "host:port" (or a socket path with network 'unix'). */
+  /** One server, "host:port" (or a socket path with network 'unix', or a server's WebSocket endpoint "ws://host:port/path"). */
   address?: string;
   /** Several servers. */
   addresses?: string[];
@@ -96,7 +97,8 @@ export function resolverFor(o: ClientOptions, network: Network): Resolver {
   const list = o.addresses ?? [o.address!];
   for (const a of list) {
     const name = o.addresses !== undefined ? 'addresses' : 'address';
-    if (network === 'tcp') checkHostPort(name, a);
+    if (network === 'tcp' && typeof a === 'string' && isWebSocketAddress(a)) checkWebSocketUrl(name, a);
+    else if (network === 'tcp') checkHostPort(name, a);
     else if (typeof a !== 'string' || a === '') throw new InvalidOptionError(name, a, 'a Unix socket path');
   }
   return new StaticResolver(list);
@@ -109,3 +111,14 @@ export class MetadataOptionError extends InvalidOptionError {
   }
 }
 
+/** A `ws://host:port/path` or `wss://` address (the server's WebSocket endpoint). */
+function checkWebSocketUrl(name: string, a: string): void {
+  let ok = false;
+  try {
+    const u = new URL(a);
+    ok = (u.protocol === 'ws:' || u.protocol === 'wss:') && u.hostname !== '';
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new InvalidOptionError(name, a, 'a "ws://host:port/path" URL');
+}

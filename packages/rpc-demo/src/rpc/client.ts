@@ -13,7 +13,6 @@ import {
   Channel,
   ConnClosedError,
   InvalidOptionError,
-  type Connection,
   type DialOptions,
   type EndpointState,
   type Network,
@@ -32,6 +31,7 @@ import { type ClientCallMessage, clientCallChannel, traced } from './tracing.js'
 import { toRemoteError } from './wire-errors.js';
 import { DRAIN, HEALTH, type Metadata, readMetadata } from './extensions.js';
 import { DeadlineQueue } from './deadline-queue.js';
+import { type LinkConn, dialWebSocket, isWebSocketAddress } from './ws-link.js';
 import { BATCH_PER_LINK, type Call, RpcLink, cancelRemote, newCall, onResponses } from './client-link.js';
 import { HELLO_TIMEOUT, PING_TIMEOUT, TIMEOUTS_BEFORE_PING, helloCall, pingCall, probeCall } from './client-checks.js';
 import { RetryPolicy } from './retry.js';
@@ -410,7 +410,12 @@ export class RpcClient {
   async #connect(address: string, signal: AbortSignal, sub: Subchannel<RpcLink>): Promise<RpcLink> {
     const link = new RpcLink(sub, this.framing, this.maxMessageSize);
     link.onMessage = (m) => this.#onMessage(link, m);
-    const conn = await dialConnection<RpcLink>(this.#network, address, { ...this.#dial, signal, ctx: link });
+    const ws = isWebSocketAddress(address);
+    // Each request leaves as one WebSocket message, cut at the length prefixes of the 'framed' framing.
+    if (ws && this.framing !== 'framed') throw new InvalidOptionError('framing', this.framing, `'framed' (the default) to call ${address}`);
+    const conn: LinkConn<RpcLink> = ws
+      ? await dialWebSocket(address, link, { signal, timeout: this.#dial.timeout ?? 10_000, maxMessageSize: this.maxMessageSize }, (c) => onResponses(link, c))
+      : await dialConnection<RpcLink>(this.#network, address, { ...this.#dial, signal, ctx: link });
     link.conn = conn;
     link.endpoint = address;
     link.peer = { address: conn.remoteAddress, port: conn.remotePort };
@@ -476,7 +481,7 @@ export class RpcClient {
     return true;
   }
 
-  readonly #onClosed = (conn: Connection<RpcLink>): void => {
+  readonly #onClosed = (conn: LinkConn<RpcLink>): void => {
     const link = conn.ctx;
     this.#links.delete(link);
     if (this.#last === link) this.#last = null;
