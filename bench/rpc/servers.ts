@@ -30,7 +30,7 @@ import { createBatchingServer, createHandwrittenServer, type Handler } from './h
 const here = dirname(fileURLToPath(import.meta.url));
 // bench/dist/rpc -> the sources (tsc does not copy .proto files, nor is handlers.js part of bench).
 const protoPath = join(here, '..', '..', 'rpc', 'echo.proto');
-const handlersPath = join(here, '..', '..', '..', 'packages', 'rpc-demo', 'dist', 'src', 'demo', 'handlers.js');
+const handlersPath = join(here, '..', '..', '..', 'packages', 'rpc-demo', 'dist', 'src', 'demo', 'fib.js');
 
 const mode = process.argv[2];
 

@@ -41,7 +41,7 @@ test('serve --websocket: a client\'s oversized message is one warning line, no s
     await within(once(server.child, 'close'), 10_000, 'the server to stop');
     const err = server.stderr();
     assert.doesNotMatch(err, stackLine);
-    assert.match(err, /^nocopy-rpc: NocopyWarning \[NOCOPY_SESSION_ERROR\]: RangeError \[WS_ERR_UNSUPPORTED_MESSAGE_LENGTH\]: Max payload size exceeded\n$/);
+    assert.match(err, /^nocopy-rpc: NocopyWarning \[NOCOPY_RPC_ERROR\]: RangeError \[WS_ERR_UNSUPPORTED_MESSAGE_LENGTH\]: Max payload size exceeded\n$/);
   } finally {
     server.child.kill('SIGKILL');
   }

@@ -1,5 +1,5 @@
 // Coded errors of @nocopy/rpc-demo. The `code` strings are stable API.
-import { ConnClosedError } from '@nocopy/transport';
+import { ConnClosedError, MalformedMessageError as TransportMalformedMessageError } from '@nocopy/transport';
 
 export interface RpcErrorOptions extends ErrorOptions {
   /** Structured detail sent with the error to the client (any MessagePack value): its RemoteError's `data`. */
@@ -33,10 +33,17 @@ export class MessageTooLargeError extends RpcError {
 }
 MessageTooLargeError.prototype.name = 'MessageTooLargeError';
 
-/** Bytes that are not MessagePack, or MessagePack that is not a MessagePack-RPC message. The connection is closed. */
-export class MalformedMessageError extends RpcError {
+/**
+ * Bytes that are not MessagePack, or MessagePack that is not a MessagePack-RPC message. The connection
+ * is closed. The same meaning as transport's MalformedMessageError (a message that does not decode),
+ * so it is that class, with the detail of what MessagePack-RPC refused: one name, one code.
+ */
+export class MalformedMessageError extends TransportMalformedMessageError {
   constructor(detail: string, options?: ErrorOptions, code = 'ERR_MALFORMED_MESSAGE') {
-    super(`malformed MessagePack-RPC message: ${detail}`, code, options);
+    super(detail, options);
+    this.message = `malformed MessagePack-RPC message: ${detail}`;
+    // A kind of malformed input (FramingMismatchError) has a code of its own.
+    (this as { code: string }).code = code;
   }
 }
 MalformedMessageError.prototype.name = 'MalformedMessageError';

@@ -13,8 +13,8 @@ import { startServer, within } from './rpc-helpers.js';
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
 async function setup(maxMessageSize: number) {
-  const served = await startServer({}, (s) => s.register('add', (a: number, b: number) => a + b).register('echo', (x: unknown) => x));
-  const endpoint = createWebSocketEndpoint({ rpcAddress: served.address, maxMessageSize });
+  const served = await startServer({ maxMessageSize }, (s) => s.register('add', (a: number, b: number) => a + b).register('echo', (x: unknown) => x));
+  const endpoint = createWebSocketEndpoint({ server: served.server });
   const a: AddressInfo = await endpoint.listen({ host: '127.0.0.1', port: 0 });
   return { ...served, endpoint, url: `ws://127.0.0.1:${a.port}/` };
 }
@@ -28,7 +28,7 @@ describe('BrowserRpcClient after its WebSocket closed', () => {
     try {
       await c.ready();
       assert.equal(await c.request('add', [1, 2]), 3);
-      // Too large for the endpoint: it closes the WebSocket (1009); the call in flight fails.
+      // Too large for the server: the endpoint closes the WebSocket (1009); the call in flight fails.
       await assert.rejects(within(c.request('echo', ['x'.repeat(4096)], { timeout: 0 }), 5000, 'the call in flight to fail'), closed);
       await assert.rejects(within(c.request('add', [1, 2], { timeout: 0 }), 5000, 'a new call to settle'), closed);
       await assert.rejects(within(c.ready(), 5000, 'ready() to settle'), closed);

@@ -14,8 +14,8 @@ import { deferred, within } from '@nocopy/test-kit';
 
 export const FRAMINGS: readonly Framing[] = ['framed', 'stream'];
 
-/** The compiled demo handlers module (dist/src/demo/handlers.js), for `workers.filename`. */
-export const HANDLERS_FILE = fileURLToPath(new URL('../src/demo/handlers.js', import.meta.url));
+/** The compiled demo handlers module (dist/src/demo/fib.js), for `workers.filename`. */
+export const HANDLERS_FILE = fileURLToPath(new URL('../src/demo/fib.js', import.meta.url));
 
 
 

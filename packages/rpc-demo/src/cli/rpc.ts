@@ -17,7 +17,7 @@ import { handlersFile, registerDemoMethods } from '../demo/methods.js';
 import { formatSummary, runLoad } from '../demo/load.js';
 import type { WebSocketEndpoint } from '../websocket/endpoint.js';
 import { serveClusterMetrics, serveMetrics, workerMetrics } from './metrics.js';
-import { formatAddress, formatHostPort } from '@nocopy/transport/util';
+import { formatAddress } from '@nocopy/transport/util';
 
 const USAGE = `Usage: nocopy-rpc <command> [options]
 
@@ -305,13 +305,8 @@ async function serve(values: Values): Promise<void> {
   let wsWhere = '';
   if (values.websocket !== undefined) {
     const wsPort = int('serve', 'websocket', values.websocket, 0, 65535, 0);
-    if (server.framing !== 'framed') usage('--websocket needs the framed framing', 'serve');
-    const rpcHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const { createWebSocketEndpoint } = await import('../websocket/endpoint.js');
-    endpoint = createWebSocketEndpoint({
-      rpcAddress: formatHostPort(rpcHost, (addr as { port: number }).port),
-      maxMessageSize: size('serve', 'max-message-size', values['max-message-size']),
-    });
+    endpoint = createWebSocketEndpoint({ server });
     try {
       const w = await endpoint.listen({ port: wsPort, host });
       const h = w.family === 'IPv6' ? `[${w.address}]` : w.address;
@@ -326,7 +321,7 @@ async function serve(values: Values): Promise<void> {
     if (stopping) failed(`${signal} again, exiting now`);
     stopping = true;
     process.stdout.write(`\n${signal}: shutting down (in-flight calls are answered)\n`);
-    Promise.all([endpoint?.shutdown(), server.shutdown({ timeout: 5000 }), metrics?.close()]).then(
+    Promise.all([server.shutdown({ timeout: 5000 }), metrics?.close()]).then(
       () => process.exit(0),
       (err: unknown) => failed(`shutdown failed: ${describe(err)}`),
     );

@@ -2,8 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import type { RpcServer } from '../rpc/server.js';
 
-/** The module whose exports run in the worker pool (fib). */
-export const handlersFile = fileURLToPath(new URL('./handlers.js', import.meta.url));
+/** The module whose exports run in the worker pool (fib.ts: fib). */
+export const handlersFile = fileURLToPath(new URL('./fib.js', import.meta.url));
 
 export function registerDemoMethods(server: RpcServer): RpcServer {
   return server

@@ -3,11 +3,19 @@
 // one flush. It knows what its server announced in the hello (the extensions, its idempotent
 // methods) and whether that server is draining (it sent "$/drain"): then no new call goes to it,
 // and it is closed once the calls it carries are answered.
-import type { Connection, Subchannel } from '@nocopy/transport';
-import { type Framing, type Message, MessageReader } from './protocol.js';
+import type { Subchannel } from '@nocopy/transport';
+import type { LinkConn } from './ws-link.js';
+import { type Framing, type Message, MessageReader, writeMessage } from './protocol.js';
+import { CANCEL } from './extensions.js';
 import type { Metadata } from './extensions.js';
 import type { Due } from './deadline-queue.js';
 import type { ClientCallMessage } from './tracing.js';
+
+/**
+ * Calls made in the same tick share a connection's flush, up to this many, before the balancer moves
+ * on. Spreading every call over the connections cost one socket write per connection per tick.
+ */
+export const BATCH_PER_LINK = 8;
 
 /** A call from request() to its settling, across waits and retries. */
 export interface Call extends Due {
@@ -47,7 +55,8 @@ const NO_PEER = Object.freeze({ address: undefined, port: undefined });
 
 export class RpcLink {
   readonly sub: Subchannel<RpcLink>;
-  conn!: Connection<RpcLink>;
+  /** A TCP Connection, or a WebSocket one (ws-link.ts). */
+  conn!: LinkConn<RpcLink>;
   /** The address dialed ("host:port", a Unix socket path) and the socket's remote end, once connected. */
   endpoint = '';
   peer: { readonly address: string | undefined; readonly port: number | undefined } = NO_PEER;
@@ -111,4 +120,38 @@ export class RpcLink {
   closeIfDone(): void {
     if (this.retired && this.pending.size === 0) this.conn.close();
   }
+}
+
+export function onResponses(link: RpcLink, conn: LinkConn<RpcLink>): void {
+  try {
+    link.messages.read(conn.reader, link.onMessage);
+  } catch (err) {
+    conn.close(err);
+  }
+}
+
+/** [2, "$/cancel", [id]] on the call's connection, flushed with the tick's other messages. */
+export function cancelRemote(link: RpcLink, id: number, framing: Framing, max: number): void {
+  if (!link.conn.isActive()) return;
+  try {
+    writeMessage(link.conn.writer, framing, [2, CANCEL, [id]], max);
+  } catch {
+    return; // the connection is closing: the server abandons the call by itself
+  }
+  link.scheduleFlush();
+}
+
+export function newCall(
+  method: string,
+  params: unknown[],
+  metadata: Metadata | null,
+  signal: AbortSignal | null,
+  timeout: number,
+  idempotent: boolean | undefined,
+  waitForReady: boolean,
+  internal: boolean,
+  resolve: (v: unknown) => void,
+  reject: (e: unknown) => void,
+): Call {
+  return { method, params, metadata, signal, timeout, startedAt: 0, idempotent, waitForReady, internal, resolve, reject, link: null, id: 0, sentAt: 0, timer: null, onAbort: null, waitAbort: null, retries: 0, settled: false, ext: false, dueAt: 0, traced: null };
 }

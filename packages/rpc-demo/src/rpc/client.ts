@@ -5,132 +5,44 @@
 // its connection closes once its calls are answered. A call whose connection drops after it was sent
 // is retried elsewhere only for an idempotent method, within a retry budget; others fail with
 // CallInterruptedError (mayHaveRun). While no server is ready, calls wait (bounded by their timeout);
-// once every server is failing they fail fast, unless they wait for ready.
+// once every server is failing they fail fast, unless they wait for ready. The options are
+// client-options.ts, a connection and a call client-link.ts, the hello and health checks client-checks.ts.
 import { performance } from 'node:perf_hooks';
 import {
   AbortError,
   Channel,
   ConnClosedError,
   InvalidOptionError,
-  type Connection,
   type DialOptions,
   type EndpointState,
   type Network,
-  type OutlierOptions,
-  type ReconnectOptions,
-  type Resolver,
   type Subchannel,
-  StaticResolver,
   UnavailableError,
   dialConnection,
   resolveBalancer,
   resolveOutlier,
-  resolveTarget,
 } from '@nocopy/transport';
-import { checkBoolean, checkBytes, checkCount, checkEnum, checkHostPort, checkMs, resolveBackoff } from '@nocopy/transport/util';
-import { CallInterruptedError, RemoteError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
+import { checkBoolean, checkBytes, checkCount, checkEnum, checkMs, resolveBackoff } from '@nocopy/transport/util';
+import { CallInterruptedError, MalformedMessageError, RpcClosedError, RpcError, RpcTimeoutError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, RESPONSE, checkFraming, writeMessage } from './protocol.js';
 import { type ServiceClient, serviceProxy } from './service.js';
 import { type ClientCall, type ClientMiddleware, runChain } from './middleware.js';
 import { type ClientCallMessage, clientCallChannel, traced } from './tracing.js';
 import { toRemoteError } from './wire-errors.js';
-import { CANCEL, DRAIN, HEALTH, HELLO, HELLO_VERSION, type Metadata, announcedIdempotent, announcesExtensions, readMetadata } from './extensions.js';
+import { DRAIN, HEALTH, type Metadata, readMetadata } from './extensions.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { type Call, RpcLink } from './client-link.js';
-import { RetryPolicy, type RetryOptions } from './retry.js';
+import { type LinkConn, dialWebSocket, isWebSocketAddress } from './ws-link.js';
+import { BATCH_PER_LINK, type Call, RpcLink, cancelRemote, newCall, onResponses } from './client-link.js';
+import { HELLO_TIMEOUT, PING_TIMEOUT, TIMEOUTS_BEFORE_PING, helloCall, pingCall, probeCall } from './client-checks.js';
+import { RetryPolicy } from './retry.js';
+import { type CallOptions, type ClientOptions, type ClientStats, MetadataOptionError, resolverFor } from './client-options.js';
 
-export interface ClientOptions {
-  /** One server, "host:port" (or a socket path with network 'unix'). */
-  address?: string;
-  /** Several servers. */
-  addresses?: string[];
-  /** A target: "host:port[,host:port]", "dns:///name:port", "dns:///_service._proto.name" (SRV), "etcd://host:port/prefix". */
-  target?: string;
-  /** A resolver of one's own (see @nocopy/transport's Resolver). */
-  resolver?: Resolver;
-  network?: Network;
-  framing?: Framing;
-  /** Connections per server (endpoint), all dialed as soon as the server is known. Default 2. */
-  connections?: number;
-  /** Which connection takes the next call: 'round-robin' (default), 'least-pending' (power of two choices over calls in flight), or a Balancer. */
-  balancer?: 'round-robin' | 'least-pending' | import('@nocopy/transport').Balancer;
-  /** Default per-call timeout in ms; 0 = none. Default 10000. It also bounds a call's wait for a ready server. */
-  timeout?: number;
-  /** Calls wait for a ready server through failures (bounded by their timeout) instead of failing fast. Default false. */
-  waitForReady?: boolean;
-  /** Largest message sent or accepted. Default 4 MiB. */
-  maxMessageSize?: number;
-  /** Dial options for every connection (timeout, tls, ...). */
-  dial?: Omit<DialOptions<RpcLink>, 'onRequest' | 'ctx' | 'signal'>;
-  /** Reconnect backoff: the first delay and the cap, in ms (defaults 50 and 5000), its jitter share and stableAfter. */
-  backoff?: ReconnectOptions;
-  /** Ejection of failing and slow servers; false turns it off. */
-  outlier?: OutlierOptions | false;
-  /** Retries of idempotent calls whose connection dropped. */
-  retry?: RetryOptions;
-  /**
-   * Negotiate the wire extensions (cancel, deadline, metadata, drain) on each connection: one standard
-   * request "$/nocopy" after the dial, answered as an unknown method by a plain MessagePack-RPC
-   * server. Default true; false sends only plain messages (and drops metadata).
-   */
-  extensions?: boolean;
-  /** Resolver errors (the last known servers stay in use). Default: ignored. */
-  onResolverError?: (error: Error) => void;
-}
-
-export interface CallOptions {
-  /** Overrides the client's default timeout, in ms; 0 = none. Sent to the server as the call's deadline. */
-  timeout?: number;
-  /** Aborting it rejects the call with ABORT_ERR and cancels it on the server. */
-  signal?: AbortSignal;
-  /** String metadata for the handler (ctx.metadata): trace ids, auth tokens. Dropped for a plain MessagePack-RPC server. */
-  metadata?: Readonly<Record<string, string>>;
-  /** This call may run twice: retry it on another server if its connection drops. Default: the client's retry.idempotent list, then what the server announced. */
-  idempotent?: boolean;
-  /** Wait for a ready server through failures (bounded by the timeout). Default: the client's waitForReady. */
-  waitForReady?: boolean;
-}
-
-export interface ClientStats {
-  /** Calls waiting for a response. */
-  pending: number;
-  /** Connections open and taking calls. */
-  connections: number;
-  calls: number;
-  /** Dials made (the first ones and reconnects). */
-  dials: number;
-  /** Servers the target resolves to now, and those ejected. */
-  endpoints: number;
-  ejected: number;
-  /** Calls waiting for a ready server. */
-  waiting: number;
-  /** Calls retried after their connection dropped, and retries the budget refused. */
-  retries: number;
-  retriesThrottled: number;
-}
+export type { CallOptions, ClientOptions, ClientStats } from './client-options.js';
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-/**
- * Calls made in the same tick share a connection's flush, up to this many, before the balancer moves
- * on. Spreading every call over the connections cost one socket write per connection per tick.
- */
-const BATCH_PER_LINK = 8;
-
-/**
- * Calls timed out in a row on one connection, with no reply between, after which the connection is
- * checked: a $health call that gets no answer within PING_TIMEOUT closes it (it is jammed, or its
- * server is gone without a FIN), and it is dialed again. An answer (slow handlers, not a dead
- * connection) keeps it.
- */
-const TIMEOUTS_BEFORE_PING = 16;
-const PING_TIMEOUT = 2000;
-
 /** One call in this many (a power of two) has its latency measured for the outlier check. */
 const LATENCY_SAMPLE = 8;
-
-/** The hello's bound when the client's default timeout is 0 (none). */
-const HELLO_TIMEOUT = 10_000;
 
 export class RpcClient {
   readonly framing: Framing;
@@ -160,7 +72,7 @@ export class RpcClient {
   constructor(options: ClientOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
     this.#network = checkEnum('network', options.network, ['tcp', 'unix'] as const, 'tcp');
-    const resolver = this.#resolver(options);
+    const resolver = resolverFor(options, this.#network);
     this.framing = checkFraming(options.framing);
     this.maxMessageSize = checkBytes('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE);
     this.#timeout = checkMs('timeout', options.timeout, 10_000);
@@ -193,31 +105,6 @@ export class RpcClient {
         probe: (link) => this.#probe(link),
       },
     });
-  }
-
-  #resolver(o: ClientOptions): Resolver {
-    const given = [o.address !== undefined, o.addresses !== undefined, o.target !== undefined, o.resolver !== undefined].filter(Boolean).length;
-    if (given > 1 && !(given === 2 && o.address !== undefined && o.addresses !== undefined)) {
-      throw new InvalidOptionError('target', o.target ?? o.resolver, 'one of address, addresses, target and resolver');
-    }
-    if (o.resolver !== undefined) {
-      const r = o.resolver;
-      if (r === null || typeof r !== 'object' || typeof r.start !== 'function' || typeof r.resolveNow !== 'function' || typeof r.close !== 'function') {
-        throw new InvalidOptionError('resolver', r, 'a Resolver (start, resolveNow, close)');
-      }
-      return r;
-    }
-    if (o.target !== undefined) return resolveTarget(o.target, { network: this.#network });
-    if (o.addresses !== undefined) {
-      if (!Array.isArray(o.addresses) || o.addresses.length === 0) throw new InvalidOptionError('addresses', o.addresses, 'a non-empty array of "host:port" strings');
-    } else if (o.address === undefined) throw new InvalidOptionError('address', o.address, 'a "host:port" string (or addresses, target or resolver)');
-    const list = o.addresses ?? [o.address!];
-    for (const a of list) {
-      const name = o.addresses !== undefined ? 'addresses' : 'address';
-      if (this.#network === 'tcp') checkHostPort(name, a);
-      else if (typeof a !== 'string' || a === '') throw new InvalidOptionError(name, a, 'a Unix socket path');
-    }
-    return new StaticResolver(list);
   }
 
   /** Calls `method` with `params`; resolves with the result, rejects with the remote error or a local one. */
@@ -449,11 +336,13 @@ export class RpcClient {
   /** Whether the connection answers a $health call at all (any reply, an error included) within PING_TIMEOUT. */
   #ping(link: RpcLink): Promise<boolean> {
     if (!link.conn.isActive()) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const call = newCall(HEALTH, [], null, null, PING_TIMEOUT, false, false, true, () => resolve(true), (err) => resolve(err instanceof RemoteError));
-      call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(HEALTH, PING_TIMEOUT)), PING_TIMEOUT);
-      this.#send(link, call);
-    });
+    return new Promise((resolve) => this.#internal(link, pingCall(resolve)));
+  }
+
+  /** Arms an internal call's timer (never unbounded: a peer that never answers must not hold the connection) and sends it. */
+  #internal(link: RpcLink, call: Call): void {
+    if (call.timeout > 0) call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(call.method, call.timeout)), call.timeout);
+    this.#send(link, call);
   }
 
   /**
@@ -521,7 +410,12 @@ export class RpcClient {
   async #connect(address: string, signal: AbortSignal, sub: Subchannel<RpcLink>): Promise<RpcLink> {
     const link = new RpcLink(sub, this.framing, this.maxMessageSize);
     link.onMessage = (m) => this.#onMessage(link, m);
-    const conn = await dialConnection<RpcLink>(this.#network, address, { ...this.#dial, signal, ctx: link });
+    const ws = isWebSocketAddress(address);
+    // Each request leaves as one WebSocket message, cut at the length prefixes of the 'framed' framing.
+    if (ws && this.framing !== 'framed') throw new InvalidOptionError('framing', this.framing, `'framed' (the default) to call ${address}`);
+    const conn: LinkConn<RpcLink> = ws
+      ? await dialWebSocket(address, link, { signal, timeout: this.#dial.timeout ?? 10_000, maxMessageSize: this.maxMessageSize }, (c) => onResponses(link, c))
+      : await dialConnection<RpcLink>(this.#network, address, { ...this.#dial, signal, ctx: link });
     link.conn = conn;
     link.endpoint = address;
     link.peer = { address: conn.remoteAddress, port: conn.remotePort };
@@ -548,43 +442,14 @@ export class RpcClient {
    * error for a framing mismatch, or RpcTimeoutError after the client's default timeout.
    */
   #hello(link: RpcLink): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const call = newCall(
-        HELLO,
-        [HELLO_VERSION],
-        null,
-        null,
-        // Never unbounded: a peer that accepts and never answers must not hold the subchannel (and its waiting calls) forever.
-        this.#timeout || HELLO_TIMEOUT,
-        false,
-        false,
-        true,
-        (result) => {
-          if (announcesExtensions(result)) {
-            link.ext = true;
-            link.idempotent = announcedIdempotent(result);
-          }
-          resolve();
-        },
-        (err) => {
-          // A plain peer answers with its unknown-method error: no extensions, nothing wrong.
-          if (err instanceof RemoteError && err.code !== 'ERR_FRAMING_MISMATCH' && err.code !== 'ERR_MESSAGE_TOO_LARGE') resolve();
-          else reject(err);
-        },
-      );
-      if (call.timeout > 0) call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(HELLO, call.timeout)), call.timeout);
-      this.#send(link, call);
-    });
+    // Never unbounded: a peer that accepts and never answers must not hold the subchannel (and its waiting calls) forever.
+    return new Promise((resolve, reject) => this.#internal(link, helloCall(link, this.#timeout || HELLO_TIMEOUT, resolve, reject)));
   }
 
   /** $health on an ejected server's connection: serving (or a plain peer that answers at all) is healthy. */
   #probe(link: RpcLink): Promise<boolean> {
     if (!link.conn.isActive()) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const call = newCall(HEALTH, [], null, null, this.#timeout || 5000, false, false, true, (r) => resolve((r as { status?: unknown } | null)?.status === 'serving'), (err) => resolve(err instanceof RemoteError && err.code === 'ERR_METHOD_NOT_FOUND'));
-      call.timer = setTimeout(() => this.#fail(call, new RpcTimeoutError(HEALTH, call.timeout)), call.timeout);
-      this.#send(link, call);
-    });
+    return new Promise((resolve) => this.#internal(link, probeCall(this.#timeout || 5000, resolve)));
   }
 
   #onMessage(link: RpcLink, m: Message): boolean {
@@ -616,57 +481,16 @@ export class RpcClient {
     return true;
   }
 
-  readonly #onClosed = (conn: Connection<RpcLink>): void => {
+  readonly #onClosed = (conn: LinkConn<RpcLink>): void => {
     const link = conn.ctx;
     this.#links.delete(link);
     if (this.#last === link) this.#last = null;
     // The reason, when it is ours (a framing mismatch, a response too large), is in the message too.
-    const why = conn.error instanceof RpcError ? conn.error.message : '';
+    const why = conn.error instanceof RpcError || conn.error instanceof MalformedMessageError ? conn.error.message : '';
     for (const call of [...link.pending.values()]) this.#interrupted(link, call, conn.error, why);
     this.#channel.lost(link.sub, link, conn.error ?? new ConnClosedError('connection closed'));
     link.markClosed();
   };
-}
-
-function onResponses(link: RpcLink, conn: Connection<RpcLink>): void {
-  try {
-    link.messages.read(conn.reader, link.onMessage);
-  } catch (err) {
-    conn.close(err);
-  }
-}
-
-/** [2, "$/cancel", [id]] on the call's connection, flushed with the tick's other messages. */
-function cancelRemote(link: RpcLink, id: number, framing: Framing, max: number): void {
-  if (!link.conn.isActive()) return;
-  try {
-    writeMessage(link.conn.writer, framing, [2, CANCEL, [id]], max);
-  } catch {
-    return; // the connection is closing: the server abandons the call by itself
-  }
-  link.scheduleFlush();
-}
-
-function newCall(
-  method: string,
-  params: unknown[],
-  metadata: Metadata | null,
-  signal: AbortSignal | null,
-  timeout: number,
-  idempotent: boolean | undefined,
-  waitForReady: boolean,
-  internal: boolean,
-  resolve: (v: unknown) => void,
-  reject: (e: unknown) => void,
-): Call {
-  return { method, params, metadata, signal, timeout, startedAt: 0, idempotent, waitForReady, internal, resolve, reject, link: null, id: 0, sentAt: 0, timer: null, onAbort: null, waitAbort: null, retries: 0, settled: false, ext: false, dueAt: 0, traced: null };
-}
-
-/** InvalidOptionError for `metadata`, with the detail of what is wrong. */
-class MetadataOptionError extends InvalidOptionError {
-  constructor(detail: string) {
-    super('metadata', {}, `a map of string values (${detail})`);
-  }
 }
 
 export function createClient(options: ClientOptions): RpcClient {

@@ -39,10 +39,10 @@ export function checkFraming(framing: unknown): Framing {
   return framing;
 }
 
-/** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError or UnencodableValueError, writing nothing. */
 /** A request as our client sends it to a server with the extensions: the fifth element is the wire map. */
 export type ExtendedRequest = [0, number, string, unknown[], number | { t?: number; m?: Readonly<Record<string, string>> }];
 
+/** Encodes `msg` at the tail of `w` (not flushed). Throws MessageTooLargeError or UnencodableValueError, writing nothing. */
 export function writeMessage(w: EncodeTarget, framing: Framing, msg: Message | ExtendedRequest, max: number): void {
   encodeInto(w, msg, max, framing === 'framed');
 }
@@ -169,8 +169,3 @@ const FastBuffer = (Buffer as unknown as { [Symbol.species]: new (ab: ArrayBuffe
  * walks every node buffered, so a large backlog takes the message-by-message path.
  */
 const IN_PLACE_MAX = 256 * 1024;
-
-/** Decodes one message body (no framing); for tests and peers that frame messages themselves. */
-export function decodeMessage(bytes: Uint8Array): Message {
-  return validate(decode(bytes));
-}
