@@ -31,7 +31,7 @@ function depthOf(v: unknown): number {
 
 it(`replies nested up to ${MAX_DEPTH} deep reach the browser client`, async () => {
   const served = await startServer({}, (s) => s.register('nested', (n: number) => nested(n)));
-  const endpoint = createWebSocketEndpoint({ rpcAddress: served.address });
+  const endpoint = createWebSocketEndpoint({ server: served.server });
   const a: AddressInfo = await endpoint.listen({ host: '127.0.0.1', port: 0 });
   const c = new BrowserRpcClient(`ws://127.0.0.1:${a.port}/`);
   try {
