@@ -3,7 +3,7 @@
 // returns a healthy connection with an idle deadline; past the per-address or global idle cap it is
 // closed. One shared timer sweeps expired idle connections. With maxActivePerAddress reached, get()
 // waits in a first-come, first-served queue, bounded by its timeout or signal.
-import type { Connection } from './connection.js';
+import type { Connection } from './connection/connection.js';
 import { type DialOptions, type Network, dialConnection } from './dialer.js';
 import { AbortError, InvalidOptionError, PoolClosedError, PoolTimeoutError } from './errors.js';
 import { checkMs } from './util/validate.js';

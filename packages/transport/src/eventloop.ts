@@ -4,14 +4,14 @@
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { Connection, type LocalAddress } from './connection.js';
+import { Connection, type LocalAddress } from './connection/connection.js';
 import { LinkBuffer } from '@nocopy/linkbuffer';
-import { type ReadTarget, onreadFor } from './onread.js';
-import { adopt, canAdopt } from './adopt.js';
+import { type ReadTarget, onreadFor } from './connection/pooled-reads.js';
+import { adopt, canAdopt } from './connection/adopt.js';
 import { InvalidOptionError, ShutdownError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, resolveConnectionOptions } from './options.js';
 import { checkCount, checkEnum, checkFunction, checkMs } from './util/validate.js';
-import { kBudget, kDestroy, kDrain, kReport, kStart } from './symbols.js';
+import { kBudget, kDestroy, kDrain, kReport, kStart } from './connection/symbols.js';
 import { InboundBudget, defaultInboundTotal } from './inbound-budget.js';
 
 export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {

@@ -1,8 +1,8 @@
 // Read waits: reader.waitFor(n) and reader.waitUntil(delim) wait for input instead of onRequest. One
 // wait at a time per connection; it takes the input while it is pending.
 import type { Delimiter } from '@nocopy/linkbuffer';
-import { CLOSING, type Core, PEER_ENDED, READY, RUNNING, type Waiter, canDispatch, LIMIT_PAUSED } from './core.js';
-import { AbortError, ConcurrentReadError, ConnClosedError, InboundLimitError, ReadTimeoutError } from './errors.js';
+import { CLOSING, type Core, PEER_ENDED, READY, RUNNING, type Waiter, canDispatch, LIMIT_PAUSED } from './state.js';
+import { AbortError, ConcurrentReadError, ConnClosedError, InboundLimitError, ReadTimeoutError } from '../errors.js';
 import { updateReading } from './reading.js';
 import type { WaitOptions } from './reader.js';
 

@@ -1,8 +1,8 @@
 // conn.reader: the connection's input. The LinkBuffer reading methods (views valid until release(),
 // which runs after each onRequest call settles), plus waits for more input.
 import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
-import { ConnClosedError, InvalidOptionError } from './errors.js';
-import { RESOLVED } from './util/thenable.js';
+import { ConnClosedError, InvalidOptionError } from '../errors.js';
+import { RESOLVED } from '../util/thenable.js';
 
 export interface WaitOptions {
   /** Overrides the connection's read timeout for this wait, in ms (0 = none). */

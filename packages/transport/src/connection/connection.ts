@@ -19,23 +19,23 @@ import {
   canDispatch,
   closesOnPeerEnd,
   own,
-} from './core.js';
+} from './state.js';
 import { dispatch, setReady } from './dispatch.js';
-import { onRead } from './input.js';
+import { onRead } from './receive.js';
 import { beginClose, close, closeIfIdle, destroy, drain, fail, finish, isIdle, runCallback } from './lifecycle.js';
-import { drained, flush, queued, releaseInput, send } from './output.js';
+import { drained, flush, queued, releaseInput, send } from './send.js';
 import { ConnectionReader, type ReadHost, type Reader, type WaitOptions } from './reader.js';
 import { report } from './report.js';
 import { attach, start } from './socket-events.js';
 import { kBudget, kDestroy, kDrain, kIdle, kOnRead, kReport, kStart } from './symbols.js';
 import { wait } from './waits.js';
 import { ConnectionWriter, type WriteHost, type Writer } from './writer.js';
-import { InboundAccount, type InboundBudget } from './inbound-budget.js';
-import type { InboundBudgetError } from './errors.js';
-import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
-import { checkMs } from './util/validate.js';
+import { InboundAccount, type InboundBudget } from '../inbound-budget.js';
+import type { InboundBudgetError } from '../errors.js';
+import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from '../options.js';
+import { checkMs } from '../util/validate.js';
 import { updateReading } from './reading.js';
-import { isThenable } from './util/thenable.js';
+import { isThenable } from '../util/thenable.js';
 
 const OPS: CoreOps = {
   beginClose,

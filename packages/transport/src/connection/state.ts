@@ -5,8 +5,8 @@
 import type { Socket } from 'node:net';
 import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
 import type { Connection } from './connection.js';
-import type { InboundAccount } from './inbound-budget.js';
-import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
+import type { InboundAccount } from '../inbound-budget.js';
+import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from '../options.js';
 
 // One state value: these bits, never several booleans.
 /** onConnect has settled: onRequest may be called. */

@@ -1,8 +1,8 @@
 // Errors from user code (handlers, hooks, close callbacks): to the onError option, else to the
 // diagnostics channel, else a rate-limited process warning. Never a crash.
-import type { Core } from './core.js';
-import { connectionErrorChannel } from './diagnostics.js';
-import { createWarner } from './util/warner.js';
+import type { Core } from './state.js';
+import { connectionErrorChannel } from '../diagnostics.js';
+import { createWarner } from '../util/warner.js';
 
 const warnHandlerError = createWarner({ code: 'NOCOPY_HANDLER_ERROR' });
 

@@ -1,8 +1,8 @@
 // Slow-loris: input that the handler left unconsumed (a partial message) must be completed within
 // the read timeout, counted from when it was left. One timer per connection, re-armed only when it
 // fires, so a busy connection does not churn timers.
-import { CLOSING, type Core, LIMIT_PAUSED, RUNNING } from './core.js';
-import { ReadTimeoutError } from './errors.js';
+import { CLOSING, type Core, LIMIT_PAUSED, RUNNING } from './state.js';
+import { ReadTimeoutError } from '../errors.js';
 
 /** After a handler call: arm the deadline for input left behind, or clear it when there is none. */
 export function trackPartial(core: Core<any>, left: number, progressed: boolean): void {

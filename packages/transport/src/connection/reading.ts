@@ -1,7 +1,7 @@
 // Whether the socket reads: the one place that pauses and resumes it, from the reasons to stop
 // (this connection's input limit, the loop's input budget, a draining shutdown once no partial
 // message is left to complete), and the input budget's view of what this connection buffers.
-import { BUDGET_PAUSED, CLOSING, type Core, DRAINING, LIMIT_PAUSED, READ_PAUSED } from './core.js';
+import { BUDGET_PAUSED, CLOSING, type Core, DRAINING, LIMIT_PAUSED, READ_PAUSED } from './state.js';
 
 export function updateReading(core: Core<any>): void {
   const st = core.state;

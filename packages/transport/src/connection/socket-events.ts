@@ -1,13 +1,13 @@
 // The socket's listeners: shared named functions that find their connection through a symbol, not
 // closures per connection.
 import type { Socket } from 'node:net';
-import { CLOSING, type Core, PEER_ENDED, READ_PAUSED, RUNNING, READY, SOCKET_CLOSED, WRITE_ENDED, canDispatch, closesOnPeerEnd } from './core.js';
-import { connectionOpenChannel } from './diagnostics.js';
-import { ConnClosedError, IdleTimeoutError } from './errors.js';
+import { CLOSING, type Core, PEER_ENDED, READ_PAUSED, RUNNING, READY, SOCKET_CLOSED, WRITE_ENDED, canDispatch, closesOnPeerEnd } from './state.js';
+import { connectionOpenChannel } from '../diagnostics.js';
+import { ConnClosedError, IdleTimeoutError } from '../errors.js';
 import { dispatch, markInactive } from './dispatch.js';
-import { onData } from './input.js';
+import { onData } from './receive.js';
 import { beginClose, fail, finish } from './lifecycle.js';
-import { onDrain } from './output.js';
+import { onDrain } from './send.js';
 import { settleWaiter } from './waits.js';
 
 const kCore = Symbol('nocopy.core');

@@ -1,7 +1,7 @@
 // Input arriving: Node's chunks linked into the reader ('link'), or bytes that libuv read straight
 // into the reader's pooled region ('onread'). New input goes to a pending wait, else to onRequest;
 // at maxInboundBytes of unconsumed input reading pauses until the handler consumes.
-import { CLOSING, type Core, LIMIT_PAUSED, canDispatch } from './core.js';
+import { CLOSING, type Core, LIMIT_PAUSED, canDispatch } from './state.js';
 import { dispatch } from './dispatch.js';
 import { charge, updateReading } from './reading.js';
 import { checkWaiter } from './waits.js';

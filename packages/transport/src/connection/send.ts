@@ -2,8 +2,8 @@
 // unless the socket already holds maxOutboundBytes; then the output waits for the socket's 'drain',
 // bounded by the write timeout, and goes out as one batch. Nodes go back to the pool once the socket
 // has written them.
-import { CLOSING, type Core, DRAINING, OUT_WAITING, type DrainWaiter, none, own } from './core.js';
-import { ConnClosedError, WriteTimeoutError } from './errors.js';
+import { CLOSING, type Core, DRAINING, OUT_WAITING, type DrainWaiter, none, own } from './state.js';
+import { ConnClosedError, WriteTimeoutError } from '../errors.js';
 
 /** What flush() and drained() return when nothing waits: settled, and recognised by dispatch.ts. */
 export const FLUSHED: Promise<void> = Promise.resolve();

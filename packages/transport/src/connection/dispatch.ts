@@ -13,13 +13,13 @@ import {
   RUNNING,
   canDispatch,
   closesOnPeerEnd,
-} from './core.js';
-import { InboundLimitError } from './errors.js';
-import { FLUSHED, releaseInput } from './output.js';
-import { trackPartial } from './read-deadline.js';
+} from './state.js';
+import { InboundLimitError } from '../errors.js';
+import { FLUSHED, releaseInput } from './send.js';
+import { trackPartial } from './partial-timeout.js';
 import { charge, updateReading } from './reading.js';
 import { report } from './report.js';
-import { isThenable } from './util/thenable.js';
+import { isThenable } from '../util/thenable.js';
 
 /** Calls onRequest while it makes progress; a sync handler loops here, an async one resumes in afterRequest. */
 export function dispatch(core: Core<any>): void {

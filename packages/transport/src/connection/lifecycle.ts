@@ -14,17 +14,17 @@ import {
   RUNNING,
   SOCKET_CLOSED,
   none,
-} from './core.js';
-import { connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
-import { ConnClosedError } from './errors.js';
+} from './state.js';
+import { connectionCloseChannel, connectionErrorChannel } from '../diagnostics.js';
+import { ConnClosedError } from '../errors.js';
 import { markInactive } from './dispatch.js';
-import { rejectDrainWaiters } from './output.js';
-import { clearPartial } from './read-deadline.js';
+import { rejectDrainWaiters } from './send.js';
+import { clearPartial } from './partial-timeout.js';
 import { charge, updateReading } from './reading.js';
 import { report } from './report.js';
 import { settleWaiter } from './waits.js';
-import type { CloseCallback } from './options.js';
-import { isThenable } from './util/thenable.js';
+import type { CloseCallback } from '../options.js';
+import { isThenable } from '../util/thenable.js';
 
 /** close(error?): graceful without an error (or with `graceful`), an abort with one. Idempotent. */
 export function close(core: Core<any>, error: unknown, graceful = false): void {
