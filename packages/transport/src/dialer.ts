@@ -5,7 +5,7 @@ import { Connection } from './connection/connection.js';
 import { AbortError, DialError, DialTimeoutError, InvalidOptionError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, resolveConnectionOptions } from './options.js';
 import { checkEnum, checkHostPort, checkMs } from './util/validate.js';
-import { kStart } from './connection/symbols.js';
+import { kCreate, kStart } from './connection/symbols.js';
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { type ReadTarget, onreadFor } from './connection/pooled-reads.js';
 
@@ -97,7 +97,7 @@ export async function dialConnection<C = unknown>(
     }
   });
   if (resolved.noDelay && network === 'tcp') socket.setNoDelay(true);
-  const conn = new Connection<C>(socket, resolved, options.onRequest ?? null, options.ctx as C, null, input);
+  const conn = Connection[kCreate]<C>(socket, resolved, options.onRequest ?? null, options.ctx as C, null, input);
   readTarget.current = conn;
   conn[kStart]();
   return conn;

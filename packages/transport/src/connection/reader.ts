@@ -1,8 +1,14 @@
 // conn.reader: the connection's input. The LinkBuffer reading methods (views valid until release(),
-// which runs after each onRequest call settles), plus waits for more input.
+// which runs after each onRequest call settles), plus the read waits: reader.waitFor(n) and
+// reader.waitUntil(delim) wait for input instead of onRequest. One wait at a time per connection; it
+// takes the input while it is pending.
 import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
-import { ConnClosedError, InvalidOptionError } from '../errors.js';
+import { AbortError, ConcurrentReadError, ConnClosedError, InboundLimitError, InvalidOptionError, ReadTimeoutError } from '../errors.js';
 import { RESOLVED } from '../util/thenable.js';
+import { dispatch } from './dispatch.js';
+import { updateReading } from './receive.js';
+import { releaseInput } from './send.js';
+import { CLOSING, type ConnState, LIMIT_PAUSED, PEER_ENDED, READY, RUNNING, type Waiter, canDispatch } from './state.js';
 
 export interface WaitOptions {
   /** Overrides the connection's read timeout for this wait, in ms (0 = none). */
@@ -69,13 +75,6 @@ export interface Reader {
   waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer>;
 }
 
-/** What the reader needs of its connection. */
-export interface ReadHost {
-  wait(need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown>;
-  /** release() of the input, kept past the write of output flushed from it (output.ts). */
-  release(): void;
-}
-
 const kBuffer = Symbol('nocopy.readerBuffer');
 
 /** The LinkBuffer behind a connection's reader (for the writer's append()). */
@@ -86,11 +85,11 @@ export function bufferOf(r: Reader): LinkBuffer | null {
 export class ConnectionReader implements Reader {
   /** @internal */
   readonly [kBuffer]: LinkBuffer;
-  readonly #host: ReadHost;
+  readonly #state: ConnState<any>;
 
-  constructor(buffer: LinkBuffer, host: ReadHost) {
-    this[kBuffer] = buffer;
-    this.#host = host;
+  constructor(state: ConnState<any>) {
+    this[kBuffer] = state.input;
+    this.#state = state;
   }
 
   get length(): number {
@@ -128,12 +127,15 @@ export class ConnectionReader implements Reader {
   peekUint32LE(offset?: number): number { return this[kBuffer].peekUint32LE(offset); }
   slice(n: number): LinkBuffer { return this[kBuffer].slice(n); }
   views(): Buffer[] { return this[kBuffer].views(); }
-  release(): void { this.#host.release(); }
+  release(): void {
+    // Kept past the write of output flushed from it (send.ts).
+    if (!this[kBuffer].closed) releaseInput(this.#state);
+  }
 
   waitFor(n: number, options?: WaitOptions): Promise<void> {
     if ((n >>> 0) !== n) return Promise.reject(new InvalidOptionError('n', n, 'an integer from 0 to 2^32-1'));
     if (this[kBuffer].length >= n) return RESOLVED;
-    return this.#host.wait(n, null, options) as Promise<void>;
+    return wait(this.#state, n, null, options) as Promise<void>;
   }
 
   waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer> {
@@ -146,6 +148,64 @@ export class ConnectionReader implements Reader {
       return Promise.reject(err);
     }
     if (found !== null) return Promise.resolve(found);
-    return this.#host.wait(0, delim, options) as Promise<Buffer>;
+    return wait(this.#state, 0, delim, options) as Promise<Buffer>;
+  }
+}
+
+export function wait(core: ConnState<any>, need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown> {
+  if (core.waiter !== null) return Promise.reject(new ConcurrentReadError());
+  if (core.has(CLOSING | PEER_ENDED)) {
+    return Promise.reject(new ConnClosedError(core.has(PEER_ENDED) ? 'the peer closed the connection' : 'connection closed', { cause: core.conn.error }));
+  }
+  const limit = core.opts.maxInboundBytes;
+  if (need > limit) return Promise.reject(new InboundLimitError(limit, need));
+  const signal = options?.signal ?? null;
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise((resolve, reject) => {
+    const w: Waiter = { need, delim, resolve, reject, timer: null, signal, onAbort: null };
+    core.waiter = w;
+    const ms = options?.timeout ?? core.opts.readTimeout;
+    if (ms > 0) w.timer = setTimeout(() => settleWaiter(core, w, new ReadTimeoutError(ms)), ms);
+    if (signal !== null) {
+      w.onAbort = () => settleWaiter(core, w, new AbortError(signal.reason));
+      signal.addEventListener('abort', w.onAbort, { once: true });
+    }
+    // A wait asks for more input: a socket paused at the input limit reads again.
+    if (core.has(LIMIT_PAUSED)) {
+      core.state &= ~LIMIT_PAUSED;
+      updateReading(core);
+    }
+  });
+}
+
+/** New input arrived while a wait is pending: does it satisfy it? */
+export function checkWaiter(core: ConnState<any>, w: Waiter): void {
+  const input = core.input;
+  if (w.delim === null) {
+    if (input.length >= w.need) settleWaiter(core, w, undefined, undefined);
+    return;
+  }
+  const found = input.until(w.delim);
+  if (found !== null) {
+    settleWaiter(core, w, undefined, found);
+  } else if (input.length >= core.opts.maxInboundBytes) {
+    const err = new InboundLimitError(core.opts.maxInboundBytes);
+    settleWaiter(core, w, err);
+    core.conn.close(err);
+  }
+}
+
+export function settleWaiter(core: ConnState<any>, w: Waiter, error: unknown, value?: unknown): void {
+  if (core.waiter !== w) return;
+  core.waiter = null;
+  if (w.timer !== null) clearTimeout(w.timer);
+  if (w.onAbort !== null) w.signal!.removeEventListener('abort', w.onAbort);
+  if (error !== undefined) w.reject(error);
+  else w.resolve(value);
+  // Input that arrived for nobody goes to the handler once the waiter is gone.
+  if ((core.state & (READY | RUNNING | CLOSING)) === READY && core.onRequest !== null && core.input.length > 0) {
+    queueMicrotask(() => {
+      if (canDispatch(core)) dispatch(core);
+    });
   }
 }

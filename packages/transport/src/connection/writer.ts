@@ -2,6 +2,8 @@
 // flush), and the sends: flush() as a promise, send() and drained() for code that avoids one.
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { type Reader, bufferOf } from './reader.js';
+import { drained, flush, queued, send } from './send.js';
+import { type ConnState, OUT_WAITING } from './state.js';
 
 /**
  * The output side of a connection. Write with the LinkBuffer writing methods (see
@@ -52,25 +54,16 @@ export interface Writer {
   drained(): Promise<void>;
 }
 
-/** What the writer needs of its connection. */
-export interface WriteHost {
-  send(): boolean;
-  drained(): Promise<void>;
-  flush(): Promise<void>;
-  readonly waiting: boolean;
-  readonly queued: number;
-}
-
 const kBuffer = Symbol('nocopy.writerBuffer');
 
 export class ConnectionWriter implements Writer {
   /** @internal */
   readonly [kBuffer]: LinkBuffer;
-  readonly #host: WriteHost;
+  readonly #state: ConnState<any>;
 
-  constructor(buffer: LinkBuffer, host: WriteHost) {
-    this[kBuffer] = buffer;
-    this.#host = host;
+  constructor(state: ConnState<any>) {
+    this[kBuffer] = state.output;
+    this.#state = state;
   }
 
   get mallocLength(): number {
@@ -83,10 +76,10 @@ export class ConnectionWriter implements Writer {
     return this[kBuffer].closed;
   }
   get waiting(): boolean {
-    return this.#host.waiting;
+    return this.#state.has(OUT_WAITING);
   }
   get queued(): number {
-    return this.#host.queued;
+    return queued(this.#state);
   }
   malloc(n: number): Buffer { return this[kBuffer].malloc(n); }
   mallocAck(n: number): void { this[kBuffer].mallocAck(n); }
@@ -120,12 +113,12 @@ export class ConnectionWriter implements Writer {
   }
 
   flush(): Promise<void> {
-    return this.#host.flush();
+    return flush(this.#state);
   }
   send(): boolean {
-    return this.#host.send();
+    return send(this.#state);
   }
   drained(): Promise<void> {
-    return this.#host.drained();
+    return drained(this.#state);
   }
 }
