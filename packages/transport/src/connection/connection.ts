@@ -72,7 +72,7 @@ export class Connection<C = unknown> {
     return new Connection<C>(socket, opts, onRequest, ctx, onFinish, input, local);
   }
 
-  // Private, and not @internal: stripped, the declaration would be public again.
+  /** Connections come from an EventLoop or a dialer. (Private and not internal: stripped, the declaration would be public again.) */
   private constructor(
     socket: Socket,
     opts: ResolvedConnectionOptions<C>,
