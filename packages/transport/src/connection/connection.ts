@@ -60,28 +60,12 @@ export class Connection<C = unknown> {
 
 
   /** @internal Made by the EventLoop and the dialer only. */
-  static [kCreate]<C>(
-    socket: Socket,
-    opts: ResolvedConnectionOptions<C>,
-    onRequest: OnRequest<C> | null,
-    ctx: C,
-    onFinish: ((conn: Connection<C>) => void) | null = null,
-    input: LinkBuffer | null = null,
-    local: LocalAddress | null = null,
-  ): Connection<C> {
-    return new Connection<C>(socket, opts, onRequest, ctx, onFinish, input, local);
+  static [kCreate]<C>(...args: ConnectionArgs<C>): Connection<C> {
+    return new Connection<C>(...args);
   }
 
   /** Connections come from an EventLoop or a dialer. (Private and not internal: stripped, the declaration would be public again.) */
-  private constructor(
-    socket: Socket,
-    opts: ResolvedConnectionOptions<C>,
-    onRequest: OnRequest<C> | null,
-    ctx: C,
-    onFinish: ((conn: Connection<C>) => void) | null = null,
-    input: LinkBuffer | null = null,
-    local: LocalAddress | null = null,
-  ) {
+  private constructor(...[socket, opts, onRequest, ctx, onFinish = null, input = null, local = null]: ConnectionArgs<C>) {
     this.socket = socket;
     this.ctx = ctx;
     this.readMode = input !== null ? 'onread' : 'link';
@@ -289,6 +273,17 @@ export class Connection<C = unknown> {
     core.account = new ConnectionAccount(budget, core);
   }
 }
+
+/** What a connection is made of: the EventLoop's (or dialer's) options and handler, the input buffer already read into (onread), the listener's address. */
+type ConnectionArgs<C> = [
+  socket: Socket,
+  opts: ResolvedConnectionOptions<C>,
+  onRequest: OnRequest<C> | null,
+  ctx: C,
+  onFinish?: ((conn: Connection<C>) => void) | null,
+  input?: LinkBuffer | null,
+  local?: LocalAddress | null,
+];
 
 /** An accepted connection's local address, known from its listener. */
 export interface LocalAddress {
