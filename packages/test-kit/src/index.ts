@@ -333,3 +333,5 @@ export { assertAllBack, type PoolLike } from './pool.js';
 export { referenceBomb } from './msgpack-bombs.js';
 // A real TLS ClientHello.
 export { captureClientHello } from './tls-hello.js';
+// A fixture compiled against the built packages, its ERROR lines checked (type tests).
+export { checkTypeFixture, type TypeFixtureResult } from './type-fixture.js';
