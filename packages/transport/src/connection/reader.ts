@@ -75,71 +75,71 @@ export interface Reader {
   waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer>;
 }
 
-const kBuffer = Symbol('nocopy.readerBuffer');
+const kInput = Symbol('nocopy.readerInput');
 
 /** The LinkBuffer behind a connection's reader (for the writer's append()). */
 export function bufferOf(r: Reader): LinkBuffer | null {
-  return r instanceof ConnectionReader ? r[kBuffer] : null;
+  return r instanceof ConnectionReader ? r[kInput] : null;
 }
 
 export class ConnectionReader implements Reader {
   /** @internal */
-  readonly [kBuffer]: LinkBuffer;
+  readonly [kInput]: LinkBuffer;
   readonly #state: ConnState<any>;
 
   constructor(state: ConnState<any>) {
-    this[kBuffer] = state.input;
+    this[kInput] = state.input;
     this.#state = state;
   }
 
   get length(): number {
-    return this[kBuffer].length;
+    return this[kInput].length;
   }
   get closed(): boolean {
-    return this[kBuffer].closed;
+    return this[kInput].closed;
   }
-  next(n: number): Buffer { return this[kBuffer].next(n); }
-  peek(n: number): Buffer { return this[kBuffer].peek(n); }
-  skip(n: number): void { this[kBuffer].skip(n); }
-  until(delim: Delimiter): Buffer | null { return this[kBuffer].until(delim); }
-  indexOf(delim: Delimiter, from?: number): number { return this[kBuffer].indexOf(delim, from); }
-  readString(n: number, encoding?: BufferEncoding): string { return this[kBuffer].readString(n, encoding); }
-  readBinary(n: number): Buffer { return this[kBuffer].readBinary(n); }
-  readByte(): number { return this[kBuffer].readByte(); }
-  readUint8(): number { return this[kBuffer].readUint8(); }
-  readInt8(): number { return this[kBuffer].readInt8(); }
-  readUint16BE(): number { return this[kBuffer].readUint16BE(); }
-  readUint16LE(): number { return this[kBuffer].readUint16LE(); }
-  readInt16BE(): number { return this[kBuffer].readInt16BE(); }
-  readInt16LE(): number { return this[kBuffer].readInt16LE(); }
-  readUint32BE(): number { return this[kBuffer].readUint32BE(); }
-  readUint32LE(): number { return this[kBuffer].readUint32LE(); }
-  readInt32BE(): number { return this[kBuffer].readInt32BE(); }
-  readInt32LE(): number { return this[kBuffer].readInt32LE(); }
-  readBigUint64BE(): bigint { return this[kBuffer].readBigUint64BE(); }
-  readBigUint64LE(): bigint { return this[kBuffer].readBigUint64LE(); }
-  readBigInt64BE(): bigint { return this[kBuffer].readBigInt64BE(); }
-  readBigInt64LE(): bigint { return this[kBuffer].readBigInt64LE(); }
-  peekUint8(offset?: number): number { return this[kBuffer].peekUint8(offset); }
-  peekUint16BE(offset?: number): number { return this[kBuffer].peekUint16BE(offset); }
-  peekUint16LE(offset?: number): number { return this[kBuffer].peekUint16LE(offset); }
-  peekUint32BE(offset?: number): number { return this[kBuffer].peekUint32BE(offset); }
-  peekUint32LE(offset?: number): number { return this[kBuffer].peekUint32LE(offset); }
-  slice(n: number): LinkBuffer { return this[kBuffer].slice(n); }
-  views(): Buffer[] { return this[kBuffer].views(); }
+  next(n: number): Buffer { return this[kInput].next(n); }
+  peek(n: number): Buffer { return this[kInput].peek(n); }
+  skip(n: number): void { this[kInput].skip(n); }
+  until(delim: Delimiter): Buffer | null { return this[kInput].until(delim); }
+  indexOf(delim: Delimiter, from?: number): number { return this[kInput].indexOf(delim, from); }
+  readString(n: number, encoding?: BufferEncoding): string { return this[kInput].readString(n, encoding); }
+  readBinary(n: number): Buffer { return this[kInput].readBinary(n); }
+  readByte(): number { return this[kInput].readByte(); }
+  readUint8(): number { return this[kInput].readUint8(); }
+  readInt8(): number { return this[kInput].readInt8(); }
+  readUint16BE(): number { return this[kInput].readUint16BE(); }
+  readUint16LE(): number { return this[kInput].readUint16LE(); }
+  readInt16BE(): number { return this[kInput].readInt16BE(); }
+  readInt16LE(): number { return this[kInput].readInt16LE(); }
+  readUint32BE(): number { return this[kInput].readUint32BE(); }
+  readUint32LE(): number { return this[kInput].readUint32LE(); }
+  readInt32BE(): number { return this[kInput].readInt32BE(); }
+  readInt32LE(): number { return this[kInput].readInt32LE(); }
+  readBigUint64BE(): bigint { return this[kInput].readBigUint64BE(); }
+  readBigUint64LE(): bigint { return this[kInput].readBigUint64LE(); }
+  readBigInt64BE(): bigint { return this[kInput].readBigInt64BE(); }
+  readBigInt64LE(): bigint { return this[kInput].readBigInt64LE(); }
+  peekUint8(offset?: number): number { return this[kInput].peekUint8(offset); }
+  peekUint16BE(offset?: number): number { return this[kInput].peekUint16BE(offset); }
+  peekUint16LE(offset?: number): number { return this[kInput].peekUint16LE(offset); }
+  peekUint32BE(offset?: number): number { return this[kInput].peekUint32BE(offset); }
+  peekUint32LE(offset?: number): number { return this[kInput].peekUint32LE(offset); }
+  slice(n: number): LinkBuffer { return this[kInput].slice(n); }
+  views(): Buffer[] { return this[kInput].views(); }
   release(): void {
     // Kept past the write of output flushed from it (send.ts).
-    if (!this[kBuffer].closed) releaseInput(this.#state);
+    if (!this[kInput].closed) releaseInput(this.#state);
   }
 
   waitFor(n: number, options?: WaitOptions): Promise<void> {
     if ((n >>> 0) !== n) return Promise.reject(new InvalidOptionError('n', n, 'an integer from 0 to 2^32-1'));
-    if (this[kBuffer].length >= n) return RESOLVED;
+    if (this[kInput].length >= n) return RESOLVED;
     return wait(this.#state, n, null, options) as Promise<void>;
   }
 
   waitUntil(delim: Delimiter, options?: WaitOptions): Promise<Buffer> {
-    const b = this[kBuffer];
+    const b = this[kInput];
     if (b.closed) return Promise.reject(new ConnClosedError('connection closed'));
     let found: Buffer | null;
     try {
