@@ -203,7 +203,7 @@ export class EventLoop<C = unknown> {
   /** Creates a server (TCP, TLS with `tls`, or a Unix socket with `path`), serves it and listens. Resolves with its address. */
   async listen(options: ListenOptions = {}): Promise<AddressInfo | string> {
     // A TLS server is not created half-open: a client that leaves during the handshake would leave a
-    // half-open socket that nobody ends (server.close() then never completes). accept() makes the
+    // half-open socket that nobody ends (server.close() then never completes). [kAccept]() makes the
     // socket half-open once the handshake is done.
     // TLS: at least TLS 1.2 and a bounded handshake, unless the caller's options say otherwise.
     const server = options.tls
