@@ -242,7 +242,7 @@ export class EventLoop<C = unknown> {
     return false;
   }
 
-  /** Called for each accepted socket (shared listener, see onServerConnection). */
+  /** @internal Called for each accepted socket (shared listener, see onServerConnection). */
   [kAccept](accepted: Socket): void {
     let socket = accepted;
     const ip = socket.remoteAddress;
