@@ -335,3 +335,6 @@ export { referenceBomb } from './msgpack-bombs.js';
 export { captureClientHello } from './tls-hello.js';
 
 export { startCli, type RunningCli } from './cli.js';
+
+// A fixture compiled against the built packages, its ERROR lines checked (type tests).
+export { checkTypeFixture, type TypeFixtureResult } from './type-fixture.js';

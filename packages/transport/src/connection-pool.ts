@@ -3,9 +3,10 @@
 // returns a healthy connection with an idle deadline; past the per-address or global idle cap it is
 // closed. One shared timer sweeps expired idle connections. With maxActivePerAddress reached, get()
 // waits in a first-come, first-served queue, bounded by its timeout or signal.
-import type { Connection } from './connection.js';
+import type { Connection } from './connection/connection.js';
 import { type DialOptions, type Network, dialConnection } from './dialer.js';
 import { AbortError, InvalidOptionError, PoolClosedError, PoolTimeoutError } from './errors.js';
+import { type Queued, waitInQueue } from './client/queued-wait.js';
 import { checkMs } from './util/validate.js';
 
 export interface ConnectionPoolOptions<C = unknown> {
@@ -49,10 +50,7 @@ interface Idle<C> {
   deadline: number;
 }
 
-interface Waiter<C> {
-  resolve: (c: Connection<C>) => void;
-  reject: (e: unknown) => void;
-  settled: boolean;
+interface Waiter<C> extends Queued<Connection<C>> {
   /** The get()'s timeout (ms, 0 = none), its deadline (Date.now() based, 0 = none) and signal: they bound a dial started for it. */
   timeout: number;
   deadline: number;
@@ -189,7 +187,7 @@ export class ConnectionPool<C = unknown> {
     };
     for (const entry of this.#entries.values()) {
       // Settling a waiter takes it out of the queue (and the waiting count) itself.
-      for (const w of [...entry.waiters]) this.#settle(w, new PoolClosedError());
+      for (const w of [...entry.waiters]) w.reject(new PoolClosedError());
       for (const { conn } of entry.idle.splice(0)) closeOne(conn);
     }
     this.#idleCount = 0;
@@ -304,50 +302,15 @@ export class ConnectionPool<C = unknown> {
   };
 
   #wait(entry: Entry<C>, timeout: number, signal: AbortSignal | undefined): Promise<Connection<C>> {
-    return new Promise<Connection<C>>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => this.#settle(w, new AbortError(signal!.reason));
-      const w: Waiter<C> = {
-        settled: false,
-        timeout,
-        deadline: timeout > 0 ? Date.now() + timeout : 0,
-        signal,
-        resolve: (c) => {
-          cleanup();
-          resolve(c);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const i = entry.waiters.indexOf(w);
-        if (i >= 0) {
-          entry.waiters.splice(i, 1);
-          this.#waiting--;
-        }
-      };
-      entry.waiters.push(w);
-      this.#waiting++;
-      if (timeout > 0) timer = setTimeout(() => this.#settle(w, new PoolTimeoutError(entry.address, timeout)), timeout);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #settle(w: Waiter<C>, err: unknown): void {
-    if (w.settled) return;
-    w.settled = true;
-    w.reject(err);
+    const fields = { timeout, deadline: timeout > 0 ? Date.now() + timeout : 0, signal };
+    this.#waiting++;
+    return waitInQueue<Connection<C>, Waiter<C>>(entry.waiters, fields, timeout, () => new PoolTimeoutError(entry.address, timeout), signal, () => this.#waiting--);
   }
 
   #nextWaiter(entry: Entry<C>): Waiter<C> | null {
     const w = entry.waiters.shift();
     if (w === undefined) return null;
     this.#waiting--;
-    w.settled = true;
     return w;
   }
 
@@ -365,7 +328,7 @@ export class ConnectionPool<C = unknown> {
       if (entry.open >= this.#maxActive) return;
       const w = this.#nextWaiter(entry)!;
       // The rest of the waiter's timeout and its signal bound the dial too: they bound the whole get().
-      // (Its own timer and abort listener are no-ops now that it is settled; they go at resolve/reject.)
+      // (Out of the queue, its own timer and abort listener are no-ops; they go at resolve/reject.)
       const left = w.deadline > 0 ? Math.max(1, w.deadline - Date.now()) : 0;
       this.#dialFor(entry, left, w.signal, w.timeout).then(w.resolve, w.reject);
     }

@@ -1,13 +1,13 @@
 // Dialer: client connections over TCP or Unix sockets, optionally TLS, with a timeout and an AbortSignal.
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
-import { Connection } from './connection.js';
+import { Connection } from './connection/connection.js';
 import { AbortError, DialError, DialTimeoutError, InvalidOptionError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, resolveConnectionOptions } from './options.js';
 import { checkEnum, checkHostPort, checkMs } from './util/validate.js';
-import { kStart } from './symbols.js';
+import { kCreate, kStart } from './connection/symbols.js';
 import { LinkBuffer } from '@nocopy/linkbuffer';
-import { type ReadTarget, onreadFor } from './onread.js';
+import { type ReadTarget, onreadFor } from './connection/pooled-reads.js';
 
 export type Network = 'tcp' | 'unix';
 
@@ -97,7 +97,7 @@ export async function dialConnection<C = unknown>(
     }
   });
   if (resolved.noDelay && network === 'tcp') socket.setNoDelay(true);
-  const conn = new Connection<C>(socket, resolved, options.onRequest ?? null, options.ctx as C, null, input);
+  const conn = Connection[kCreate]<C>(socket, resolved, options.onRequest ?? null, options.ctx as C, null, input);
   readTarget.current = conn;
   conn[kStart]();
   return conn;

@@ -4,14 +4,13 @@
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { Connection, type LocalAddress } from './connection.js';
+import { Connection, type LocalAddress } from './connection/connection.js';
 import { LinkBuffer } from '@nocopy/linkbuffer';
-import { type ReadTarget, onreadFor } from './onread.js';
-import { adopt, canAdopt } from './adopt.js';
+import { type ReadTarget, adopt, canAdopt, onreadFor } from './connection/pooled-reads.js';
 import { InvalidOptionError, ShutdownError } from './errors.js';
 import { type ConnectionOptions, type OnRequest, type ResolvedConnectionOptions, resolveConnectionOptions } from './options.js';
 import { checkCount, checkEnum, checkFunction, checkMs } from './util/validate.js';
-import { kBudget, kDestroy, kDrain, kReport, kStart } from './symbols.js';
+import { kBudget, kCreate, kDestroy, kDrain, kReport, kStart } from './connection/symbols.js';
 import { InboundBudget, defaultInboundTotal } from './inbound-budget.js';
 
 export interface EventLoopOptions<C = unknown> extends ConnectionOptions<C> {
@@ -104,6 +103,7 @@ function localOf(socket: Socket): LocalAddress | null {
 const kLoop = Symbol('nocopy.eventLoop');
 const kRawSockets = Symbol('nocopy.rawSockets');
 const kAdmitRaw = Symbol('nocopy.admitRaw');
+const kAccept = Symbol('nocopy.accept');
 type RawSocket = Socket & { [kRawSockets]?: Set<Socket> };
 
 export class EventLoop<C = unknown> {
@@ -203,7 +203,7 @@ export class EventLoop<C = unknown> {
   /** Creates a server (TCP, TLS with `tls`, or a Unix socket with `path`), serves it and listens. Resolves with its address. */
   async listen(options: ListenOptions = {}): Promise<AddressInfo | string> {
     // A TLS server is not created half-open: a client that leaves during the handshake would leave a
-    // half-open socket that nobody ends (server.close() then never completes). accept() makes the
+    // half-open socket that nobody ends (server.close() then never completes). [kAccept]() makes the
     // socket half-open once the handshake is done.
     // TLS: at least TLS 1.2 and a bounded handshake, unless the caller's options say otherwise.
     const server = options.tls
@@ -242,8 +242,8 @@ export class EventLoop<C = unknown> {
     return false;
   }
 
-  /** Called for each accepted socket (shared listener, see onServerConnection). */
-  accept(accepted: Socket): void {
+  /** @internal Called for each accepted socket (shared listener, see onServerConnection). */
+  [kAccept](accepted: Socket): void {
     let socket = accepted;
     const ip = socket.remoteAddress;
     const fromIp = ip === undefined ? 0 : this.#perAddress.get(ip) ?? 0;
@@ -266,7 +266,7 @@ export class EventLoop<C = unknown> {
     // so Node must not end our side on 'end' (also for TLS and for servers given to serve()).
     socket.allowHalfOpen = true;
     if (this.#opts.noDelay && ip !== undefined) socket.setNoDelay(true);
-    const conn = new Connection<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, input, local);
+    const conn = Connection[kCreate]<C>(socket, this.#opts, this.#onRequest, undefined as C, this.#onFinish, input, local);
     target.current = conn;
     this.#conns.add(conn);
     if (this.#budget !== null) conn[kBudget](this.#budget);
@@ -353,7 +353,7 @@ function drainsItself<C>(hook: (ctx: C, conn: Connection<C>) => boolean, conn: C
 }
 
 function onServerConnection(this: ServerWithLoop, socket: Socket): void {
-  this[kLoop]!.accept(socket);
+  this[kLoop]![kAccept](socket);
 }
 
 function onTlsRawConnection(this: ServerWithLoop, raw: RawSocket): void {

@@ -1,8 +1,8 @@
 export { EventLoop, type EventLoopOptions, type ListenOptions, type ShutdownOptions, type EventLoopStats } from './eventloop.js';
-export { Connection } from './connection.js';
+export { Connection } from './connection/connection.js';
 export { ServerFront, StoppableServer } from './server-front.js';
-export type { Reader, WaitOptions } from './reader.js';
-export type { Writer } from './writer.js';
+export type { Reader, WaitOptions } from './connection/reader.js';
+export type { Writer } from './connection/writer.js';
 export { Dialer, dialConnection, parseHostPort, type DialOptions, type Network } from './dialer.js';
 export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolStats, type GetOptions } from './connection-pool.js';
 export { defaultInboundTotal } from './inbound-budget.js';

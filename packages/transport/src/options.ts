@@ -1,6 +1,6 @@
 // Per-connection options shared by the EventLoop (accepted connections) and the Dialer, with defaults.
 import { type BlockPool, defaultPool } from '@nocopy/linkbuffer';
-import type { Connection } from './connection.js';
+import type { Connection } from './connection/connection.js';
 import { checkBoolean, checkBytes, checkFunction, checkMs } from './util/validate.js';
 
 export type OnRequest<C = unknown> = (ctx: C, conn: Connection<C>) => void | Promise<void>;

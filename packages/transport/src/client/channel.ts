@@ -5,6 +5,7 @@
 // ejects outliers and probes them back, drains endpoints the resolver dropped, and asks the resolver
 // again when a connection is lost. The RPC client and the session client stand on it.
 import { AbortError, UnavailableError } from '../errors.js';
+import { type Queued, waitInQueue } from './queued-wait.js';
 import type { Backoff } from '../util/backoff.js';
 import type { Balancer } from './balancer.js';
 import { type OutlierStats, type ResolvedOutlier, ejectionTime, latencyOutliers, mayEject, newOutlierStats } from './outlier.js';
@@ -49,9 +50,7 @@ export interface WaitOptions {
   waitForReady: boolean;
 }
 
-interface Waiter<T> {
-  resolve: (s: Subchannel<T>) => void;
-  reject: (e: unknown) => void;
+interface Waiter<T> extends Queued<Subchannel<T>> {
   waitForReady: boolean;
   avoid: EndpointState<T> | null;
 }
@@ -117,31 +116,8 @@ export class Channel<T> implements SubchannelHost<T> {
     if (!options.waitForReady && this.#allFailing()) return Promise.reject(this.#failure());
     const { timeout, signal } = options;
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-    return new Promise<Subchannel<T>>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const done = () => {
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const i = this.#waiters.indexOf(w);
-        if (i >= 0) this.#waiters.splice(i, 1);
-      };
-      const w: Waiter<T> = {
-        resolve: (s) => {
-          done();
-          resolve(s);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-        waitForReady: options.waitForReady,
-        avoid,
-      };
-      const onAbort = () => w.reject(new AbortError(signal!.reason));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout > 0) timer = setTimeout(() => w.reject(new UnavailableError(`no server ready within ${timeout} ms`, { cause: this.#lastError ?? undefined })), timeout);
-      this.#waiters.push(w);
-    });
+    const timedOut = () => new UnavailableError(`no server ready within ${timeout} ms`, { cause: this.#lastError ?? undefined });
+    return waitInQueue<Subchannel<T>, Waiter<T>>(this.#waiters, { waitForReady: options.waitForReady, avoid }, timeout, timedOut, signal);
   }
 
   /** The owner's link on `sub` closed (`error`: why). Re-resolution is asked for. */

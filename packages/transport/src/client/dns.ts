@@ -16,6 +16,7 @@ import { DnsResolutionError, InvalidOptionError } from '../errors.js';
 import { lookup, endpointsKey, type LookupResult } from './dns-lookup.js';
 import { dnsSettings, type DnsResolverOptions, type DnsSettings } from './dns-target.js';
 import type { Endpoint, Resolver, ResolverListener } from './resolver.js';
+import { backoffDelay } from '../util/backoff.js';
 import { createWarner } from '../util/warner.js';
 
 export { parseDnsTarget, type DnsResolverOptions } from './dns-target.js';
@@ -159,9 +160,11 @@ export class DnsResolver implements Resolver {
     let delay: number;
     if (result === undefined || result.endpoints.length === 0) {
       this.#misses++;
-      const base = Math.max(minInterval, BACKOFF_BASE) * 2 ** Math.min(this.#misses - 1, 30);
-      // ±20% jitter, so that clients that failed together do not retry together.
-      delay = Math.min(refreshInterval, Math.max(minInterval, base * (0.8 + 0.4 * Math.random())));
+      // The one backoff (util/backoff.ts), each delay up to 20% shorter at random, so that clients
+      // that failed together do not retry together.
+      const initial = Math.max(minInterval, BACKOFF_BASE);
+      delay = Math.max(minInterval, backoffDelay({ initial, max: Math.max(initial, refreshInterval), jitter: 0.2 }, this.#misses - 1));
+      delay = Math.min(refreshInterval, delay);
     } else {
       this.#misses = 0;
       // A name that is an address (or localhost) never changes: nothing to refresh but on resolveNow().

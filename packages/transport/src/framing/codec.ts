@@ -1,6 +1,6 @@
 // The framing contract: a codec turns a reader's bytes into frames and frames into bytes.
-import type { Reader } from '../reader.js';
-import type { Writer } from '../writer.js';
+import type { Reader } from '../connection/reader.js';
+import type { Writer } from '../connection/writer.js';
 
 /** What a codec reads from: a connection's reader, or any LinkBuffer. */
 export type FrameReader = Pick<Reader, 'length' | 'next' | 'peek' | 'skip' | 'readBinary' | 'readString' | 'until' | 'indexOf' | 'peekUint8' | 'peekUint16BE' | 'peekUint16LE' | 'peekUint32BE' | 'peekUint32LE' | 'views'>;

@@ -4,7 +4,7 @@
 // that sends next. close() cancels backoffs and dials at once. It never exits the process (tao
 // does) and never dials in a loop without delay (getty #97, #121).
 import type tls from 'node:tls';
-import { type Connection } from '../connection.js';
+import { type Connection } from '../connection/connection.js';
 import { type DialOptions, type Network, dialConnection } from '../dialer.js';
 import { InvalidOptionError, NoSessionError, SessionRejectedError, UnavailableError } from '../errors.js';
 import { checkCount, checkEnum, checkHostPort, checkMs } from '../util/validate.js';

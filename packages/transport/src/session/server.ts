@@ -1,7 +1,7 @@
 // The session server: an EventLoop whose connections are sessions. Each accepted connection gets a
 // Session as its ctx, onOpen runs as the connection's onConnect, and the session's input loop is
 // the onRequest of every connection (one shared function, no closure per connection).
-import type { Connection } from '../connection.js';
+import type { Connection } from '../connection/connection.js';
 import { InvalidOptionError } from '../errors.js';
 import { EventLoop, type EventLoopOptions, type EventLoopStats, type ShutdownOptions } from '../eventloop.js';
 import { ServerFront } from '../server-front.js';

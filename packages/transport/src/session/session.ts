@@ -1,7 +1,7 @@
 // A Session is a connection seen as messages (getty's Session, tao's conn): its codec decodes the
 // input into onMessage calls, send() encodes and batches output per tick, and its timers (cron,
 // heartbeat, idle, after/every) live on the timing wheel (timers.ts). Order of callbacks: listener.ts.
-import type { Connection } from '../connection.js';
+import type { Connection } from '../connection/connection.js';
 import type { FrameReader } from '../framing/codec.js';
 import type { SessionLink } from './link.js';
 import { ConnClosedError, HeartbeatTimeoutError, IdleTimeoutError, InboundBudgetError, InboundLimitError, MalformedMessageError, ReadTimeoutError, SessionRejectedError, WriteTimeoutError } from '../errors.js';

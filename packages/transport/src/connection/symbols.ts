@@ -6,3 +6,5 @@ export const kStart = Symbol('nocopy.start');
 export const kIdle = Symbol('nocopy.idle');
 export const kReport = Symbol('nocopy.report');
 export const kBudget = Symbol('nocopy.budget');
+/** Makes a Connection (its constructor is private: only the EventLoop and the dialer make them). */
+export const kCreate = Symbol('nocopy.createConnection');

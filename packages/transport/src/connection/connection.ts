@@ -1,80 +1,28 @@
 // A Connection owns one socket, its input (reader) and its output (writer), and keeps the callback
 // order of the README: at most one onRequest at a time, close callbacks once, in reverse order,
-// after a running onRequest settled. This file is the public face; each concern has its own file
-// (core.ts lists them), and this one wires them together.
+// after a running onRequest settled. This file is the public face over the connection's state
+// (state.ts, which lists the file of each concern); the methods call those files' functions.
+// The constructor is private (the published types must not let `new Connection()` compile): the
+// EventLoop and the dialer make connections through the symbol-keyed factory.
 import type { Socket } from 'node:net';
-import { type Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
-import {
-  BUDGET_PAUSED,
-  CLOSING,
-  type CoreOps,
-  Core,
-  DRAINING,
-  FINISHED,
-  INACTIVE,
-  OUT_WAITING,
-  PEER_ENDED,
-  RUNNING,
-  WRITE_ENDED,
-  canDispatch,
-  closesOnPeerEnd,
-  own,
-} from './core.js';
+import { LinkBuffer } from '@nocopy/linkbuffer';
+import type { InboundBudgetError } from '../errors.js';
+import { InboundAccount, type InboundBudget } from '../inbound-budget.js';
+import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from '../options.js';
+import { isThenable } from '../util/thenable.js';
+import { checkMs } from '../util/validate.js';
 import { dispatch, setReady } from './dispatch.js';
-import { onRead } from './input.js';
-import { beginClose, close, closeIfIdle, destroy, drain, fail, finish, isIdle, runCallback } from './lifecycle.js';
-import { drained, flush, queued, releaseInput, send } from './output.js';
-import { ConnectionReader, type ReadHost, type Reader, type WaitOptions } from './reader.js';
+import { beginClose, close, destroy, drain, isIdle, runCallback } from './lifecycle.js';
+import { type Reader, ConnectionReader } from './reader.js';
+import { onRead, updateReading } from './receive.js';
 import { report } from './report.js';
 import { attach, start } from './socket-events.js';
-import { kBudget, kDestroy, kDrain, kIdle, kOnRead, kReport, kStart } from './symbols.js';
-import { wait } from './waits.js';
-import { ConnectionWriter, type WriteHost, type Writer } from './writer.js';
-import { InboundAccount, type InboundBudget } from './inbound-budget.js';
-import type { InboundBudgetError } from './errors.js';
-import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
-import { checkMs } from './util/validate.js';
-import { updateReading } from './reading.js';
-import { isThenable } from './util/thenable.js';
+import { BUDGET_PAUSED, CLOSING, ConnState, DRAINING, FINISHED, INACTIVE, PEER_ENDED, RUNNING, WRITE_ENDED, canDispatch, closesOnPeerEnd, own } from './state.js';
+import { kBudget, kCreate, kDestroy, kDrain, kIdle, kOnRead, kReport, kStart } from './symbols.js';
+import { ConnectionWriter, type Writer } from './writer.js';
 
-const OPS: CoreOps = {
-  beginClose,
-  dispatch,
-  finish,
-  fail,
-  closeIfIdle,
-};
-
-/** The reader's and the writer's view of their connection: one object per connection, no closures. */
-class Host implements ReadHost, WriteHost {
-  readonly #core: Core<any>;
-  constructor(core: Core<any>) {
-    this.#core = core;
-  }
-  wait(need: number, delim: Delimiter | null, options?: WaitOptions): Promise<unknown> {
-    return wait(this.#core, need, delim, options);
-  }
-  release(): void {
-    if (!this.#core.input.closed) releaseInput(this.#core);
-  }
-  send(): boolean {
-    return send(this.#core);
-  }
-  drained(): Promise<void> {
-    return drained(this.#core);
-  }
-  flush(): Promise<void> {
-    return flush(this.#core);
-  }
-  get waiting(): boolean {
-    return this.#core.has(OUT_WAITING);
-  }
-  get queued(): number {
-    return queued(this.#core);
-  }
-}
-
-const kCore = Symbol('nocopy.connectionCore');
+/** The Connection's own key to its state (socket-events.ts keys the socket's with another). */
+const kState = Symbol('nocopy.connectionState');
 
 export class Connection<C = unknown> {
   /** Input: reads of what has arrived, and waits for more. Views are valid until release(), which runs after each onRequest settles. */
@@ -108,27 +56,24 @@ export class Connection<C = unknown> {
   /** How input arrives: 'onread' straight into pooled nodes, or 'link' (Node's chunks, see README: read path). */
   readonly readMode: 'onread' | 'link';
   /** @internal */
-  readonly [kCore]: Core<C>;
+  readonly [kState]: ConnState<C>;
+
 
   /** @internal Made by the EventLoop and the dialer only. */
-  constructor(
-    socket: Socket,
-    opts: ResolvedConnectionOptions<C>,
-    onRequest: OnRequest<C> | null,
-    ctx: C,
-    onFinish: ((conn: Connection<C>) => void) | null = null,
-    input: LinkBuffer | null = null,
-    local: LocalAddress | null = null,
-  ) {
+  static [kCreate]<C>(...args: ConnectionArgs<C>): Connection<C> {
+    return new Connection<C>(...args);
+  }
+
+  /** Connections come from an EventLoop or a dialer. (Private and not internal: stripped, the declaration would be public again.) */
+  private constructor(...[socket, opts, onRequest, ctx, onFinish = null, input = null, local = null]: ConnectionArgs<C>) {
     this.socket = socket;
     this.ctx = ctx;
     this.readMode = input !== null ? 'onread' : 'link';
     // The options are shared until a per-connection setter makes this connection its own copy.
-    const core = new Core<C>(this, socket, opts, input ?? new LinkBuffer({ pool: opts.pool }), new LinkBuffer({ pool: opts.pool }), onRequest, onFinish, OPS);
-    this[kCore] = core;
-    const host = new Host(core);
-    this.reader = new ConnectionReader(core.input, host);
-    this.writer = new ConnectionWriter(core.output, host);
+    const core = new ConnState<C>(this, socket, opts, input ?? new LinkBuffer({ pool: opts.pool }), new LinkBuffer({ pool: opts.pool }), onRequest, onFinish);
+    this[kState] = core;
+    this.reader = new ConnectionReader(core);
+    this.writer = new ConnectionWriter(core);
     // From the listener when it is bound to one address: every connection then shares its strings
     // instead of keeping its own lookup (8,000 idle connections held one each). Node forgets the
     // local address when the socket closes: a copy, made now.
@@ -141,42 +86,42 @@ export class Connection<C = unknown> {
 
   /** False from the moment the peer closes (FIN or reset), the socket fails, or close() is called. Synchronous. */
   isActive(): boolean {
-    return !this[kCore].has(INACTIVE);
+    return !this[kState].has(INACTIVE);
   }
 
   /** Closed and every close callback has run. */
   get closed(): boolean {
-    return this[kCore].has(FINISHED);
+    return this[kState].has(FINISHED);
   }
 
   /** The peer sent its FIN (or the connection failed): no more input will arrive. */
   get peerEnded(): boolean {
-    return this[kCore].has(PEER_ENDED);
+    return this[kState].has(PEER_ENDED);
   }
 
   /** Whether the output side has been half-closed with closeWrite(). */
   get writeEnded(): boolean {
-    return this[kCore].has(WRITE_ENDED);
+    return this[kState].has(WRITE_ENDED);
   }
 
   setReadTimeout(ms: number): void {
-    this[kCore].ownOpts().readTimeout = checkMs('readTimeout', ms, 0);
+    this[kState].ownOpts().readTimeout = checkMs('readTimeout', ms, 0);
   }
 
   setWriteTimeout(ms: number): void {
-    this[kCore].ownOpts().writeTimeout = checkMs('writeTimeout', ms, 0);
+    this[kState].ownOpts().writeTimeout = checkMs('writeTimeout', ms, 0);
   }
 
   /** 0 turns the idle timeout off. */
   setIdleTimeout(ms: number): void {
-    const core = this[kCore];
+    const core = this[kState];
     core.ownOpts().idleTimeout = checkMs('idleTimeout', ms, 0);
     if (!core.has(CLOSING)) this.socket.setTimeout(ms);
   }
 
   /** Replaces the handler; input already waiting is dispatched to it. */
   setOnRequest(onRequest: OnRequest<C> | null): void {
-    const core = this[kCore];
+    const core = this[kState];
     core.onRequest = onRequest;
     if (canDispatch(core)) dispatch(core);
   }
@@ -187,7 +132,7 @@ export class Connection<C = unknown> {
    * If a call is running, once it settles; nothing happens without waiting input.
    */
   redispatch(): void {
-    const core = this[kCore];
+    const core = this[kState];
     if (canDispatch(core)) dispatch(core);
     // A running call is called again when it settles if it made progress; one that did not will
     // find this input when the next bytes arrive, or now if it settles later: mark new input.
@@ -200,7 +145,7 @@ export class Connection<C = unknown> {
    * added after close runs at once.
    */
   addCloseCallback(cb: CloseCallback<C>): void {
-    const core = this[kCore];
+    const core = this[kState];
     if (core.has(FINISHED)) runCallback(core, cb);
     else (core.closeCallbacks = own(core.closeCallbacks)).push(cb);
   }
@@ -213,7 +158,7 @@ export class Connection<C = unknown> {
    * `conn.error` keeps the error. Idempotent. onDisconnect is not called for our own close.
    */
   close(error?: unknown, options?: { graceful?: boolean }): void {
-    close(this[kCore], error, options?.graceful ?? false);
+    close(this[kState], error, options?.graceful ?? false);
   }
 
   /**
@@ -221,7 +166,7 @@ export class Connection<C = unknown> {
    * closes too, which closes the connection. Rejects with ConnClosedError if it can no longer send.
    */
   async closeWrite(): Promise<void> {
-    const core = this[kCore];
+    const core = this[kState];
     if (core.has(WRITE_ENDED)) return;
     await this.writer.flush();
     if (core.has(WRITE_ENDED)) return;
@@ -235,11 +180,11 @@ export class Connection<C = unknown> {
    * draining shutdown and a peer's half-close keep the connection open until the matching unhold().
    */
   hold(): void {
-    this[kCore].holds++;
+    this[kState].holds++;
   }
 
   unhold(): void {
-    const core = this[kCore];
+    const core = this[kState];
     if (core.holds === 0 || --core.holds > 0 || core.has(RUNNING | CLOSING)) return;
     if ((core.has(DRAINING) && core.input.length === 0) || (core.has(PEER_ENDED) && closesOnPeerEnd(core))) {
       beginClose(core, undefined);
@@ -254,7 +199,7 @@ export class Connection<C = unknown> {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    const core = this[kCore];
+    const core = this[kState];
     if (core.has(FINISHED)) return;
     const done = new Promise<void>((resolve) => this.addCloseCallback(() => resolve()));
     this.close();
@@ -265,7 +210,7 @@ export class Connection<C = unknown> {
 
   /** @internal Starts reading and runs onConnect; onRequest is dispatched only after onConnect settles. */
   [kStart](onConnect?: (ctx: C, conn: Connection<C>) => C | void | Promise<C | void>): void {
-    const core = this[kCore];
+    const core = this[kState];
     if (core.has(CLOSING)) return;
     start(core);
     if (onConnect === undefined) {
@@ -299,35 +244,46 @@ export class Connection<C = unknown> {
 
   /** @internal onread mode: `n` bytes landed in the region the reader malloc'd for the socket. */
   [kOnRead](n: number): void {
-    onRead(this[kCore], n);
+    onRead(this[kState], n);
   }
 
   /** @internal Shutdown: stop reading new input, answer what was received, then close. */
   [kDrain](): void {
-    drain(this[kCore]);
+    drain(this[kState]);
   }
 
   /** @internal No work left (see lifecycle.ts isIdle). */
   [kIdle](): boolean {
-    return isIdle(this[kCore]);
+    return isIdle(this[kState]);
   }
 
   /** @internal Shutdown deadline: drop whatever is left; resolves when the socket has closed. */
   [kDestroy](error?: unknown): Promise<void> {
-    return destroy(this[kCore], error);
+    return destroy(this[kState], error);
   }
 
   /** @internal An error from a hook the EventLoop runs itself (onPrepare). */
   [kReport](err: unknown): void {
-    report(this[kCore], err);
+    report(this[kState], err);
   }
 
   /** @internal Accepted connections share their EventLoop's input budget. */
   [kBudget](budget: InboundBudget): void {
-    const core = this[kCore];
+    const core = this[kState];
     core.account = new ConnectionAccount(budget, core);
   }
 }
+
+/** What a connection is made of: the EventLoop's (or dialer's) options and handler, the input buffer already read into (onread), the listener's address. */
+type ConnectionArgs<C> = [
+  socket: Socket,
+  opts: ResolvedConnectionOptions<C>,
+  onRequest: OnRequest<C> | null,
+  ctx: C,
+  onFinish?: ((conn: Connection<C>) => void) | null,
+  input?: LinkBuffer | null,
+  local?: LocalAddress | null,
+];
 
 /** An accepted connection's local address, known from its listener. */
 export interface LocalAddress {
@@ -337,8 +293,8 @@ export interface LocalAddress {
 
 /** The connection's share of the budget, and the budget's handle on it: one object, no closures. */
 class ConnectionAccount extends InboundAccount {
-  readonly #core: Core<any>;
-  constructor(budget: InboundBudget, core: Core<any>) {
+  readonly #core: ConnState<any>;
+  constructor(budget: InboundBudget, core: ConnState<any>) {
     super(budget);
     this.#core = core;
   }

@@ -3,7 +3,7 @@
 // arrived during it: a handler that neither reads nor closes waits for more data instead of spinning.
 import {
   CLOSING,
-  type Core,
+  type ConnState,
   DISCONNECT_PENDING,
   DRAINING,
   INACTIVE,
@@ -13,16 +13,17 @@ import {
   RUNNING,
   canDispatch,
   closesOnPeerEnd,
-} from './core.js';
-import { InboundLimitError } from './errors.js';
-import { FLUSHED, releaseInput } from './output.js';
-import { trackPartial } from './read-deadline.js';
-import { charge, updateReading } from './reading.js';
+} from './state.js';
+import { InboundLimitError } from '../errors.js';
+import { beginClose, finish } from './lifecycle.js';
+import { FLUSHED, releaseInput } from './send.js';
+import { trackPartial } from './partial-timeout.js';
+import { charge, updateReading } from './receive.js';
 import { report } from './report.js';
-import { isThenable } from './util/thenable.js';
+import { isThenable } from '../util/thenable.js';
 
 /** Calls onRequest while it makes progress; a sync handler loops here, an async one resumes in afterRequest. */
-export function dispatch(core: Core<any>): void {
+export function dispatch(core: ConnState<any>): void {
   core.state |= RUNNING;
   const input = core.input;
   for (;;) {
@@ -48,25 +49,25 @@ export function dispatch(core: Core<any>): void {
 }
 
 /** The reactions to a handler's promise, bound once per connection (most handlers never need them). */
-function bindReactions(core: Core<any>): void {
+function bindReactions(core: ConnState<any>): void {
   core.onSettled = () => afterRequest(core);
   core.onRejected = (err) => afterRejected(core, err);
 }
 
 /** A handler's promise settled. */
-export function afterRequest(core: Core<any>): void {
+export function afterRequest(core: ConnState<any>): void {
   if (settled(core)) dispatch(core);
 }
 
 /** A handler's promise rejected: reported, and the connection closed with it. */
-export function afterRejected(core: Core<any>, err: unknown): void {
+export function afterRejected(core: ConnState<any>, err: unknown): void {
   report(core, err);
   core.conn.close(err);
   afterRequest(core);
 }
 
 /** After an onRequest call settled: release its views, then decide whether to call it again. */
-function settled(core: Core<any>): boolean {
+function settled(core: ConnState<any>): boolean {
   const input = core.input;
   // Views of this call's input stay valid until output written from them has been sent: a reply
   // that references input (writeBinary above 4 KiB) must not see that memory reused mid-write.
@@ -79,7 +80,7 @@ function settled(core: Core<any>): boolean {
   charge(core);
   if (core.has(CLOSING)) {
     core.state &= ~RUNNING;
-    core.ops.finish(core);
+    finish(core);
     return false;
   }
   const left = input.length;
@@ -98,7 +99,7 @@ function settled(core: Core<any>): boolean {
     return false;
   }
   if (core.holds === 0 && ((core.has(DRAINING) && left === 0) || (core.has(PEER_ENDED) && closesOnPeerEnd(core)))) {
-    core.ops.beginClose(core, undefined);
+    beginClose(core, undefined);
     return false;
   }
   if (core.has(LIMIT_PAUSED) && left < limit) core.state &= ~LIMIT_PAUSED;
@@ -108,7 +109,7 @@ function settled(core: Core<any>): boolean {
 }
 
 /** onConnect settled (or there is none): onRequest may run, and what waited for it happens now. */
-export function setReady(core: Core<any>): void {
+export function setReady(core: ConnState<any>): void {
   if (core.has(CLOSING)) return;
   core.state |= READY;
   if (core.has(DISCONNECT_PENDING)) {
@@ -116,18 +117,18 @@ export function setReady(core: Core<any>): void {
     callOnDisconnect(core);
   }
   if (canDispatch(core)) dispatch(core);
-  else if (core.has(PEER_ENDED) && !core.has(RUNNING) && core.holds === 0 && closesOnPeerEnd(core)) core.ops.beginClose(core, undefined);
+  else if (core.has(PEER_ENDED) && !core.has(RUNNING) && core.holds === 0 && closesOnPeerEnd(core)) beginClose(core, undefined);
 }
 
 /** isActive() turns false because the peer or the socket ended the connection: onDisconnect runs once. */
-export function markInactive(core: Core<any>): void {
+export function markInactive(core: ConnState<any>): void {
   if (core.has(INACTIVE)) return;
   core.state |= INACTIVE;
   callOnDisconnect(core);
 }
 
 /** The peer ended the connection while it was active; reported once the connection is ready. */
-export function callOnDisconnect(core: Core<any>): void {
+export function callOnDisconnect(core: ConnState<any>): void {
   const fn = core.opts.onDisconnect;
   if (fn === undefined) return;
   if (!core.has(READY)) {

@@ -1,11 +1,11 @@
 // Slow-loris: input that the handler left unconsumed (a partial message) must be completed within
 // the read timeout, counted from when it was left. One timer per connection, re-armed only when it
 // fires, so a busy connection does not churn timers.
-import { CLOSING, type Core, LIMIT_PAUSED, RUNNING } from './core.js';
-import { ReadTimeoutError } from './errors.js';
+import { CLOSING, type ConnState, LIMIT_PAUSED, RUNNING } from './state.js';
+import { ReadTimeoutError } from '../errors.js';
 
 /** After a handler call: arm the deadline for input left behind, or clear it when there is none. */
-export function trackPartial(core: Core<any>, left: number, progressed: boolean): void {
+export function trackPartial(core: ConnState<any>, left: number, progressed: boolean): void {
   if (left > 0 && core.holds === 0 && core.opts.readTimeout > 0) {
     if (core.partialSince === 0 || progressed) core.partialSince = Date.now();
     core.partialTimer ??= setTimeout(onPartialTimer, core.opts.readTimeout, core).unref();
@@ -14,14 +14,14 @@ export function trackPartial(core: Core<any>, left: number, progressed: boolean)
   }
 }
 
-export function clearPartial(core: Core<any>): void {
+export function clearPartial(core: ConnState<any>): void {
   if (core.partialTimer !== null) {
     clearTimeout(core.partialTimer);
     core.partialTimer = null;
   }
 }
 
-function onPartialTimer(core: Core<any>): void {
+function onPartialTimer(core: ConnState<any>): void {
   core.partialTimer = null;
   if (core.partialSince === 0 || core.has(CLOSING)) return;
   const ms = core.opts.readTimeout;

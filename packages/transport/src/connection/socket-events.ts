@@ -1,45 +1,45 @@
 // The socket's listeners: shared named functions that find their connection through a symbol, not
 // closures per connection.
 import type { Socket } from 'node:net';
-import { CLOSING, type Core, PEER_ENDED, READ_PAUSED, RUNNING, READY, SOCKET_CLOSED, WRITE_ENDED, canDispatch, closesOnPeerEnd } from './core.js';
-import { connectionOpenChannel } from './diagnostics.js';
-import { ConnClosedError, IdleTimeoutError } from './errors.js';
+import { CLOSING, type ConnState, PEER_ENDED, READ_PAUSED, RUNNING, READY, SOCKET_CLOSED, WRITE_ENDED, canDispatch, closesOnPeerEnd } from './state.js';
+import { connectionOpenChannel } from '../diagnostics.js';
+import { ConnClosedError, IdleTimeoutError } from '../errors.js';
 import { dispatch, markInactive } from './dispatch.js';
-import { onData } from './input.js';
+import { onData } from './receive.js';
 import { beginClose, fail, finish } from './lifecycle.js';
-import { onDrain } from './output.js';
-import { settleWaiter } from './waits.js';
+import { onDrain } from './send.js';
+import { settleWaiter } from './reader.js';
 
-const kCore = Symbol('nocopy.core');
-type SocketWithCore = Socket & { [kCore]?: Core<any> };
+const kSocketState = Symbol('nocopy.socketState');
+type SocketWithState = Socket & { [kSocketState]?: ConnState<any> };
 
 /** From the start: errors and close are observed even before onPrepare returns. */
-export function attach(core: Core<any>): void {
-  const s = core.socket as SocketWithCore;
-  s[kCore] = core;
+export function attach(core: ConnState<any>): void {
+  const s = core.socket as SocketWithState;
+  s[kSocketState] = core;
   s.on('error', onSocketError);
   s.on('close', onSocketClose);
 }
 
 /** Starts reading (and the idle timer); the open is published. */
-export function start(core: Core<any>): void {
+export function start(core: ConnState<any>): void {
   const s = core.socket;
   s.on('data', onSocketData);
   s.on('end', onSocketEnd);
   s.on('drain', onSocketDrain);
   s.on('timeout', onSocketTimeout);
-  // Sockets of a pauseOnConnect server (and adopted ones, see adopt.ts) start paused.
+  // Sockets of a pauseOnConnect server (and adopted ones, see pooled-reads.ts) start paused.
   if (s.readableFlowing === false && !core.has(READ_PAUSED)) s.resume();
   if (core.opts.idleTimeout > 0) s.setTimeout(core.opts.idleTimeout);
   if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ connection: core.conn });
 }
 
-function onSocketData(this: SocketWithCore, chunk: Buffer): void {
-  onData(this[kCore]!, chunk);
+function onSocketData(this: SocketWithState, chunk: Buffer): void {
+  onData(this[kSocketState]!, chunk);
 }
 
-function onSocketEnd(this: SocketWithCore): void {
-  const core = this[kCore]!;
+function onSocketEnd(this: SocketWithState): void {
+  const core = this[kSocketState]!;
   core.state |= PEER_ENDED;
   markInactive(core);
   const w = core.waiter;
@@ -52,12 +52,12 @@ function onSocketEnd(this: SocketWithCore): void {
   }
 }
 
-function onSocketError(this: SocketWithCore, err: Error): void {
-  fail(this[kCore]!, err);
+function onSocketError(this: SocketWithState, err: Error): void {
+  fail(this[kSocketState]!, err);
 }
 
-function onSocketClose(this: SocketWithCore, hadError: boolean): void {
-  const core = this[kCore]!;
+function onSocketClose(this: SocketWithState, hadError: boolean): void {
+  const core = this[kSocketState]!;
   core.state |= SOCKET_CLOSED;
   if (!core.has(CLOSING)) {
     markInactive(core);
@@ -76,7 +76,7 @@ function onSocketClose(this: SocketWithCore, hadError: boolean): void {
  * side to drain): it is still handed over, as after any FIN, and the connection closes once it is
  * consumed (dispatch.ts settled()). Closing now dropped it: the end of a proxied upload was lost.
  */
-function handlesRest(core: Core<any>): boolean {
+function handlesRest(core: ConnState<any>): boolean {
   return (
     (core.state & (PEER_ENDED | WRITE_ENDED)) === (PEER_ENDED | WRITE_ENDED) &&
     core.conn.error === undefined &&
@@ -85,11 +85,11 @@ function handlesRest(core: Core<any>): boolean {
   );
 }
 
-function onSocketDrain(this: SocketWithCore): void {
-  onDrain(this[kCore]!);
+function onSocketDrain(this: SocketWithState): void {
+  onDrain(this[kSocketState]!);
 }
 
-function onSocketTimeout(this: SocketWithCore): void {
-  const core = this[kCore]!;
+function onSocketTimeout(this: SocketWithState): void {
+  const core = this[kSocketState]!;
   core.conn.close(new IdleTimeoutError(core.opts.idleTimeout));
 }

@@ -1,12 +1,15 @@
-// The state of one connection, shared by the files that each handle one concern of it: input.ts
-// (reading, pausing, waits), dispatch.ts (the onRequest loop), read-deadline.ts (partial input must
-// complete in time), output.ts (sending and drain waits), lifecycle.ts (closing and close callbacks)
-// and socket-events.ts (the socket's listeners). Connection is the public face over it.
+// The state of one connection: one object, read and changed by plain functions in the files that each
+// handle one concern of it (they import each other; no table of callbacks between them):
+// receive.ts (input arriving, pausing and resuming the socket), reader.ts (conn.reader and its waits),
+// dispatch.ts (the onRequest loop), partial-timeout.ts (partial input must complete in time), send.ts
+// (sending, drain waits, input held for output), writer.ts (conn.writer), lifecycle.ts (closing and
+// close callbacks), socket-events.ts (the socket's listeners), pooled-reads.ts (libuv reads into
+// pooled memory). Connection (connection.ts) is the public face over it.
 import type { Socket } from 'node:net';
 import type { Delimiter, LinkBuffer } from '@nocopy/linkbuffer';
 import type { Connection } from './connection.js';
-import type { InboundAccount } from './inbound-budget.js';
-import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from './options.js';
+import type { InboundAccount } from '../inbound-budget.js';
+import type { CloseCallback, OnRequest, ResolvedConnectionOptions } from '../options.js';
 
 // One state value: these bits, never several booleans.
 /** onConnect has settled: onRequest may be called. */
@@ -42,23 +45,6 @@ export const READ_PAUSED = 1 << 14;
 /** Sent output waits for the socket's 'drain' (past maxOutboundBytes): send() returns false. */
 export const OUT_WAITING = 1 << 15;
 
-/**
- * What the lower files call back into without importing it (the composition root, connection.ts,
- * provides it), so that no file imports one that imports it.
- */
-export interface CoreOps {
-  /** Starts closing: graceful without an error, an abort with one. */
-  beginClose(core: Core<any>, error: unknown): void;
-  /** Calls onRequest (in a loop while it makes progress). Only when canDispatch(). */
-  dispatch(core: Core<any>): void;
-  /** Finishes a closing connection once nothing runs: close callbacks, buffers back. */
-  finish(core: Core<any>): void;
-  /** A socket error: the connection fails with it. */
-  fail(core: Core<any>, error: Error): void;
-  /** Shutdown: closes the connection if it has no work left. */
-  closeIfIdle(core: Core<any>): void;
-}
-
 export interface Waiter {
   need: number;
   delim: Delimiter | null;
@@ -78,7 +64,7 @@ export interface DrainWaiter {
 // most connections never use them, and 8,000 idle connections held 5 empty lists each (idle memory
 // per connection is a target). Frozen, so a push that forgot to make its own list throws.
 const NONE: readonly never[] = Object.freeze([]);
-/** The shared empty list a Core's lists start as (see `own`). */
+/** The shared empty list a ConnState's lists start as (see `own`). */
 export function none<T>(): T[] {
   return NONE as never[];
 }
@@ -87,7 +73,7 @@ export function own<T>(list: T[]): T[] {
   return (list as unknown) === NONE ? [] : list;
 }
 
-export class Core<C = unknown> {
+export class ConnState<C = unknown> {
   readonly conn: Connection<C>;
   readonly socket: Socket;
   /** The EventLoop's or dialer's options, shared until a per-connection setter copies them (ownOpts). */
@@ -96,7 +82,6 @@ export class Core<C = unknown> {
   readonly input: LinkBuffer;
   readonly output: LinkBuffer;
   readonly onFinish: ((conn: Connection<C>) => void) | null;
-  readonly ops: CoreOps;
   onRequest: OnRequest<C> | null;
   state = 0;
   holds = 0;
@@ -128,7 +113,7 @@ export class Core<C = unknown> {
   /** The reactions to a handler's pending promise; made at the first one (dispatch.ts). */
   onSettled: (() => void) | null = null;
   onRejected: ((err: unknown) => void) | null = null;
-  /** The socket's write callback for a batch it queued; made at the first such batch (output.ts). */
+  /** The socket's write callback for a batch it queued; made at the first such batch (send.ts). */
   onWritten: ((err?: Error | null) => void) | null = null;
 
   constructor(
@@ -139,17 +124,15 @@ export class Core<C = unknown> {
     output: LinkBuffer,
     onRequest: OnRequest<C> | null,
     onFinish: ((conn: Connection<C>) => void) | null,
-    ops: CoreOps,
   ) {
     this.conn = conn;
-    this.ops = ops;
     this.socket = socket;
     this.opts = opts;
     this.input = input;
     this.output = output;
     this.onRequest = onRequest;
     this.onFinish = onFinish;
-    // Bytes that arrived before the connection existed (onread: see onread.ts).
+    // Bytes that arrived before the connection existed (onread: see pooled-reads.ts).
     this.received = input.length;
   }
 
@@ -171,12 +154,12 @@ export class Core<C = unknown> {
  * Whether onRequest may be called now: the connection is ready, open, no call is running, no wait
  * takes the input, there is a handler, and input is waiting. The one place this is decided.
  */
-export function canDispatch(core: Core<any>): boolean {
+export function canDispatch(core: ConnState<any>): boolean {
   return (core.state & (READY | RUNNING | CLOSING)) === READY && core.onRequest !== null && core.waiter === null && core.input.length > 0;
 }
 
 /** After the peer's FIN and the last handler: close, unless half-open connections stay writable. */
-export function closesOnPeerEnd(core: Core<any>): boolean {
+export function closesOnPeerEnd(core: ConnState<any>): boolean {
   return !core.opts.allowHalfOpen || core.has(WRITE_ENDED);
 }
 

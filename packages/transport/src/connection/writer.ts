@@ -2,6 +2,8 @@
 // flush), and the sends: flush() as a promise, send() and drained() for code that avoids one.
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import { type Reader, bufferOf } from './reader.js';
+import { drained, flush, queued, send } from './send.js';
+import { type ConnState, OUT_WAITING } from './state.js';
 
 /**
  * The output side of a connection. Write with the LinkBuffer writing methods (see
@@ -52,62 +54,53 @@ export interface Writer {
   drained(): Promise<void>;
 }
 
-/** What the writer needs of its connection. */
-export interface WriteHost {
-  send(): boolean;
-  drained(): Promise<void>;
-  flush(): Promise<void>;
-  readonly waiting: boolean;
-  readonly queued: number;
-}
-
-const kBuffer = Symbol('nocopy.writerBuffer');
+const kOutput = Symbol('nocopy.writerOutput');
 
 export class ConnectionWriter implements Writer {
   /** @internal */
-  readonly [kBuffer]: LinkBuffer;
-  readonly #host: WriteHost;
+  readonly [kOutput]: LinkBuffer;
+  readonly #state: ConnState<any>;
 
-  constructor(buffer: LinkBuffer, host: WriteHost) {
-    this[kBuffer] = buffer;
-    this.#host = host;
+  constructor(state: ConnState<any>) {
+    this[kOutput] = state.output;
+    this.#state = state;
   }
 
   get mallocLength(): number {
-    return this[kBuffer].mallocLength;
+    return this[kOutput].mallocLength;
   }
   get mallocCapacity(): number {
-    return this[kBuffer].mallocCapacity;
+    return this[kOutput].mallocCapacity;
   }
   get closed(): boolean {
-    return this[kBuffer].closed;
+    return this[kOutput].closed;
   }
   get waiting(): boolean {
-    return this.#host.waiting;
+    return this.#state.has(OUT_WAITING);
   }
   get queued(): number {
-    return this.#host.queued;
+    return queued(this.#state);
   }
-  malloc(n: number): Buffer { return this[kBuffer].malloc(n); }
-  mallocAck(n: number): void { this[kBuffer].mallocAck(n); }
-  writeByte(b: number): void { this[kBuffer].writeByte(b); }
-  writeString(s: string, encoding?: BufferEncoding): number { return this[kBuffer].writeString(s, encoding); }
-  writeBinary(b: Uint8Array): void { this[kBuffer].writeBinary(b); }
-  writeDirect(p: Uint8Array, remainCap: number): void { this[kBuffer].writeDirect(p, remainCap); }
-  writeUint8(v: number): void { this[kBuffer].writeUint8(v); }
-  writeInt8(v: number): void { this[kBuffer].writeInt8(v); }
-  writeUint16BE(v: number): void { this[kBuffer].writeUint16BE(v); }
-  writeUint16LE(v: number): void { this[kBuffer].writeUint16LE(v); }
-  writeInt16BE(v: number): void { this[kBuffer].writeInt16BE(v); }
-  writeInt16LE(v: number): void { this[kBuffer].writeInt16LE(v); }
-  writeUint32BE(v: number): void { this[kBuffer].writeUint32BE(v); }
-  writeUint32LE(v: number): void { this[kBuffer].writeUint32LE(v); }
-  writeInt32BE(v: number): void { this[kBuffer].writeInt32BE(v); }
-  writeInt32LE(v: number): void { this[kBuffer].writeInt32LE(v); }
-  writeBigUint64BE(v: bigint): void { this[kBuffer].writeBigUint64BE(v); }
-  writeBigUint64LE(v: bigint): void { this[kBuffer].writeBigUint64LE(v); }
-  writeBigInt64BE(v: bigint): void { this[kBuffer].writeBigInt64BE(v); }
-  writeBigInt64LE(v: bigint): void { this[kBuffer].writeBigInt64LE(v); }
+  malloc(n: number): Buffer { return this[kOutput].malloc(n); }
+  mallocAck(n: number): void { this[kOutput].mallocAck(n); }
+  writeByte(b: number): void { this[kOutput].writeByte(b); }
+  writeString(s: string, encoding?: BufferEncoding): number { return this[kOutput].writeString(s, encoding); }
+  writeBinary(b: Uint8Array): void { this[kOutput].writeBinary(b); }
+  writeDirect(p: Uint8Array, remainCap: number): void { this[kOutput].writeDirect(p, remainCap); }
+  writeUint8(v: number): void { this[kOutput].writeUint8(v); }
+  writeInt8(v: number): void { this[kOutput].writeInt8(v); }
+  writeUint16BE(v: number): void { this[kOutput].writeUint16BE(v); }
+  writeUint16LE(v: number): void { this[kOutput].writeUint16LE(v); }
+  writeInt16BE(v: number): void { this[kOutput].writeInt16BE(v); }
+  writeInt16LE(v: number): void { this[kOutput].writeInt16LE(v); }
+  writeUint32BE(v: number): void { this[kOutput].writeUint32BE(v); }
+  writeUint32LE(v: number): void { this[kOutput].writeUint32LE(v); }
+  writeInt32BE(v: number): void { this[kOutput].writeInt32BE(v); }
+  writeInt32LE(v: number): void { this[kOutput].writeInt32LE(v); }
+  writeBigUint64BE(v: bigint): void { this[kOutput].writeBigUint64BE(v); }
+  writeBigUint64LE(v: bigint): void { this[kOutput].writeBigUint64LE(v); }
+  writeBigInt64BE(v: bigint): void { this[kOutput].writeBigInt64BE(v); }
+  writeBigInt64LE(v: bigint): void { this[kOutput].writeBigInt64LE(v); }
 
   append(other: LinkBuffer | Reader): void {
     // instanceof first: the `in` test walks the prototype chain on every call (a slice per frame).
@@ -115,17 +108,17 @@ export class ConnectionWriter implements Writer {
     if (src === null) throw new TypeError('append() takes a LinkBuffer or a connection reader');
     // A reader with a region malloc'd for the next socket read gives its readable bytes as a slice
     // (zero copy), leaving the region where the socket expects it.
-    if (src.mallocLength === 0) this[kBuffer].append(src);
-    else this[kBuffer].append(src.slice(src.length));
+    if (src.mallocLength === 0) this[kOutput].append(src);
+    else this[kOutput].append(src.slice(src.length));
   }
 
   flush(): Promise<void> {
-    return this.#host.flush();
+    return flush(this.#state);
   }
   send(): boolean {
-    return this.#host.send();
+    return send(this.#state);
   }
   drained(): Promise<void> {
-    return this.#host.drained();
+    return drained(this.#state);
   }
 }

@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import {
   CLOSING,
-  type Core,
+  type ConnState,
   DRAINING,
   FINISHED,
   INACTIVE,
@@ -14,20 +14,20 @@ import {
   RUNNING,
   SOCKET_CLOSED,
   none,
-} from './core.js';
-import { connectionCloseChannel, connectionErrorChannel } from './diagnostics.js';
-import { ConnClosedError } from './errors.js';
+} from './state.js';
+import { connectionCloseChannel, connectionErrorChannel } from '../diagnostics.js';
+import { ConnClosedError } from '../errors.js';
 import { markInactive } from './dispatch.js';
-import { rejectDrainWaiters } from './output.js';
-import { clearPartial } from './read-deadline.js';
-import { charge, updateReading } from './reading.js';
+import { rejectDrainWaiters } from './send.js';
+import { clearPartial } from './partial-timeout.js';
+import { charge, updateReading } from './receive.js';
 import { report } from './report.js';
-import { settleWaiter } from './waits.js';
-import type { CloseCallback } from './options.js';
-import { isThenable } from './util/thenable.js';
+import { settleWaiter } from './reader.js';
+import type { CloseCallback } from '../options.js';
+import { isThenable } from '../util/thenable.js';
 
 /** close(error?): graceful without an error (or with `graceful`), an abort with one. Idempotent. */
-export function close(core: Core<any>, error: unknown, graceful = false): void {
+export function close(core: ConnState<any>, error: unknown, graceful = false): void {
   core.state |= OWN_CLOSE;
   if (core.has(CLOSING)) {
     // A peer-closed connection keeps unread input readable until the user closes it.
@@ -37,7 +37,7 @@ export function close(core: Core<any>, error: unknown, graceful = false): void {
   beginClose(core, error, graceful);
 }
 
-export function beginClose(core: Core<any>, error: unknown, graceful = false): void {
+export function beginClose(core: ConnState<any>, error: unknown, graceful = false): void {
   if (core.has(CLOSING)) return;
   core.state |= CLOSING | INACTIVE;
   const conn = core.conn;
@@ -74,7 +74,7 @@ export function beginClose(core: Core<any>, error: unknown, graceful = false): v
 }
 
 /** A socket error: published, and the connection closes with it. */
-export function fail(core: Core<any>, err: Error): void {
+export function fail(core: ConnState<any>, err: Error): void {
   const conn = core.conn;
   if (conn.error === undefined) conn.error = err;
   if (connectionErrorChannel.hasSubscribers) connectionErrorChannel.publish({ connection: conn, error: err });
@@ -82,7 +82,7 @@ export function fail(core: Core<any>, err: Error): void {
   beginClose(core, err);
 }
 
-export function finish(core: Core<any>): void {
+export function finish(core: ConnState<any>): void {
   if ((core.state & (FINISHED | SOCKET_CLOSED | RUNNING)) !== SOCKET_CLOSED) return;
   core.state |= FINISHED;
   const conn = core.conn;
@@ -100,7 +100,7 @@ export function finish(core: Core<any>): void {
   core.onFinish?.(conn);
 }
 
-export function runCallback<C>(core: Core<C>, cb: CloseCallback<C>): void {
+export function runCallback<C>(core: ConnState<C>, cb: CloseCallback<C>): void {
   try {
     const r = cb(core.conn);
     if (isThenable(r)) r.then(undefined, (err: unknown) => report(core, err));
@@ -113,24 +113,24 @@ export function runCallback<C>(core: Core<C>, cb: CloseCallback<C>): void {
  * No handler running, no input waiting for one, no output waiting for the peer. Output already queued
  * in the socket does not count: a graceful close sends it before the FIN.
  */
-export function isIdle(core: Core<any>): boolean {
+export function isIdle(core: ConnState<any>): boolean {
   return (core.state & (RUNNING | READY | OUT_WAITING)) === READY && core.holds === 0 && core.input.length === 0;
 }
 
 /** Shutdown: stop reading new input, answer what was received, then close. */
-export function drain(core: Core<any>): void {
+export function drain(core: ConnState<any>): void {
   if (core.has(CLOSING)) return;
   core.state |= DRAINING;
   updateReading(core);
   if (isIdle(core)) close(core, undefined);
 }
 
-export function closeIfIdle(core: Core<any>): void {
+export function closeIfIdle(core: ConnState<any>): void {
   if (core.has(DRAINING) && !core.has(CLOSING) && isIdle(core)) close(core, undefined);
 }
 
 /** Shutdown deadline: drop whatever is left; resolves when the socket has closed. */
-export function destroy(core: Core<any>, error: unknown): Promise<void> {
+export function destroy(core: ConnState<any>, error: unknown): Promise<void> {
   if (!core.has(CLOSING)) beginClose(core, error);
   const s = core.socket;
   s.destroy();
