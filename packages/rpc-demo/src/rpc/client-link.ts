@@ -10,6 +10,7 @@ import { CANCEL } from './extensions.js';
 import type { Metadata } from './extensions.js';
 import type { Due } from './deadline-queue.js';
 import type { ClientCallMessage } from './tracing.js';
+import { inCheckPhase } from '@nocopy/transport/util';
 
 /**
  * Calls made in the same tick share a connection's flush, up to this many, before the balancer moves
@@ -112,7 +113,7 @@ export class RpcLink {
   scheduleFlush(): void {
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      inCheckPhase(this.flush);
     }
   }
 

@@ -167,10 +167,11 @@ export class Session<In = unknown, Out = In> {
       p.catch(noop);
       return p;
     }
-    // Inside the input loop, the output goes after every loop of this event-loop turn (inCheckPhase); elsewhere a microtask sends it.
+    // Inside the input loop, the output goes after every loop of this event-loop turn; elsewhere too
+    // (a timer, another session's message): the one check-phase batcher of every layer sends it.
     if (!this.#flushQueued && !this.#inInput) {
       this.#flushQueued = true;
-      queueMicrotask(this.#flush);
+      inCheckPhase(this.#flush);
     }
     return RESOLVED;
   }
