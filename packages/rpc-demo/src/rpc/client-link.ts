@@ -10,7 +10,6 @@ import { CANCEL } from './extensions.js';
 import type { Metadata } from './extensions.js';
 import type { Due } from './deadline-queue.js';
 import type { ClientCallMessage } from './tracing.js';
-import { inCheckPhase } from '@nocopy/transport/util';
 
 /**
  * Calls made in the same tick share a connection's flush, up to this many, before the balancer moves
@@ -113,7 +112,7 @@ export class RpcLink {
   scheduleFlush(): void {
     if (!this.flushQueued) {
       this.flushQueued = true;
-      inCheckPhase(this.flush);
+      queueMicrotask(this.flush);
     }
   }
 

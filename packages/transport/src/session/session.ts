@@ -167,11 +167,10 @@ export class Session<In = unknown, Out = In> {
       p.catch(noop);
       return p;
     }
-    // Inside the input loop, the output goes after every loop of this event-loop turn; elsewhere too
-    // (a timer, another session's message): the one check-phase batcher of every layer sends it.
+    // Inside the input loop, the output goes after every loop of this event-loop turn (inCheckPhase); elsewhere a microtask sends it.
     if (!this.#flushQueued && !this.#inInput) {
       this.#flushQueued = true;
-      inCheckPhase(this.#flush);
+      queueMicrotask(this.#flush);
     }
     return RESOLVED;
   }
