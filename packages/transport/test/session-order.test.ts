@@ -245,6 +245,9 @@ test('shutdown drains: a running onMessage finishes and its reply is sent, then 
   gate.resolve();
   await done;
   assert.equal(rec.events.filter((e) => e === 'close').length, 2, 'onClose ran for both sessions before shutdown resolved');
+  // The reply went out before the FIN: once the client has the FIN it has the reply (shutdown
+  // resolving says the server's side closed, not that the client has read everything).
+  await within(busy.closed, 5000, 'the busy session to close');
   assert.equal(busy.take().toString(), 'late q\n');
   await idle.closed;
   t.diagnostic(JSON.stringify(server.stats()));

@@ -4,6 +4,8 @@
 // per connection and peers are woken once per iteration, not in the middle of the reads (Redis writes
 // its replies before it sleeps for the same reason). One queue for all layers: one setImmediate per
 // iteration however many connections, sessions or WebSocket peers have output.
+// Output written outside a read (an async handler settling, a timer, a client's call) is flushed at
+// the next microtask instead, by the layer that wrote it: nothing else of that turn would join it.
 let queue: (() => void)[] = [];
 let scheduled = false;
 
