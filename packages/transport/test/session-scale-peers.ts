@@ -2,7 +2,8 @@
 // TCP connections to the port in argv, answers each heartbeat line with "pong", and on the "mute"
 // message stops answering on the odd-numbered half. Opens them 500 at a time, each batch once the
 // server has answered every connection of the one before. Reports over IPC: { open } once open,
-// { heartbeats, closed } on "report".
+// { heartbeats, closed } on "report". A connection error while opening rejects the top-level await:
+// the process exits non-zero, and the test sees that at once.
 import net from 'node:net';
 
 const port = Number(process.argv[2]);

@@ -18,8 +18,9 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   const server = createSessionServer<string>({
     codec: lineCodec(),
     wheel,
-    // Generous timeout: the whole suite runs beside this on 2 cores, and a late tick must not look like a silent peer.
-    heartbeat: { interval: 500, timeout: 5000, message: 'hb' },
+    // Generous timeout: the whole suite runs beside this on 2 cores, and a starved peers process
+    // must not look like a silent peer (at 500/5000 the peers were cut while opening at load 9+).
+    heartbeat: { interval: 1000, timeout: 10_000, message: 'hb' },
     maxInboundBytesTotal: Infinity,
     listener: {
       onMessage() {},
@@ -35,9 +36,15 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   t.after(() => {
     if (peers.exitCode === null) peers.kill();
   });
+  // The peers dying (a reset while opening, say) fails the test at once, not after a wait's bound.
+  const died = new Promise<never>((_, reject) => {
+    peers.once('exit', (code, signal) => reject(new Error(`the peers process exited (${code ?? signal}) with ${server.size} sessions open`)));
+  });
+  died.catch(() => {}); // raced below; unobserved once the test is past its waits
+  const orDied = <T>(p: Promise<T>): Promise<T> => Promise.race([p, died]);
   // Liveness bounds on every wait for the peers, so that a stall says where it was.
   // 240 s: beside a full suite and a busy loop on 2 cores, opening them took more than 120 s once.
-  const [hello] = (await within(once(peers, 'message'), 240_000, `the peers to open ${N} sessions`).catch((err: Error) => {
+  const [hello] = (await within(orDied(once(peers, 'message')), 240_000, `the peers to open ${N} sessions`).catch((err: Error) => {
     throw new Error(`${err.message} (the server has ${server.size})`);
   })) as [{ open: number }];
   assert.equal(hello.open, N);
@@ -49,7 +56,7 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   const report = async (): Promise<{ heartbeats: number; closed: number }> => {
     const reply = once(peers, 'message') as Promise<[{ heartbeats: number; closed: number }]>;
     peers.send('report');
-    return (await within(reply, 30_000, 'a report from the peers'))[0];
+    return (await within(orDied(reply), 30_000, 'a report from the peers'))[0];
   };
   // Every session hears its heartbeats and answers: counted in heartbeats, not ms. Once the peers
   // have heard 12 per session (12 intervals: more than the 10 a timeout spans, however late the
@@ -81,6 +88,7 @@ test(`${N.toLocaleString('en')} sessions with heartbeats: the answering ones sta
   assert.equal(server.size, N / 2, 'exactly the silent half was closed');
   assert.deepEqual([...errors], [['ERR_HEARTBEAT_TIMEOUT', N / 2]]);
   assert.equal(wheel.size, 2 * (N / 2), 'the closed sessions left the wheel');
+  const exited = once(peers, 'exit');
   peers.send('exit');
-  await once(peers, 'exit');
+  await exited;
 });
