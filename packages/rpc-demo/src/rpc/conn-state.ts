@@ -3,7 +3,7 @@
 // malformed input. The server (server.ts) fills in the callbacks once, so that the hot path calls
 // bound functions rather than making closures per message.
 import { inCheckPhase } from '@nocopy/transport/util';
-import type { Connection } from '@nocopy/transport';
+import type { Connection, ShutdownOptions } from '@nocopy/transport';
 import type { Framing, Message, MessageReader } from './protocol.js';
 import type { ReplyTarget } from './reply.js';
 import { type CallContext, type CancelCode, NO_PEER, type Peer } from './context.js';
@@ -22,10 +22,17 @@ export interface PeerHooks {
   message(st: PeerState, m: Message): boolean;
   /** The peer is gone: its calls are cancelled. */
   closed(st: PeerState): void;
-  /** The peer's input did not decode (the peer then closes). */
+  /** A report for the server's onError. */
   error(err: unknown): void;
-  /** Stopped (and awaited) by the server's shutdown, after it told our clients to go. */
-  attach(stop: (drain: (st: PeerState) => void) => Promise<void>): void;
+  /**
+   * The peer's input did not decode (dropped by the caller): the peer is told why when its request id
+   * was read, and ends once the calls decoded before are answered.
+   */
+  refused(st: PeerState, err: unknown): void;
+  /** Tells the peer to go ("$/drain") when it is our client: it sends no new call and closes once its calls are answered. */
+  drain(st: PeerState): void;
+  /** Stopped (and awaited) by the server's shutdown, bounded by its options. */
+  attach(stop: (options: ShutdownOptions) => Promise<void>): void;
   readonly maxMessageSize: number;
 }
 

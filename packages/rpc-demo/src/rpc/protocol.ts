@@ -106,30 +106,38 @@ export class MessageReader {
 
   read(r: FrameReader, onMessage: (m: Message) => boolean | void): void {
     if (this.framing === 'framed' && r.length >= 4 && r.length <= IN_PLACE_MAX && !this.#readInPlace(r, onMessage)) return;
-    const frames = this.#frames;
     for (;;) {
-      let frame: Buffer | undefined;
-      try {
-        frame = frames.decode(r);
-      } catch (err) {
-        // Refused input says why, and carries the id of the request when its first bytes are here.
-        // A mismatched framing shows on a connection's first message.
-        if (err instanceof FrameTooLargeError) throw (this.#decoded === 0 ? streamPeer(r, this.max, this.#check) : null) ?? new MessageTooLargeError(err.size, err.limit, peekRequestId(r, 4));
-        if (err instanceof MessageTooLargeError) err.requestId = peekRequestId(r, 0);
-        throw err;
-      }
-      if (frame === undefined) return;
-      // A bare 0 is no message; it is likely the first byte of a 'framed' peer's length prefix.
-      if (frame.length === 1 && frame[0] === 0 && this.framing === 'stream' && this.#decoded === 0) {
-        const mismatch = framedPeer(r, this.max, this.#check);
-        if (mismatch !== null) throw mismatch;
-      }
-      // Exactly the message's bytes (a view, or one copy when it spans nodes); the decoded values
-      // own their memory, so the input may be released as soon as this returns.
-      const m = this.#check(frame);
-      this.#decoded++;
-      if (onMessage(m) === false) return;
+      const m = this.next(r);
+      if (m === undefined || onMessage(m) === false) return;
     }
+  }
+
+  /**
+   * The next complete message in `r`, consumed, or undefined (nothing consumed) while it is not all
+   * here: one message at a time, for a session's codec. Throws as read() does.
+   */
+  next(r: FrameReader): Message | undefined {
+    let frame: Buffer | undefined;
+    try {
+      frame = this.#frames.decode(r);
+    } catch (err) {
+      // Refused input says why, and carries the id of the request when its first bytes are here.
+      // A mismatched framing shows on a connection's first message.
+      if (err instanceof FrameTooLargeError) throw (this.#decoded === 0 ? streamPeer(r, this.max, this.#check) : null) ?? new MessageTooLargeError(err.size, err.limit, peekRequestId(r, 4));
+      if (err instanceof MessageTooLargeError) err.requestId = peekRequestId(r, 0);
+      throw err;
+    }
+    if (frame === undefined) return undefined;
+    // A bare 0 is no message; it is likely the first byte of a 'framed' peer's length prefix.
+    if (frame.length === 1 && frame[0] === 0 && this.framing === 'stream' && this.#decoded === 0) {
+      const mismatch = framedPeer(r, this.max, this.#check);
+      if (mismatch !== null) throw mismatch;
+    }
+    // Exactly the message's bytes (a view, or one copy when it spans nodes); the decoded values
+    // own their memory, so the input may be released as soon as this returns.
+    const m = this.#check(frame);
+    this.#decoded++;
+    return m;
   }
 
   /**

@@ -62,7 +62,7 @@ export class RpcServer extends ServerFront {
   /** The registry entry, once listen() registered it. */
   #registration: Promise<Registration> | null = null;
   /** The other ways in (WebSocket endpoints), stopped with the server. */
-  readonly #attached: ((drain: (st: PeerState) => void) => Promise<void>)[] = [];
+  readonly #attached: ((options: ShutdownOptions) => Promise<void>)[] = [];
 
   constructor(options: ServerOptions = {}) {
     const framing = checkFraming(options.framing);
@@ -201,10 +201,7 @@ export class RpcServer extends ServerFront {
       this.#shutdown = false;
       throw err;
     }
-    const drain = (st: PeerState) => {
-      if (st.extPeer && st.failed === null && !st.out.closed) this.#notice(st, DRAIN);
-    };
-    const others = this.#attached.map((stop) => stop(drain));
+    const others = this.#attached.map((stop) => stop(options));
     // Out of the registry first, so that watching clients stop picking this server while it drains.
     const registration = this.#registration;
     this.#registration = null;
@@ -225,6 +222,10 @@ export class RpcServer extends ServerFront {
         for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
       },
       error: (err) => this.#onError(err),
+      refused: (st, err) => this.#refuse(st, err),
+      drain: (st) => {
+        if (st.extPeer && st.failed === null && !st.out.closed) this.#notice(st, DRAIN);
+      },
       attach: (stop) => {
         this.#attached.push(stop);
       },
@@ -274,26 +275,10 @@ export class RpcServer extends ServerFront {
       } catch {
         // The output is closed: the answers below find it so and send nothing.
       }
-      // Oversized or malformed input: this connection only. The calls decoded before it are still
-      // answered (those of this batch and those in flight), then the connection closes.
-      this.#onError(err);
-      st.failed = err;
       conn.reader.skip(conn.reader.length);
-      // The peer learns why: its request is answered with the error before the close (in the peer's
-      // framing for a framing mismatch), when the request's id could be read.
-      const id = (err as { requestId?: number }).requestId;
-      if (id !== undefined) {
-        const framing = err instanceof FramingMismatchError ? err.peerFraming : this.framing;
-        try {
-          // `closing`: the client sends no more calls on this connection (they would be lost).
-          writeMessage(w, framing, [1, id, { ...errorObject(err), closing: true }, null], this.maxMessageSize);
-        } catch {
-          // The writer closed: nothing to tell.
-        }
-      }
-      // With no calls in flight it ends now (closeWrite() flushes this batch's replies first).
-      if (st.inFlight === 0) st.end();
-      else if (w.mallocLength > 0) return w.flush();
+      this.#refuse(st, err);
+      // With calls in flight, what was written leaves now (with no calls it ended: closeWrite() flushes).
+      if (st.inFlight !== 0 && w.mallocLength > 0) return w.flush();
       return;
     }
     this.#batch = null;
@@ -305,6 +290,30 @@ export class RpcServer extends ServerFront {
     // for the rejected flush.
     if (w.mallocLength > 0 && !w.send()) return w.drained();
   };
+
+  /**
+   * Oversized or malformed input (already dropped by the caller): this peer only. The calls decoded
+   * before it are still answered (those of this batch and those in flight), then the peer ends.
+   */
+  #refuse(st: PeerState, err: unknown): void {
+    this.#onError(err);
+    st.failed = err;
+    // The peer learns why: its request is answered with the error before the close (in the peer's
+    // framing for a framing mismatch), when the request's id could be read.
+    const id = (err as { requestId?: number }).requestId;
+    if (id !== undefined) {
+      const framing = err instanceof FramingMismatchError ? err.peerFraming : st.framing;
+      try {
+        // `closing`: the client sends no more calls on this connection (they would be lost).
+        writeMessage(st.out, framing, [1, id, { ...errorObject(err), closing: true }, null], this.maxMessageSize);
+      } catch {
+        // The writer closed: nothing to tell.
+      }
+    }
+    // With no calls in flight it ends now (the end sends what was written first).
+    if (st.inFlight === 0) st.end();
+    else if (st.eachReply) st.sendOut();
+  }
 
   /** Returns false to stop decoding when the connection has maxInFlight calls running. */
   #onMessage(st: PeerState, m: Message): boolean {

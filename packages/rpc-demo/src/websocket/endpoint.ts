@@ -9,14 +9,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
-import { LinkBuffer } from '@nocopy/linkbuffer';
-import { AttributeKey, type Codec, type Session } from '@nocopy/transport';
+import type { ShutdownOptions } from '@nocopy/transport';
 import { createWebSocketSessionServer, type WebSocketSessionServer } from '@nocopy/transport/websocket';
-import { decode } from '../msgpack/decode.js';
-import { type Message, validate } from '../rpc/protocol.js';
-import { NO_PEER, type Peer } from '../rpc/context.js';
-import { PeerState } from '../rpc/conn-state.js';
 import { DEFAULT_WRITE_TIMEOUT, type PeerHooks, type RpcServer, kPeers } from '../rpc/server.js';
+import type { PeerInput } from '../sessions/peer.js';
+import { peers } from '../sessions/peers.js';
+import { messageCodec } from '../sessions/codec.js';
 
 export interface WebSocketEndpointOptions {
   /** The RPC server whose methods are served; its shutdown() stops the endpoint too. */
@@ -30,73 +28,16 @@ export interface WebSocketEndpointOptions {
 }
 
 export interface WebSocketEndpoint extends AsyncDisposable {
-  readonly sessions: WebSocketSessionServer<Message, Uint8Array>;
+  readonly sessions: WebSocketSessionServer<PeerInput, Uint8Array>;
   listen(options?: { port?: number; host?: string }): Promise<AddressInfo>;
-  /** Stops this endpoint alone (the RpcServer's shutdown stops it too). */
-  shutdown(): Promise<void>;
+  /**
+   * Stops this endpoint alone (the RpcServer's shutdown stops it too): our clients are told to go,
+   * the calls in flight are answered (within `timeout`, default 30 s), then the sessions close.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const kState = new AttributeKey<SessionState>('rpc peer');
-/** Replies sent and not yet written to the socket, per session, past which its input waits. */
-const MAX_SENDING = 256;
-
-/** A WebSocket session as a peer of the RpcServer: replies are encoded in `out` and sent one per WebSocket message. */
-class SessionState extends PeerState {
-  readonly session: Session<Message, Uint8Array>;
-  readonly peer: Peer;
-  readonly out = new LinkBuffer();
-  readonly framing = 'stream' as const;
-  readonly eachReply = true;
-  /** Replies handed to send() and not yet taken by the socket. */
-  #sending = 0;
-  readonly #sent = (): void => {
-    if (--this.#sending === MAX_SENDING - 1) this.onFlushed?.();
-  };
-  #resume: (() => void) | null = null;
-
-  constructor(session: Session<Message, Uint8Array>) {
-    super();
-    this.session = session;
-    const a = session.remoteAddress;
-    const colon = a === undefined ? -1 : a.lastIndexOf(':');
-    this.peer = colon < 0 ? NO_PEER : Object.freeze({ address: a!.slice(a!.startsWith('[') ? 1 : 0, a!.endsWith(']', colon) ? colon - 1 : colon), port: Number(a!.slice(colon + 1)) });
-  }
-
-  /** A peer that does not read its replies: decoding pauses until the socket takes them (as a TCP connection's output waiting). */
-  get waiting(): boolean {
-    return this.#sending >= MAX_SENDING;
-  }
-
-  hold(): void {}
-  unhold(): void {}
-
-  /** The session's next message waits for this (the server paused at maxInFlight). */
-  whenResumed(): Promise<void> {
-    return new Promise((resolve) => (this.#resume = resolve));
-  }
-
-  redispatch(): void {
-    const r = this.#resume;
-    this.#resume = null;
-    r?.();
-  }
-
-  // Each reply was sent as it was written (eachReply).
-  queueFlush(): void {}
-
-  sendOut(): void {
-    const out = this.out;
-    out.flush();
-    if (out.length === 0) return;
-    this.#sending++;
-    this.session.send(out.readBinary(out.length)).then(this.#sent, this.#sent);
-  }
-
-  end(): void {
-    this.session.close(this.failed);
-  }
-}
 
 /** The files the page loads; nothing else is served. */
 function staticFiles(): Map<string, { path: string; type: string }> {
@@ -128,61 +69,28 @@ function servePage(): (req: http.IncomingMessage, res: http.ServerResponse) => v
   };
 }
 
-/** One WebSocket message is one MessagePack-RPC message: decoded and shape-checked here, with the server's limits. */
-function rpcCodec(max: number): Codec<Message, Uint8Array> {
-  // As MessageReader allows: arrays and maps per message at most (decoding cost grows with them).
-  const containers = Math.max(65_536, Math.floor(max / 16));
-  return {
-    maxMessageLength: max,
-    decode: (r) => (r.length === 0 ? undefined : validate(decode(r.next(r.length), containers))),
-    encode: (m, w) => w.writeBinary(m),
-  };
-}
-
 export function createWebSocketEndpoint(options: WebSocketEndpointOptions): WebSocketEndpoint {
   const hooks: PeerHooks = options.server[kPeers]();
-  const live = new Set<SessionState>();
-  const sessions = createWebSocketSessionServer<Message, Uint8Array>({
-    codec: rpcCodec(hooks.maxMessageSize),
+  // 'stream': no length prefix, one reply per WebSocket message.
+  const rpc = peers(hooks, 'stream');
+  const sessions = createWebSocketSessionServer<PeerInput, Uint8Array>({
+    codec: messageCodec(hooks.maxMessageSize),
     path: options.path,
     maxConnections: options.maxConnections ?? 1000,
     heartbeat: { interval: 30_000 },
     // As the server's TCP writeTimeout: a peer that stops reading its replies is cut off.
     writeTimeout: DEFAULT_WRITE_TIMEOUT,
     onHttpRequest: options.onHttpRequest ?? servePage(),
-    listener: {
-      onOpen(session) {
-        const st = new SessionState(session);
-        hooks.open(st);
-        live.add(st);
-        session.attributes.set(kState, st);
-      },
-      onMessage(session, m) {
-        const st = session.attributes.get(kState)!;
-        if (!hooks.message(st, m)) return st.whenResumed();
-      },
-      onError(_session, err) {
-        hooks.error(err);
-      },
-      onClose(session) {
-        const st = session.attributes.get(kState);
-        if (st === undefined) return;
-        live.delete(st);
-        hooks.closed(st);
-        st.redispatch();
-        st.out.close();
-      },
-    },
+    listener: rpc.listener,
   });
-  // The server's shutdown: our clients are told to go ("$/drain"), then the sessions close.
-  hooks.attach((drain) => {
-    for (const st of live) drain(st);
-    return sessions.shutdown();
-  });
+  const stopSessions = (o: ShutdownOptions) => sessions.shutdown(o);
+  // The server's shutdown: our clients are told to go ("$/drain"), the calls in flight are answered, then the sessions close.
+  hooks.attach((o) => rpc.stop(o, stopSessions));
+  const shutdown = (o: ShutdownOptions = {}) => rpc.stop(o, stopSessions);
   return {
     sessions,
     listen: (o = {}) => sessions.listen(o),
-    shutdown: () => sessions.shutdown(),
-    [Symbol.asyncDispose]: () => sessions.shutdown(),
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
   };
 }

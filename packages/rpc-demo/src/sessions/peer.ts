@@ -1,0 +1,128 @@
+// A session (TCP, TLS, Unix or WebSocket: any transport the session layer carries) as a peer of the
+// RpcServer: replies are encoded in `out` and handed to session.send() one by one, which batches
+// them per tick (one write per event-loop turn over a stream, one WebSocket message per reply).
+import { LinkBuffer } from '@nocopy/linkbuffer';
+import type { Session } from '@nocopy/transport';
+import { RESOLVED } from '@nocopy/transport/util';
+import type { Framing, Message } from '../rpc/protocol.js';
+import { MessageReader } from '../rpc/protocol.js';
+import { NO_PEER, type Peer } from '../rpc/context.js';
+import { PeerState } from '../rpc/conn-state.js';
+
+/** Replies handed to send() and waiting for the peer to read, per session, past which its input waits. */
+const MAX_SENDING = 256;
+
+/** Input that did not decode: the session's codec hands it on as a message, so that the server answers and ends the peer gracefully. */
+export class Refused {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+/** What a peer's session decodes: a message, or the reason its input was refused. */
+export type PeerInput = Message | Refused;
+
+function peerOf(a: string | undefined): Peer {
+  // "ip:port" or "[v6]:port"; undefined over a Unix socket.
+  const colon = a === undefined ? -1 : a.lastIndexOf(':');
+  if (colon < 0) return NO_PEER;
+  const bracketed = a!.startsWith('[');
+  return Object.freeze({ address: a!.slice(bracketed ? 1 : 0, bracketed ? colon - 1 : colon), port: Number(a!.slice(colon + 1)) });
+}
+
+export class SessionPeer extends PeerState {
+  readonly session: Session<PeerInput, Uint8Array>;
+  readonly peer: Peer;
+  readonly out = new LinkBuffer();
+  readonly framing: Framing;
+  /** This peer's decoder (a stream transport; a message transport decodes each message whole). */
+  readonly messages: MessageReader;
+  readonly eachReply = true;
+  /** Replies whose send() waits for the peer to read. */
+  #sending = 0;
+  readonly #sent = (): void => {
+    if (--this.#sending === MAX_SENDING - 1) this.onFlushed?.();
+  };
+  #resume: (() => void) | null = null;
+  /** Calls in flight and their replies: shutdown waits for them (whenIdle). */
+  #held = 0;
+  #idle: (() => void)[] = [];
+  #ended = false;
+
+  constructor(session: Session<PeerInput, Uint8Array>, framing: Framing, maxMessageSize: number) {
+    super();
+    this.session = session;
+    this.framing = framing;
+    this.messages = new MessageReader(framing, maxMessageSize);
+    this.peer = peerOf(session.remoteAddress);
+  }
+
+  /** A peer that does not read its replies: decoding pauses until the socket takes them (as a TCP connection's output waiting). */
+  get waiting(): boolean {
+    return this.#sending >= MAX_SENDING;
+  }
+
+  hold(): void {
+    this.#held++;
+  }
+
+  unhold(): void {
+    if (this.#held > 0 && --this.#held === 0) this.#settleIdle();
+  }
+
+  /** Resolves once no call of this peer is in flight (or the session is gone). */
+  whenIdle(): Promise<void> {
+    return this.#held === 0 ? RESOLVED : new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #settleIdle(): void {
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  }
+
+  /** The session's next message waits for this (the server paused at maxInFlight). */
+  whenResumed(): Promise<void> {
+    return new Promise((resolve) => (this.#resume = resolve));
+  }
+
+  redispatch(): void {
+    const r = this.#resume;
+    this.#resume = null;
+    r?.();
+  }
+
+  /** The async reply was sent as it was written (eachReply): its call's hold goes now. */
+  queueFlush(): void {
+    this.unhold();
+    if (this.failed !== null && this.inFlight === 0) this.end();
+  }
+
+  sendOut(): void {
+    const out = this.out;
+    out.flush();
+    if (out.length === 0) return;
+    const p = this.session.send(out.readBinary(out.length));
+    // Only a send that waits for the peer counts against MAX_SENDING.
+    if (p === RESOLVED) return;
+    this.#sending++;
+    p.then(this.#sent, this.#sent);
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    // What was written and not yet sent (the refusal's answer) goes before the FIN.
+    if (!this.out.closed) this.sendOut();
+    this.session.close(this.failed);
+  }
+
+  /** The session closed: nothing is held any more, a paused input loop is released, the buffer goes back to the pool. */
+  gone(): void {
+    this.#held = 0;
+    this.#settleIdle();
+    this.redispatch();
+    this.out.close();
+  }
+}

@@ -1,0 +1,74 @@
+// The RpcServer's peers over a session server of any transport: the session listener that makes
+// each session a SessionPeer and hands its messages to the server, and the drain at shutdown
+// (our clients are told to go, the calls in flight are answered, then the sessions close).
+import { AttributeKey, type SessionListener, type ShutdownOptions } from '@nocopy/transport';
+import { checkMs } from '@nocopy/transport/util';
+import type { Framing } from '../rpc/protocol.js';
+import type { PeerHooks } from '../rpc/conn-state.js';
+import { type PeerInput, Refused, SessionPeer } from './peer.js';
+
+export const kPeer = new AttributeKey<SessionPeer>('rpc peer');
+
+export interface Peers {
+  readonly listener: SessionListener<PeerInput, Uint8Array>;
+  readonly live: ReadonlySet<SessionPeer>;
+  /**
+   * Tells our clients to go ("$/drain"), waits for every peer's calls in flight (bounded by
+   * `options`), then stops the sessions with `stopSessions`, given the time left.
+   */
+  stop(options: ShutdownOptions, stopSessions: (options: ShutdownOptions) => Promise<void>): Promise<void>;
+}
+
+export function peers(hooks: PeerHooks, framing: Framing): Peers {
+  const live = new Set<SessionPeer>();
+  const listener: SessionListener<PeerInput, Uint8Array> = {
+    onOpen(session) {
+      const st = new SessionPeer(session, framing, hooks.maxMessageSize);
+      hooks.open(st);
+      live.add(st);
+      session.attributes.set(kPeer, st);
+    },
+    onMessage(session, m) {
+      const st = session.attributes.get(kPeer)!;
+      if (m instanceof Refused) hooks.refused(st, m.error);
+      else if (!hooks.message(st, m)) return st.whenResumed();
+    },
+    onError(_session, err) {
+      hooks.error(err);
+    },
+    onClose(session) {
+      const st = session.attributes.get(kPeer);
+      if (st === undefined) return;
+      live.delete(st);
+      hooks.closed(st);
+      st.gone();
+    },
+  };
+  let stopping: Promise<void> | null = null;
+  return {
+    listener,
+    live,
+    // Called again (the endpoint's shutdown, then the server's), it returns the same promise.
+    stop: (options, stopSessions) => (stopping ??= stop(options, stopSessions)),
+  };
+
+  async function stop(options: ShutdownOptions, stopSessions: (options: ShutdownOptions) => Promise<void>): Promise<void> {
+    const timeout = checkMs('timeout', options.timeout, 30_000);
+    const t0 = Date.now();
+    for (const st of live) hooks.drain(st);
+    if (live.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const cut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeout);
+        onAbort = resolve;
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        if (options.signal?.aborted) resolve();
+      });
+      await Promise.race([Promise.all([...live].map((st) => st.whenIdle())), cut]);
+      clearTimeout(timer);
+      if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
+    }
+    await stopSessions({ ...options, timeout: Math.max(0, timeout - (Date.now() - t0)) });
+  }
+}

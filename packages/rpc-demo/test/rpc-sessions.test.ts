@@ -1,0 +1,160 @@
+// RPC over the session layer on TCP (issue 26, item 3): createSessionEndpoint makes each session of a
+// session server a peer of the RpcServer, as the WebSocket endpoint does. The same method table,
+// limits, deadlines and drain as the RpcServer's own EventLoop: checked here with our client and
+// with a raw peer speaking an independent MessagePack codec, in both framings. Also the WebSocket
+// endpoint's drain, which shares the code (calls in flight at shutdown are answered).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { WebSocket } from 'ws';
+import { BrowserRpcClient } from '../src/browser/client.js';
+import { createSessionEndpoint } from '../src/sessions/endpoint.js';
+import { createWebSocketEndpoint } from '../src/websocket/endpoint.js';
+import type { RpcServer } from '../src/rpc/server.js';
+import { FRAMINGS, Gate, RawPeer, client, registerBasics, startServer, until, within } from './rpc-helpers.js';
+
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+async function endpointOf(server: RpcServer): Promise<{ port: number; address: string }> {
+  const endpoint = createSessionEndpoint({ server });
+  const a = (await endpoint.listen({ host: '127.0.0.1', port: 0 })) as AddressInfo;
+  return { port: a.port, address: `127.0.0.1:${a.port}` };
+}
+
+for (const framing of FRAMINGS) {
+  describe(`RpcServer over TCP sessions (${framing})`, () => {
+    it('serves the same methods to our client and to a raw peer, counted in the one stats()', async () => {
+      const { server } = await startServer({ framing }, (s) => registerBasics(s));
+      const { port, address } = await endpointOf(server);
+      const c = client(address, { framing });
+      const raw = await RawPeer.connect(port, framing);
+      try {
+        assert.equal(await c.call('add', 1, 2), 3);
+        const many = await Promise.all(Array.from({ length: 200 }, (_, i) => c.call('asyncAdd', i, 1)));
+        assert.deepEqual(many, Array.from({ length: 200 }, (_, i) => i + 1));
+        raw.send([0, 7, 'echo', ['hi']]);
+        assert.deepEqual(await raw.next(), [1, 7, null, 'hi']);
+        raw.send([0, 8, 'nope', []]);
+        const [, id, err] = (await raw.next()) as [number, number, { code: string }];
+        assert.equal(id, 8);
+        assert.equal(err.code, 'ERR_METHOD_NOT_FOUND');
+        const st = server.stats();
+        assert.equal(st.methods.asyncAdd!.calls, 200);
+        assert.equal(st.inFlight, 0);
+      } finally {
+        raw.destroy();
+        await c.close();
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
+    it('at maxInFlight the input waits; a deadline frees its slot; a vanished peer cancels its calls', async () => {
+      const gate = new Gate();
+      let hungSignal: AbortSignal | undefined;
+      const { server } = await startServer({ framing, maxInFlight: 2 }, (s) =>
+        s.register('slow', (x: number) => gate.wait().then(() => x)).register('hang', function (this: { signal: AbortSignal }) {
+          hungSignal = this.signal;
+          return new Promise(() => {});
+        }),
+      );
+      const { port, address } = await endpointOf(server);
+      const c = client(address, { framing });
+      try {
+        const calls = Array.from({ length: 5 }, (_, i) => c.call('slow', i));
+        await until(() => gate.started === 2, 'two calls started');
+        // The third is not decoded while two run: no handler starts.
+        await new Promise((r) => setTimeout(r, 100)); // a window in which a third start would show
+        assert.equal(gate.started, 2);
+        gate.open();
+        assert.deepEqual(await within(Promise.all(calls), 5000, 'the calls'), [0, 1, 2, 3, 4]);
+
+        // A deadline frees the slot although the handler never returns.
+        await assert.rejects(c.call('hang', [], { timeout: 200 }), { code: 'ERR_RPC_TIMEOUT' });
+        await until(() => server.stats().inFlight === 0, 'the hung call to leave inFlight');
+
+        // A peer that vanishes mid-call: its call is cancelled and leaves the count.
+        const raw = await RawPeer.connect(port, framing);
+        raw.send([0, 1, 'hang', []]);
+        await until(() => server.stats().inFlight === 1, 'the raw call in flight');
+        const signal = hungSignal!;
+        assert.equal(signal.aborted, false);
+        raw.destroy();
+        await until(() => server.stats().inFlight === 0 && signal.aborted, "the vanished peer's call to be cancelled");
+      } finally {
+        await c.close();
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
+    it('malformed input: the calls before it are answered, the peer learns why, only that session ends', async () => {
+      const gate = new Gate();
+      const { server, errors } = await startServer({ framing, maxMessageSize: 1024 }, (s) => s.register('slow', () => gate.wait().then(() => 'done')));
+      const { port, address } = await endpointOf(server);
+      const other = client(address, { framing });
+      const raw = await RawPeer.connect(port, framing);
+      try {
+        raw.send([0, 1, 'slow', []]);
+        await until(() => gate.started === 1, 'the slow call to start');
+        // An oversized request whose id can be read: answered with the error, marked closing.
+        raw.send([0, 2, 'slow', ['x'.repeat(2000)]]);
+        gate.open();
+        const replies = [await raw.next(), await raw.next()] as [number, number, unknown, unknown][];
+        const byId = new Map(replies.map((m) => [m[1], m]));
+        assert.deepEqual(byId.get(1), [1, 1, null, 'done']);
+        const refused = byId.get(2)![2] as { code: string; closing: boolean };
+        assert.equal(refused.code, 'ERR_MESSAGE_TOO_LARGE');
+        assert.equal(refused.closing, true);
+        await within(raw.closed, 5000, 'the session to close');
+        assert.ok(errors.some((e) => (e as { code?: string }).code === 'ERR_MESSAGE_TOO_LARGE'), 'onError saw it');
+        assert.equal(await other.call('slow'), 'done', 'other sessions go on');
+      } finally {
+        raw.destroy();
+        await other.close();
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
+    it("shutdown answers the calls in flight, then a call gets a settled rejection; the endpoint's shutdown is memoized", async () => {
+      const gate = new Gate();
+      const { server } = await startServer({ framing }, (s) => s.register('slow', (x: number) => gate.wait().then(() => x)));
+      const endpoint = createSessionEndpoint({ server });
+      const a = (await endpoint.listen({ host: '127.0.0.1', port: 0 })) as AddressInfo;
+      const c = client(`127.0.0.1:${a.port}`, { framing });
+      const raw = await RawPeer.connect(a.port, framing);
+      const calls = Array.from({ length: 10 }, (_, i) => c.call('slow', i));
+      raw.send([0, 5, 'slow', [55]]);
+      await until(() => gate.started === 11, 'the calls in flight');
+      let done = false;
+      const sd = server.shutdown({ timeout: 5000 }).then(() => (done = true));
+      assert.equal(endpoint.shutdown(), endpoint.shutdown(), 'one promise');
+      await new Promise((r) => setTimeout(r, 50)); // shutdown has begun and must still wait
+      assert.equal(done, false, 'shutdown waits for the calls in flight');
+      gate.open();
+      assert.deepEqual(await within(Promise.all(calls), 5000, 'the calls'), Array.from({ length: 10 }, (_, i) => i));
+      assert.deepEqual(await raw.next(), [1, 5, null, 55], "the plain peer's call is answered too");
+      await within(sd, 10_000, 'shutdown');
+      await within(raw.closed, 5000, 'the plain peer to be closed');
+      await within(assert.rejects(c.call('slow', 1)), 10_000, 'a call after the close to settle');
+      await c.close();
+    });
+  });
+}
+
+describe('RpcServer over WebSocket: shutdown', () => {
+  it('answers the calls in flight before the sessions close', async () => {
+    const gate = new Gate();
+    const { server } = await startServer({}, (s) => s.register('slow', (x: number) => gate.wait().then(() => x)));
+    const endpoint = createWebSocketEndpoint({ server });
+    const a: AddressInfo = await endpoint.listen({ host: '127.0.0.1', port: 0 });
+    const ws = new BrowserRpcClient(`ws://127.0.0.1:${a.port}/`);
+    await ws.ready();
+    const calls = Array.from({ length: 5 }, (_, i) => ws.request('slow', [i]));
+    await until(() => gate.started === 5, 'the calls in flight');
+    const sd = server.shutdown({ timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 50)); // shutdown has begun
+    gate.open();
+    assert.deepEqual(await within(Promise.all(calls), 5000, 'the calls'), [0, 1, 2, 3, 4]);
+    await within(sd, 10_000, 'shutdown');
+    ws.close();
+  });
+});
