@@ -25,6 +25,8 @@ export interface SessionEndpointOptions {
 export interface SessionEndpoint extends AsyncDisposable {
   readonly sessions: SessionServer<PeerInput, Uint8Array>;
   /** Resolves with the address: the socket path for `{ path }`, else the TCP address. */
+  listen(options: ListenOptions & { path: string }): Promise<string>;
+  listen(options?: ListenOptions & { path?: undefined }): Promise<AddressInfo>;
   listen(options?: ListenOptions): Promise<AddressInfo | string>;
   /** Serves the connections of a server the caller made and listens with. */
   serve(server: net.Server): void;
@@ -57,7 +59,7 @@ export function createSessionEndpoint(options: SessionEndpointOptions): SessionE
   const shutdown = (o: ShutdownOptions = {}) => rpc.stop(o, stopSessions);
   return {
     sessions,
-    listen: (o = {}) => sessions.listen(o),
+    listen: ((o: ListenOptions = {}) => sessions.listen(o)) as SessionEndpoint['listen'],
     serve: (server) => {
       sessions.serve(server);
     },
