@@ -40,6 +40,7 @@ for (const framing of FRAMINGS) {
         assert.equal(err.code, 'ERR_METHOD_NOT_FOUND');
         const st = server.stats();
         assert.equal(st.methods.asyncAdd!.calls, 200);
+        assert.equal(st.errors, 1, 'the one error answer is counted');
         assert.equal(st.inFlight, 0);
       } finally {
         raw.destroy();
@@ -69,7 +70,7 @@ for (const framing of FRAMINGS) {
         assert.deepEqual(await within(Promise.all(calls), 5000, 'the calls'), [0, 1, 2, 3, 4]);
 
         // A deadline frees the slot although the handler never returns.
-        await assert.rejects(c.call('hang', [], { timeout: 200 }), { code: 'ERR_RPC_TIMEOUT' });
+        await assert.rejects(c.request('hang', [], { timeout: 200 }), { code: 'ERR_RPC_TIMEOUT' });
         await until(() => server.stats().inFlight === 0, 'the hung call to leave inFlight');
 
         // A peer that vanishes mid-call: its call is cancelled and leaves the count.

@@ -62,6 +62,11 @@ export abstract class PeerState {
   paused = false;
   /** The decode error (malformed or oversized input) that ends this peer once its calls are answered. */
   failed: unknown = null;
+  /**
+   * A peer whose replies leave by another way than `out` (a session's send()): answers call `id` and
+   * returns true when the answer sent is an error. Null: replies are encoded at `out`.
+   */
+  reply: ((id: number, err: unknown, result: unknown) => boolean) | null = null;
   abstract readonly peer: Peer;
   /** Where replies are encoded. */
   abstract readonly out: ReplyTarget;

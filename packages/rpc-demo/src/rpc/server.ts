@@ -489,6 +489,11 @@ export class RpcServer extends ServerFront {
 
   /** Encodes a response at the peer's output (flushed by the caller, or sent now for a peer that takes one reply per message). */
   #reply(st: PeerState, id: number, err: unknown, result: unknown): void {
+    const direct = st.reply;
+    if (direct !== null) {
+      if (direct(id, err, result)) this.#errors++;
+      return;
+    }
     if (writeReply(st.out, st.framing, id, err, result, this.maxMessageSize, this.#batch === st)) this.#errors++;
     if (st.eachReply) st.sendOut();
   }

@@ -1,14 +1,15 @@
 // The session codecs of RPC peers. Input that does not decode is not thrown to the session (which
 // would close at once): it becomes a Refused message, so that the server answers the request with
 // the error when its id could be read, finishes the calls decoded before, and then ends the peer.
-import type { Codec } from '@nocopy/transport';
+import type { Codec, FrameWriter } from '@nocopy/transport';
 import { decode } from '../msgpack/decode.js';
 import { validate } from '../rpc/protocol.js';
-import { type PeerInput, Refused } from './peer.js';
+import { type PeerInput, type PeerOutput, ReplyBox, Refused } from './peer.js';
+import { type ReplyTarget, writeReply } from '../rpc/reply.js';
 import { kPeer } from './peers.js';
 
 /** Over a byte stream (TCP, TLS, Unix): the peer's MessageReader in the server's framing, one message per decode. */
-export function streamCodec(max: number): Codec<PeerInput, Uint8Array> {
+export function streamCodec(max: number): Codec<PeerInput, PeerOutput> {
   return {
     maxMessageLength: max,
     decode(r, session) {
@@ -25,13 +26,12 @@ export function streamCodec(max: number): Codec<PeerInput, Uint8Array> {
         return new Refused(err);
       }
     },
-    // The reply's bytes, framed as the server frames (writeReply wrote the prefix when 'framed').
-    encode: (m, w) => w.writeBinary(m),
+    encode,
   };
 }
 
 /** One message per WebSocket message (no length prefix), decoded and shape-checked with the server's limits. */
-export function messageCodec(max: number): Codec<PeerInput, Uint8Array> {
+export function messageCodec(max: number): Codec<PeerInput, PeerOutput> {
   // As MessageReader allows: arrays and maps per message at most (decoding cost grows with them).
   const containers = Math.max(65_536, Math.floor(max / 16));
   return {
@@ -46,6 +46,16 @@ export function messageCodec(max: number): Codec<PeerInput, Uint8Array> {
         return new Refused(err);
       }
     },
-    encode: (m, w) => w.writeBinary(m),
+    encode,
   };
+}
+
+/**
+ * A reply is encoded straight into the session's output (no copy); other bytes the server wrote
+ * for the peer (a notice, a refusal's answer) are copied from its buffer. Framed as the server frames.
+ */
+function encode(m: PeerOutput, w: FrameWriter): void {
+  // A ReplyBox is sent over a stream only (SessionPeer), whose writer is the connection's: a LinkBuffer.
+  if (m instanceof ReplyBox) m.failed = writeReply(w as unknown as ReplyTarget, m.framing, m.id, m.err, m.result, m.max, false);
+  else w.writeBinary(m);
 }

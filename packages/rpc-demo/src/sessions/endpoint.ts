@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
 import { type ListenOptions, type SessionServer, type SessionServerOptions, type ShutdownOptions, createSessionServer } from '@nocopy/transport';
 import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, type PeerHooks, type RpcServer, kPeers } from '../rpc/server.js';
-import type { PeerInput } from './peer.js';
+import type { PeerInput, PeerOutput } from './peer.js';
 import { peers } from './peers.js';
 import { streamCodec } from './codec.js';
 
@@ -19,11 +19,11 @@ export interface SessionEndpointOptions {
    * The session server's options (TLS, maxConnections, readTimeout, writeTimeout, idleTimeout,
    * maxInboundBytes, heartbeat...). The defaults are the RpcServer's own transport defaults.
    */
-  transport?: Omit<SessionServerOptions<PeerInput, Uint8Array>, 'codec' | 'listener' | 'maxInFlight'> & { idleTimeout?: number };
+  transport?: Omit<SessionServerOptions<PeerInput, PeerOutput>, 'codec' | 'listener' | 'maxInFlight'> & { idleTimeout?: number };
 }
 
 export interface SessionEndpoint extends AsyncDisposable {
-  readonly sessions: SessionServer<PeerInput, Uint8Array>;
+  readonly sessions: SessionServer<PeerInput, PeerOutput>;
   /** Resolves with the address: the socket path for `{ path }`, else the TCP address. */
   listen(options: ListenOptions & { path: string }): Promise<string>;
   listen(options?: ListenOptions & { path?: undefined }): Promise<AddressInfo>;
@@ -43,7 +43,7 @@ export function createSessionEndpoint(options: SessionEndpointOptions): SessionE
   const max = hooks.maxMessageSize;
   const rpc = peers(hooks, options.server.framing);
   const t = options.transport ?? {};
-  const sessions = createSessionServer<PeerInput, Uint8Array>({
+  const sessions = createSessionServer<PeerInput, PeerOutput>({
     ...t,
     codec: streamCodec(max),
     listener: rpc.listener,
@@ -53,7 +53,7 @@ export function createSessionEndpoint(options: SessionEndpointOptions): SessionE
     idleTimeout: t.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     writeTimeout: t.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
     maxConnections: t.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-  } as SessionServerOptions<PeerInput, Uint8Array>);
+  } as SessionServerOptions<PeerInput, PeerOutput>);
   const stopSessions = (o: ShutdownOptions) => sessions.shutdown(o);
   hooks.attach((o) => rpc.stop(o, stopSessions));
   const shutdown = (o: ShutdownOptions = {}) => rpc.stop(o, stopSessions);

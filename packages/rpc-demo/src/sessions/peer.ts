@@ -23,6 +23,24 @@ export class Refused {
 /** What a peer's session decodes: a message, or the reason its input was refused. */
 export type PeerInput = Message | Refused;
 
+/** A reply for the codec to encode into the session's output, reused per peer (send() encodes at once). */
+export class ReplyBox {
+  readonly framing: Framing;
+  readonly max: number;
+  id = 0;
+  err: unknown = null;
+  result: unknown = null;
+  /** Set by the encoding: the answer sent is an error. */
+  failed = false;
+  constructor(framing: Framing, max: number) {
+    this.framing = framing;
+    this.max = max;
+  }
+}
+
+/** What a peer's session sends: a reply, or bytes written for the peer. */
+export type PeerOutput = ReplyBox | Uint8Array;
+
 function peerOf(a: string | undefined): Peer {
   // "ip:port" or "[v6]:port"; undefined over a Unix socket.
   const colon = a === undefined ? -1 : a.lastIndexOf(':');
@@ -32,7 +50,7 @@ function peerOf(a: string | undefined): Peer {
 }
 
 export class SessionPeer extends PeerState {
-  readonly session: Session<PeerInput, Uint8Array>;
+  readonly session: Session<PeerInput, PeerOutput>;
   readonly peer: Peer;
   readonly out = new LinkBuffer();
   readonly framing: Framing;
@@ -49,13 +67,37 @@ export class SessionPeer extends PeerState {
   #held = 0;
   #idle: (() => void)[] = [];
   #ended = false;
+  readonly #box: ReplyBox;
 
-  constructor(session: Session<PeerInput, Uint8Array>, framing: Framing, maxMessageSize: number) {
+  constructor(session: Session<PeerInput, PeerOutput>, framing: Framing, maxMessageSize: number) {
     super();
     this.session = session;
     this.framing = framing;
     this.messages = new MessageReader(framing, maxMessageSize);
     this.peer = peerOf(session.remoteAddress);
+    this.#box = new ReplyBox(framing, maxMessageSize);
+    // Over a stream the codec encodes each reply straight into the connection's output. (A WebSocket
+    // message's writer is no encode target: there a reply is encoded at `out` and sent as one array.)
+    if (session.transport === 'tcp') this.reply = this.#sendReply;
+  }
+
+  /** A reply through the session (encoded into its output by the codec), not through `out`. */
+  readonly #sendReply = (id: number, err: unknown, result: unknown): boolean => {
+    const box = this.#box;
+    box.id = id;
+    box.err = err;
+    box.result = result;
+    box.failed = false;
+    this.#track(this.session.send(box));
+    box.err = box.result = null;
+    return box.failed;
+  };
+
+  #track(p: Promise<void>): void {
+    // Only a send that waits for the peer counts against MAX_SENDING.
+    if (p === RESOLVED) return;
+    this.#sending++;
+    p.then(this.#sent, this.#sent);
   }
 
   /** A peer that does not read its replies: decoding pauses until the socket takes them (as a TCP connection's output waiting). */
@@ -103,11 +145,7 @@ export class SessionPeer extends PeerState {
     const out = this.out;
     out.flush();
     if (out.length === 0) return;
-    const p = this.session.send(out.readBinary(out.length));
-    // Only a send that waits for the peer counts against MAX_SENDING.
-    if (p === RESOLVED) return;
-    this.#sending++;
-    p.then(this.#sent, this.#sent);
+    this.#track(this.session.send(out.readBinary(out.length)));
   }
 
   end(): void {

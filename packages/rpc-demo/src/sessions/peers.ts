@@ -5,12 +5,12 @@ import { AttributeKey, type SessionListener, type ShutdownOptions } from '@nocop
 import { checkMs } from '@nocopy/transport/util';
 import type { Framing } from '../rpc/protocol.js';
 import type { PeerHooks } from '../rpc/conn-state.js';
-import { type PeerInput, Refused, SessionPeer } from './peer.js';
+import { type PeerInput, type PeerOutput, Refused, SessionPeer } from './peer.js';
 
 export const kPeer = new AttributeKey<SessionPeer>('rpc peer');
 
 export interface Peers {
-  readonly listener: SessionListener<PeerInput, Uint8Array>;
+  readonly listener: SessionListener<PeerInput, PeerOutput>;
   readonly live: ReadonlySet<SessionPeer>;
   /**
    * Tells our clients to go ("$/drain"), waits for every peer's calls in flight (bounded by
@@ -21,7 +21,7 @@ export interface Peers {
 
 export function peers(hooks: PeerHooks, framing: Framing): Peers {
   const live = new Set<SessionPeer>();
-  const listener: SessionListener<PeerInput, Uint8Array> = {
+  const listener: SessionListener<PeerInput, PeerOutput> = {
     onOpen(session) {
       const st = new SessionPeer(session, framing, hooks.maxMessageSize);
       hooks.open(st);

@@ -12,7 +12,7 @@ import type http from 'node:http';
 import type { ShutdownOptions } from '@nocopy/transport';
 import { createWebSocketSessionServer, type WebSocketSessionServer } from '@nocopy/transport/websocket';
 import { DEFAULT_WRITE_TIMEOUT, type PeerHooks, type RpcServer, kPeers } from '../rpc/server.js';
-import type { PeerInput } from '../sessions/peer.js';
+import type { PeerInput, PeerOutput } from '../sessions/peer.js';
 import { peers } from '../sessions/peers.js';
 import { messageCodec } from '../sessions/codec.js';
 
@@ -28,7 +28,7 @@ export interface WebSocketEndpointOptions {
 }
 
 export interface WebSocketEndpoint extends AsyncDisposable {
-  readonly sessions: WebSocketSessionServer<PeerInput, Uint8Array>;
+  readonly sessions: WebSocketSessionServer<PeerInput, PeerOutput>;
   listen(options?: { port?: number; host?: string }): Promise<AddressInfo>;
   /**
    * Stops this endpoint alone (the RpcServer's shutdown stops it too): our clients are told to go,
@@ -73,7 +73,7 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions): WebS
   const hooks: PeerHooks = options.server[kPeers]();
   // 'stream': no length prefix, one reply per WebSocket message.
   const rpc = peers(hooks, 'stream');
-  const sessions = createWebSocketSessionServer<PeerInput, Uint8Array>({
+  const sessions = createWebSocketSessionServer<PeerInput, PeerOutput>({
     codec: messageCodec(hooks.maxMessageSize),
     path: options.path,
     maxConnections: options.maxConnections ?? 1000,
