@@ -6,6 +6,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { BrowserRpcClient } from '../src/browser/client.js';
 import { createSessionEndpoint } from '../src/sessions/endpoint.js';
@@ -140,6 +143,25 @@ for (const framing of FRAMINGS) {
     });
   });
 }
+
+describe('RpcServer over Unix-socket sessions', () => {
+  it('serves our client at a socket path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nocopy-rpc-sessions-'));
+    const { server } = await startServer({}, (s) => registerBasics(s));
+    const endpoint = createSessionEndpoint({ server });
+    const path = await endpoint.listen({ path: join(dir, 'rpc.sock') });
+    const c = client(path, { network: 'unix' });
+    try {
+      assert.equal(await c.call('asyncAdd', 20, 22), 42);
+      const [session] = endpoint.sessions.sessions();
+      assert.equal(session?.remoteAddress, undefined, 'a Unix peer has no address');
+    } finally {
+      await c.close();
+      await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('RpcServer over WebSocket: shutdown', () => {
   it('answers the calls in flight before the sessions close', async () => {
