@@ -5,7 +5,8 @@
 // endpoint's drain, which shares the code (calls in flight at shutdown are answered).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { BrowserRpcClient } from '../src/browser/client.js';
 import { createSessionEndpoint } from '../src/sessions/endpoint.js';
 import { createWebSocketEndpoint } from '../src/websocket/endpoint.js';
 import type { RpcServer } from '../src/rpc/server.js';
-import { FRAMINGS, Gate, RawPeer, client, registerBasics, startServer, until, within } from './rpc-helpers.js';
+import { FRAMINGS, Gate, RawPeer, client, rawFrame, registerBasics, startServer, until, within } from './rpc-helpers.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
@@ -114,6 +115,31 @@ for (const framing of FRAMINGS) {
       } finally {
         raw.destroy();
         await other.close();
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
+    it('a peer that sends calls and reads no reply: decoding stops while the output waits, the writeTimeout cuts it', async () => {
+      const { server, errors } = await startServer({ framing }, (s) => registerBasics(s));
+      const endpoint = createSessionEndpoint({ server, transport: { writeTimeout: 1000 } });
+      const a = (await endpoint.listen({ host: '127.0.0.1', port: 0 })) as AddressInfo;
+      // A plain socket that never reads (paused from the start, no data listener).
+      const socket = net.connect({ port: a.port, host: '127.0.0.1' });
+      socket.pause();
+      socket.on('error', () => {}); // the cut may come as a reset
+      const closed = new Promise((resolve) => socket.once('close', resolve)); // not once(): that rejects on the reset
+      await once(socket, 'connect');
+      const big = 'x'.repeat(16 * 1024);
+      const sent = 2000; // 32 MiB of replies, far past what the sockets hold
+      try {
+        for (let i = 0; i < sent; i++) socket.write(rawFrame(framing, [0, i, 'echo', [big]]));
+        await within(closed, 20_000, 'the write timeout to cut the peer');
+        await until(() => errors.some((e) => (e as { code?: string }).code === 'ERR_WRITE_TIMEOUT'), () => `onError: ${errors.map((e) => (e as { code?: string }).code).join(', ')}`);
+        const calls = server.stats().calls;
+        assert.ok(calls < sent / 2, `${calls} of ${sent} calls decoded: decoding stopped while the replies waited`);
+        await until(() => endpoint.sessions.size === 0, 'the session to close');
+      } finally {
+        socket.destroy();
         await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
       }
     });

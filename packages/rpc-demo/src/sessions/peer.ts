@@ -9,9 +9,6 @@ import { MessageReader } from '../rpc/protocol.js';
 import { NO_PEER, type Peer } from '../rpc/context.js';
 import { PeerState } from '../rpc/conn-state.js';
 
-/** Replies handed to send() and waiting for the peer to read, per session, past which its input waits. */
-const MAX_SENDING = 256;
-
 /** Input that did not decode: the session's codec hands it on as a message, so that the server answers and ends the peer gracefully. */
 export class Refused {
   readonly error: unknown;
@@ -57,10 +54,13 @@ export class SessionPeer extends PeerState {
   /** This peer's decoder (a stream transport; a message transport decodes each message whole). */
   readonly messages: MessageReader;
   readonly eachReply = true;
-  /** Replies whose send() waits for the peer to read. */
+  /** Sends that wait for the peer to read (the socket holds maxOutboundBytes, or ws's buffer is full). */
   #sending = 0;
   readonly #sent = (): void => {
-    if (--this.#sending === MAX_SENDING - 1) this.onFlushed?.();
+    if (--this.#sending !== 0) return;
+    // The server resumes a peer it paused; one paused for output alone goes on here.
+    this.onFlushed?.();
+    if (!this.paused) this.redispatch();
   };
   #resume: (() => void) | null = null;
   /** Calls in flight and their replies: shutdown waits for them (whenIdle). */
@@ -100,9 +100,13 @@ export class SessionPeer extends PeerState {
     p.then(this.#sent, this.#sent);
   }
 
-  /** A peer that does not read its replies: decoding pauses until the socket takes them (as a TCP connection's output waiting). */
+  /**
+   * A peer that does not read its replies: decoding pauses until the socket takes them, as a TCP
+   * connection of the EventLoop stops reading while its output waits (and the writeTimeout cuts a
+   * peer that never reads).
+   */
   get waiting(): boolean {
-    return this.#sending >= MAX_SENDING;
+    return this.#sending > 0;
   }
 
   hold(): void {

@@ -31,7 +31,8 @@ export function peers(hooks: PeerHooks, framing: Framing): Peers {
     onMessage(session, m) {
       const st = session.attributes.get(kPeer)!;
       if (m instanceof Refused) hooks.refused(st, m.error);
-      else if (!hooks.message(st, m)) return st.whenResumed();
+      // Paused at maxInFlight, or the replies wait for the peer to read: no more is decoded until they go.
+      else if (!hooks.message(st, m) || st.waiting) return st.whenResumed();
     },
     onError(_session, err) {
       hooks.error(err);
