@@ -73,6 +73,10 @@ export abstract class PeerState {
   abstract readonly framing: Framing;
   /** Each reply leaves by itself (sendOut() after each): one WebSocket message per reply. */
   abstract readonly eachReply: boolean;
+  /** The peer is gone: handlers still running learn that nobody waits for them any more. */
+  cancelCalls(): void {
+    for (const ctx of this.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
+  }
   /** Replies wait for the peer to read them: decoding pauses. */
   abstract readonly waiting: boolean;
   /** A call in flight keeps the peer open (a drain waits for it). */

@@ -21,14 +21,11 @@ import { serverCallChannel, traced } from './tracing.js';
 import { DRAIN, HEALTH, HELLO, CANCEL, NO_METADATA, helloResult } from './extensions.js';
 import { type Handler, MethodTable, type RegisterOptions, type ServiceOptions, record } from './methods.js';
 import { ConnState, DeadlineSweep, type PeerHooks, type PeerState, kPeers } from './conn-state.js';
-
-export { kPeers, type PeerHooks } from './conn-state.js';
 import { writeReply } from './reply.js';
-
-export type { Handler, MethodStats, RegisterOptions, ServiceOptions } from './methods.js';
-
 import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, DEFAULT_RUNAWAY_WARNING, DEFAULT_WRITE_TIMEOUT, type ServerOptions, type ServerStats } from './server-options.js';
 
+export { kPeers, type PeerHooks } from './conn-state.js';
+export type { Handler, MethodStats, RegisterOptions, ServiceOptions } from './methods.js';
 export { DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_RUNAWAY_WARNING, type ServerOptions, type ServerStats } from './server-options.js';
 
 /** The default onError: a process warning (code NOCOPY_RPC_ERROR), at most 10 per 10 s. */
@@ -96,9 +93,7 @@ export class RpcServer extends ServerFront {
         st.onRequest = self.#onRequest;
         self.#open(st);
         // Handlers still running learn that nobody waits for them any more.
-        conn.addCloseCallback(() => {
-          for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
-        });
+        conn.addCloseCallback(() => st.cancelCalls());
         return st;
       },
       onError: (err) => onError(err),
@@ -112,7 +107,7 @@ export class RpcServer extends ServerFront {
       // A peer's FIN: a plain MessagePack-RPC peer may half-close and still read its replies, so its
       // calls go on; our client ends a connection only once it no longer waits for any of them.
       onDisconnect: (st, conn) => {
-        if (st.extPeer) for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
+        if (st.extPeer) st.cancelCalls();
         transport.onDisconnect?.(st, conn);
       },
     });
@@ -210,7 +205,7 @@ export class RpcServer extends ServerFront {
     return closed.then(() => this.#offload?.close());
   }
 
-  /** @internal For the other ways in (see PeerHooks): the WebSocket endpoint. */
+  /** @internal For the other ways in (see PeerHooks): the session endpoints (../sessions/, ../websocket/). */
   [kPeers](): PeerHooks {
     return {
       open: (st) => this.#open(st),
@@ -218,9 +213,7 @@ export class RpcServer extends ServerFront {
         st.now = 0;
         return this.#onMessage(st, m);
       },
-      closed: (st) => {
-        for (const ctx of st.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
-      },
+      closed: (st) => st.cancelCalls(),
       error: (err) => this.#onError(err),
       refused: (st, err) => this.#refuse(st, err),
       drain: (st) => {
