@@ -9,8 +9,8 @@ try {
   ws = await import('ws');
 } catch (err) {
   // Only ws itself missing is ours to explain; anything else (a broken install) goes as it is. The
-  // code is Node's, not one of ours (in backquotes: test/error-codes.test.ts lists ours in quotes).
-  if ((err as { code?: unknown })?.code === `ERR_MODULE_NOT_FOUND` && /'ws'/.test(String((err as Error).message))) {
+  // code is Node's (test/error-codes.test.ts knows it as one of Node's that we compare against).
+  if ((err as { code?: unknown })?.code === 'ERR_MODULE_NOT_FOUND' && /'ws'/.test(String((err as Error).message))) {
     throw new MissingPeerDependencyError('ws', '@nocopy/transport/websocket', { cause: err });
   }
   throw err;
