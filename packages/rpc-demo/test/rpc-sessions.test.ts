@@ -207,3 +207,32 @@ describe('RpcServer over WebSocket: shutdown', () => {
     ws.close();
   });
 });
+
+describe('RpcServer over WebSocket: a peer that reads no reply', () => {
+  it('decoding stops while the replies wait, and the writeTimeout cuts the session', async () => {
+    const { server, errors } = await startServer({}, (s) => registerBasics(s));
+    const endpoint = createWebSocketEndpoint({ server, writeTimeout: 1000 });
+    const a: AddressInfo = await endpoint.listen({ host: '127.0.0.1', port: 0 });
+    const ws = new WebSocket(`ws://127.0.0.1:${a.port}/`);
+    ws.on('error', () => {}); // the cut may come as a reset
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.pause(); // reads nothing from here on
+    const big = 'x'.repeat(16 * 1024);
+    const sent = 2000; // 32 MiB of replies
+    try {
+      for (let i = 0; i < sent; i++) ws.send(rawFrame('stream', [0, i, 'echo', [big]]));
+      await within(closed, 20_000, 'the write timeout to cut the session');
+      await until(() => errors.some((e) => (e as { code?: string }).code === 'ERR_WRITE_TIMEOUT'), () => `onError: ${errors.map((e) => (e as { code?: string }).code).join(', ')}`);
+      const calls = server.stats().calls;
+      assert.ok(calls < sent / 2, `${calls} of ${sent} calls decoded: decoding stopped while the replies waited`);
+      await until(() => endpoint.sessions.size === 0, 'the session to close');
+    } finally {
+      ws.terminate();
+      await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+    }
+  });
+});

@@ -23,6 +23,8 @@ export interface WebSocketEndpointOptions {
   path?: string;
   /** WebSocket sessions at most. Default 1000. */
   maxConnections?: number;
+  /** A session whose replies the peer does not take within this many ms is closed (ERR_WRITE_TIMEOUT). Default 30000, as the server's TCP writeTimeout. */
+  writeTimeout?: number;
   /** Answers HTTP requests that are not upgrades. Default: the demo page and its scripts. */
   onHttpRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
@@ -79,7 +81,7 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions): WebS
     maxConnections: options.maxConnections ?? 1000,
     heartbeat: { interval: 30_000 },
     // As the server's TCP writeTimeout: a peer that stops reading its replies is cut off.
-    writeTimeout: DEFAULT_WRITE_TIMEOUT,
+    writeTimeout: options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
     onHttpRequest: options.onHttpRequest ?? servePage(),
     listener: rpc.listener,
   });
