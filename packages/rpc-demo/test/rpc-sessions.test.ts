@@ -15,9 +15,27 @@ import { BrowserRpcClient } from '../src/browser/client.js';
 import { createSessionEndpoint } from '../src/sessions/endpoint.js';
 import { createWebSocketEndpoint } from '../src/websocket/endpoint.js';
 import type { RpcServer } from '../src/rpc/server.js';
+import type { Framing } from '../src/rpc/protocol.js';
 import { FRAMINGS, Gate, RawPeer, client, rawFrame, registerBasics, startServer, until, within } from './rpc-helpers.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+/**
+ * Sends 2,000 echo calls of 16 KiB (32 MiB of replies, far past what the sockets hold) from a peer
+ * that reads nothing, then checks that the write timeout cut it, that fewer than half the calls were
+ * decoded (decoding stopped while the replies waited), and that its session is gone.
+ */
+async function floodUnread(send: (bytes: Uint8Array) => void, framing: Framing, closed: Promise<unknown>, server: RpcServer, errors: unknown[], sessions: () => number): Promise<void> {
+  const big = 'x'.repeat(16 * 1024);
+  const sent = 2000;
+  for (let i = 0; i < sent; i++) send(rawFrame(framing, [0, i, 'echo', [big]]));
+  await within(closed, 20_000, 'the write timeout to cut the peer');
+  const codes = () => errors.map((e) => (e as { code?: string }).code);
+  await until(() => codes().includes('ERR_WRITE_TIMEOUT'), () => `onError: ${codes().join(', ')}`);
+  const calls = server.stats().calls;
+  assert.ok(calls < sent / 2, `${calls} of ${sent} calls decoded: decoding stopped while the replies waited`);
+  await until(() => sessions() === 0, 'the session to close');
+}
 
 async function endpointOf(server: RpcServer): Promise<{ port: number; address: string }> {
   const endpoint = createSessionEndpoint({ server });
@@ -129,15 +147,8 @@ for (const framing of FRAMINGS) {
       socket.on('error', () => {}); // the cut may come as a reset
       const closed = new Promise((resolve) => socket.once('close', resolve)); // not once(): that rejects on the reset
       await once(socket, 'connect');
-      const big = 'x'.repeat(16 * 1024);
-      const sent = 2000; // 32 MiB of replies, far past what the sockets hold
       try {
-        for (let i = 0; i < sent; i++) socket.write(rawFrame(framing, [0, i, 'echo', [big]]));
-        await within(closed, 20_000, 'the write timeout to cut the peer');
-        await until(() => errors.some((e) => (e as { code?: string }).code === 'ERR_WRITE_TIMEOUT'), () => `onError: ${errors.map((e) => (e as { code?: string }).code).join(', ')}`);
-        const calls = server.stats().calls;
-        assert.ok(calls < sent / 2, `${calls} of ${sent} calls decoded: decoding stopped while the replies waited`);
-        await until(() => endpoint.sessions.size === 0, 'the session to close');
+        await floodUnread((bytes) => socket.write(bytes), framing, closed, server, errors, () => endpoint.sessions.size);
       } finally {
         socket.destroy();
         await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
@@ -221,15 +232,8 @@ describe('RpcServer over WebSocket: a peer that reads no reply', () => {
       ws.once('error', reject);
     });
     ws.pause(); // reads nothing from here on
-    const big = 'x'.repeat(16 * 1024);
-    const sent = 2000; // 32 MiB of replies
     try {
-      for (let i = 0; i < sent; i++) ws.send(rawFrame('stream', [0, i, 'echo', [big]]));
-      await within(closed, 20_000, 'the write timeout to cut the session');
-      await until(() => errors.some((e) => (e as { code?: string }).code === 'ERR_WRITE_TIMEOUT'), () => `onError: ${errors.map((e) => (e as { code?: string }).code).join(', ')}`);
-      const calls = server.stats().calls;
-      assert.ok(calls < sent / 2, `${calls} of ${sent} calls decoded: decoding stopped while the replies waited`);
-      await until(() => endpoint.sessions.size === 0, 'the session to close');
+      await floodUnread((bytes) => ws.send(bytes), 'stream', closed, server, errors, () => endpoint.sessions.size);
     } finally {
       ws.terminate();
       await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
