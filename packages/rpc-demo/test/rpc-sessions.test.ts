@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -180,6 +182,26 @@ for (const framing of FRAMINGS) {
     });
   });
 }
+
+describe('RpcServer over TLS sessions', () => {
+  it('serves our client over TLS', async () => {
+    const fixtures = new URL('../../../transport/test/fixtures/', import.meta.url);
+    const key = readFileSync(new URL('localhost-key.pem', fixtures));
+    const cert = readFileSync(new URL('localhost-cert.pem', fixtures));
+    const { server } = await startServer({}, (s) => registerBasics(s));
+    const endpoint = createSessionEndpoint({ server });
+    const { port } = await endpoint.listen({ host: '127.0.0.1', port: 0, tls: { key, cert } });
+    const c = client(`localhost:${port}`, { dial: { tls: { ca: cert } } });
+    try {
+      assert.equal(await c.call('asyncAdd', 40, 2), 42);
+      const [session] = endpoint.sessions.sessions();
+      assert.ok(session?.connection?.socket instanceof TLSSocket, 'the session runs over TLS');
+    } finally {
+      await c.close();
+      await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+    }
+  });
+});
 
 describe('RpcServer over Unix-socket sessions', () => {
   it('serves our client at a socket path', async () => {
