@@ -3,12 +3,12 @@
 // the error when its id could be read, finishes the calls decoded before, and then ends the peer.
 import type { Codec, FrameWriter } from '@nocopy/transport';
 import { decode } from '../msgpack/decode.js';
-import { validate } from '../rpc/protocol.js';
+import { endResponses, validate } from '../rpc/protocol.js';
 import { type PeerInput, type PeerOutput, ReplyBox, Refused } from './peer.js';
 import { type ReplyTarget, writeReply } from '../rpc/reply.js';
 import { kPeer } from './peers.js';
 
-/** Over a byte stream (TCP, TLS, Unix): the peer's MessageReader in the server's framing, one message per decode. */
+/** Over a byte stream (TCP, TLS, Unix): the peer's MessageReader in the server's framing, the messages of a read as one Batch. */
 export function streamCodec(max: number): Codec<PeerInput, PeerOutput> {
   return {
     maxMessageLength: max,
@@ -19,12 +19,16 @@ export function streamCodec(max: number): Codec<PeerInput, PeerOutput> {
         r.skip(r.length);
         return undefined;
       }
+      // Every complete message of this read in one pass (the batch is empty: the last one was delivered).
+      const b = st.batch;
       try {
-        return st.messages.next(r);
+        st.messages.read(r, b.add);
       } catch (err) {
         r.skip(r.length);
-        return new Refused(err);
+        if (b.messages.length === 0) return new Refused(err);
+        b.refused = err; // after the messages before it
       }
+      return b.messages.length === 0 ? undefined : b;
     },
     encode,
   };
@@ -56,6 +60,9 @@ export function messageCodec(max: number): Codec<PeerInput, PeerOutput> {
  */
 function encode(m: PeerOutput, w: FrameWriter): void {
   // A ReplyBox is sent over a stream only (SessionPeer), whose writer is the connection's: a LinkBuffer.
-  if (m instanceof ReplyBox) m.failed = writeReply(w as unknown as ReplyTarget, m.framing, m.id, m.err, m.result, m.max, false);
-  else w.writeBinary(m);
+  if (m instanceof ReplyBox) m.failed = writeReply(w as unknown as ReplyTarget, m.framing, m.id, m.err, m.result, m.max, m.keep);
+  else {
+    endResponses(); // a batch's open region ends before other bytes
+    w.writeBinary(m);
+  }
 }

@@ -1,9 +1,8 @@
 // The RPC server over the session layer on a byte stream (TCP, TLS or a Unix socket): each session
 // is a peer of the RpcServer, as a WebSocket session is (../websocket/endpoint.ts). The RpcServer's
-// own listen() serves the same methods on its EventLoop with the batch-decode fast path; this
-// endpoint is the other way in, for code that already runs a session server's options (heartbeats,
-// the timing wheel, the session listener's view of every peer), and the measure of what standing
-// on sessions costs (bench/rpc, server `nocopy-sessions`).
+// own listen() serves the same methods on its EventLoop; this endpoint serves them through a session
+// server (its options: heartbeats, the timing wheel, the session listener's view of every peer), with
+// the same batch decode (codec.ts). bench/rpc compares the two (server `nocopy-sessions`).
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
 import { type ListenOptions, type SessionServer, type SessionServerOptions, type ShutdownOptions, createSessionServer } from '@nocopy/transport';

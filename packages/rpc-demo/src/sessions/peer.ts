@@ -17,8 +17,24 @@ export class Refused {
   }
 }
 
-/** What a peer's session decodes: a message, or the reason its input was refused. */
-export type PeerInput = Message | Refused;
+/**
+ * The messages of one read over a stream, decoded in one pass (MessageReader.read, in place for
+ * 'framed' input) and delivered as one session message; reused per peer. `refused`: the input after
+ * them did not decode.
+ */
+export class Batch {
+  readonly messages: (Message | undefined)[] = [];
+  at = 0;
+  refused: unknown = undefined;
+  /** MessageReader's callback: false stops the read at BATCH_MAX messages (the rest stays in the input). */
+  readonly add = (m: Message): boolean => this.messages.push(m) < BATCH_MAX;
+}
+
+/** Messages per batch at most: what one read decodes before its calls run stays bounded. */
+const BATCH_MAX = 1024;
+
+/** What a peer's session decodes: a message (a batch of them over a stream), or the reason its input was refused. */
+export type PeerInput = Message | Batch | Refused;
 
 /** A reply for the codec to encode into the session's output, reused per peer (send() encodes at once). */
 export class ReplyBox {
@@ -27,6 +43,8 @@ export class ReplyBox {
   id = 0;
   err: unknown = null;
   result: unknown = null;
+  /** In a batch: the reply goes on in the region of the one before (endResponses() closes it). */
+  keep = false;
   /** Set by the encoding: the answer sent is an error. */
   failed = false;
   constructor(framing: Framing, max: number) {
@@ -68,6 +86,12 @@ export class SessionPeer extends PeerState {
   #idle: (() => void)[] = [];
   #ended = false;
   readonly #box: ReplyBox;
+  /** The stream codec's batch of decoded messages. */
+  readonly batch = new Batch();
+  /** A batch is being delivered: its sync replies share a region of the output. */
+  inBatch = false;
+  /** The session is gone (gone() ran): what is left of a batch is dropped. */
+  isGone = false;
 
   constructor(session: Session<PeerInput, PeerOutput>, framing: Framing, maxMessageSize: number) {
     super();
@@ -87,6 +111,8 @@ export class SessionPeer extends PeerState {
     box.id = id;
     box.err = err;
     box.result = result;
+    // A region stays open only while the output does not wait: a waiting send() flushes at once.
+    box.keep = this.inBatch && this.session.connection?.writer.waiting === false;
     box.failed = false;
     this.#track(this.session.send(box));
     box.err = box.result = null;
@@ -162,6 +188,7 @@ export class SessionPeer extends PeerState {
 
   /** The session closed: nothing is held any more, a paused input loop is released, the buffer goes back to the pool. */
   gone(): void {
+    this.isGone = true;
     this.#held = 0;
     this.#settleIdle();
     this.redispatch();

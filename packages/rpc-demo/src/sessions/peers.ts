@@ -5,7 +5,8 @@ import { AttributeKey, type SessionListener, type ShutdownOptions } from '@nocop
 import { checkMs } from '@nocopy/transport/util';
 import type { Framing } from '../rpc/protocol.js';
 import type { PeerHooks } from '../rpc/conn-state.js';
-import { type PeerInput, type PeerOutput, Refused, SessionPeer } from './peer.js';
+import { Batch, type PeerInput, type PeerOutput, Refused, SessionPeer } from './peer.js';
+import { endResponses } from '../rpc/protocol.js';
 
 export const kPeer = new AttributeKey<SessionPeer>('rpc peer');
 
@@ -30,6 +31,7 @@ export function peers(hooks: PeerHooks, framing: Framing): Peers {
     },
     onMessage(session, m) {
       const st = session.attributes.get(kPeer)!;
+      if (m instanceof Batch) return deliver(st, m);
       if (m instanceof Refused) hooks.refused(st, m.error);
       // Paused at maxInFlight, or the replies wait for the peer to read: no more is decoded until they go.
       else if (!hooks.message(st, m) || st.waiting) return st.whenResumed();
@@ -45,6 +47,38 @@ export function peers(hooks: PeerHooks, framing: Framing): Peers {
       st.gone();
     },
   };
+  /**
+   * A batch's messages, in order; at the server's pause the rest waits for it. Its sync replies share
+   * a region of the output, closed before a pause and at its end (before the session flushes).
+   */
+  function deliver(st: SessionPeer, b: Batch): void | Promise<void> {
+    const ms = b.messages;
+    st.inBatch = true;
+    try {
+      while (b.at < ms.length) {
+        if (st.isGone) break;
+        const m = ms[b.at]!;
+        ms[b.at++] = undefined;
+        // Paused at maxInFlight, or the replies wait for the peer to read.
+        if (!hooks.message(st, m) || st.waiting) {
+          endResponses();
+          return st.whenResumed().then(() => deliver(st, b));
+        }
+      }
+    } finally {
+      st.inBatch = false;
+    }
+    endResponses();
+    ms.length = 0;
+    b.at = 0;
+    const refused = b.refused;
+    b.refused = undefined;
+    if (st.isGone) return;
+    if (refused !== undefined) hooks.refused(st, refused);
+    // The replies wait for the peer to read: no more is decoded until they go.
+    else if (st.waiting) return st.whenResumed();
+  }
+
   let stopping: Promise<void> | null = null;
   return {
     listener,
