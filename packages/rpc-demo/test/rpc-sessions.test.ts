@@ -157,6 +157,47 @@ for (const framing of FRAMINGS) {
       }
     });
 
+    it('one read holding calls and then refused input: the calls are answered, then the refusal, then the close', async () => {
+      const { server, errors } = await startServer({ framing, maxMessageSize: 1024 }, (s) => registerBasics(s));
+      const { port } = await endpointOf(server);
+      const raw = await RawPeer.connect(port, framing);
+      try {
+        raw.write(Buffer.concat([rawFrame(framing, [0, 1, 'add', [1, 2]]), rawFrame(framing, [0, 2, 'echo', ['x']]), rawFrame(framing, [0, 3, 'echo', ['y'.repeat(2000)]])]));
+        assert.deepEqual(await raw.next(), [1, 1, null, 3]);
+        assert.deepEqual(await raw.next(), [1, 2, null, 'x']);
+        const [, id, err] = (await raw.next()) as [number, number, { code: string; closing: boolean }];
+        assert.equal(id, 3);
+        assert.equal(err.code, 'ERR_MESSAGE_TOO_LARGE');
+        await within(raw.closed, 5000, 'the session to close');
+        assert.equal(errors.length, 1);
+      } finally {
+        raw.destroy();
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
+    it('our client gone while its read is paused at maxInFlight: its call is cancelled, the rest of that read never runs', async () => {
+      const gate = new Gate();
+      const { server } = await startServer({ framing, maxInFlight: 1 }, (s) => s.register('slow', () => gate.wait()));
+      const { port } = await endpointOf(server);
+      const raw = await RawPeer.connect(port, framing);
+      try {
+        // The extensions' hello makes it one of our clients, whose FIN means it waits for nothing more.
+        raw.send([0, 100, '$/nocopy', [1]]);
+        await raw.next();
+        raw.write(Buffer.concat(Array.from({ length: 5 }, (_, i) => rawFrame(framing, [0, i, 'slow', []]))));
+        await until(() => gate.started === 1 && server.stats().inFlight === 1, 'the first call to run');
+        raw.socket.end();
+        await until(() => server.stats().inFlight === 0, 'the call to be cancelled');
+        gate.open();
+        await new Promise((r) => setImmediate(r));
+        assert.equal(gate.started, 1, 'no call of the paused read ran after the close');
+        assert.equal(server.stats().methods.slow!.calls, 1);
+      } finally {
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
     it("shutdown answers the calls in flight, then a call gets a settled rejection; the endpoint's shutdown is memoized", async () => {
       const gate = new Gate();
       const { server } = await startServer({ framing }, (s) => s.register('slow', (x: number) => gate.wait().then(() => x)));

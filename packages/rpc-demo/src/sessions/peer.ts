@@ -103,7 +103,22 @@ export class SessionPeer extends PeerState {
     // Over a stream the codec encodes each reply straight into the connection's output. (A WebSocket
     // message's writer is no encode target: there a reply is encoded at `out` and sent as one array.)
     if (session.transport === 'tcp') this.reply = this.#sendReply;
+    // The peer gone while the input waits at a pause: the session's close waits for that input call,
+    // so here its calls are cancelled, the input released and the rest of its batch dropped. As over
+    // the EventLoop, a FIN counts only from our client (it ends a connection once it waits for no
+    // call); a plain peer may half-close and still read its replies.
+    const socket = session.connection?.socket;
+    socket?.once('close', this.#peerGone);
+    socket?.once('end', () => {
+      if (this.extPeer) this.#peerGone();
+    });
   }
+
+  readonly #peerGone = (): void => {
+    this.isGone = true;
+    this.cancelCalls();
+    this.redispatch();
+  };
 
   /** A reply through the session (encoded into its output by the codec), not through `out`. */
   readonly #sendReply = (id: number, err: unknown, result: unknown): boolean => {
