@@ -198,6 +198,25 @@ for (const framing of FRAMINGS) {
       }
     });
 
+    it("a peer's FIN ends its session and cancels its calls still running (the session layer's rule; listen() answers a half-closed peer)", async () => {
+      const gate = new Gate();
+      const { server } = await startServer({ framing }, (s) => s.register('slow', (x: number) => gate.wait().then(() => x)));
+      const { port } = await endpointOf(server);
+      const raw = await RawPeer.connect(port, framing);
+      try {
+        raw.send([0, 1, 'slow', [7]]);
+        await until(() => gate.started === 1, 'the call to run');
+        raw.socket.end();
+        await within(raw.closed, 5000, 'the session to close');
+        assert.equal(server.stats().cancelled, 1);
+        assert.equal(server.stats().inFlight, 0);
+      } finally {
+        gate.open();
+        raw.destroy();
+        await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+      }
+    });
+
     it("shutdown answers the calls in flight, then a call gets a settled rejection; the endpoint's shutdown is memoized", async () => {
       const gate = new Gate();
       const { server } = await startServer({ framing }, (s) => s.register('slow', (x: number) => gate.wait().then(() => x)));
