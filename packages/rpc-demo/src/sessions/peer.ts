@@ -1,6 +1,7 @@
 // A session (TCP, TLS, Unix or WebSocket: any transport the session layer carries) as a peer of the
-// RpcServer: replies are encoded in `out` and handed to session.send() one by one, which batches
-// them per tick (one write per event-loop turn over a stream, one WebSocket message per reply).
+// RpcServer. Over a stream each reply is a ReplyBox handed to session.send(), which the codec encodes
+// straight into the connection's output (one write per event-loop turn); over WebSocket a reply is
+// encoded at `out` and sent as one message. Also the stream codec's Batch and the input refused.
 import { LinkBuffer } from '@nocopy/linkbuffer';
 import type { Session } from '@nocopy/transport';
 import { RESOLVED } from '@nocopy/transport/util';
