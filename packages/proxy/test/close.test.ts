@@ -35,15 +35,33 @@ test('shutdown() ends idle pairs at once, stops accepting and leaves nothing beh
   await f.proxy.shutdown(); // the rig shuts it down once more
 });
 
+/** Resolves once bytesDown has stood still for 200 ms with at least `cap` bytes held (10 s at most). */
+async function stuck(stats: () => { bytesDown: number; bufferedBytes: number }, cap: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const s = stats();
+    if (s.bytesDown !== last || s.bufferedBytes < cap) {
+      last = s.bytesDown;
+      since = Date.now();
+    } else if (Date.now() - since >= 200) return;
+    if (Date.now() > deadline) throw new Error(`the pair never stood still: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 test('shutdown({ timeout }) destroys pairs still stuck at the deadline', async () => {
   await using f = await proxyRig((s) => void pump(s, 512 * 1024 * 1024).catch(() => {}), { maxInboundBytes: 64 * 1024, maxOutboundBytes: 64 * 1024 });
   const client = RawClient.dial(f.port, { allowHalfOpen: false, keep: false });
   await client.waitForReceived(1);
   client.socket.pause(); // reads nothing until the proxy is closed: the pair cannot finish by itself
-  // Stuck, not merely in flight: the output toward the paused client is at its cap (the kernel's
-  // buffers are full), so the pair cannot settle before the deadline. Any bytes at all can be a
-  // moment of forwarding that a loaded machine finishes before close() looks.
-  await until(() => f.proxy.stats().bufferedBytes >= 64 * 1024, 'the proxy holding a full output queue');
+  // Stuck, not merely in flight: the output toward the paused client is at its cap and nothing has
+  // moved for 200 ms, so the pair cannot settle before the deadline. A full queue alone is not
+  // enough: the kernel may still grow its buffers, take the queue and let the pair settle early (a
+  // CI run closed after 58 ms that way). Every write happens in this process, so 200 ms of our own
+  // event loop without a forwarded byte means the kernel took nothing.
+  await stuck(() => f.proxy.stats(), 64 * 1024);
   const started = Date.now();
   await within(f.proxy.shutdown({ timeout: 300 }), 5000, 'close');
   const took = Date.now() - started;
