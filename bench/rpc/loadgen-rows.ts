@@ -19,7 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const GEN_BOUND = 80;
 export const GENERATOR = 'loadgen (C, epoll)';
 
-export type LoadgenServer = 'nocopy' | 'net' | 'net-batch' | 'nocopy-sessions';
+export type LoadgenServer = 'nocopy' | 'net' | 'net-batch';
 
 /** Medians of one server at one level. */
 export interface LoadgenFigures {

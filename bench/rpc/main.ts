@@ -28,9 +28,7 @@ const { quick, rounds, duration, warmup } = runWindow(argv, [0.5, 0.3], true);
 const CONNECTIONS = 4;
 
 const allServers = ['nocopy', 'grpc', 'net', 'net-batch'] as const;
-/** Only when --servers names it: nocopy-rpc's methods served through the session layer (createSessionEndpoint). */
-const optionalServers = ['nocopy-sessions'] as const;
-type ServerName = (typeof allServers)[number] | (typeof optionalServers)[number];
+type ServerName = (typeof allServers)[number];
 // For iterating on one case: --levels=32, --servers=nocopy,net-batch, --no-offload. Ratios need all four servers.
 const servers: ServerName[] = (listFlag(argv, 'servers') as ServerName[] | null) ?? [...allServers];
 const levels = (listFlag(argv, 'levels') ?? ['1', '32', '256']).map(Number);
@@ -39,9 +37,9 @@ const offload = !argv.includes('--no-offload') && !otelOnly;
 const fleet = !argv.includes('--no-fleet') && !otelOnly;
 const otel = !argv.includes('--no-otel');
 const compare = allServers.every((s) => servers.includes(s));
-const labels: Record<ServerName, string> = { nocopy: 'nocopy-rpc', grpc: 'grpc-js', net: 'net + msgpackr', 'net-batch': 'net + msgpackr, batching', 'nocopy-sessions': 'nocopy-rpc on sessions' };
-/** The load generator's client for each server: both hand-written servers take the hand-written client, both nocopy-rpc servers ours. */
-const clientOf = (s: ServerName): string => (s === 'net-batch' ? 'net' : s === 'nocopy-sessions' ? 'nocopy' : s);
+const labels: Record<ServerName, string> = { nocopy: 'nocopy-rpc', grpc: 'grpc-js', net: 'net + msgpackr', 'net-batch': 'net + msgpackr, batching' };
+/** The load generator's client for each server: both hand-written servers take the hand-written client. */
+const clientOf = (s: ServerName): string => (s === 'net-batch' ? 'net' : s);
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
@@ -254,9 +252,6 @@ async function main(): Promise<void> {
             `server CPU/call ${(us('nocopy') / us(other)).toFixed(2)}x of its`,
         );
       }
-    }
-    if (has('nocopy') && has('nocopy-sessions')) {
-      console.log(`  nocopy-rpc on sessions vs its EventLoop path: ${fmtX(rps('nocopy-sessions') / rps('nocopy'))} req/s, server CPU/call ${(us('nocopy-sessions') / us('nocopy')).toFixed(2)}x`);
     }
     const t: [string, boolean, string][] = [];
     if (inflight === 32 && has('nocopy') && has('grpc')) {

@@ -1,6 +1,5 @@
 // The RPC servers compared by bench/rpc, one per process: `node servers.js MODE`.
 //   nocopy         — nocopy-rpc (createServer, framing 'framed') with `echo`
-//   nocopy-sessions — the same server's methods through the session layer (createSessionEndpoint)
 //   grpc           — @grpc/grpc-js unary Echo (bench/rpc/echo.proto), insecure, 127.0.0.1
 //   net            — the hand-written net + msgpackr server (handwritten.ts) with `echo`, one write per reply
 //   net-batch      — the same, batching: the replies of a chunk in one write (createBatchingServer)
@@ -38,7 +37,7 @@ const mode = process.argv[2];
 const echo = (payload: Buffer): Buffer => payload;
 const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
 
-async function startNocopy(withFib: 'offload' | 'inline' | null, sessions = false): Promise<number> {
+async function startNocopy(withFib: 'offload' | 'inline' | null): Promise<number> {
   const server = rpc.createServer({
     framing: 'framed',
     ...(withFib === 'offload' ? { workers: { filename: handlersPath } } : {}),
@@ -46,11 +45,6 @@ async function startNocopy(withFib: 'offload' | 'inline' | null, sessions = fals
   server.register('echo', echo);
   if (withFib === 'offload') server.register('fib', 'fib', { offload: true });
   if (withFib === 'inline') server.register('fib', fib);
-  if (sessions) {
-    const { createSessionEndpoint } = await import('@nocopy/rpc-demo/sessions');
-    const addr = await createSessionEndpoint({ server }).listen({ port: 0, host: '127.0.0.1' });
-    return (addr as AddressInfo).port;
-  }
   const addr = await server.listen({ port: 0, host: '127.0.0.1' });
   return (addr as AddressInfo).port;
 }
@@ -116,8 +110,6 @@ async function start(): Promise<number> {
   switch (mode) {
     case 'nocopy':
       return startNocopy(null);
-    case 'nocopy-sessions':
-      return startNocopy(null, true);
     case 'fib-offload':
       return startNocopy('offload');
     case 'fib-inline':

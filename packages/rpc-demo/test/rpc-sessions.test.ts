@@ -103,7 +103,8 @@ for (const framing of FRAMINGS) {
         await until(() => server.stats().inFlight === 1, 'the raw call in flight');
         const signal = hungSignal!;
         assert.equal(signal.aborted, false);
-        raw.destroy();
+        // Vanished: a reset (a FIN alone is a half-close, after which a plain peer still reads its replies).
+        raw.socket.resetAndDestroy();
         await until(() => server.stats().inFlight === 0 && signal.aborted, "the vanished peer's call to be cancelled");
       } finally {
         await c.close();
@@ -198,17 +199,26 @@ for (const framing of FRAMINGS) {
       }
     });
 
-    it("a peer's FIN ends its session and cancels its calls still running (the session layer's rule; listen() answers a half-closed peer)", async () => {
+    it('a plain peer that half-closes still gets every reply, sync and async, then its session closes', async () => {
       const gate = new Gate();
-      const { server } = await startServer({ framing }, (s) => s.register('slow', (x: number) => gate.wait().then(() => x)));
+      const { server } = await startServer({ framing }, (s) => {
+        registerBasics(s);
+        s.register('slow', (x: number) => gate.wait().then(() => x));
+      });
       const { port } = await endpointOf(server);
       const raw = await RawPeer.connect(port, framing);
       try {
         raw.send([0, 1, 'slow', [7]]);
         await until(() => gate.started === 1, 'the call to run');
-        raw.socket.end();
-        await within(raw.closed, 5000, 'the session to close');
-        assert.equal(server.stats().cancelled, 1);
+        // Calls and the FIN in one write: the sync reply was accepted before the FIN was seen.
+        raw.socket.end(Buffer.concat([rawFrame(framing, [0, 2, 'echo', ['sync']]), rawFrame(framing, [0, 3, 'slow', [9]])]));
+        await until(() => gate.started === 2, 'the call after the FIN to run');
+        assert.deepEqual(await raw.next(), [1, 2, null, 'sync']);
+        gate.open();
+        const rest = [await raw.next(), await raw.next()].sort((x, y) => (x as number[])[1]! - (y as number[])[1]!);
+        assert.deepEqual(rest, [[1, 1, null, 7], [1, 3, null, 9]]);
+        await within(raw.closed, 5000, 'the session to close once the calls are answered');
+        assert.equal(server.stats().cancelled, 0);
         assert.equal(server.stats().inFlight, 0);
       } finally {
         gate.open();

@@ -1,7 +1,7 @@
 // Two rules of the session lifecycle (issue 24, items 5 and 6): from the moment a session starts
 // closing (the peer's FIN included, while an onMessage still runs) no timer of it fires again; and
 // every timeout that ends a session (read, write, heartbeat, idle) reaches onError before onClose,
-// over TCP as over WebSocket.
+// over TCP as over WebSocket. Also: what send() accepted before the peer's FIN still goes out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -77,5 +77,27 @@ test('TCP: a write timeout reaches onError, then onClose (as over WebSocket)', a
   sock.pause(); // reads nothing
   await until(() => rec.events.includes('close'), 'the write timeout', 10_000);
   assert.deepEqual(rec.events, ['open', 'error:ERR_WRITE_TIMEOUT', 'close']);
+  sock.destroy();
+});
+
+test("TCP: replies send() accepted in the input loop still go out when the peer's FIN arrives with the input", async (t) => {
+  const { listener, rec } = recorder({
+    onMessage(s, m) {
+      void s.send(`re:${m}`);
+    },
+  });
+  const { server, port } = await sessionServer({ listener, idleTimeout: 5000 });
+  t.after(() => server.shutdown({ timeout: 1000 }));
+  const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(sock, 'connect');
+  const chunks: Buffer[] = [];
+  sock.on('data', (c: Buffer) => chunks.push(c));
+  // The lines and the FIN in one write: the replies are queued for the flush after the input loop,
+  // and the FIN is seen before it.
+  sock.end('a\nb\n');
+  await once(sock, 'end');
+  assert.equal(Buffer.concat(chunks).toString('latin1'), 're:a\nre:b\n');
+  await until(() => rec.events.includes('close'), 'onClose');
+  assert.equal(rec.sessions[0]!.idleTimeout, 5000);
   sock.destroy();
 });

@@ -1,11 +1,10 @@
 // The RPC server's options, its stats and the defaults of its hostile-input limits: what a caller
 // of createServer() reads, apart from the server's code.
-import type { EventLoopOptions, EventLoopStats } from '@nocopy/transport';
+import type { SessionServerOptions, SessionServerStats } from '@nocopy/transport';
 import type { Framing } from './protocol.js';
 import type { WorkersOptions } from './offload.js';
 import type { RegistryOptions } from './registry.js';
 import type { MethodStats } from './methods.js';
-import type { ConnState } from './conn-state.js';
 
 export interface ServerOptions {
   /** 'framed' (4-byte length prefix, default) or 'stream' (plain concatenated MessagePack). */
@@ -25,8 +24,11 @@ export interface ServerOptions {
   runawayWarning?: number;
   /** The worker pool for methods registered with `{ offload: true }`. */
   workers?: WorkersOptions;
-  /** Transport options for the EventLoop (timeouts, maxConnections, buffer limits, ...). */
-  transport?: Omit<EventLoopOptions<ConnState>, 'onPrepare' | 'onConnect' | 'onError'>;
+  /**
+   * The transport's options: timeouts, maxConnections, buffer limits, TLS, the session heartbeat and
+   * timing wheel (see RpcTransportOptions).
+   */
+  transport?: RpcTransportOptions;
   /**
    * Record each call's latency (from decoding the request to its result) in a histogram per method,
    * in stats().methods. Default false: it costs about 0.2 µs per call.
@@ -40,6 +42,13 @@ export interface ServerOptions {
   /** Errors from notifications, malformed input and the transport. Default: a process warning (NOCOPY_RPC_ERROR), at most 10 per 10 s. */
   onError?: (error: unknown) => void;
 }
+
+/**
+ * What `transport` takes: the session server's options (the server's peers are sessions), without
+ * the codec, the listener and the callbacks the server itself fills in. `idleTimeout` is the
+ * session's (no input or output for that long closes the peer).
+ */
+export type RpcTransportOptions = Omit<SessionServerOptions<unknown, unknown>, 'codec' | 'listener' | 'maxInFlight' | 'onShutdown' | 'cronPeriod'> & { idleTimeout?: number };
 
 /** A message must be complete within this many ms of its first byte. */
 export const DEFAULT_READ_TIMEOUT = 30_000;
@@ -68,6 +77,6 @@ export interface ServerStats {
   cancelled: number;
   /** Handlers of cancelled calls still running (they ignore `this.signal`): no longer in inFlight, their result will be dropped. */
   runaway: number;
-  /** The EventLoop's: connections accepted, refused and closed, input buffered (the inbound budget in use). */
-  transport: EventLoopStats;
+  /** The transport's: connections accepted, refused and closed, input buffered (the inbound budget in use), sessions. */
+  transport: SessionServerStats;
 }

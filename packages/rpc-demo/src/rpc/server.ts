@@ -1,15 +1,16 @@
-// The MessagePack-RPC server: an EventLoop whose onRequest decodes every complete message of a read
-// batch, runs the handlers, and answers. Many calls are in flight per connection, answered as they
-// finish (out of order). Replies produced while one read batch is handled leave in one flush; replies
-// of async handlers that finish in one event-loop iteration leave in one flush per connection, in the
-// check phase. The method table is methods.ts, the state per connection conn-state.ts, the encoding
-// fallbacks of a reply reply.ts.
+// The MessagePack-RPC server: a session server (../sessions/) whose sessions are its peers, over TCP,
+// TLS or a Unix socket (listen, serve), and over WebSocket through its endpoint. The stream codec
+// decodes every complete message of a read in one pass; the server runs the handlers and answers.
+// Many calls are in flight per peer, answered as they finish (out of order). Replies produced while
+// one read is handled leave in one write; replies of async handlers that finish in one event-loop
+// turn leave in one write per peer. The method table is methods.ts, the state per peer
+// peer-state.ts, the encoding fallbacks of a reply reply.ts.
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { checkBoolean, checkBytes, checkCount, checkFunction, checkMs, createWarner, formatHostPort, isThenable } from '@nocopy/transport/util';
-import { EventLoop, InvalidOptionError, ServerFront, defaultWheel, type WheelTimer, type Connection, type ListenOptions, type ShutdownOptions } from '@nocopy/transport';
+import { InvalidOptionError, ServerFront, defaultWheel, type WheelTimer, type ListenOptions, type SessionServer, type ShutdownOptions } from '@nocopy/transport';
 import { FramingMismatchError, MethodNotFoundError, RpcClosedError, RunawayHandlerError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, MessageReader, NOTIFICATION, REQUEST, checkFraming, endResponses, writeMessage } from './protocol.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, type Framing, type Message, NOTIFICATION, REQUEST, checkFraming, writeMessage } from './protocol.js';
 import { Offload } from './offload.js';
 import { CallContext, type CancelCode, kAbandoned, kWatch } from './context.js';
 import { errorObject, thrownValue } from './wire-errors.js';
@@ -20,13 +21,15 @@ import type { ServerMiddleware } from './middleware.js';
 import { serverCallChannel, traced } from './tracing.js';
 import { DRAIN, HEALTH, HELLO, CANCEL, NO_METADATA, helloResult } from './extensions.js';
 import { type Handler, MethodTable, type RegisterOptions, type ServiceOptions, record } from './methods.js';
-import { ConnState, DeadlineSweep, type PeerHooks, type PeerState, kPeers } from './conn-state.js';
+import { DeadlineSweep, type PeerHooks, type PeerState, kPeers } from './peer-state.js';
+import { streamSessions } from '../sessions/stream.js';
+import type { PeerInput, PeerOutput } from '../sessions/peer.js';
 import { writeReply } from './reply.js';
-import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, DEFAULT_RUNAWAY_WARNING, DEFAULT_WRITE_TIMEOUT, type ServerOptions, type ServerStats } from './server-options.js';
+import { DEFAULT_RUNAWAY_WARNING, type ServerOptions, type ServerStats } from './server-options.js';
 
-export { kPeers, type PeerHooks } from './conn-state.js';
+export { kPeers, type PeerHooks } from './peer-state.js';
 export type { Handler, MethodStats, RegisterOptions, ServiceOptions } from './methods.js';
-export { DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_RUNAWAY_WARNING, type ServerOptions, type ServerStats } from './server-options.js';
+export { DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_RUNAWAY_WARNING, type RpcTransportOptions, type ServerOptions, type ServerStats } from './server-options.js';
 
 /** The default onError: a process warning (code NOCOPY_RPC_ERROR), at most 10 per 10 s. */
 const warnRpcError = createWarner({ code: 'NOCOPY_RPC_ERROR' });
@@ -39,7 +42,7 @@ export class RpcServer extends ServerFront {
   readonly maxMessageSize: number;
   readonly #maxInFlight: number;
   readonly #methods: MethodTable;
-  readonly #loop: EventLoop<ConnState>;
+  readonly #sessions: SessionServer<PeerInput, PeerOutput>;
   readonly #offload: Offload | null;
   readonly #onError: (error: unknown) => void;
   #calls = 0;
@@ -50,15 +53,13 @@ export class RpcServer extends ServerFront {
   readonly #runawayWarning: number;
   /** The onError report pending for each runaway handler (runawayWarning). */
   readonly #runaways = new Map<CallContext, WheelTimer>();
-  /** The connection whose read batch is being decoded: its replies share a region of its output. */
-  #batch: PeerState | null = null;
   readonly #deadlines = new DeadlineSweep(DEADLINE_SWEEP);
   /** shutdown() was called: register() refuses, $health answers "draining". */
   #shutdown = false;
   readonly #registry: RegistryOptions | undefined;
   /** The registry entry, once listen() registered it. */
   #registration: Promise<Registration> | null = null;
-  /** The other ways in (WebSocket endpoints), stopped with the server. */
+  /** The other ways in (session and WebSocket endpoints), stopped with the server. */
   readonly #attached: ((options: ShutdownOptions) => Promise<void>)[] = [];
 
   constructor(options: ServerOptions = {}) {
@@ -72,48 +73,12 @@ export class RpcServer extends ServerFront {
     const onError = options.onError ?? warnRpcError;
     const registry = checkRegistry(options.registry);
     const offload = options.workers ? new Offload(options.workers) : null;
-    const transport = options.transport ?? {};
-    // The loop exists before `this` does (ServerFront stands on it): its callbacks reach the server
-    // through `self`, set right after; the per-request one is the ConnState's, bound once per connection.
-    let self: RpcServer;
-    const loop = new EventLoop<ConnState>((st, conn) => st.onRequest(st, conn), {
-      ...transport,
-      // Defaults with ??, not by spread order: a key present but undefined (`{ readTimeout: o.readTimeout }`)
-      // must keep the default. A whole message must fit in the input buffer.
-      maxInboundBytes: transport.maxInboundBytes ?? Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
-      // Hostile-input defaults: a message must arrive within 30 s of its first byte (slow-loris),
-      // and a connection with no traffic for 5 minutes is closed. Both can be changed via `transport`.
-      readTimeout: transport.readTimeout ?? DEFAULT_READ_TIMEOUT,
-      idleTimeout: transport.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-      // A client that stops reading its replies is cut off after 30 s instead of holding buffers.
-      writeTimeout: transport.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
-      maxConnections: transport.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      onPrepare: (conn) => {
-        const st = new ConnState(conn, new MessageReader(framing, max));
-        st.onRequest = self.#onRequest;
-        self.#open(st);
-        // Handlers still running learn that nobody waits for them any more.
-        conn.addCloseCallback(() => st.cancelCalls());
-        return st;
-      },
-      onError: (err) => onError(err),
-      // Shutdown: a client that speaks the extensions is told to go ("$/drain"); it sends no new call
-      // here and closes the connection once its calls are answered, so calls it sent before it heard
-      // are still read and answered. Other peers are drained by the loop (reading stops).
-      onShutdown: (st, conn) => {
-        if (!st.extPeer || st.failed !== null || conn.writer.closed) return false;
-        return self.#notice(st, DRAIN);
-      },
-      // A peer's FIN: a plain MessagePack-RPC peer may half-close and still read its replies, so its
-      // calls go on; our client ends a connection only once it no longer waits for any of them.
-      onDisconnect: (st, conn) => {
-        if (st.extPeer) st.cancelCalls();
-        transport.onDisconnect?.(st, conn);
-      },
-    });
-    super(loop);
-    self = this;
-    this.#loop = loop;
+    // The sessions exist before `this` does (ServerFront stands on their EventLoop): the hooks reach
+    // the server once it is made, and only when a connection comes.
+    const hooks = {} as PeerHooks;
+    const sessions = streamSessions(hooks, framing, max, options.transport);
+    super(sessions.eventLoop);
+    this.#sessions = sessions;
     this.framing = framing;
     this.maxMessageSize = max;
     this.#maxInFlight = maxInFlight;
@@ -122,6 +87,7 @@ export class RpcServer extends ServerFront {
     this.#registry = registry;
     this.#offload = offload;
     this.#methods = new MethodTable(latency, offload);
+    Object.assign(hooks, this[kPeers]());
   }
 
   /**
@@ -172,14 +138,14 @@ export class RpcServer extends ServerFront {
   }
 
   stats(): ServerStats {
-    return { connections: this.#loop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#methods.offloaded, cancelled: this.#cancelled, runaway: this.#runaway, methods: this.#methods.stats(), transport: this.#loop.stats() };
+    return { connections: this.#sessions.eventLoop.connections, calls: this.#calls, errors: this.#errors, inFlight: this.#inFlight, offloaded: this.#methods.offloaded, cancelled: this.#cancelled, runaway: this.#runaway, methods: this.#methods.stats(), transport: this.#sessions.stats() };
   }
 
   /**
    * Stops accepting and drains: our clients are told to go ("$/drain") and close their connections
    * once the calls they sent are answered (calls still on the wire are read and answered meanwhile);
-   * other peers' connections stop reading, their calls are answered, and they close. WebSocket
-   * endpoints attached to the server stop too. Then the worker pool stops. Bounded by `timeout` or
+   * other peers' connections stop reading, their calls are answered, and they close. Session and
+   * WebSocket endpoints attached to the server stop too. Then the worker pool stops. Bounded by `timeout` or
    * `signal`: what is left then is cut. Called again, it returns the same promise.
    */
   override shutdown(options: ShutdownOptions = {}): Promise<void> {
@@ -187,11 +153,11 @@ export class RpcServer extends ServerFront {
   }
 
   protected stopServer(options: ShutdownOptions): Promise<void> {
-    // Not async: the loop throws InvalidOptionError for bad options synchronously, as documented.
+    // Not async: bad options throw InvalidOptionError synchronously, as documented.
     this.#shutdown = true;
     let closed: Promise<void>;
     try {
-      closed = this.#loop.shutdown(options);
+      closed = this.#sessions.shutdown(options);
     } catch (err) {
       this.#shutdown = false;
       throw err;
@@ -205,7 +171,7 @@ export class RpcServer extends ServerFront {
     return closed.then(() => this.#offload?.close());
   }
 
-  /** @internal For the other ways in (see PeerHooks): the session endpoints (../sessions/, ../websocket/). */
+  /** @internal For the ways in (see PeerHooks): the session peers (../sessions/, ../websocket/). */
   [kPeers](): PeerHooks {
     return {
       open: (st) => this.#open(st),
@@ -216,9 +182,7 @@ export class RpcServer extends ServerFront {
       closed: (st) => st.cancelCalls(),
       error: (err) => this.#onError(err),
       refused: (st, err) => this.#refuse(st, err),
-      drain: (st) => {
-        if (st.extPeer && st.failed === null && !st.out.closed) this.#notice(st, DRAIN);
-      },
+      drain: (st) => st.extPeer && st.failed === null && !st.out.closed && this.#notice(st, DRAIN),
       attach: (stop) => {
         this.#attached.push(stop);
       },
@@ -246,44 +210,6 @@ export class RpcServer extends ServerFront {
     return true;
   }
 
-  readonly #onRequest = (st: ConnState, conn: Connection<ConnState>): void | Promise<void> => {
-    // At maxInFlight the input waits (reading pauses at maxInboundBytes); #complete re-dispatches it.
-    if (st.failed !== null) {
-      // After malformed input nothing more is decoded: the rest is dropped while the calls decoded
-      // before it finish; the last reply's flush ends the connection (ConnState.end).
-      conn.reader.skip(conn.reader.length);
-      return;
-    }
-    if (st.paused) return;
-    const w = conn.writer;
-    st.now = 0;
-    // The replies of this batch go on in one region of the output (writeResponse's keep).
-    this.#batch = st;
-    try {
-      st.messages.read(conn.reader, st.onMessage);
-    } catch (err) {
-      this.#batch = null;
-      try {
-        endResponses();
-      } catch {
-        // The output is closed: the answers below find it so and send nothing.
-      }
-      conn.reader.skip(conn.reader.length);
-      this.#refuse(st, err);
-      // With calls in flight, what was written leaves now (with no calls it ended: closeWrite() flushes).
-      if (st.inFlight !== 0 && w.mallocLength > 0) return w.flush();
-      return;
-    }
-    this.#batch = null;
-    endResponses();
-    // Synchronous replies of this batch leave in one send. Only output waiting for the peer returns a
-    // promise (backpressure: no more input is read until it drains); a send that went to the socket
-    // returns nothing, so the transport goes on to the next input without a microtask. A closed
-    // connection throws ConnClosedError here, which the transport reports and closes with, as it did
-    // for the rejected flush.
-    if (w.mallocLength > 0 && !w.send()) return w.drained();
-  };
-
   /**
    * Oversized or malformed input (already dropped by the caller): this peer only. The calls decoded
    * before it are still answered (those of this batch and those in flight), then the peer ends.
@@ -305,7 +231,7 @@ export class RpcServer extends ServerFront {
     }
     // With no calls in flight it ends now (the end sends what was written first).
     if (st.inFlight === 0) st.end();
-    else if (st.eachReply) st.sendOut();
+    else st.sendOut();
   }
 
   /** Returns false to stop decoding when the connection has maxInFlight calls running. */
@@ -321,7 +247,7 @@ export class RpcServer extends ServerFront {
           // A client that says hello while the server drains is told to go at once (with this batch's replies).
           if (this.#shutdown) {
             writeMessage(st.out, st.framing, [2, DRAIN, []], this.maxMessageSize);
-            if (st.eachReply) st.sendOut();
+            st.sendOut();
           }
         } else if (name === HEALTH) {
           this.#reply(st, id, null, { status: this.#shutdown ? 'draining' : 'serving' });
@@ -444,7 +370,7 @@ export class RpcServer extends ServerFront {
     }
     // No reply to flush: the connection need not stay open (drain, half-close) for it.
     st.unhold();
-    if (st.failed !== null && st.inFlight === 0 && st.unflushed === 0) st.end();
+    if (st.failed !== null && st.inFlight === 0) st.end();
     this.#resume(st);
   }
 
@@ -480,15 +406,15 @@ export class RpcServer extends ServerFront {
     }
   }
 
-  /** Encodes a response at the peer's output (flushed by the caller, or sent now for a peer that takes one reply per message). */
+  /** Answers call `id`: through the peer's own way (a session's send()), or encoded at its output and sent now. */
   #reply(st: PeerState, id: number, err: unknown, result: unknown): void {
     const direct = st.reply;
     if (direct !== null) {
       if (direct(id, err, result)) this.#errors++;
       return;
     }
-    if (writeReply(st.out, st.framing, id, err, result, this.maxMessageSize, this.#batch === st)) this.#errors++;
-    if (st.eachReply) st.sendOut();
+    if (writeReply(st.out, st.framing, id, err, result, this.maxMessageSize, false)) this.#errors++;
+    st.sendOut();
   }
 }
 

@@ -1,15 +1,14 @@
-// The RPC server over the session layer on a byte stream (TCP, TLS or a Unix socket): each session
-// is a peer of the RpcServer, as a WebSocket session is (../websocket/endpoint.ts). The RpcServer's
-// own listen() serves the same methods on its EventLoop; this endpoint serves them through a session
-// server (its options: heartbeats, the timing wheel, the session listener's view of every peer), with
-// the same batch decode (codec.ts). bench/rpc compares the two (server `nocopy-sessions`).
+// Another way in to an RpcServer over a byte stream (TCP, TLS or a Unix socket), beside its own
+// listen(): a session server of its own (stream.ts) with its own transport options (TLS on one port,
+// plain on another, other limits), serving the same methods. The server's shutdown() stops it too.
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
-import { type ListenOptions, type SessionServer, type SessionServerOptions, type ShutdownOptions, createSessionServer } from '@nocopy/transport';
-import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, type PeerHooks, type RpcServer, kPeers } from '../rpc/server.js';
+import type { ListenOptions, SessionServer, ShutdownOptions } from '@nocopy/transport';
+import type { RpcServer } from '../rpc/server.js';
+import { type PeerHooks, kPeers } from '../rpc/peer-state.js';
+import type { RpcTransportOptions } from '../rpc/server-options.js';
 import type { PeerInput, PeerOutput } from './peer.js';
-import { peers } from './peers.js';
-import { streamCodec } from './codec.js';
+import { streamSessions } from './stream.js';
 
 export interface SessionEndpointOptions {
   /** The RPC server whose methods are served (in its framing); its shutdown() stops the endpoint too. */
@@ -18,7 +17,7 @@ export interface SessionEndpointOptions {
    * The session server's options (TLS, maxConnections, readTimeout, writeTimeout, idleTimeout,
    * maxInboundBytes, heartbeat...). The defaults are the RpcServer's own transport defaults.
    */
-  transport?: Omit<SessionServerOptions<PeerInput, PeerOutput>, 'codec' | 'listener' | 'maxInFlight'> & { idleTimeout?: number };
+  transport?: RpcTransportOptions;
 }
 
 export interface SessionEndpoint extends AsyncDisposable {
@@ -39,23 +38,9 @@ export interface SessionEndpoint extends AsyncDisposable {
 
 export function createSessionEndpoint(options: SessionEndpointOptions): SessionEndpoint {
   const hooks: PeerHooks = options.server[kPeers]();
-  const max = hooks.maxMessageSize;
-  const rpc = peers(hooks, options.server.framing);
-  const t = options.transport ?? {};
-  const sessions = createSessionServer<PeerInput, PeerOutput>({
-    ...t,
-    codec: streamCodec(max),
-    listener: rpc.listener,
-    // As the RpcServer's EventLoop: a whole message fits in the input buffer, and the same hostile-input defaults.
-    maxInboundBytes: t.maxInboundBytes ?? Math.max(max + 4 + 64 * 1024, 8 * 1024 * 1024),
-    readTimeout: t.readTimeout ?? DEFAULT_READ_TIMEOUT,
-    idleTimeout: t.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-    writeTimeout: t.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
-    maxConnections: t.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-  } as SessionServerOptions<PeerInput, PeerOutput>);
-  const stopSessions = (o: ShutdownOptions) => sessions.shutdown(o);
-  hooks.attach((o) => rpc.stop(o, stopSessions));
-  const shutdown = (o: ShutdownOptions = {}) => rpc.stop(o, stopSessions);
+  const sessions = streamSessions(hooks, options.server.framing, hooks.maxMessageSize, options.transport);
+  const shutdown = (o: ShutdownOptions = {}) => sessions.shutdown(o);
+  hooks.attach(shutdown);
   return {
     sessions,
     listen: ((o: ListenOptions = {}) => sessions.listen(o)) as SessionEndpoint['listen'],

@@ -2,13 +2,21 @@
 // RpcServer. Over a stream each reply is a ReplyBox handed to session.send(), which the codec encodes
 // straight into the connection's output (one write per event-loop turn); over WebSocket a reply is
 // encoded at `out` and sent as one message. Also the stream codec's Batch and the input refused.
+//
+// A plain peer over a stream may half-close (FIN) and still read its replies, as MessagePack-RPC
+// peers do: its calls in flight hold the connection open, and once the session no longer sends
+// (a peer's FIN makes it inactive) replies go to the connection's writer directly.
 import { LinkBuffer } from '@nocopy/linkbuffer';
-import type { Session } from '@nocopy/transport';
-import { RESOLVED } from '@nocopy/transport/util';
+import type { Connection, Session } from '@nocopy/transport';
+import { RESOLVED, noop } from '@nocopy/transport/util';
 import type { Framing, Message } from '../rpc/protocol.js';
-import { MessageReader } from '../rpc/protocol.js';
+import { MessageReader, endResponses } from '../rpc/protocol.js';
 import { NO_PEER, type Peer } from '../rpc/context.js';
-import { PeerState } from '../rpc/conn-state.js';
+import { PeerState } from '../rpc/peer-state.js';
+import { type ReplyTarget, writeReply } from '../rpc/reply.js';
+
+/** How long a stream peer ended for malformed input may take to close after our FIN before it is cut. */
+const FAILED_LINGER = 2000;
 
 /** Input that did not decode: the session's codec hands it on as a message, so that the server answers and ends the peer gracefully. */
 export class Refused {
@@ -72,7 +80,8 @@ export class SessionPeer extends PeerState {
   readonly framing: Framing;
   /** This peer's decoder (a stream transport; a message transport decodes each message whole). */
   readonly messages: MessageReader;
-  readonly eachReply = true;
+  /** The connection under a stream session (undefined over WebSocket). */
+  readonly #conn: Connection<unknown> | undefined;
   /** Sends that wait for the peer to read (the socket holds maxOutboundBytes, or ws's buffer is full). */
   #sending = 0;
   readonly #sent = (): void => {
@@ -101,6 +110,7 @@ export class SessionPeer extends PeerState {
     this.messages = new MessageReader(framing, maxMessageSize);
     this.peer = peerOf(session.remoteAddress);
     this.#box = new ReplyBox(framing, maxMessageSize);
+    this.#conn = session.connection;
     // Over a stream the codec encodes each reply straight into the connection's output. (A WebSocket
     // message's writer is no encode target: there a reply is encoded at `out` and sent as one array.)
     if (session.transport === 'tcp') this.reply = this.#sendReply;
@@ -123,6 +133,7 @@ export class SessionPeer extends PeerState {
 
   /** A reply through the session (encoded into its output by the codec), not through `out`. */
   readonly #sendReply = (id: number, err: unknown, result: unknown): boolean => {
+    if (!this.session.isActive()) return this.#halfOpenReply(id, err, result);
     const box = this.#box;
     box.id = id;
     box.err = err;
@@ -134,6 +145,24 @@ export class SessionPeer extends PeerState {
     box.err = box.result = null;
     return box.failed;
   };
+
+  /**
+   * The session no longer sends (the peer's FIN, or it is closing): a plain peer that half-closed
+   * still reads, so while the connection's writer is open the reply is written there and sent.
+   */
+  #halfOpenReply(id: number, err: unknown, result: unknown): boolean {
+    const w = this.#halfOpenWriter();
+    if (w === null) return false;
+    endResponses(); // a batch's region ends before this reply
+    const failed = writeReply(w as unknown as ReplyTarget, this.framing, id, err, result, this.#box.max, false);
+    w.flush().catch(noop);
+    return failed;
+  }
+
+  #halfOpenWriter(): Connection<unknown>['writer'] | null {
+    const c = this.#conn;
+    return c === undefined || c.writer.closed || c.writeEnded ? null : c.writer;
+  }
 
   #track(p: Promise<void>): void {
     // Only a send that waits for the peer counts against MAX_SENDING.
@@ -151,12 +180,16 @@ export class SessionPeer extends PeerState {
     return this.#sending > 0;
   }
 
+  /** A call in flight: it holds the connection open too (a drain, or the peer's half-close, waits for it). */
   hold(): void {
     this.#held++;
+    this.#conn?.hold();
   }
 
   unhold(): void {
-    if (this.#held > 0 && --this.#held === 0) this.#settleIdle();
+    if (this.#held === 0) return;
+    this.#conn?.unhold();
+    if (--this.#held === 0) this.#settleIdle();
   }
 
   /** Resolves once no call of this peer is in flight (or the session is gone). */
@@ -181,25 +214,62 @@ export class SessionPeer extends PeerState {
     r?.();
   }
 
-  /** The async reply was sent as it was written (eachReply): its call's hold goes now. */
+  /**
+   * An async reply went to session.send(): its call's hold goes once the session has flushed it (a
+   * microtask queued before this one), so that a connection that closes at the last unhold (drain,
+   * half-close) has the reply on the socket first. One microtask per turn for every reply.
+   */
   queueFlush(): void {
-    this.unhold();
-    if (this.failed !== null && this.inFlight === 0) this.end();
+    if (this.#releasing++ === 0) queueMicrotask(this.#release);
   }
+
+  #releasing = 0;
+  readonly #release = (): void => {
+    const n = this.#releasing;
+    this.#releasing = 0;
+    for (let i = 0; i < n; i++) this.unhold();
+    if (this.failed !== null && this.inFlight === 0) this.end();
+  };
 
   sendOut(): void {
     const out = this.out;
     out.flush();
     if (out.length === 0) return;
-    this.#track(this.session.send(out.readBinary(out.length)));
+    const bytes = out.readBinary(out.length);
+    if (this.session.isActive()) {
+      this.#track(this.session.send(bytes));
+      return;
+    }
+    const w = this.#halfOpenWriter();
+    if (w === null) return;
+    endResponses();
+    w.writeBinary(bytes);
+    w.flush().catch(noop);
   }
 
+  /**
+   * After a decode error, once every call decoded before it is answered: the replies, then a FIN.
+   * Over a stream the end is graceful, so that the peer reads them (an abort sends a reset, and a
+   * peer still writing would lose replies that had reached it); its input is dropped meanwhile (the
+   * codec), and a peer that does not close within FAILED_LINGER is cut off.
+   */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
     // What was written and not yet sent (the refusal's answer) goes before the FIN.
     if (!this.out.closed) this.sendOut();
-    this.session.close(this.failed);
+    const conn = this.#conn;
+    const err = this.failed;
+    if (conn === undefined) {
+      this.session.close(err);
+      return;
+    }
+    // The reason it ends, for the session's onClose and the diagnostics channel.
+    if (conn.error === undefined) conn.error = err;
+    const abort = () => conn.close(err);
+    const timer = setTimeout(abort, FAILED_LINGER).unref();
+    conn.addCloseCallback(() => clearTimeout(timer));
+    conn.closeWrite().catch(abort);
   }
 
   /** The session closed: nothing is held any more, a paused input loop is released, the buffer goes back to the pool. */

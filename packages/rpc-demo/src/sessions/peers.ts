@@ -1,10 +1,10 @@
 // The RpcServer's peers over a session server of any transport: the session listener that makes
 // each session a SessionPeer and hands its messages to the server, and the drain at shutdown
 // (our clients are told to go, the calls in flight are answered, then the sessions close).
-import { AttributeKey, type SessionListener, type ShutdownOptions } from '@nocopy/transport';
+import { AttributeKey, IdleTimeoutError, type SessionListener, type ShutdownOptions } from '@nocopy/transport';
 import { checkMs } from '@nocopy/transport/util';
 import type { Framing } from '../rpc/protocol.js';
-import type { PeerHooks } from '../rpc/conn-state.js';
+import type { PeerHooks } from '../rpc/peer-state.js';
 import { Batch, type PeerInput, type PeerOutput, Refused, SessionPeer } from './peer.js';
 import { endResponses } from '../rpc/protocol.js';
 
@@ -37,7 +37,8 @@ export function peers(hooks: PeerHooks, framing: Framing): Peers {
       else if (!hooks.message(st, m) || st.waiting) return st.whenResumed();
     },
     onError(_session, err) {
-      hooks.error(err);
+      // An idle peer closed at idleTimeout is housekeeping, not an error worth a warning.
+      if (!(err instanceof IdleTimeoutError)) hooks.error(err);
     },
     onClose(session) {
       const st = session.attributes.get(kPeer);

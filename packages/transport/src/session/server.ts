@@ -86,9 +86,9 @@ export class SessionServer<In = unknown, Out = In> extends ServerFront {
    * The EventLoop's shutdown (stop accepting, let messages in progress finish, then close), and it
    * resolves once every session's onClose has run.
    */
-  protected async stopServer(options: ShutdownOptions): Promise<void> {
-    await this.#loop.shutdown(options);
-    await this.#sessions.whenEmpty();
+  protected stopServer(options: ShutdownOptions): Promise<void> {
+    // Not async: the loop throws InvalidOptionError for bad options synchronously (nothing is stopped).
+    return this.#loop.shutdown(options).then(() => this.#sessions.whenEmpty());
   }
 }
 

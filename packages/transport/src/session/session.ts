@@ -122,6 +122,11 @@ export class Session<In = unknown, Out = In> {
     return !this.#closing && this.#link.isActive();
   }
 
+  /** The idle timeout in ms (the session options' idleTimeout; 0: none). */
+  get idleTimeout(): number {
+    return this.#cfg.idleTimeout;
+  }
+
   /** onClose and the close callbacks have run. */
   get closed(): boolean {
     return this.#finished;
@@ -185,7 +190,9 @@ export class Session<In = unknown, Out = In> {
   readonly #flush = (): void => {
     this.#flushQueued = false;
     const w = this.#link.writer;
-    if (w.mallocLength === 0 || !this.#link.isActive()) return;
+    // Not isActive(): what send() accepted before the peer's FIN still goes (the socket is half-open);
+    // a closed link throws below.
+    if (w.mallocLength === 0) return;
     this.lastActive = Date.now();
     this.#countOut();
     try {

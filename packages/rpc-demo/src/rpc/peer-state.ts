@@ -1,20 +1,17 @@
-// The RPC server's state per peer (PeerState), and per connection (ConnState, the EventLoop's ctx):
-// the message decoder, the calls in flight by id, the flush of async replies, the pause at maxInFlight, and the graceful end after
-// malformed input. The server (server.ts) fills in the callbacks once, so that the hot path calls
-// bound functions rather than making closures per message.
-import { inCheckPhase } from '@nocopy/transport/util';
-import type { Connection, ShutdownOptions } from '@nocopy/transport';
-import type { Framing, Message, MessageReader } from './protocol.js';
+// The RPC server's state per peer (PeerState): the calls in flight by id, the pause at maxInFlight,
+// where replies are written and how they leave. A peer is a session (../sessions/peer.ts) over any
+// transport the session layer carries. The server (server.ts) fills in the callbacks once, so that
+// the hot path calls bound functions rather than making closures per message. Also the deadline
+// sweep of the calls in flight.
+import type { ShutdownOptions } from '@nocopy/transport';
+import type { Framing, Message } from './protocol.js';
 import type { ReplyTarget } from './reply.js';
-import { type CallContext, type CancelCode, NO_PEER, type Peer } from './context.js';
+import type { CallContext, CancelCode, Peer } from './context.js';
 
-/** How long a connection ended for malformed input waits for the peer to close after our FIN. */
-const FAILED_LINGER = 2000;
-
-/** The server's hook for other ways in (the WebSocket sessions of ../websocket/endpoint.ts). */
+/** The server's hook for its ways in: the session peers of ../sessions/ (its own listen(), the endpoints, WebSocket). */
 export const kPeers = Symbol('nocopy.rpc.peers');
 
-/** What a way in other than the EventLoop gets of the server (see kPeers). */
+/** What a way in gets of the server (see kPeers). */
 export interface PeerHooks {
   /** Sets up a new peer's callbacks; its calls are cancelled by closed(). */
   open(st: PeerState): void;
@@ -29,8 +26,11 @@ export interface PeerHooks {
    * was read, and ends once the calls decoded before are answered.
    */
   refused(st: PeerState, err: unknown): void;
-  /** Tells the peer to go ("$/drain") when it is our client: it sends no new call and closes once its calls are answered. */
-  drain(st: PeerState): void;
+  /**
+   * Tells the peer to go ("$/drain") when it is our client: it sends no new call and closes once its
+   * calls are answered. True when it was told (it closes by itself); false for any other peer.
+   */
+  drain(st: PeerState): boolean;
   /** Stopped (and awaited) by the server's shutdown, bounded by its options. */
   attach(stop: (options: ShutdownOptions) => Promise<void>): void;
   readonly maxMessageSize: number;
@@ -57,8 +57,6 @@ export abstract class PeerState {
   extPeer = false;
   /** Date.now() read once for the read batch being decoded (0: not yet). */
   now = 0;
-  /** Async replies written but not yet flushed; their holds are released after the flush. */
-  unflushed = 0;
   paused = false;
   /** The decode error (malformed or oversized input) that ends this peer once its calls are answered. */
   failed: unknown = null;
@@ -71,8 +69,6 @@ export abstract class PeerState {
   /** Where replies are encoded. */
   abstract readonly out: ReplyTarget;
   abstract readonly framing: Framing;
-  /** Each reply leaves by itself (sendOut() after each): one WebSocket message per reply. */
-  abstract readonly eachReply: boolean;
   /** The peer is gone: handlers still running learn that nobody waits for them any more. */
   cancelCalls(): void {
     for (const ctx of this.calls.values()) ctx.cancel('ERR_CONN_CLOSED');
@@ -90,92 +86,6 @@ export abstract class PeerState {
   abstract sendOut(): void;
   /** After a decode error, once every call decoded before it is answered. */
   abstract end(): void;
-}
-
-export class ConnState extends PeerState {
-  /** The server's per-request callback, set once: the EventLoop's onRequest calls it. */
-  onRequest: (st: ConnState, conn: Connection<ConnState>) => void | Promise<void> = () => {};
-  readonly conn: Connection<ConnState>;
-  readonly messages: MessageReader;
-  readonly peer: Peer;
-  readonly out: ReplyTarget;
-  readonly framing: Framing;
-  readonly eachReply = false;
-  #flushQueued = false;
-  #ended = false;
-  readonly #flush: () => void;
-
-  constructor(conn: Connection<ConnState>, messages: MessageReader) {
-    super();
-    this.conn = conn;
-    this.out = conn.writer;
-    this.framing = messages.framing;
-    this.messages = messages;
-    this.peer = conn.remoteAddress === undefined ? NO_PEER : Object.freeze({ address: conn.remoteAddress, port: conn.remotePort });
-    this.#flush = () => {
-      this.#flushQueued = false;
-      const n = this.unflushed;
-      this.unflushed = 0;
-      const done = () => {
-        for (let i = 0; i < n; i++) conn.unhold();
-        if (this.failed !== null && this.inFlight === 0) this.end();
-        this.onFlushed?.();
-      };
-      if (conn.writer.closed) return done();
-      conn.writer.flush().then(done, done);
-    };
-  }
-
-  get waiting(): boolean {
-    return this.conn.writer.waiting;
-  }
-
-  hold(): void {
-    this.conn.hold();
-  }
-
-  unhold(): void {
-    this.conn.unhold();
-  }
-
-  redispatch(): void {
-    this.conn.redispatch();
-  }
-
-  sendOut(): void {
-    this.conn.writer.flush().catch(() => {});
-  }
-
-  /**
-   * The reply leaves with the others that were written in this event-loop iteration, in one flush in
-   * the check phase (the batcher every layer shares).
-   */
-  queueFlush(): void {
-    this.unflushed++;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      inCheckPhase(this.#flush);
-    }
-  }
-
-  /**
-   * After a decode error, once every call decoded before it is answered: the replies, then a FIN.
-   * Graceful, so that the peer reads them (an abort sends a reset, and a peer still writing would lose
-   * replies that had reached it). Input is dropped meanwhile; a peer that does not close within
-   * FAILED_LINGER is cut off.
-   */
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    const conn = this.conn;
-    const err = this.failed;
-    // The reason the connection ends, for close callbacks and the diagnostics channel.
-    if (conn.error === undefined) conn.error = err;
-    const abort = () => conn.close(err);
-    const timer = setTimeout(abort, FAILED_LINGER).unref();
-    conn.addCloseCallback(() => clearTimeout(timer));
-    conn.closeWrite().catch(abort);
-  }
 }
 
 /**
