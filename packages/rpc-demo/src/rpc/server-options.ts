@@ -25,8 +25,8 @@ export interface ServerOptions {
   /** The worker pool for methods registered with `{ offload: true }`. */
   workers?: WorkersOptions;
   /**
-   * The transport's options: timeouts, maxConnections, buffer limits, TLS, the session heartbeat and
-   * timing wheel (see RpcTransportOptions).
+   * The transport's options: timeouts, maxConnections, buffer limits, the session timing wheel
+   * (see RpcTransportOptions).
    */
   transport?: RpcTransportOptions;
   /**
@@ -45,10 +45,11 @@ export interface ServerOptions {
 
 /**
  * What `transport` takes: the session server's options (the server's peers are sessions), without
- * the codec, the listener and the callbacks the server itself fills in. `idleTimeout` is the
+ * the codec, the listener and the callbacks the server itself fills in, and without a heartbeat
+ * (bytes of its own in the RPC stream; a client asks `$health` instead). `idleTimeout` is the
  * session's (no input or output for that long closes the peer).
  */
-export type RpcTransportOptions = Omit<SessionServerOptions<unknown, unknown>, 'codec' | 'listener' | 'maxInFlight' | 'onShutdown' | 'cronPeriod'> & { idleTimeout?: number };
+export type RpcTransportOptions = Omit<SessionServerOptions<unknown, unknown>, 'codec' | 'listener' | 'maxInFlight' | 'onShutdown' | 'cronPeriod' | 'heartbeat'> & { idleTimeout?: number };
 
 /** A message must be complete within this many ms of its first byte. */
 export const DEFAULT_READ_TIMEOUT = 30_000;

@@ -15,7 +15,7 @@ export interface SessionEndpointOptions {
   server: RpcServer;
   /**
    * The session server's options (TLS, maxConnections, readTimeout, writeTimeout, idleTimeout,
-   * maxInboundBytes, heartbeat...). The defaults are the RpcServer's own transport defaults.
+   * maxInboundBytes...). The defaults are the RpcServer's own transport defaults.
    */
   transport?: RpcTransportOptions;
 }
