@@ -1,6 +1,6 @@
 // Another way in to an RpcServer over a byte stream (TCP, TLS or a Unix socket), beside its own
-// listen(): a session server of its own (stream.ts) with its own transport options (TLS on one port,
-// plain on another, other limits), serving the same methods. The server's shutdown() stops it too.
+// listen(): a session server of its own (stream.ts) with its own transport options and listen
+// options (TLS on one port and plain on another, other limits), serving the same methods. The server's shutdown() stops it too.
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
 import type { ListenOptions, SessionServer, ShutdownOptions } from '@nocopy/transport';
@@ -14,8 +14,8 @@ export interface SessionEndpointOptions {
   /** The RPC server whose methods are served (in its framing); its shutdown() stops the endpoint too. */
   server: RpcServer;
   /**
-   * The session server's options (TLS, maxConnections, readTimeout, writeTimeout, idleTimeout,
-   * maxInboundBytes...). The defaults are the RpcServer's own transport defaults.
+   * The session server's options (maxConnections, readTimeout, writeTimeout, idleTimeout,
+   * maxInboundBytes...; TLS is listen({ tls })). The defaults are the RpcServer's own transport defaults.
    */
   transport?: RpcTransportOptions;
 }
