@@ -190,8 +190,7 @@ export class Session<In = unknown, Out = In> {
   readonly #flush = (): void => {
     this.#flushQueued = false;
     const w = this.#link.writer;
-    // Not isActive(): what send() accepted before the peer's FIN still goes (the socket is half-open);
-    // a closed link throws below.
+    // Not isActive(): what send() accepted before the peer's FIN still goes; a closed link throws below.
     if (w.mallocLength === 0) return;
     this.lastActive = Date.now();
     this.#countOut();
