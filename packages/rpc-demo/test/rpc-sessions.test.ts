@@ -311,6 +311,40 @@ describe('RpcServer over WebSocket: shutdown', () => {
   });
 });
 
+describe('RpcServer over WebSocket: a peer that vanishes while its input waits at maxInFlight', () => {
+  it('its call is cancelled, the waiting one never runs, and its session goes (the session signal)', async () => {
+    const signals: AbortSignal[] = [];
+    const { server } = await startServer({ maxInFlight: 1 }, (s) =>
+      s.register('hang', function (this: { signal: AbortSignal }) {
+        signals.push(this.signal);
+        return new Promise(() => {}); // never settles, and no deadline: only the peer's going frees it
+      }),
+    );
+    const endpoint = createWebSocketEndpoint({ server });
+    const a: AddressInfo = await endpoint.listen({ host: '127.0.0.1', port: 0 });
+    const ws = new WebSocket(`ws://127.0.0.1:${a.port}/`);
+    ws.on('error', () => {});
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    try {
+      ws.send(rawFrame('stream', [0, 1, 'hang', []]));
+      ws.send(rawFrame('stream', [0, 2, 'hang', []]));
+      await until(() => signals.length === 1 && endpoint.sessions.size === 1, 'the first call to run');
+      // The second waits behind maxInFlight: the session's input call is paused, so its close would wait.
+      assert.equal(server.stats().inFlight, 1);
+      ws.terminate(); // gone without a close frame
+      await until(() => signals[0]!.aborted && server.stats().inFlight === 0, 'the call of the vanished peer to be cancelled');
+      await until(() => endpoint.sessions.size === 0, 'its session to close');
+      assert.equal(signals.length, 1, 'the call that waited never ran');
+      assert.equal(server.stats().cancelled, 1);
+    } finally {
+      await within(server.shutdown({ timeout: 5000 }), 10_000, 'shutdown');
+    }
+  });
+});
+
 describe('RpcServer over WebSocket: a peer that reads no reply', () => {
   it('decoding stops while the replies wait, and the writeTimeout cuts the session', async () => {
     const { server, errors } = await startServer({}, (s) => registerBasics(s));

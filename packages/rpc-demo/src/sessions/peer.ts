@@ -115,12 +115,11 @@ export class SessionPeer extends PeerState {
     // message's writer is no encode target: there a reply is encoded at `out` and sent as one array.)
     if (session.transport === 'tcp') this.reply = this.#sendReply;
     // The peer gone while the input waits at a pause: the session's close waits for that input call,
-    // so here its calls are cancelled, the input released and the rest of its batch dropped. As over
-    // the EventLoop, a FIN counts only from our client (it ends a connection once it waits for no
-    // call); a plain peer may half-close and still read its replies.
-    const socket = session.connection?.socket;
-    socket?.once('close', this.#peerGone);
-    socket?.once('end', () => {
+    // so here, at the session's signal (any transport), its calls are cancelled, the input released
+    // and the rest of its batch dropped. A FIN counts only from our client (it ends a connection
+    // once it waits for no call); a plain peer may half-close and still read its replies.
+    session.signal.addEventListener('abort', this.#peerGone, { once: true });
+    session.connection?.socket.once('end', () => {
       if (this.extPeer) this.#peerGone();
     });
   }

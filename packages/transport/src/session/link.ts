@@ -23,6 +23,8 @@ export interface SessionLink {
   close(error?: unknown, options?: { graceful?: boolean }): void;
   /** Runs `cb` once the link is gone (after a running input call settled). */
   addCloseCallback(cb: () => void): void;
+  /** Message transports: runs `cb` as soon as the transport is gone (not waiting for the input call). */
+  onGone?(cb: () => void): void;
   /** Work that outlives the input call (maxInFlight > 1): the link waits for the matching unhold(). */
   hold(): void;
   unhold(): void;

@@ -95,6 +95,8 @@ export abstract class MessageLink implements SessionLink {
   readonly #maxInFlight: number;
   readonly #maxQueued: number;
   readonly #closeCallbacks: (() => void)[] = [];
+  /** Run at once when the transport is gone (onGone), not after the input call. */
+  readonly #goneCallbacks: (() => void)[] = [];
   #active = true;
   #started = false;
   /** An input call (maxInFlight 1) has not settled. */
@@ -263,11 +265,18 @@ export abstract class MessageLink implements SessionLink {
       this.#queue.length = 0;
     }
     this.#gone = true;
+    const now = this.#goneCallbacks.splice(0);
+    for (const cb of now) cb();
     if (!this.#running && this.#holds === 0) this.#runCloseCallbacks();
   }
 
   addCloseCallback(cb: () => void): void {
     this.#closeCallbacks.push(cb);
+  }
+
+  onGone(cb: () => void): void {
+    if (this.#gone) cb();
+    else this.#goneCallbacks.push(cb);
   }
 
   #runCloseCallbacks(): void {

@@ -11,7 +11,8 @@ import type { SessionConfig } from './config.js';
 import { Counter64 } from './counter.js';
 import type { WheelTimer } from './timing-wheel.js';
 import { SessionTimers } from './timers.js';
-import { RESOLVED, isThenable, noop } from '../util/thenable.js';
+import { RESOLVED, isThenable, noop, rejected } from '../util/thenable.js';
+import { goneSignal } from './gone.js';
 import { formatHostPort } from '../util/address.js';
 import { inCheckPhase } from '../util/check-phase.js';
 
@@ -36,18 +37,6 @@ export const kOpened = Symbol('nocopy.sessionOpened');
 export const kFinished = Symbol('nocopy.sessionFinished');
 
 let nextId = 1;
-
-/** A rejected promise that counts as handled: `await` on it throws, ignoring it is not a crash. */
-function rejected(err: unknown): Promise<never> {
-  const p = Promise.reject(err);
-  p.catch(noop);
-  return p;
-}
-
-function address(host: string | undefined, port: number | undefined): string | undefined {
-  if (host === undefined) return undefined;
-  return formatHostPort(host, port ?? 0);
-}
 
 export const kOpen = Symbol('nocopy.sessionOpen');
 export const kInput = Symbol('nocopy.sessionInput');
@@ -110,8 +99,8 @@ export class Session<In = unknown, Out = In> {
     this.#perMessage = link.endMessage !== undefined;
     this.#cfg = cfg;
     this.#owner = owner;
-    this.localAddress = address(link.localAddress, link.localPort);
-    this.remoteAddress = address(link.remoteAddress, link.remotePort);
+    this.localAddress = link.localAddress === undefined ? undefined : formatHostPort(link.localAddress, link.localPort ?? 0);
+    this.remoteAddress = link.remoteAddress === undefined ? undefined : formatHostPort(link.remoteAddress, link.remotePort ?? 0);
     this.lastActive = this.lastRead = Date.now();
     this.#timers = new SessionTimers(this, cfg);
     link.addCloseCallback(this.#onConnClosed);
@@ -125,6 +114,18 @@ export class Session<In = unknown, Out = In> {
   /** The idle timeout in ms (the session options' idleTimeout; 0: none). */
   get idleTimeout(): number {
     return this.#cfg.idleTimeout;
+  }
+
+  #gone: AbortController | null = null;
+
+  /**
+   * Aborted (with ConnClosedError) as soon as the transport is gone: the socket closed (a reset, an
+   * error, a close), the WebSocket closed, the UDP session ended. Unlike onClose it does not wait for
+   * an onMessage still running, which can pass it on to stop work nobody will read. A peer's FIN
+   * alone does not abort it: the peer may still read.
+   */
+  get signal(): AbortSignal {
+    return (this.#gone ??= goneSignal(this.#link, this.connection, this.#connGone)).signal;
   }
 
   /** onClose and the close callbacks have run. */
@@ -209,7 +210,7 @@ export class Session<In = unknown, Out = In> {
     if (this.#closing) return;
     this.#closing = true;
     this.closeReason = reason;
-    this.#cancelTimers();
+    this.#timers.cancel();
     // What send() accepted goes out before the FIN (queued for a microtask or for the input loop's end).
     if (this.#link.writer.mallocLength > 0) this.#flush();
     this.#link.close(reason instanceof Error ? reason : undefined, { graceful: true });
@@ -237,12 +238,8 @@ export class Session<In = unknown, Out = In> {
    */
   [kStale](): boolean {
     if (!this.#closing && this.#link.isActive()) return false;
-    this.#cancelTimers();
-    return true;
-  }
-
-  #cancelTimers(): void {
     this.#timers.cancel();
+    return true;
   }
 
   /**
@@ -457,11 +454,12 @@ export class Session<In = unknown, Out = In> {
 
   readonly #onConnClosed = (): void => {
     this.#connGone = true;
+    this.#gone?.abort(new ConnClosedError('the session is gone'));
     if (!this.#closing) {
       this.#closing = true;
       const err = this.#link.error;
       this.closeReason = err;
-      this.#cancelTimers();
+      this.#timers.cancel();
       // One rule for every transport: a timeout or limit of this end that closed the link reaches
       // onError before onClose, as the session's own (heartbeat, idle) do. A peer's close or reset
       // is no error of ours: onClose alone says why.

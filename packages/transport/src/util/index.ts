@@ -5,5 +5,5 @@ export { checkMs, checkBytes, checkCount, checkSafeInteger, checkEnum, checkFunc
 export { createWarner, type Warner, type WarnerOptions } from './warner.js';
 export { type Backoff, type ReconnectOptions, resolveBackoff, backoffDelay } from './backoff.js';
 export { formatHostPort, formatAddress } from './address.js';
-export { RESOLVED, isThenable, noop } from './thenable.js';
+export { RESOLVED, isThenable, noop, rejected } from './thenable.js';
 export { inCheckPhase } from './check-phase.js';

@@ -12,3 +12,10 @@ export function isThenable<T = unknown>(v: unknown): v is PromiseLike<T> {
 
 /** Does nothing: the handler for a rejection that is already reported another way. */
 export function noop(): void {}
+
+/** A rejected promise that counts as handled: `await` on it throws, ignoring it is not a crash. */
+export function rejected(err: unknown): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
