@@ -72,11 +72,12 @@ export class RpcServer extends ServerFront {
     checkFunction('onError', options.onError);
     const onError = options.onError ?? warnRpcError;
     const registry = checkRegistry(options.registry);
-    const offload = options.workers ? new Offload(options.workers) : null;
     // The sessions exist before `this` does (ServerFront stands on their EventLoop): the hooks reach
-    // the server once it is made, and only when a connection comes.
+    // the server once it is made, and only when a connection comes. Made before the worker pool, so
+    // that bad transport options throw before any thread starts.
     const hooks = {} as PeerHooks;
     const sessions = streamSessions(hooks, framing, max, options.transport);
+    const offload = options.workers ? new Offload(options.workers) : null;
     super(sessions.eventLoop);
     this.#sessions = sessions;
     this.framing = framing;
