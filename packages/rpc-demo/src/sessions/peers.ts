@@ -12,7 +12,6 @@ export const kPeer = new AttributeKey<SessionPeer>('rpc peer');
 
 export interface Peers {
   readonly listener: SessionListener<PeerInput, PeerOutput>;
-  readonly live: ReadonlySet<SessionPeer>;
   /**
    * Tells our clients to go ("$/drain"), waits for every peer's calls in flight (bounded by
    * `options`), then stops the sessions with `stopSessions`, given the time left.
@@ -83,7 +82,6 @@ export function peers(hooks: PeerHooks, framing: Framing): Peers {
   let stopping: Promise<void> | null = null;
   return {
     listener,
-    live,
     // Called again (the endpoint's shutdown, then the server's), it returns the same promise.
     stop: (options, stopSessions) => (stopping ??= stop(options, stopSessions)),
   };

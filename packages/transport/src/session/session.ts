@@ -454,7 +454,7 @@ export class Session<In = unknown, Out = In> {
 
   readonly #onConnClosed = (): void => {
     this.#connGone = true;
-    this.#gone?.abort(new ConnClosedError('the session is gone'));
+    if (this.#gone?.signal.aborted === false) this.#gone.abort(new ConnClosedError('the session is gone'));
     if (!this.#closing) {
       this.#closing = true;
       const err = this.#link.error;
